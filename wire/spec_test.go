@@ -1,0 +1,177 @@
+package wire
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/hex"
+	"os"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+// specVectors reads the ```hex name=... blocks of SPEC.md, so that the spec's
+// test vectors and the code cannot drift apart.
+func specVectors(t *testing.T) map[string][]byte {
+	t.Helper()
+	f, err := os.Open("SPEC.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	vecs := make(map[string][]byte)
+	var name string
+	var digits strings.Builder
+	sc := bufio.NewScanner(f)
+	for line := 1; sc.Scan(); line++ {
+		text := sc.Text()
+		switch {
+		case name == "" && strings.HasPrefix(text, "```hex"):
+			n, ok := strings.CutPrefix(text, "```hex name=")
+			if !ok || n == "" || strings.ContainsAny(n, " \t") {
+				t.Fatalf("SPEC.md:%d: got %q, want ```hex name=NAME", line, text)
+			}
+			if _, dup := vecs[n]; dup {
+				t.Fatalf("SPEC.md:%d: vector %q defined twice", line, n)
+			}
+			name = n
+			digits.Reset()
+		case name != "" && text == "```":
+			b, err := hex.DecodeString(digits.String())
+			if err != nil {
+				t.Fatalf("SPEC.md: vector %q: %v", name, err)
+			}
+			vecs[name] = b
+			name = ""
+		case name != "":
+			text, _, _ = strings.Cut(text, "#")
+			digits.WriteString(strings.Join(strings.Fields(text), ""))
+		}
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if name != "" {
+		t.Fatalf("SPEC.md: vector %q not closed", name)
+	}
+	return vecs
+}
+
+func seq16(start byte) (s SessionID) {
+	for i := range s {
+		s[i] = start + byte(i)
+	}
+	return s
+}
+
+// specGreetings are the greetings of SPEC.md section 9.
+var specGreetings = map[string]Greeting{
+	"greeting-push-acks": {
+		Major: 1, Minor: 0, Type: Push, Acks: true, Session: seq16(0),
+		MaxMessageSize: 1 << 20, HeartbeatInterval: time.Second,
+		HeartbeatTimeout: 3 * time.Second, Window: 1000,
+	},
+	"greeting-router-id": {
+		Major: 1, Type: Router, Session: seq16(0xa0), RoutingID: []byte("peer-1"),
+	},
+	"greeting-pull-bare": {
+		Major: 1, Type: Pull, Session: SessionID(bytes.Repeat([]byte{0x11}, 16)),
+	},
+}
+
+// specItems are the frame and command vectors of SPEC.md as the Decoder
+// must return them; encode says whether encoders produce exactly these bytes.
+var specItems = map[string]struct {
+	items  []Item
+	encode bool
+}{
+	"frame-short":                  {[]Item{{Frame: []byte("hello")}}, true},
+	"frame-long-form-short-length": {[]Item{{Frame: []byte("hi")}}, false},
+	"message-multi": {[]Item{
+		{Frame: []byte("a"), More: true}, {Frame: []byte{}, More: true}, {Frame: []byte("bc")},
+	}, true},
+	"cmd-resume":        {[]Item{{IsCommand: true, Command: Command{ID: CmdResume, Seq: 1}}}, true},
+	"cmd-ack":           {[]Item{{IsCommand: true, Command: Command{ID: CmdAck, Seq: 1000}}}, true},
+	"cmd-ping":          {[]Item{{IsCommand: true, Command: Command{ID: CmdPing, Data: []byte{0, 0, 0, 42}}}}, true},
+	"cmd-pong":          {[]Item{{IsCommand: true, Command: Command{ID: CmdPong, Data: []byte{0, 0, 0, 42}}}}, true},
+	"cmd-error":         {[]Item{{IsCommand: true, Command: Command{ID: CmdError, Data: []byte("unsupported version 2.0")}}}, true},
+	"cmd-subscribe":     {[]Item{{IsCommand: true, Command: Command{ID: CmdSubscribe, Data: []byte("weather.")}}}, true},
+	"cmd-cancel":        {[]Item{{IsCommand: true, Command: Command{ID: CmdCancel, Data: []byte("weather.")}}}, true},
+	"cmd-subscribe-all": {[]Item{{IsCommand: true, Command: Command{ID: CmdSubscribe, Data: []byte{}}}}, true},
+}
+
+// appendItem encodes it the way a sender would.
+func appendItem(b []byte, it Item) []byte {
+	if it.IsCommand {
+		return it.Command.Append(b)
+	}
+	return AppendFrame(b, it.More, it.Frame)
+}
+
+func TestSpecVectors(t *testing.T) {
+	vecs := specVectors(t)
+	checked := make(map[string]bool)
+
+	for name, want := range specGreetings {
+		checked[name] = true
+		vec, ok := vecs[name]
+		if !ok {
+			t.Errorf("SPEC.md: vector %q missing", name)
+			continue
+		}
+		if got := want.Append(nil); !bytes.Equal(got, vec) {
+			t.Errorf("%s: Append got\n% x\nwant\n% x", name, got, vec)
+		}
+		got, n, err := ParseGreeting(vec)
+		if err != nil || n != len(vec) || !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: ParseGreeting got (%+v, %d, %v), want (%+v, %d, nil)", name, got, n, err, want, len(vec))
+		}
+	}
+
+	for name, want := range specItems {
+		checked[name] = true
+		vec, ok := vecs[name]
+		if !ok {
+			t.Errorf("SPEC.md: vector %q missing", name)
+			continue
+		}
+		if want.encode {
+			var got []byte
+			for _, it := range want.items {
+				got = appendItem(got, it)
+			}
+			if !bytes.Equal(got, vec) {
+				t.Errorf("%s: encoding got % x, want % x", name, got, vec)
+			}
+		}
+		var d Decoder
+		rest := vec
+		for i, w := range want.items {
+			it, n, err := d.Decode(rest)
+			if err != nil || !reflect.DeepEqual(it, w) {
+				t.Errorf("%s: item %d: Decode got (%+v, %v), want (%+v, nil)", name, i, it, err, w)
+				break
+			}
+			rest = rest[n:]
+		}
+		if len(rest) != 0 {
+			t.Errorf("%s: got %d bytes left after decoding, want 0", name, len(rest))
+		}
+	}
+
+	const longName = "frame-long-header"
+	checked[longName] = true
+	if got, want := AppendFrameHeader(nil, FlagMore, 300), vecs[longName]; !bytes.Equal(got, want) {
+		t.Errorf("%s: AppendFrameHeader got % x, want % x", longName, got, want)
+	}
+	if f, l, h, err := ParseFrameHeader(vecs[longName]); f != FlagMore|FlagLong || l != 300 || h != 5 || err != nil {
+		t.Errorf("%s: ParseFrameHeader got (%v, %d, %d, %v), want (MORE|LONG, 300, 5, nil)", longName, f, l, h, err)
+	}
+
+	for name := range vecs {
+		if !checked[name] {
+			t.Errorf("SPEC.md: vector %q has no test; add it to spec_test.go", name)
+		}
+	}
+}
