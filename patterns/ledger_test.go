@@ -319,8 +319,8 @@ func checkLedger(t *testing.T, l *Ledger[int], m *ledgerModel, step int, what st
 
 func TestLedgerModel(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
-	ops := make([]byte, 400)
-	for range 3000 {
+	ops := make([]byte, 300)
+	for range 2000 {
 		for i := range ops {
 			ops[i] = byte(rng.Uint32())
 		}
