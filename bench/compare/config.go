@@ -1,0 +1,141 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Names of the three implementations, in the order each round runs them.
+const (
+	implWisp   = "wisp"
+	implLibzmq = "libzmq"
+	implZMQ4   = "zmq4"
+)
+
+var allImpls = []string{implWisp, implLibzmq, implZMQ4}
+
+// errUsage marks a bad command line; main exits 2 for it, like flag does.
+var errUsage = errors.New("usage")
+
+// config is the validated command line.
+type config struct {
+	sizes      []int
+	transports []string
+	count      int64 // 0 means defaultCount per size
+	rounds     int
+	json       bool
+	wispRoot   string
+	impls      []string
+	timeout    time.Duration
+}
+
+// parseFlags parses args (without the program name) into a config.
+func parseFlags(args []string, stderr io.Writer) (config, error) {
+	fs := flag.NewFlagSet("compare", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	sizes := fs.String("sizes", "16,256,4096,65536", "comma-separated message sizes in bytes")
+	transports := fs.String("transports", "tcp,ipc", "comma-separated transports: tcp, ipc")
+	count := fs.Int64("count", 0, "messages per run; 0 picks a count per size")
+	rounds := fs.Int("rounds", 3, "rounds per (transport, size); the table shows medians")
+	jsonOut := fs.Bool("json", false, "print one JSON object per row instead of a Markdown table")
+	wispRoot := fs.String("wisp-root", "../..", "root of the wisp repository (holds its go.mod)")
+	impls := fs.String("impls", strings.Join(allImpls, ","), "comma-separated implementations to run: wisp, libzmq, zmq4")
+	timeout := fs.Duration("timeout", 120*time.Second, "limit for each run; processes still alive are killed")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "usage: compare [flags]\n\nRuns PUSH/PULL throughput for wisp, libzmq and zmq4, interleaved, and prints medians.\n\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return config{}, fmt.Errorf("%w: %w", errUsage, err)
+	}
+	if fs.NArg() != 0 {
+		return config{}, fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
+	}
+
+	cfg := config{count: *count, rounds: *rounds, json: *jsonOut, wispRoot: *wispRoot, timeout: *timeout}
+	var err error
+	if cfg.sizes, err = parseSizes(*sizes); err != nil {
+		return config{}, fmt.Errorf("%w: -sizes: %w", errUsage, err)
+	}
+	if cfg.transports, err = parseChoices(*transports, []string{"tcp", "ipc"}); err != nil {
+		return config{}, fmt.Errorf("%w: -transports: %w", errUsage, err)
+	}
+	if cfg.impls, err = parseChoices(*impls, allImpls); err != nil {
+		return config{}, fmt.Errorf("%w: -impls: %w", errUsage, err)
+	}
+	if cfg.count < 0 {
+		return config{}, fmt.Errorf("%w: -count: got %d, want 0 (auto) or more", errUsage, cfg.count)
+	}
+	if cfg.rounds < 1 || cfg.rounds > 1000 {
+		return config{}, fmt.Errorf("%w: -rounds: got %d, want 1 to 1000", errUsage, cfg.rounds)
+	}
+	if cfg.timeout <= 0 {
+		return config{}, fmt.Errorf("%w: -timeout: got %v, want more than 0", errUsage, cfg.timeout)
+	}
+	return cfg, nil
+}
+
+// parseSizes parses "16,256" into sizes, each 1 byte to 256 MiB.
+func parseSizes(s string) ([]int, error) {
+	var out []int
+	for f := range strings.SplitSeq(s, ",") {
+		f = strings.TrimSpace(f)
+		n, err := strconv.Atoi(f)
+		if err != nil {
+			return nil, fmt.Errorf("got %q, want a number of bytes", f)
+		}
+		if n < 1 || n > 256<<20 {
+			return nil, fmt.Errorf("got %d, want 1 to %d bytes", n, 256<<20)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+// parseChoices parses a comma-separated list whose items must be in allowed;
+// duplicates are dropped and the given order kept.
+func parseChoices(s string, allowed []string) ([]string, error) {
+	var out []string
+	for f := range strings.SplitSeq(s, ",") {
+		f = strings.TrimSpace(f)
+		ok := false
+		for _, a := range allowed {
+			ok = ok || a == f
+		}
+		if !ok {
+			return nil, fmt.Errorf("got %q, want one of %s", f, strings.Join(allowed, ", "))
+		}
+		dup := false
+		for _, o := range out {
+			dup = dup || o == f
+		}
+		if !dup {
+			out = append(out, f)
+		}
+	}
+	return out, nil
+}
+
+// defaultCount picks a message count per size: enough that the fast
+// implementations run for about half a second or more, few enough that zmq4,
+// which makes two system calls per message on each side (some 25,000 to
+// 40,000 small messages a second here), stays well inside the default
+// 120 s timeout.
+func defaultCount(size int) int64 {
+	switch {
+	case size <= 256:
+		return 1_000_000
+	case size <= 4096:
+		return 500_000
+	case size <= 65536:
+		return 50_000
+	default:
+		// Keep the bytes moved about the same as for 64 KiB.
+		return max(1000, 50_000*65536/int64(size))
+	}
+}

@@ -1,0 +1,247 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	_ "embed"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+)
+
+// buildTimeout bounds compiling wisp's bench command or thr.c: a cold build on
+// a busy machine can take longer than one benchmark run.
+const buildTimeout = 10 * time.Minute
+
+// wispModule is the module path that marks the wisp repository root.
+const wispModule = "github.com/wispmq/wisp"
+
+// libzmqPackages is what to install when pkg-config or libzmq is missing.
+const libzmqPackages = "apt-get install -y libzmq3-dev pkg-config"
+
+// runner runs one implementation's PUSH/PULL throughput once.
+type runner interface {
+	run(ctx context.Context, transport string, size int, count int64) (sample, error)
+}
+
+// env is what every run shares: a scratch directory for ipc sockets and
+// binaries, and the per-run timeout.
+type env struct {
+	dir     string
+	timeout time.Duration
+	seq     atomic.Int64 // makes ipc paths unique within dir
+}
+
+// endpoint returns a fresh endpoint for one run: tcp on a loopback port that
+// was free a moment ago, or an ipc socket file in the scratch directory.
+func (e *env) endpoint(transport string) (string, error) {
+	switch transport {
+	case "tcp":
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return "", err
+		}
+		addr := l.Addr().String()
+		if err := l.Close(); err != nil {
+			return "", err
+		}
+		return "tcp://" + addr, nil
+	case "ipc":
+		return "ipc://" + filepath.Join(e.dir, fmt.Sprintf("s%d.sock", e.seq.Add(1))), nil
+	}
+	return "", fmt.Errorf("transport: got %q, want tcp or ipc", transport)
+}
+
+// pairRunner runs a receiver and a sender process that speak the peer
+// protocol: argv = prefix + [recv|send, ENDPOINT, SIZE, COUNT].
+type pairRunner struct {
+	env    *env
+	name   string
+	path   string
+	prefix []string
+}
+
+func (r *pairRunner) run(ctx context.Context, transport string, size int, count int64) (sample, error) {
+	ep, err := r.env.endpoint(transport)
+	if err != nil {
+		return sample{}, err
+	}
+	args := func(role string) []string {
+		return append(append([]string(nil), r.prefix...), role, ep, strconv.Itoa(size), strconv.FormatInt(count, 10))
+	}
+	// The receiver starts first; senders of both libraries retry their
+	// connect until it has bound.
+	res, err := runProcs(ctx, r.env.timeout, func(ctx context.Context) []*proc {
+		return []*proc{
+			newProc(ctx, r.name+" recv", r.path, args("recv")...),
+			newProc(ctx, r.name+" send", r.path, args("send")...),
+		}
+	})
+	if err != nil {
+		return sample{}, err
+	}
+	recv, send := res[0], res[1]
+	pl, err := parsePeerLine(recv.stdout)
+	if err == nil {
+		err = pl.checkShape(size, count)
+	}
+	if err != nil {
+		return sample{}, fmt.Errorf("%s recv: %w", r.name, err)
+	}
+	return sample{
+		count: count, size: size, seconds: *pl.Seconds,
+		sendCPU: send.cpuSec, recvCPU: recv.cpuSec,
+		sendRSSKB: float64(send.maxRSSKB), recvRSSKB: float64(recv.maxRSSKB),
+	}, nil
+}
+
+// newZMQ4Runner runs zmq4 peers by re-executing this very binary.
+func newZMQ4Runner(e *env) (runner, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	return &pairRunner{env: e, name: implZMQ4, path: exe, prefix: []string{peerArg}}, nil
+}
+
+// errLibzmqMissing says the C toolchain pieces for libzmq are not installed.
+var errLibzmqMissing = errors.New("libzmq development files not found")
+
+// thrSource is the libzmq peer program, embedded so the runner compiles it
+// from wherever it is started.
+//
+//go:embed libzmq/thr.c
+var thrSource []byte
+
+// newLibzmqRunner compiles thr.c into the scratch directory and returns the
+// runner and libzmq's version.
+func newLibzmqRunner(ctx context.Context, e *env) (runner, string, error) {
+	if _, err := exec.LookPath("pkg-config"); err != nil {
+		return nil, "", fmt.Errorf("%w: pkg-config is not installed; install it with: %s", errLibzmqMissing, libzmqPackages)
+	}
+	flags, err := exec.CommandContext(ctx, "pkg-config", "--cflags", "--libs", "libzmq").Output()
+	if err != nil {
+		return nil, "", fmt.Errorf("%w: pkg-config does not know libzmq; install it with: %s", errLibzmqMissing, libzmqPackages)
+	}
+	cc := os.Getenv("CC")
+	if cc == "" {
+		cc = "cc"
+	}
+	srcPath := filepath.Join(e.dir, "thr.c")
+	if err := os.WriteFile(srcPath, thrSource, 0o644); err != nil {
+		return nil, "", err
+	}
+	bin := filepath.Join(e.dir, "thr")
+	args := append([]string{"-O2", "-o", bin, srcPath}, strings.Fields(string(flags))...)
+	if out, err := runBuild(ctx, "", nil, cc, args...); err != nil {
+		return nil, "", fmt.Errorf("compiling thr.c with %s: %w\n%s", cc, err, out)
+	}
+	vctx, cancel := context.WithTimeout(ctx, e.timeout)
+	defer cancel()
+	out, err := exec.CommandContext(vctx, bin, "version").Output()
+	if err != nil {
+		return nil, "", fmt.Errorf("%s version: %w", bin, err)
+	}
+	return &pairRunner{env: e, name: implLibzmq, path: bin}, strings.TrimSpace(string(out)), nil
+}
+
+// runBuild runs a compiler with a bound on its time and returns its combined output.
+func runBuild(ctx context.Context, dir string, extraEnv []string, name string, args ...string) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, buildTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Dir = dir
+	if extraEnv != nil {
+		cmd.Env = append(os.Environ(), extraEnv...)
+	}
+	out, err := cmd.CombinedOutput()
+	return bytes.TrimSpace(out), err
+}
+
+// findWispRoot returns the absolute wisp repository root: hint if it holds
+// wisp's go.mod, else the nearest directory above the working directory that
+// does (so the runner works from anywhere inside the repository).
+func findWispRoot(hint string) (string, error) {
+	if abs, err := filepath.Abs(hint); err == nil && isWispRoot(abs) {
+		return abs, nil
+	}
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for range 64 { // bounded: no path is that deep
+		if isWispRoot(dir) {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			break
+		}
+		dir = parent
+	}
+	return "", fmt.Errorf("wisp root: got no go.mod for module %s at %q or above the working directory, want -wisp-root to point at the repository", wispModule, hint)
+}
+
+// isWispRoot reports whether dir/go.mod declares the wisp module.
+func isWispRoot(dir string) bool {
+	f, err := os.Open(filepath.Join(dir, "go.mod"))
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if fields := strings.Fields(sc.Text()); len(fields) == 2 && fields[0] == "module" {
+			return strings.Trim(fields[1], `"`) == wispModule
+		}
+	}
+	return false
+}
+
+// wispRunner runs wisp's own bench command, which starts its peer process
+// itself and reports both sides' CPU and memory.
+type wispRunner struct {
+	env  *env
+	path string
+}
+
+// newWispRunner builds wisp's bench command from the repository at root.
+// GOWORK=off keeps a stray workspace file from changing what gets built.
+func newWispRunner(ctx context.Context, e *env, root string) (runner, error) {
+	bin := filepath.Join(e.dir, "wispbench")
+	out, err := runBuild(ctx, root, []string{"GOWORK=off"}, "go", "build", "-o", bin, wispModule+"/bench")
+	if err != nil {
+		return nil, fmt.Errorf("building %s/bench in %s: %w\n%s", wispModule, root, err, out)
+	}
+	return &wispRunner{env: e, path: bin}, nil
+}
+
+func (r *wispRunner) run(ctx context.Context, transport string, size int, count int64) (sample, error) {
+	res, err := runProcs(ctx, r.env.timeout, func(ctx context.Context) []*proc {
+		return []*proc{newProc(ctx, "wispbench", r.path, "thr", "-pattern", "pushpull",
+			"-transport", transport, "-size", strconv.Itoa(size), "-count", strconv.FormatInt(count, 10))}
+	})
+	if err != nil {
+		return sample{}, err
+	}
+	pl, err := parsePeerLine(res[0].stdout)
+	if err == nil {
+		err = pl.checkShape(size, count)
+	}
+	if err != nil {
+		return sample{}, fmt.Errorf("wispbench: %w", err)
+	}
+	return sample{
+		count: count, size: size, seconds: *pl.Seconds,
+		sendCPU: orNaN(pl.SenderCPUSec), recvCPU: orNaN(pl.ReceiverCPUSec),
+		sendRSSKB: orNaN(pl.SenderMaxRSSKB), recvRSSKB: orNaN(pl.ReceiverMaxRSSKB),
+	}, nil
+}

@@ -1,0 +1,154 @@
+// Command compare measures wisp side by side with libzmq (native C, through a
+// small peer program compiled against it) and github.com/go-zeromq/zmq4 on
+// the same PUSH/PULL throughput workload. Runs of the three are interleaved
+// within each round, every peer runs in its own process, and the report shows
+// medians over rounds and wisp's ratios to the other two.
+//
+// It lives in its own module so that wisp itself never needs cgo or zmq4, and
+// it does not import wisp: it builds wisp's bench command and runs it.
+//
+//	cd bench/compare && go run . -sizes 16,4096 -transports tcp -rounds 3
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	if len(os.Args) > 1 && os.Args[1] == peerArg {
+		os.Exit(peerMain(os.Args[2:], os.Stdout, os.Stderr))
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	switch {
+	case errors.Is(err, errUsage):
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	case err != nil:
+		fmt.Fprintln(os.Stderr, "compare:", err)
+		os.Exit(1)
+	}
+}
+
+// run is the whole program minus process exit, so it can be tested.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	cfg, err := parseFlags(args, stderr)
+	if err != nil {
+		return err
+	}
+	dir, err := os.MkdirTemp("", "wispcmp-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	e := &env{dir: dir, timeout: cfg.timeout}
+
+	// Set up each implementation once. One that cannot be set up is skipped
+	// with a note; the others still run.
+	var notes []string
+	skip := func(name string, err error) {
+		n := fmt.Sprintf("%s skipped: %v", name, err)
+		fmt.Fprintln(stderr, n)
+		notes = append(notes, n)
+	}
+	runners := map[string]runner{}
+	libzmqVersion := "not used"
+	for _, name := range cfg.impls {
+		switch name {
+		case implWisp:
+			root, err := findWispRoot(cfg.wispRoot)
+			if err == nil {
+				fmt.Fprintf(stderr, "building wisp's bench command in %s\n", root)
+				runners[name], err = newWispRunner(ctx, e, root)
+			}
+			if err != nil {
+				skip(name, err)
+				delete(runners, name)
+			}
+		case implLibzmq:
+			r, v, err := newLibzmqRunner(ctx, e)
+			if err != nil {
+				skip(name, err)
+				libzmqVersion = "not available"
+				continue
+			}
+			runners[name], libzmqVersion = r, v
+		case implZMQ4:
+			r, err := newZMQ4Runner(e)
+			if err != nil {
+				skip(name, err)
+				continue
+			}
+			runners[name] = r
+		}
+	}
+	if len(runners) == 0 {
+		return errors.New("no implementation could be set up; see the notes above")
+	}
+
+	var rows []row
+	for _, tr := range cfg.transports {
+		for _, size := range cfg.sizes {
+			r, rowNotes, err := measureRow(ctx, cfg, runners, tr, size, stderr)
+			if err != nil {
+				return err
+			}
+			rows = append(rows, r)
+			notes = append(notes, rowNotes...)
+		}
+	}
+
+	m := thisMachine(libzmqVersion)
+	if cfg.json {
+		for _, n := range notes {
+			fmt.Fprintln(stderr, "note:", n)
+		}
+		return writeJSON(stdout, m, rows, cfg.rounds)
+	}
+	return writeTable(stdout, m, rows, cfg.rounds, notes)
+}
+
+// measureRow runs all rounds for one (transport, size), in each round every
+// implementation once in the fixed order wisp, libzmq, zmq4, so slow drifts of
+// the machine hit all three alike. A failed run is reported and left out of
+// the medians; only a cancelled ctx stops everything.
+func measureRow(ctx context.Context, cfg config, runners map[string]runner, tr string, size int, progress io.Writer) (row, []string, error) {
+	count := cfg.count
+	if count == 0 {
+		count = defaultCount(size)
+	}
+	samples := map[string][]sample{}
+	var notes []string
+	for round := 1; round <= cfg.rounds; round++ {
+		for _, name := range allImpls {
+			rn, ok := runners[name]
+			if !ok {
+				continue
+			}
+			s, err := rn.run(ctx, tr, size, count)
+			if ctx.Err() != nil {
+				return row{}, nil, fmt.Errorf("interrupted: %w", context.Cause(ctx))
+			}
+			if err != nil {
+				n := fmt.Sprintf("%s %s %s round %d failed: %v", tr, fmtSize(size), name, round, err)
+				fmt.Fprintln(progress, n)
+				notes = append(notes, n)
+				continue
+			}
+			samples[name] = append(samples[name], s)
+			fmt.Fprintf(progress, "%s %s round %d/%d %-6s %s msg/s\n", tr, fmtSize(size), round, cfg.rounds, name, fmtInt(s.msgsPerSec()))
+		}
+	}
+	r := row{transport: tr, size: size, count: count, impls: map[string]implStats{}}
+	for name := range runners {
+		r.impls[name] = summarize(samples[name])
+	}
+	return r, notes, nil
+}
