@@ -54,9 +54,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	// with a note; the others still run.
 	var notes []string
 	skip := func(name string, err error) {
-		n := fmt.Sprintf("%s skipped: %v", name, err)
-		fmt.Fprintln(stderr, n)
-		notes = append(notes, n)
+		// The reason goes into the notes only, so it is printed once.
+		fmt.Fprintf(stderr, "%s skipped, reason in the notes at the end\n", name)
+		notes = append(notes, fmt.Sprintf("%s skipped: %v", name, err))
 	}
 	runners := map[string]runner{}
 	libzmqVersion := "not used"
@@ -90,7 +90,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	if len(runners) == 0 {
-		return errors.New("no implementation could be set up; see the notes above")
+		for _, n := range notes {
+			fmt.Fprintln(stderr, "note:", n)
+		}
+		return errors.New("no implementation could be set up")
 	}
 
 	var rows []row
