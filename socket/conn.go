@@ -1,0 +1,603 @@
+package socket
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/wispmq/wisp/wire"
+)
+
+const (
+	readBufSize   = 64 << 10
+	maxBatchMsgs  = 4096
+	maxBatchBytes = 1 << 20
+	// Frames at least this large are written from the caller's memory with
+	// writev instead of being copied into the write buffer.
+	largeFrame = 16 << 10
+	hdrChunk   = 256
+)
+
+// conn is one connection to a peer socket: a byte stream (tcp, ipc, a
+// user's net.Conn) or an in-process link. Ownership of its fields:
+//   - fixed before the connection's goroutines start: s, endpoint, remote,
+//     dialer, binding, nc, link, peer, pipe, flow, resumeSeq, pingEvery,
+//     readTimeout;
+//   - the reader role (the serve goroutine for streams; the peer's writer for
+//     inproc links): dec, rbuf, r, w, seqOn, nextSeq, msgs, partial, hdrs;
+//   - the writer goroutine: wbuf, bufs, batch, cmds;
+//   - idle is guarded by Socket.mu; pong by pongMu; the rest is atomic or
+//     set once.
+type conn struct {
+	s           *Socket
+	endpoint    string
+	remote      string
+	dialer      *dialer
+	binding     *binding
+	nc          net.Conn
+	link        *conn // inproc: the peer socket's end of the link
+	peer        wire.Greeting
+	pipe        *pipe
+	flow        *inflow
+	resumeSeq   uint64
+	pingEvery   time.Duration
+	readTimeout time.Duration
+
+	idle       bool
+	wake       chan struct{} // capacity 1: the writer has work
+	ready      chan struct{} // inproc: closed when both ends are attached
+	done       chan struct{} // closed when the connection is closing
+	writerDone chan struct{}
+	closeOnce  sync.Once
+	closeErr   error // first reason; set before done is closed
+
+	pongMu      sync.Mutex
+	pongPending bool
+	pongCtx     [wire.MaxPingContext]byte
+	pongLen     int
+
+	dec     wire.Decoder
+	rbuf    []byte
+	r, w    int
+	seqOn   bool
+	nextSeq uint64
+	msgs    []Message
+	partial [][]byte
+	hdrs    [][]byte
+
+	wbuf  []byte
+	bufs  net.Buffers
+	batch []msg
+	cmds  []wire.Command
+}
+
+func (s *Socket) newConn(endpoint string) *conn {
+	c := &conn{
+		s:          s,
+		endpoint:   endpoint,
+		wake:       make(chan struct{}, 1),
+		done:       make(chan struct{}),
+		writerDone: make(chan struct{}),
+	}
+	c.dec.MaxMessageSize = uint64(s.opts.maxMessageSize)
+	return c
+}
+
+// protocolError marks a reason that is the peer's fault after the
+// handshake, so it is counted in Stats.ProtocolErrors.
+type protocolError struct{ err error }
+
+func (e *protocolError) Error() string { return "wisp: protocol error: " + e.err.Error() }
+func (e *protocolError) Unwrap() error { return e.err }
+
+func protocolErrorf(format string, args ...any) error {
+	return &protocolError{fmt.Errorf(format, args...)}
+}
+
+// signal wakes the writer. It never blocks.
+func (c *conn) signal() {
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
+// wakeLocked wakes the writer if it is waiting for work. Callers hold s.mu.
+func (c *conn) wakeLocked() {
+	if c.idle {
+		c.idle = false
+		c.signal()
+	}
+}
+
+// close ends the connection with reason err; only the first reason is kept.
+func (c *conn) close(err error) {
+	c.closeOnce.Do(func() {
+		c.closeErr = err
+		close(c.done)
+		if c.nc != nil {
+			c.nc.Close()
+		}
+		if c.link != nil {
+			c.link.close(fmt.Errorf("inproc peer closed the link: %w", io.EOF))
+		}
+	})
+}
+
+func (c *conn) closing() bool {
+	select {
+	case <-c.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// handshake exchanges greetings on a stream connection within the handshake
+// timeout. Bytes the peer sent after its greeting stay in rbuf.
+func (c *conn) handshake() error {
+	s, nc := c.s, c.nc
+	nc.SetDeadline(time.Now().Add(s.opts.handshakeTimeout))
+	// The write runs beside the read: on a synchronous conn (net.Pipe) both
+	// ends would otherwise wait for each other.
+	werr := make(chan error, 1)
+	go func() {
+		_, err := nc.Write(s.greeting)
+		werr <- err
+	}()
+	err := c.readGreeting()
+	if err != nil {
+		nc.Close() // unblocks the write
+		<-werr
+		return err
+	}
+	if err := <-werr; err != nil {
+		return handshakeIOError(err, "sending greeting")
+	}
+	if reason := s.checkPeer(&c.peer); reason != nil {
+		// Tell the peer why before hanging up; it speaks WISP/1 framing.
+		e := wire.Command{ID: wire.CmdError, Data: []byte(reason.Error())}
+		nc.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
+		nc.Write(e.Append(nil))
+		return reason
+	}
+	nc.SetDeadline(time.Time{})
+	return nil
+}
+
+func (c *conn) readGreeting() error {
+	c.rbuf = make([]byte, readBufSize)
+	for {
+		g, n, err := wire.ParseGreeting(c.rbuf[:c.w])
+		if err == nil {
+			c.peer, c.r = g, n
+			return nil
+		}
+		if err != io.ErrUnexpectedEOF {
+			if errors.Is(err, wire.ErrVersion) {
+				e := wire.Command{ID: wire.CmdError, Data: []byte(fmt.Sprintf("unsupported version %d.%d", g.Major, g.Minor))}
+				c.nc.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
+				c.nc.Write(e.Append(nil))
+			}
+			return err
+		}
+		m, rerr := c.nc.Read(c.rbuf[c.w:])
+		c.w += m
+		if rerr != nil && m == 0 {
+			return handshakeIOError(rerr, "reading greeting")
+		}
+	}
+}
+
+func handshakeIOError(err error, doing string) error {
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return fmt.Errorf("%w while %s", ErrHandshakeTimeout, doing)
+	}
+	if errors.Is(err, io.EOF) {
+		return fmt.Errorf("peer closed the connection while %s: %w", doing, io.ErrUnexpectedEOF)
+	}
+	return fmt.Errorf("%s: %w", doing, err)
+}
+
+// checkPeer validates a peer's greeting against this socket.
+func (s *Socket) checkPeer(g *wire.Greeting) error {
+	if !g.Type.Valid() || !wire.Compatible(s.typ, g.Type) {
+		return fmt.Errorf("%w: %v cannot talk to %v", ErrIncompatiblePeer, s.typ, g.Type)
+	}
+	if g.Session == s.session {
+		return fmt.Errorf("%w: connected to itself", ErrIncompatiblePeer)
+	}
+	return nil
+}
+
+// setTimers derives the connection's ping interval and read timeout from
+// both greetings: we ping often enough for the peer's timeout even if we
+// chose not to ping.
+func (c *conn) setTimers() {
+	o := &c.s.opts
+	c.pingEvery = o.heartbeatInterval
+	if t := c.peer.HeartbeatTimeout; t > 0 && (c.pingEvery == 0 || t/2 < c.pingEvery) {
+		c.pingEvery = t / 2
+	}
+	c.readTimeout = o.heartbeatTimeout
+	if c.link != nil {
+		c.pingEvery, c.readTimeout = 0, 0 // an in-process peer cannot vanish silently
+	}
+}
+
+// readLoop reads and dispatches frames until the connection fails.
+func (c *conn) readLoop() error {
+	for {
+		if err := c.parse(); err != nil {
+			return err
+		}
+		if c.r > 0 {
+			n := copy(c.rbuf, c.rbuf[c.r:c.w])
+			c.r, c.w = 0, n
+		}
+		if need := c.dec.Need(); need > len(c.rbuf) {
+			// Bounded: the decoder already checked the frame against the
+			// maximum message size.
+			nb := make([]byte, max(need, 2*len(c.rbuf)))
+			copy(nb, c.rbuf[:c.w])
+			c.rbuf = nb
+		}
+		if c.readTimeout > 0 {
+			c.nc.SetReadDeadline(time.Now().Add(c.readTimeout))
+		}
+		n, err := c.nc.Read(c.rbuf[c.w:])
+		c.w += n
+		if err != nil {
+			if n > 0 {
+				if perr := c.parse(); perr != nil {
+					return perr
+				}
+			}
+			switch {
+			case c.closing():
+				return c.closeErr
+			case errors.Is(err, os.ErrDeadlineExceeded):
+				return fmt.Errorf("%w: nothing received for %v", ErrHeartbeatTimeout, c.readTimeout)
+			case errors.Is(err, io.EOF):
+				if c.dec.Need() > 0 || len(c.partial) > 0 || c.w > c.r {
+					return protocolErrorf("peer closed the connection in the middle of a message: %w", io.ErrUnexpectedEOF)
+				}
+				return fmt.Errorf("connection closed by peer: %w", io.EOF)
+			}
+			return err
+		}
+	}
+}
+
+// parse dispatches every whole frame in rbuf[r:w]. Payloads are copied into
+// one arena per call, so the read buffer can be reused and a message costs
+// no allocation of its own.
+func (c *conn) parse() error {
+	var arena []byte
+	msgs := c.msgs[:0]
+	for c.r < c.w {
+		it, n, err := c.dec.Decode(c.rbuf[c.r:c.w])
+		if err == io.ErrUnexpectedEOF {
+			break
+		}
+		if err != nil {
+			return &protocolError{err}
+		}
+		if it.IsCommand {
+			c.r += n
+			if it.Command.ID == wire.CmdResume && len(msgs) > 0 {
+				// Messages before a RESUME belong to the old numbering.
+				if err := c.receive(msgs); err != nil {
+					return err
+				}
+				msgs = msgs[:0]
+			}
+			if err := c.handleCommand(it.Command); err != nil {
+				return err
+			}
+			continue
+		}
+		if cap(arena)-len(arena) < len(it.Frame) {
+			arena = make([]byte, 0, c.w-c.r)
+		}
+		c.r += n
+		start := len(arena)
+		arena = append(arena, it.Frame...)
+		c.partial = append(c.partial, arena[start:len(arena):len(arena)])
+		if !it.More {
+			msgs = append(msgs, c.takeMessage())
+		}
+	}
+	var err error
+	if len(msgs) > 0 {
+		err = c.receive(msgs)
+	}
+	clear(msgs)
+	c.msgs = msgs[:0]
+	return err
+}
+
+// takeMessage turns the frames gathered in partial into a Message whose
+// frame list is carved from a shared chunk.
+func (c *conn) takeMessage() Message {
+	n := len(c.partial)
+	if cap(c.hdrs)-len(c.hdrs) < n {
+		c.hdrs = make([][]byte, 0, max(hdrChunk, n))
+	}
+	start := len(c.hdrs)
+	c.hdrs = append(c.hdrs, c.partial...)
+	clear(c.partial)
+	c.partial = c.partial[:0]
+	return Message(c.hdrs[start:len(c.hdrs):len(c.hdrs)])
+}
+
+// messageOf converts a sender's msg into a Message without copying payload,
+// for inproc links. Reader role.
+func (c *conn) messageOf(m msg) Message {
+	c.partial = append(c.partial, m.first)
+	c.partial = append(c.partial, m.rest...)
+	return c.takeMessage()
+}
+
+// receive queues complete messages. Reader role.
+func (c *conn) receive(msgs []Message) error {
+	if c.flow == nil {
+		return protocolErrorf("%v peer sent a message to a %v socket, which receives none", c.peer.Type, c.s.typ)
+	}
+	if c.peer.Acks && !c.seqOn {
+		return protocolErrorf("data before RESUME from a peer that asked for acknowledgements")
+	}
+	return c.s.in.deliver(c, c.flow, msgs, c.seqOn, &c.nextSeq)
+}
+
+// handleCommand acts on one command from the peer. Reader role.
+func (c *conn) handleCommand(cmd wire.Command) error {
+	switch cmd.ID {
+	case wire.CmdResume:
+		if c.flow == nil || !c.peer.Acks {
+			return protocolErrorf("unexpected RESUME")
+		}
+		if cmd.Seq == 0 {
+			return protocolErrorf("RESUME 0, want a sequence number of at least 1")
+		}
+		c.seqOn, c.nextSeq = true, cmd.Seq
+	case wire.CmdAck:
+		if c.pipe == nil || !c.s.opts.acks {
+			return protocolErrorf("unexpected ACK")
+		}
+		return c.s.handleAck(c, cmd.Seq)
+	case wire.CmdPing:
+		c.pongMu.Lock()
+		c.pongPending = true
+		c.pongLen = copy(c.pongCtx[:], cmd.Data)
+		c.pongMu.Unlock()
+		c.signal()
+	case wire.CmdPong:
+		// Liveness only: receiving anything already counts.
+	case wire.CmdError:
+		return fmt.Errorf("%w: %q", ErrPeerError, cmd.Data)
+	default:
+		return protocolErrorf("unexpected %v command for a %v socket", cmd.ID, c.s.typ)
+	}
+	return nil
+}
+
+// handleAck releases acknowledged messages and wakes senders waiting for
+// room.
+func (s *Socket) handleAck(c *conn, seq uint64) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p := c.pipe
+	if p.conn != c {
+		return nil // a late ack on a replaced connection
+	}
+	n, err := p.ledger.Ack(seq)
+	if err != nil {
+		return &protocolError{err}
+	}
+	if n > 0 {
+		s.pumpOrphansLocked()
+		s.broadcastRoomLocked()
+	}
+	return nil
+}
+
+// writeLoop sends commands and queued messages, draining everything that is
+// ready into one write.
+func (c *conn) writeLoop() {
+	defer close(c.writerDone)
+	s := c.s
+	resume := c.pipe != nil && s.opts.acks
+	acking := c.flow != nil && c.peer.Acks
+	firstAck := acking
+	var tick <-chan time.Time
+	if c.pingEvery > 0 {
+		// Ticking at half the interval bounds the silence to one interval.
+		t := time.NewTicker(c.pingEvery / 2)
+		defer t.Stop()
+		tick = t.C
+	}
+	wrote, pingDue := false, false
+	for {
+		cmds := c.cmds[:0]
+		if resume {
+			cmds = append(cmds, wire.Command{ID: wire.CmdResume, Seq: c.resumeSeq})
+			resume = false
+		}
+		if acking {
+			d := c.flow.delivered.Load()
+			if d > c.flow.ackSent.Load() || (firstAck && d > 0) {
+				cmds = append(cmds, wire.Command{ID: wire.CmdAck, Seq: d})
+				c.flow.ackSent.Store(d)
+			}
+			firstAck = false
+		}
+		c.pongMu.Lock()
+		if c.pongPending {
+			cmds = append(cmds, wire.Command{ID: wire.CmdPong, Data: c.pongCtx[:c.pongLen]})
+			c.pongPending = false
+		}
+		c.pongMu.Unlock()
+		if pingDue {
+			cmds = append(cmds, wire.Command{ID: wire.CmdPing})
+			pingDue = false
+		}
+		batch := c.batch[:0]
+		if c.pipe != nil {
+			batch = c.takeBatch(batch, len(cmds) == 0)
+		}
+		c.cmds = cmds
+		if len(batch) == 0 && len(cmds) == 0 {
+			select {
+			case <-c.wake:
+			case <-tick:
+				pingDue, wrote = !wrote, false
+			case <-c.done:
+				return
+			}
+			continue
+		}
+		err := c.flush(cmds, batch)
+		clear(batch) // the ledger keeps what it needs; drop our references
+		c.batch = batch[:0]
+		if err != nil {
+			c.close(err)
+			return
+		}
+		wrote = true
+	}
+}
+
+// takeBatch moves the next unsent messages of the pipe into batch. With no
+// commands to send either, it marks the writer idle so the next Send wakes it.
+func (c *conn) takeBatch(batch []msg, mayIdle bool) []msg {
+	s := c.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p := c.pipe
+	if p.conn != c {
+		return batch
+	}
+	if p.ledger.Unsent() > 0 {
+		limit := maxBatchMsgs
+		if m := p.ledger.Peek(p.ledger.Unacked()); m.size > maxBatchBytes/maxBatchMsgs {
+			limit = max(1, maxBatchBytes/m.size)
+		}
+		batch = p.ledger.TakeUnsent(batch, limit)
+		if !s.opts.acks {
+			// Without acks a message is done once it is handed to the
+			// connection.
+			p.ledger.Ack(p.ledger.FirstUnsentSeq() - 1)
+			s.broadcastRoomLocked()
+		}
+	} else if mayIdle {
+		c.idle = true
+	}
+	return batch
+}
+
+// flush writes commands, then messages, to the peer.
+func (c *conn) flush(cmds []wire.Command, batch []msg) error {
+	var err error
+	if c.link != nil {
+		err = c.flushInproc(cmds, batch)
+	} else {
+		err = c.flushStream(cmds, batch)
+	}
+	if err != nil || len(batch) == 0 {
+		return err
+	}
+	bytes := 0
+	for i := range batch {
+		bytes += batch[i].size
+	}
+	c.pipe.msgsOut.Add(uint64(len(batch)))
+	c.pipe.bytesOut.Add(uint64(bytes))
+	c.s.stats.msgsOut.Add(uint64(len(batch)))
+	c.s.stats.bytesOut.Add(uint64(bytes))
+	return nil
+}
+
+func (c *conn) flushStream(cmds []wire.Command, batch []msg) error {
+	wb := c.wbuf[:0]
+	bufs := c.bufs[:0]
+	mark := 0
+	for _, cmd := range cmds {
+		wb = cmd.Append(wb)
+	}
+	frame := func(f []byte, more bool) {
+		if len(f) < largeFrame {
+			wb = wire.AppendFrame(wb, more, f)
+			return
+		}
+		var fl wire.Flags
+		if more {
+			fl = wire.FlagMore
+		}
+		wb = wire.AppendFrameHeader(wb, fl, len(f))
+		bufs = append(bufs, wb[mark:], f)
+		mark = len(wb)
+	}
+	for i := range batch {
+		m := &batch[i]
+		frame(m.first, len(m.rest) > 0)
+		for j, f := range m.rest {
+			frame(f, j < len(m.rest)-1)
+		}
+	}
+	c.wbuf = wb
+	var err error
+	if len(bufs) == 0 {
+		_, err = c.nc.Write(wb)
+	} else {
+		if mark < len(wb) {
+			bufs = append(bufs, wb[mark:])
+		}
+		v := bufs // WriteTo consumes its receiver
+		_, err = v.WriteTo(c.nc)
+		clear(bufs)
+		c.bufs = bufs[:0]
+	}
+	if err != nil {
+		if c.closing() {
+			return c.closeErr
+		}
+		return err
+	}
+	return nil
+}
+
+// flushInproc hands commands and messages to the peer's end of the link
+// without encoding or copying them.
+func (c *conn) flushInproc(cmds []wire.Command, batch []msg) error {
+	peer := c.link
+	select {
+	case <-peer.ready:
+	case <-c.done:
+		return c.closeErr
+	}
+	for _, cmd := range cmds {
+		if err := peer.handleCommand(cmd); err != nil {
+			peer.close(err)
+			return err
+		}
+	}
+	if len(batch) == 0 {
+		return nil
+	}
+	msgs := peer.msgs[:0]
+	for _, m := range batch {
+		msgs = append(msgs, peer.messageOf(m))
+	}
+	err := peer.receive(msgs)
+	clear(msgs)
+	peer.msgs = msgs[:0]
+	if err != nil {
+		peer.close(err)
+	}
+	return err
+}

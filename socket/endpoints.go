@@ -1,0 +1,454 @@
+package socket
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"time"
+
+	"github.com/wispmq/wisp/patterns"
+	"github.com/wispmq/wisp/transport"
+)
+
+// binding is one bound endpoint: a listener and its accept loop, or an
+// inproc name.
+type binding struct {
+	s        *Socket
+	endpoint string // the endpoint actually bound
+	asked    string // the endpoint as the application gave it
+	l        net.Listener
+	inproc   string
+	closed   bool // guarded by s.mu
+	done     chan struct{}
+}
+
+// dialer is one connected endpoint: it dials, serves the connection, and
+// dials again with backoff until Disconnect or Close.
+type dialer struct {
+	s        *Socket
+	endpoint string
+	ep       transport.Endpoint
+	ctx      context.Context
+	cancel   context.CancelFunc
+	pipe     *pipe // guarded by s.mu; the send queue of this endpoint
+	done     chan struct{}
+}
+
+func (s *Socket) transportConfig() transport.Config {
+	return transport.Config{
+		ReusePort: s.opts.reusePort,
+		LocalAddr: s.opts.localAddr,
+		Dial:      s.opts.dial,
+		Listen:    s.opts.listen,
+	}
+}
+
+// Bind makes the socket accept connections on endpoint: "tcp://host:port"
+// (port 0 picks a free port; host "*" means every interface),
+// "ipc:///path/to/socket" (a stale socket file left by a dead process is
+// replaced; a live one is an error), or "inproc://name". It returns the
+// endpoint actually bound, with the real port, for use in Connect and
+// Unbind.
+func (s *Socket) Bind(endpoint string) (string, error) {
+	ep, err := transport.ParseEndpoint(endpoint)
+	if err != nil {
+		return "", err
+	}
+	if ep.Scheme == transport.SchemeInproc {
+		return s.bindInproc(endpoint, ep.Address)
+	}
+	cfg := s.transportConfig()
+	if ep.Scheme == transport.SchemeIPC {
+		cfg.ReusePort, cfg.LocalAddr = false, "" // tcp-only settings
+	}
+	l, real, err := transport.Listen(s.ctx, ep, cfg)
+	if err != nil {
+		return "", err
+	}
+	return s.serveListener(l, endpoint, real.String())
+}
+
+// BindListener makes the socket accept connections on a listener the
+// application opened (a TLS listener, say). The socket owns it from then on
+// and closes it on Unbind or Close. It returns the endpoint name the socket
+// reports for it, derived from the listener's address.
+func (s *Socket) BindListener(l net.Listener) (string, error) {
+	ep := transport.EndpointFromAddr(l.Addr()).String()
+	return s.serveListener(l, ep, ep)
+}
+
+func (s *Socket) serveListener(l net.Listener, asked, endpoint string) (string, error) {
+	b := &binding{s: s, endpoint: endpoint, asked: asked, l: l, done: make(chan struct{})}
+	s.mu.Lock()
+	if s.ctx.Err() != nil || s.closing {
+		s.mu.Unlock()
+		l.Close()
+		return "", ErrClosed
+	}
+	if s.binds[endpoint] != nil {
+		s.mu.Unlock()
+		l.Close()
+		return "", fmt.Errorf("%w: %s", ErrEndpointInUse, endpoint)
+	}
+	s.binds[endpoint] = b
+	s.wg.Add(1)
+	s.mu.Unlock()
+	s.emit(Event{Kind: EventListening, Endpoint: endpoint})
+	go b.acceptLoop()
+	return endpoint, nil
+}
+
+func (b *binding) acceptLoop() {
+	s := b.s
+	defer s.wg.Done()
+	defer close(b.done)
+	// Accept errors other than a closed listener (out of file descriptors,
+	// say) are retried with a growing pause instead of spinning.
+	bo := patterns.Backoff{Initial: 5 * time.Millisecond, Max: time.Second}
+	for {
+		nc, err := b.l.Accept()
+		if err != nil {
+			s.mu.Lock()
+			closed := b.closed || s.ctx.Err() != nil
+			s.mu.Unlock()
+			if closed || errors.Is(err, net.ErrClosed) {
+				return
+			}
+			delay := bo.Next(rand.Float64())
+			s.emit(Event{Kind: EventAcceptFailed, Endpoint: b.endpoint, Err: err, Delay: delay})
+			t := time.NewTimer(delay)
+			select {
+			case <-t.C:
+			case <-s.ctx.Done():
+				t.Stop()
+				return
+			}
+			continue
+		}
+		bo.Reset()
+		c := s.newConn(b.endpoint)
+		c.nc, c.binding, c.remote = nc, b, nc.RemoteAddr().String()
+		if !s.track(c) {
+			nc.Close()
+			return
+		}
+		s.emit(Event{Kind: EventAccepted, Endpoint: b.endpoint, Peer: c.remote})
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			s.serveStream(c, nil)
+		}()
+	}
+}
+
+// close stops accepting and ends the connections accepted through b.
+func (b *binding) close() {
+	s := b.s
+	s.mu.Lock()
+	if b.closed {
+		s.mu.Unlock()
+		return
+	}
+	b.closed = true
+	if s.binds[b.endpoint] == b {
+		delete(s.binds, b.endpoint)
+	}
+	var conns []*conn
+	for c := range s.conns {
+		if c.binding == b {
+			conns = append(conns, c)
+		}
+	}
+	s.mu.Unlock()
+	if b.l != nil {
+		b.l.Close()
+		<-b.done
+	} else {
+		unregisterInproc(b)
+	}
+	for _, c := range conns {
+		c.close(fmt.Errorf("%w: endpoint %s unbound", ErrClosed, b.endpoint))
+	}
+}
+
+// Unbind stops accepting on an endpoint given to Bind (as given, or as Bind
+// returned it) and closes the connections accepted through it.
+func (s *Socket) Unbind(endpoint string) error {
+	s.mu.Lock()
+	b := s.binds[endpoint]
+	if b == nil {
+		for _, x := range s.binds {
+			if x.asked == endpoint {
+				b = x
+				break
+			}
+		}
+	}
+	s.mu.Unlock()
+	if b == nil {
+		return fmt.Errorf("%w: %s", ErrUnknownEndpoint, endpoint)
+	}
+	b.close()
+	return nil
+}
+
+// Connect makes the socket connect to endpoint and returns at once: the
+// socket dials in the background, and dials again after a failure or a lost
+// connection, waiting a jittered, doubling interval between attempts
+// (WithReconnectInterval). The peer need not exist yet. For a sending socket,
+// messages may queue for this endpoint before it connects.
+func (s *Socket) Connect(endpoint string) error {
+	ep, err := transport.ParseEndpoint(endpoint)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ctx.Err() != nil || s.closing {
+		return ErrClosed
+	}
+	if s.dialers[endpoint] != nil {
+		return fmt.Errorf("%w: %s", ErrEndpointInUse, endpoint)
+	}
+	d := &dialer{s: s, endpoint: endpoint, ep: ep, done: make(chan struct{})}
+	d.ctx, d.cancel = context.WithCancel(s.ctx)
+	if s.sends {
+		d.pipe = s.newPipeLocked(d)
+	}
+	s.dialers[endpoint] = d
+	s.wg.Add(1)
+	go d.run()
+	return nil
+}
+
+// ConnectConn makes the socket talk over a connection the application
+// already has (a TLS or SOCKS connection, one end of net.Pipe...). The socket
+// owns it from then on. It is not redialed when it ends; its peer's
+// unacknowledged messages wait for the resume timeout as usual.
+func (s *Socket) ConnectConn(nc net.Conn) error {
+	c := s.newConn(transport.EndpointFromAddr(nc.RemoteAddr()).String())
+	c.nc, c.remote = nc, nc.RemoteAddr().String()
+	s.mu.Lock()
+	if s.ctx.Err() != nil || s.closing {
+		s.mu.Unlock()
+		nc.Close()
+		return ErrClosed
+	}
+	s.conns[c] = struct{}{}
+	s.wg.Add(1)
+	s.mu.Unlock()
+	go func() {
+		defer s.wg.Done()
+		s.serveStream(c, nil)
+	}()
+	return nil
+}
+
+// Disconnect stops connecting to an endpoint given to Connect and closes its
+// connection. Messages it still held go to other peers after the resume
+// timeout, unless the same peer returns through another endpoint first.
+func (s *Socket) Disconnect(endpoint string) error {
+	s.mu.Lock()
+	d := s.dialers[endpoint]
+	if d != nil {
+		delete(s.dialers, endpoint)
+	}
+	s.mu.Unlock()
+	if d == nil {
+		return fmt.Errorf("%w: %s", ErrUnknownEndpoint, endpoint)
+	}
+	d.cancel()
+	<-d.done
+	s.mu.Lock()
+	if p := d.pipe; p != nil {
+		p.dialer = nil
+		if p.conn == nil {
+			if p.ledger.Len() == 0 && !p.hasSession {
+				s.removePipeLocked(p)
+			} else {
+				p.armExpiry()
+			}
+		}
+	}
+	s.mu.Unlock()
+	return nil
+}
+
+func (d *dialer) run() {
+	s := d.s
+	defer s.wg.Done()
+	defer close(d.done)
+	bo := patterns.Backoff{Initial: s.opts.reconnect, Max: s.opts.reconnectMax}
+	for {
+		err := d.once(&bo)
+		if d.ctx.Err() != nil {
+			return
+		}
+		delay := bo.Next(rand.Float64())
+		s.emit(Event{Kind: EventRetrying, Endpoint: d.endpoint, Err: err, Delay: delay})
+		t := time.NewTimer(delay)
+		select {
+		case <-t.C:
+		case <-d.ctx.Done():
+			t.Stop()
+			return
+		}
+	}
+}
+
+// once makes one connection attempt and serves the connection until it ends.
+func (d *dialer) once(bo *patterns.Backoff) error {
+	s := d.s
+	if d.ep.Scheme == transport.SchemeInproc {
+		return s.connectInproc(d, bo)
+	}
+	cfg := s.transportConfig()
+	if d.ep.Scheme == transport.SchemeIPC {
+		cfg.ReusePort, cfg.LocalAddr = false, ""
+	}
+	nc, err := transport.Dial(d.ctx, d.ep, cfg)
+	if err != nil {
+		return err
+	}
+	c := s.newConn(d.endpoint)
+	c.nc, c.dialer, c.remote = nc, d, nc.RemoteAddr().String()
+	if !s.track(c) {
+		nc.Close()
+		return ErrClosed
+	}
+	// Disconnect must be able to end a connection that is mid-handshake.
+	stop := context.AfterFunc(d.ctx, func() { c.close(context.Canceled) })
+	defer stop()
+	return s.serveStream(c, bo)
+}
+
+// track registers a new connection so Close can end it. It fails once the
+// socket has finished lingering.
+func (s *Socket) track(c *conn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ctx.Err() != nil {
+		return false
+	}
+	s.conns[c] = struct{}{}
+	return true
+}
+
+// serveStream runs a stream connection from handshake to end: it is the
+// connection's reader, and it starts and waits for the writer. bo, for
+// dialed connections, is reset once the handshake succeeds.
+func (s *Socket) serveStream(c *conn, bo *patterns.Backoff) error {
+	if err := c.handshake(); err != nil {
+		c.close(err)
+		s.forget(c)
+		s.handshakeFail.Add(1)
+		s.emit(Event{Kind: EventHandshakeFailed, Endpoint: c.endpoint, Peer: c.remote, Err: err})
+		return err
+	}
+	if err := s.attach(c); err != nil {
+		c.close(err)
+		s.forget(c)
+		s.emit(Event{Kind: EventHandshakeFailed, Endpoint: c.endpoint, Peer: c.remote, Session: c.peer.Session.String(), Err: err})
+		return err
+	}
+	if bo != nil {
+		bo.Reset()
+	}
+	s.emit(Event{Kind: EventConnected, Endpoint: c.endpoint, Peer: c.remote, Session: c.peer.Session.String()})
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		c.writeLoop()
+	}()
+	err := c.readLoop()
+	c.close(err)
+	<-c.writerDone
+	return s.ended(c)
+}
+
+// ended detaches a finished connection and reports why it ended.
+func (s *Socket) ended(c *conn) error {
+	s.detach(c)
+	err := c.closeErr
+	var pe *protocolError
+	if errors.As(err, &pe) {
+		s.protocolErr.Add(1)
+	}
+	s.emit(Event{Kind: EventDisconnected, Endpoint: c.endpoint, Peer: c.remote, Session: c.peer.Session.String(), Err: err})
+	return err
+}
+
+func (s *Socket) forget(c *conn) {
+	s.mu.Lock()
+	delete(s.conns, c)
+	s.mu.Unlock()
+}
+
+// attach makes a handshaken connection the peer session's connection.
+func (s *Socket) attach(c *conn) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ctx.Err() != nil {
+		return ErrClosed
+	}
+	if c.binding != nil && c.binding.closed {
+		return fmt.Errorf("%w: endpoint %s unbound", ErrClosed, c.binding.endpoint)
+	}
+	if c.dialer != nil && c.dialer.ctx.Err() != nil {
+		return fmt.Errorf("%w: endpoint %s disconnected", ErrClosed, c.endpoint)
+	}
+	sess := c.peer.Session
+	if old := s.attached[sess]; old != nil {
+		// Two connections between the same sockets (each connecting to the
+		// other, say). Both ends keep the one dialed by the smaller session
+		// id, so they agree without talking.
+		if !s.prefer(c, old) {
+			return fmt.Errorf("%w: already connected to session %v", ErrDuplicateConnection, sess)
+		}
+		old.close(ErrDuplicateConnection)
+		s.detachLocked(old)
+	}
+	c.setTimers()
+	s.attached[sess] = c
+	s.conns[c] = struct{}{}
+	if s.sends {
+		s.attachPipeLocked(c)
+	}
+	if s.receives {
+		c.flow = s.in.attach(c)
+	}
+	return nil
+}
+
+// prefer reports whether the new connection c should replace old.
+func (s *Socket) prefer(c, old *conn) bool {
+	initiator := func(x *conn) string {
+		if x.dialer != nil {
+			return string(s.session[:])
+		}
+		return string(x.peer.Session[:])
+	}
+	a, b := initiator(c), initiator(old)
+	return a < b
+}
+
+func (s *Socket) detach(c *conn) {
+	s.mu.Lock()
+	s.detachLocked(c)
+	delete(s.conns, c)
+	s.mu.Unlock()
+}
+
+func (s *Socket) detachLocked(c *conn) {
+	if s.attached[c.peer.Session] == c {
+		delete(s.attached, c.peer.Session)
+	}
+	if c.pipe != nil {
+		s.detachPipeLocked(c)
+	}
+	if c.flow != nil {
+		s.in.detach(c, c.flow)
+	}
+}

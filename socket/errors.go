@@ -1,0 +1,65 @@
+package socket
+
+import (
+	"errors"
+	"fmt"
+	"net"
+)
+
+// Sentinel errors. Errors returned by this package wrap one of these (or a
+// context error) so callers can test them with errors.Is.
+var (
+	// ErrClosed is returned by operations on a closed socket. It matches
+	// net.ErrClosed too, so code written for net.Conn keeps working.
+	ErrClosed error = closedError{}
+	// ErrUndelivered is returned by Close and Flush when messages were not
+	// acknowledged in time. The error text carries the number.
+	ErrUndelivered = errors.New("wisp: messages not acknowledged")
+	// ErrInvalidOption reports an option value out of range; the error text
+	// names the option.
+	ErrInvalidOption = errors.New("wisp: invalid option")
+	// ErrUnsupportedType is returned by New for a socket type this version of
+	// wisp does not implement yet.
+	ErrUnsupportedType = errors.New("wisp: unsupported socket type")
+	// ErrNotSupported is returned for an operation the socket type does not
+	// have, such as Send on a PULL socket.
+	ErrNotSupported = errors.New("wisp: operation not supported by socket type")
+	// ErrMessageTooLarge is returned by Send for a message larger than the
+	// socket's maximum message size.
+	ErrMessageTooLarge = errors.New("wisp: message too large")
+	// ErrInvalidMessage is returned by Send for an empty message (no frames)
+	// or one with more frames than the protocol allows.
+	ErrInvalidMessage = errors.New("wisp: invalid message")
+	// ErrEndpointInUse is returned by Bind or Connect for an endpoint the
+	// socket already binds or connects.
+	ErrEndpointInUse = errors.New("wisp: endpoint already in use by this socket")
+	// ErrUnknownEndpoint is returned by Unbind or Disconnect for an endpoint the
+	// socket does not have.
+	ErrUnknownEndpoint = errors.New("wisp: unknown endpoint")
+	// ErrIncompatiblePeer is the reason given when a peer's socket type cannot
+	// talk to this socket's (PUSH to PUSH, say).
+	ErrIncompatiblePeer = errors.New("wisp: incompatible peer socket type")
+	// ErrHandshakeTimeout is the reason given when a peer did not complete its
+	// greeting within the handshake timeout.
+	ErrHandshakeTimeout = errors.New("wisp: handshake timed out")
+	// ErrHeartbeatTimeout is the reason given when a peer sent nothing for
+	// longer than the heartbeat timeout.
+	ErrHeartbeatTimeout = errors.New("wisp: peer heartbeat timed out")
+	// ErrDuplicateConnection is the reason given when a second connection
+	// between the same two sockets is refused.
+	ErrDuplicateConnection = errors.New("wisp: duplicate connection to the same peer")
+	// ErrPeerError is the reason given when the peer closed the connection
+	// with an ERROR command; the error text carries the peer's reason.
+	ErrPeerError = errors.New("wisp: peer reported an error")
+)
+
+type closedError struct{}
+
+func (closedError) Error() string { return "wisp: socket closed" }
+
+// Is makes errors.Is(err, net.ErrClosed) true for ErrClosed.
+func (closedError) Is(target error) bool { return target == net.ErrClosed }
+
+func undelivered(n int) error {
+	return fmt.Errorf("%w: %d", ErrUndelivered, n)
+}

@@ -1,0 +1,84 @@
+package socket
+
+import (
+	"fmt"
+	"time"
+)
+
+// EventKind says what happened to a socket's endpoint or connection.
+type EventKind uint8
+
+// Event kinds, in roughly the order a connection goes through them.
+const (
+	// EventListening: a Bind succeeded; Endpoint is the bound endpoint.
+	EventListening EventKind = iota + 1
+	// EventAccepted: a listener accepted a connection; the handshake follows.
+	EventAccepted
+	// EventConnected: a connection completed its handshake and carries
+	// messages. Peer and Session say who is on the other end.
+	EventConnected
+	// EventDisconnected: a connection ended; Err says why.
+	EventDisconnected
+	// EventHandshakeFailed: a connection was dropped before or during its
+	// handshake; Err says why (bad magic, version, incompatible type,
+	// timeout...).
+	EventHandshakeFailed
+	// EventRetrying: a connecting endpoint will dial again after Delay; Err
+	// is the reason the last attempt failed, if it failed.
+	EventRetrying
+	// EventAcceptFailed: a listener's Accept failed; it retries after Delay
+	// unless the listener is gone.
+	EventAcceptFailed
+	// EventClosed: the socket is closed. It is the last event; the channel
+	// is closed after it.
+	EventClosed
+)
+
+var eventNames = [...]string{
+	EventListening:       "listening",
+	EventAccepted:        "accepted",
+	EventConnected:       "connected",
+	EventDisconnected:    "disconnected",
+	EventHandshakeFailed: "handshake-failed",
+	EventRetrying:        "retrying",
+	EventAcceptFailed:    "accept-failed",
+	EventClosed:          "closed",
+}
+
+func (k EventKind) String() string {
+	if int(k) < len(eventNames) && eventNames[k] != "" {
+		return eventNames[k]
+	}
+	return fmt.Sprintf("EventKind(%d)", uint8(k))
+}
+
+// An Event reports a change in a socket's connections, for monitoring and
+// logging. Events are delivered on the channel returned by Socket.Events.
+type Event struct {
+	Kind     EventKind
+	Endpoint string        // the bound or connected endpoint it concerns, if any
+	Peer     string        // the remote network address, if known
+	Session  string        // the peer socket's session id (hex), once known
+	Err      error         // the reason, for failures and disconnects
+	Delay    time.Duration // for EventRetrying and EventAcceptFailed
+}
+
+func (e Event) String() string {
+	s := e.Kind.String()
+	if e.Endpoint != "" {
+		s += " " + e.Endpoint
+	}
+	if e.Peer != "" {
+		s += " peer=" + e.Peer
+	}
+	if e.Session != "" {
+		s += " session=" + e.Session
+	}
+	if e.Delay > 0 {
+		s += " delay=" + e.Delay.String()
+	}
+	if e.Err != nil {
+		s += ": " + e.Err.Error()
+	}
+	return s
+}

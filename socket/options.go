@@ -1,0 +1,253 @@
+package socket
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"time"
+)
+
+// Defaults for the options. Every queue is bounded and every wait is timed
+// unless the application asks otherwise.
+const (
+	DefaultSendHWM              = 1000
+	DefaultRecvHWM              = 1000
+	DefaultLinger               = 2 * time.Second
+	DefaultReconnectInterval    = 100 * time.Millisecond
+	DefaultReconnectIntervalMax = 5 * time.Second
+	DefaultMaxMessageSize       = 16 << 20
+	DefaultHandshakeTimeout     = 10 * time.Second
+	DefaultHeartbeatInterval    = 5 * time.Second
+	DefaultHeartbeatTimeout     = 15 * time.Second
+	DefaultResumeTimeout        = 5 * time.Second
+	DefaultEventBuffer          = 256
+)
+
+// An Option configures a socket in New. Options are validated when New runs;
+// an invalid one makes New fail with an error wrapping ErrInvalidOption that
+// names it.
+type Option func(*options) error
+
+type options struct {
+	sendHWM           int
+	recvHWM           int
+	linger            time.Duration
+	reconnect         time.Duration
+	reconnectMax      time.Duration
+	maxMessageSize    int64
+	handshakeTimeout  time.Duration
+	heartbeatInterval time.Duration
+	heartbeatTimeout  time.Duration
+	resumeTimeout     time.Duration
+	acks              bool
+	reusePort         bool
+	localAddr         string
+	dial              func(ctx context.Context, network, address string) (net.Conn, error)
+	listen            func(ctx context.Context, network, address string) (net.Listener, error)
+	eventBuffer       int
+}
+
+func defaultOptions() options {
+	return options{
+		sendHWM:           DefaultSendHWM,
+		recvHWM:           DefaultRecvHWM,
+		linger:            DefaultLinger,
+		reconnect:         DefaultReconnectInterval,
+		reconnectMax:      DefaultReconnectIntervalMax,
+		maxMessageSize:    DefaultMaxMessageSize,
+		handshakeTimeout:  DefaultHandshakeTimeout,
+		heartbeatInterval: DefaultHeartbeatInterval,
+		heartbeatTimeout:  DefaultHeartbeatTimeout,
+		resumeTimeout:     DefaultResumeTimeout,
+		acks:              true,
+		eventBuffer:       DefaultEventBuffer,
+	}
+}
+
+func invalid(name string, v any, why string) error {
+	return fmt.Errorf("%w: %s(%v): %s", ErrInvalidOption, name, v, why)
+}
+
+// WithSendHWM sets the send high-water mark: how many messages the socket
+// holds per peer, queued or sent but not yet acknowledged. At the mark Send
+// blocks until there is room or its context ends. Default DefaultSendHWM.
+func WithSendHWM(n int) Option {
+	return func(o *options) error {
+		if n < 1 {
+			return invalid("WithSendHWM", n, "must be at least 1")
+		}
+		o.sendHWM = n
+		return nil
+	}
+}
+
+// WithRecvHWM sets the receive high-water mark: how many received messages
+// the socket queues per peer before it stops reading from that peer.
+// Default DefaultRecvHWM.
+func WithRecvHWM(n int) Option {
+	return func(o *options) error {
+		if n < 1 {
+			return invalid("WithRecvHWM", n, "must be at least 1")
+		}
+		o.recvHWM = n
+		return nil
+	}
+}
+
+// WithLinger sets how long Close waits for sent messages to be acknowledged.
+// Zero means Close does not wait. Default DefaultLinger.
+func WithLinger(d time.Duration) Option {
+	return func(o *options) error {
+		if d < 0 {
+			return invalid("WithLinger", d, "must not be negative")
+		}
+		o.linger = d
+		return nil
+	}
+}
+
+// WithReconnectInterval sets the first delay before a connecting socket
+// dials again after a failure or a lost connection, and the most the delay
+// grows to (doubling, with jitter). Defaults DefaultReconnectInterval and
+// DefaultReconnectIntervalMax.
+func WithReconnectInterval(initial, max time.Duration) Option {
+	return func(o *options) error {
+		if initial <= 0 {
+			return invalid("WithReconnectInterval", initial, "initial interval must be positive")
+		}
+		if max < initial {
+			return invalid("WithReconnectInterval", max, "maximum must be at least the initial interval")
+		}
+		o.reconnect, o.reconnectMax = initial, max
+		return nil
+	}
+}
+
+// WithMaxMessageSize bounds the size of a message, the sum of its frames,
+// in both directions: a larger Send fails with ErrMessageTooLarge, and a
+// peer that sends a larger one is disconnected. Default DefaultMaxMessageSize.
+func WithMaxMessageSize(n int64) Option {
+	return func(o *options) error {
+		if n < 1 || n > 1<<32-1 {
+			return invalid("WithMaxMessageSize", n, "must be between 1 and 4294967295")
+		}
+		o.maxMessageSize = n
+		return nil
+	}
+}
+
+// WithHandshakeTimeout bounds how long a new connection may take to
+// exchange greetings before it is dropped. Default DefaultHandshakeTimeout.
+func WithHandshakeTimeout(d time.Duration) Option {
+	return func(o *options) error {
+		if d <= 0 {
+			return invalid("WithHandshakeTimeout", d, "must be positive")
+		}
+		o.handshakeTimeout = d
+		return nil
+	}
+}
+
+// WithHeartbeat sets how long a connection may stay silent before the
+// socket sends a PING (interval), and how long without hearing anything from
+// the peer before the connection is dropped (timeout). Zero interval turns
+// pings off; zero timeout turns the liveness check off. Defaults
+// DefaultHeartbeatInterval and DefaultHeartbeatTimeout.
+func WithHeartbeat(interval, timeout time.Duration) Option {
+	return func(o *options) error {
+		if interval < 0 || timeout < 0 {
+			return invalid("WithHeartbeat", [2]time.Duration{interval, timeout}, "must not be negative")
+		}
+		if timeout > 0 && interval > 0 && timeout <= interval {
+			return invalid("WithHeartbeat", timeout, "timeout must be longer than the interval")
+		}
+		o.heartbeatInterval, o.heartbeatTimeout = interval, timeout
+		return nil
+	}
+}
+
+// WithResumeTimeout sets how long a sending socket keeps the unacknowledged
+// messages of a disconnected peer for that same peer to come back. After it,
+// they are handed to other peers (and may then be delivered twice if the
+// first peer did receive them). Default DefaultResumeTimeout.
+func WithResumeTimeout(d time.Duration) Option {
+	return func(o *options) error {
+		if d <= 0 {
+			return invalid("WithResumeTimeout", d, "must be positive")
+		}
+		o.resumeTimeout = d
+		return nil
+	}
+}
+
+// WithAcks turns the pipeline's acknowledgements on or off for a PUSH
+// socket. On (the default), every message is kept until its receiver's
+// application has taken it, and resent after a reconnect, so nothing is
+// lost. Off, a message counts as delivered once written to the connection:
+// faster, but messages in flight are lost when a connection breaks.
+func WithAcks(on bool) Option {
+	return func(o *options) error {
+		o.acks = on
+		return nil
+	}
+}
+
+// WithReusePort binds and dials TCP endpoints with SO_REUSEPORT, so several
+// sockets (or processes) can bind one port and a socket can dial from its
+// own bound port.
+func WithReusePort(on bool) Option {
+	return func(o *options) error {
+		o.reusePort = on
+		return nil
+	}
+}
+
+// WithLocalAddr makes TCP dials start from this local "host:port". With
+// WithReusePort it may be a port the socket also binds.
+func WithLocalAddr(addr string) Option {
+	return func(o *options) error {
+		if _, _, err := net.SplitHostPort(addr); err != nil {
+			return invalid("WithLocalAddr", addr, err.Error())
+		}
+		o.localAddr = addr
+		return nil
+	}
+}
+
+// WithDialer replaces how tcp:// and ipc:// endpoints are dialed, for TLS,
+// SOCKS (golang.org/x/net/proxy) or anything that yields a net.Conn. network
+// is "tcp" or "unix".
+func WithDialer(dial func(ctx context.Context, network, address string) (net.Conn, error)) Option {
+	return func(o *options) error {
+		if dial == nil {
+			return invalid("WithDialer", "nil", "must not be nil")
+		}
+		o.dial = dial
+		return nil
+	}
+}
+
+// WithListener replaces how tcp:// and ipc:// endpoints are bound, for
+// example to wrap the listener with tls.NewListener.
+func WithListener(listen func(ctx context.Context, network, address string) (net.Listener, error)) Option {
+	return func(o *options) error {
+		if listen == nil {
+			return invalid("WithListener", "nil", "must not be nil")
+		}
+		o.listen = listen
+		return nil
+	}
+}
+
+// WithEventBuffer sets the capacity of the Events channel. When it is full
+// new events are dropped and counted in Stats, so a socket never waits for
+// its monitor. Default DefaultEventBuffer.
+func WithEventBuffer(n int) Option {
+	return func(o *options) error {
+		if n < 0 {
+			return invalid("WithEventBuffer", n, "must not be negative")
+		}
+		o.eventBuffer = n
+		return nil
+	}
+}

@@ -1,0 +1,212 @@
+package socket
+
+import (
+	"sync/atomic"
+	"time"
+
+	"github.com/wispmq/wisp/patterns"
+	"github.com/wispmq/wisp/wire"
+)
+
+// msg is a message on the send side. The first frame is kept apart so a
+// single-frame Send stores its frame without allocating a [][]byte.
+type msg struct {
+	first []byte
+	rest  [][]byte
+	size  int
+}
+
+// pipe is the send side of one peer session: the ledger of messages it owes
+// that peer. It outlives connections so a reconnect resumes where the last
+// connection stopped. Every field is guarded by Socket.mu unless noted.
+type pipe struct {
+	s          *Socket
+	dialer     *dialer // the connecting endpoint it belongs to, or nil
+	session    wire.SessionID
+	hasSession bool
+	conn       *conn // the attached connection, or nil
+	peerMax    uint64
+	ledger     patterns.Ledger[msg]
+	expiry     *time.Timer // resume timeout while detached
+	gen        uint64      // bumped on every attach and detach to void stale timers
+
+	msgsOut, bytesOut, resends atomic.Uint64
+}
+
+// room reports whether the pipe can take a message of size n.
+func (p *pipe) room(n int) bool {
+	return p.ledger.Len() < p.s.opts.sendHWM && (p.peerMax == 0 || uint64(n) <= p.peerMax)
+}
+
+func (p *pipe) stopExpiry() {
+	if p.expiry != nil {
+		p.expiry.Stop()
+		p.expiry = nil
+	}
+}
+
+// armExpiry starts the resume timeout of a detached pipe: when it fires the
+// pipe's messages go to other peers. Callers hold s.mu.
+func (p *pipe) armExpiry() {
+	p.stopExpiry()
+	gen := p.gen
+	p.expiry = time.AfterFunc(p.s.opts.resumeTimeout, func() { p.s.expirePipe(p, gen) })
+}
+
+func (p *pipe) statsLocked() PeerStats {
+	ps := PeerStats{
+		Connected: p.conn != nil,
+		MsgsOut:   p.msgsOut.Load(),
+		BytesOut:  p.bytesOut.Load(),
+		Resends:   p.resends.Load(),
+		Unacked:   p.ledger.Unacked(),
+		SendQueue: p.ledger.Len(),
+	}
+	if p.hasSession {
+		ps.Session = p.session.String()
+	}
+	if p.dialer != nil {
+		ps.Endpoint = p.dialer.endpoint
+	}
+	if p.conn != nil {
+		ps.Endpoint, ps.Remote = p.conn.endpoint, p.conn.remote
+	}
+	return ps
+}
+
+// newPipeLocked adds an empty pipe. Callers hold s.mu.
+func (s *Socket) newPipeLocked(d *dialer) *pipe {
+	p := &pipe{s: s, dialer: d}
+	s.pipes = append(s.pipes, p)
+	return p
+}
+
+// removePipeLocked drops p from the socket. Its ledger must be empty.
+func (s *Socket) removePipeLocked(p *pipe) {
+	p.stopExpiry()
+	if p.hasSession && s.bySession[p.session] == p {
+		delete(s.bySession, p.session)
+	}
+	for i, q := range s.pipes {
+		if q == p {
+			copy(s.pipes[i:], s.pipes[i+1:])
+			s.pipes[len(s.pipes)-1] = nil // release the pointer for the GC
+			s.pipes = s.pipes[:len(s.pipes)-1]
+			s.rr.Removed(i)
+			return
+		}
+	}
+}
+
+// attachPipeLocked binds connection c to the pipe of its peer session,
+// merging and renumbering as the peer's identity requires, and returns the
+// sequence number its stream resumes at. Callers hold s.mu.
+func (s *Socket) attachPipeLocked(c *conn) {
+	sess := c.peer.Session
+	p := s.bySession[sess]
+	var d *pipe
+	if c.dialer != nil {
+		d = c.dialer.pipe
+	}
+	switch {
+	case p != nil && d != nil && d != p:
+		// The dialer's endpoint now leads to a peer we already hold a stream
+		// for: move what the dialer queued into that stream.
+		for _, m := range d.ledger.TakeAll(nil) {
+			p.ledger.Push(m)
+		}
+		s.removePipeLocked(d)
+		p.dialer, c.dialer.pipe = c.dialer, p
+	case p == nil && d != nil:
+		p = d
+		if p.hasSession && s.bySession[p.session] == p {
+			delete(s.bySession, p.session)
+		}
+	case p == nil:
+		p = s.newPipeLocked(nil)
+	}
+	p.stopExpiry()
+	p.gen++
+	var resumed int
+	if p.hasSession && p.session == sess {
+		resumed = p.ledger.Unacked()
+		c.resumeSeq = p.ledger.Rewind()
+	} else {
+		// A new peer session: its stream starts at 1. Messages the old
+		// session held unacknowledged are sent to this one.
+		if p.hasSession {
+			resumed = p.ledger.Unacked()
+		}
+		c.resumeSeq = p.ledger.Restart()
+	}
+	if resumed > 0 {
+		p.resends.Add(uint64(resumed))
+		s.stats.resends.Add(uint64(resumed))
+	}
+	p.session, p.hasSession = sess, true
+	s.bySession[sess] = p
+	p.conn = c
+	p.peerMax = c.peer.MaxMessageSize
+	c.pipe = p
+	s.pumpOrphansLocked()
+}
+
+// detachPipeLocked unhooks c from its pipe; the pipe keeps its ledger for the
+// resume timeout. Callers hold s.mu.
+func (s *Socket) detachPipeLocked(c *conn) {
+	p := c.pipe
+	if p == nil || p.conn != c {
+		return
+	}
+	p.conn = nil
+	p.gen++
+	if s.closing && s.ctx.Err() != nil {
+		return
+	}
+	p.armExpiry()
+}
+
+// expirePipe runs when a detached pipe's resume timeout ends: its messages
+// become orphans for other peers, and a pipe without a dialer is dropped.
+func (s *Socket) expirePipe(p *pipe, gen uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if p.gen != gen || p.conn != nil || s.ctx.Err() != nil {
+		return
+	}
+	p.expiry = nil
+	n := p.ledger.Len()
+	for _, m := range p.ledger.TakeAll(nil) {
+		s.orphans.Push(m)
+	}
+	if n > 0 {
+		p.resends.Add(uint64(n))
+		s.stats.resends.Add(uint64(n))
+	}
+	if p.dialer == nil {
+		s.removePipeLocked(p)
+	} else if n > 0 || p.ledger.Len() > 0 {
+		p.armExpiry() // keep moving what Send queues to a dead endpoint
+	}
+	s.pumpOrphansLocked()
+	s.broadcastRoomLocked()
+}
+
+// pumpOrphansLocked hands orphaned messages, oldest first, to connected
+// pipes that have room. Callers hold s.mu.
+func (s *Socket) pumpOrphansLocked() {
+	for s.orphans.Len() > 0 {
+		m := s.orphans.Peek()
+		i := s.rr.Pick(len(s.pipes), func(i int) bool {
+			p := s.pipes[i]
+			return p.conn != nil && p.room(m.size)
+		})
+		if i < 0 {
+			return
+		}
+		s.orphans.Pop()
+		p := s.pipes[i]
+		p.ledger.Push(m)
+		p.conn.wakeLocked()
+	}
+}

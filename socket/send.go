@@ -1,0 +1,102 @@
+package socket
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/wispmq/wisp/wire"
+)
+
+// Send sends one message made of the given frames (at least one). PUSH picks
+// the next peer in turn that has room below the send high-water mark;
+// messages wait for a connecting endpoint that is not connected yet only
+// when no connected peer has room. When no peer has room, Send blocks until
+// one has, or until ctx ends (returning ctx's error) or the socket closes
+// (ErrClosed). A bound socket with no peer at all blocks the same way.
+//
+// Send keeps the frames until the receiver acknowledges the message, and may
+// write them again after a reconnect: the caller must not modify them after
+// Send returns. Send copies nothing, so sending a large message costs no
+// more than sending a small one.
+func (s *Socket) Send(ctx context.Context, frames ...[]byte) error {
+	if !s.sends {
+		return fmt.Errorf("%w: Send on %v", ErrNotSupported, s.typ)
+	}
+	m, err := s.makeMsg(frames)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	for {
+		if s.closing {
+			s.mu.Unlock()
+			return ErrClosed
+		}
+		if s.orphans.Len() > 0 {
+			s.pumpOrphansLocked()
+		}
+		if p := s.pickLocked(m.size); p != nil {
+			p.ledger.Push(m)
+			if p.conn != nil {
+				p.conn.wakeLocked()
+			}
+			s.mu.Unlock()
+			return nil
+		}
+		if err := ctx.Err(); err != nil {
+			s.mu.Unlock()
+			return err
+		}
+		ch := s.room
+		s.roomWaiters++
+		s.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+		}
+		s.mu.Lock()
+		s.roomWaiters--
+	}
+}
+
+// pickLocked chooses the pipe for the next message: connected pipes in turn
+// first, then pipes of endpoints still connecting. Callers hold s.mu.
+func (s *Socket) pickLocked(size int) *pipe {
+	i := s.rr.Pick(len(s.pipes), func(i int) bool {
+		p := s.pipes[i]
+		return p.conn != nil && p.room(size)
+	})
+	if i < 0 {
+		i = s.rr.Pick(len(s.pipes), func(i int) bool {
+			p := s.pipes[i]
+			return p.conn == nil && p.dialer != nil && p.room(size)
+		})
+	}
+	if i < 0 {
+		return nil
+	}
+	return s.pipes[i]
+}
+
+func (s *Socket) makeMsg(frames [][]byte) (msg, error) {
+	if len(frames) == 0 {
+		return msg{}, fmt.Errorf("%w: a message needs at least one frame", ErrInvalidMessage)
+	}
+	if len(frames) > wire.MaxFramesPerMessage {
+		return msg{}, fmt.Errorf("%w: %d frames, the most is %d", ErrInvalidMessage, len(frames), wire.MaxFramesPerMessage)
+	}
+	size := 0
+	for _, f := range frames {
+		size += len(f)
+	}
+	if int64(size) > s.opts.maxMessageSize {
+		return msg{}, fmt.Errorf("%w: %d bytes, the limit is %d", ErrMessageTooLarge, size, s.opts.maxMessageSize)
+	}
+	m := msg{first: frames[0], size: size}
+	if len(frames) > 1 {
+		// Copied so the variadic slice does not escape: single-frame sends
+		// then allocate nothing.
+		m.rest = append([][]byte(nil), frames[1:]...)
+	}
+	return m, nil
+}

@@ -1,0 +1,44 @@
+package socket
+
+import "sync/atomic"
+
+// Stats is a snapshot of a socket's counters.
+type Stats struct {
+	MsgsIn, MsgsOut   uint64 // messages received from / written to peers
+	BytesIn, BytesOut uint64 // payload bytes of those messages
+	Resends           uint64 // messages written again after a reconnect or handed to another peer
+	Duplicates        uint64 // received messages dropped because they had arrived before
+	Drops             uint64 // messages dropped by the socket (none for PUSH/PULL with acks on)
+	Unacked           int    // messages sent but not yet acknowledged, over all peers
+	SendQueue         int    // messages held for sending, over all peers (includes Unacked)
+	RecvQueue         int    // received messages waiting for Recv
+	Orphans           int    // messages of departed peers waiting for another peer
+	HandshakeFailures uint64 // connections dropped before their handshake completed
+	ProtocolErrors    uint64 // connections dropped for bad input after the handshake
+	EventsDropped     uint64 // events lost because the Events channel was full
+	Peers             []PeerStats
+}
+
+// PeerStats are the counters of one peer: a connected or recently
+// disconnected socket on the other end, or an endpoint this socket connects.
+type PeerStats struct {
+	Endpoint  string // the endpoint it was reached through, if any
+	Remote    string // remote network address of the current connection
+	Session   string // the peer socket's session id, once known
+	Connected bool
+	MsgsIn    uint64
+	MsgsOut   uint64
+	BytesIn   uint64
+	BytesOut  uint64
+	Resends   uint64
+	Unacked   int
+	SendQueue int
+	RecvQueue int
+}
+
+// counters are updated with atomics by the goroutines that move messages,
+// once per batch rather than once per message.
+type counters struct {
+	msgsIn, msgsOut, bytesIn, bytesOut atomic.Uint64
+	resends, duplicates, drops         atomic.Uint64
+}
