@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"math"
+	"strconv"
 	"testing"
 )
 
@@ -19,7 +21,7 @@ func TestFrameHeaderGolden(t *testing.T) {
 		{FlagMore, 1 << 24, []byte{0x05, 0x01, 0x00, 0x00, 0x00}},
 		{FlagCommand, 9, []byte{0x02, 0x09}},
 		{FlagLong, 1, []byte{0x00, 0x01}}, // FlagLong in f is ignored
-		{FlagMore | FlagLong, MaxFrameLen, []byte{0x05, 0xff, 0xff, 0xff, 0xff}},
+		{FlagMore | FlagLong, math.MaxInt32, []byte{0x05, 0x7f, 0xff, 0xff, 0xff}},
 	} {
 		got := AppendFrameHeader([]byte{0xaa}, tc.f, tc.n)
 		if !bytes.Equal(got[1:], tc.want) || got[0] != 0xaa {
@@ -40,10 +42,18 @@ func TestFrameHeaderGolden(t *testing.T) {
 }
 
 func TestAppendFrameHeaderPanics(t *testing.T) {
-	for _, tc := range []struct {
+	cases := []struct {
 		f Flags
 		n int
-	}{{0, -1}, {0x08, 1}, {0x80, 1}, {0, MaxFrameLen + 1}} {
+	}{{0, -1}, {0x08, 1}, {0x80, 1}}
+	if strconv.IntSize == 64 {
+		var tooLong uint64 = MaxFrameLen + 1
+		cases = append(cases, struct {
+			f Flags
+			n int
+		}{0, int(tooLong)})
+	}
+	for _, tc := range cases {
 		func() {
 			defer func() {
 				if recover() == nil {
