@@ -116,16 +116,19 @@ func (c *conn) wakeLocked() {
 
 // close ends the connection with reason err; only the first reason is kept.
 func (c *conn) close(err error) {
+	first := false
 	c.closeOnce.Do(func() {
+		first = true
 		c.closeErr = err
 		close(c.done)
 		if c.nc != nil {
 			c.nc.Close()
 		}
-		if c.link != nil {
-			c.link.close(fmt.Errorf("inproc peer closed the link: %w", io.EOF))
-		}
 	})
+	// Outside the Once: the link's close calls back into this one.
+	if first && c.link != nil {
+		c.link.close(fmt.Errorf("inproc peer closed the link: %w", io.EOF))
+	}
 }
 
 func (c *conn) closing() bool {

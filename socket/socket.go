@@ -22,8 +22,8 @@ type Socket struct {
 	session  wire.SessionID
 	self     wire.Greeting // what this socket tells its peers
 	greeting []byte        // self encoded, sent first on every stream connection
-	sends    bool   // the type sends messages (has pipes and ledgers)
-	receives bool   // the type receives messages (has flows and an inbox)
+	sends    bool          // the type sends messages (has pipes and ledgers)
+	receives bool          // the type receives messages (has flows and an inbox)
 
 	// ctx ends when Close has finished lingering; every goroutine the socket
 	// starts watches it and is counted in wg.
@@ -48,14 +48,14 @@ type Socket struct {
 	closing     bool
 	binds       map[string]*binding
 	dialers     map[string]*dialer
-	conns       map[*conn]struct{}           // every open connection, handshaking or attached
-	attached    map[wire.SessionID]*conn     // at most one attached connection per peer session
-	pipes       []*pipe                      // send side, one per peer session (and per unconnected dialer)
-	bySession   map[wire.SessionID]*pipe     // pipes that have a peer session
-	rr          patterns.RoundRobin          // over pipes
-	orphans     queue.FIFO[msg]              // messages of departed peers waiting for room elsewhere
-	room        chan struct{}                // closed and replaced to wake Send and Flush waiters
-	roomWaiters int                          // how many wait on room
+	conns       map[*conn]struct{}       // every open connection, handshaking or attached
+	attached    map[wire.SessionID]*conn // at most one attached connection per peer session
+	pipes       []*pipe                  // send side, one per peer session (and per unconnected dialer)
+	bySession   map[wire.SessionID]*pipe // pipes that have a peer session
+	rr          patterns.RoundRobin      // over pipes
+	orphans     queue.FIFO[msg]          // messages of departed peers waiting for room elsewhere
+	room        chan struct{}            // closed and replaced to wake Send and Flush waiters
+	roomWaiters int                      // how many wait on room
 
 	in inbox // receive side
 }
