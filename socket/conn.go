@@ -223,8 +223,8 @@ func (s *Socket) checkPeer(g *wire.Greeting) error {
 func (c *conn) setTimers() {
 	o := &c.s.opts
 	c.pingEvery = o.heartbeatInterval
-	if t := c.peer.HeartbeatTimeout; t > 0 && (c.pingEvery == 0 || t/2 < c.pingEvery) {
-		c.pingEvery = t / 2
+	if t := c.peer.HeartbeatTimeout; t > 0 && (c.pingEvery == 0 || t/3 < c.pingEvery) {
+		c.pingEvery = t / 3 // SPEC.md section 7
 	}
 	c.readTimeout = o.heartbeatTimeout
 	if c.link != nil {
