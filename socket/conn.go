@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/wispmq/wisp/wire"
@@ -48,6 +49,8 @@ type conn struct {
 	readTimeout time.Duration
 
 	idle       bool
+	finishing  atomic.Bool   // Close wants the final ACK written before the connection ends
+	finished   chan struct{} // closed by the writer once that ACK is written
 	wake       chan struct{} // capacity 1: the writer has work
 	ready      chan struct{} // inproc: closed when both ends are attached
 	done       chan struct{} // closed when the connection is closing
@@ -82,6 +85,7 @@ func (s *Socket) newConn(endpoint string) *conn {
 		wake:       make(chan struct{}, 1),
 		done:       make(chan struct{}),
 		writerDone: make(chan struct{}),
+		finished:   make(chan struct{}),
 	}
 	c.dec.MaxMessageSize = uint64(s.opts.maxMessageSize)
 	return c
@@ -424,8 +428,14 @@ func (c *conn) writeLoop() {
 		defer t.Stop()
 		tick = t.C
 	}
-	wrote, pingDue := false, false
+	wrote, pingDue, finished := false, false, false
 	for {
+		if !finished && c.finishing.Load() && (!acking || c.flow.delivered.Load() <= c.flow.ackSent.Load()) {
+			// Everything the application took is acknowledged: the
+			// socket may now close this connection.
+			close(c.finished)
+			finished = true
+		}
 		cmds := c.cmds[:0]
 		if resume {
 			cmds = append(cmds, wire.Command{ID: wire.CmdResume, Seq: c.resumeSeq})

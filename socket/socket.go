@@ -209,6 +209,7 @@ func (s *Socket) close() error {
 	s.in.close()
 
 	held := s.linger()
+	s.finishAcks()
 
 	s.mu.Lock()
 	binds := make([]*binding, 0, len(s.binds))
@@ -255,6 +256,41 @@ func (s *Socket) close() error {
 		return undelivered(held)
 	}
 	return nil
+}
+
+// finishAcks lets every connection write the ACK for what the application
+// took, so its senders need not resend it elsewhere. It waits at most the
+// linger time (and no more than a second, as the peers' resend covers the
+// rest).
+func (s *Socket) finishAcks() {
+	if !s.receives {
+		return
+	}
+	s.mu.Lock()
+	conns := make([]*conn, 0, len(s.attached))
+	for _, c := range s.attached {
+		if c.flow != nil && c.peer.Acks {
+			conns = append(conns, c)
+		}
+	}
+	s.mu.Unlock()
+	if len(conns) == 0 {
+		return
+	}
+	t := time.NewTimer(min(s.opts.linger, time.Second))
+	defer t.Stop()
+	for _, c := range conns {
+		c.finishing.Store(true)
+		c.signal()
+	}
+	for _, c := range conns {
+		select {
+		case <-c.finished:
+		case <-c.done:
+		case <-t.C:
+			return
+		}
+	}
 }
 
 // linger waits up to the linger time for the send side to drain and returns
