@@ -402,7 +402,7 @@ func (s *Socket) handleAck(c *conn, seq uint64) error {
 	if p.conn != c {
 		return nil // a late ack on a replaced connection
 	}
-	n, err := p.ledger.Ack(seq)
+	n, err := p.ack(seq)
 	if err != nil {
 		return &protocolError{err}
 	}
@@ -504,7 +504,7 @@ func (c *conn) takeBatch(batch []msg, mayIdle bool) []msg {
 		if !s.opts.acks {
 			// Without acks a message is done once it is handed to the
 			// connection.
-			p.ledger.Ack(p.ledger.FirstUnsentSeq() - 1)
+			p.ack(p.ledger.FirstUnsentSeq() - 1)
 			s.broadcastRoomLocked()
 		}
 	} else if mayIdle {

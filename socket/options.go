@@ -10,7 +10,8 @@ import (
 // Defaults for the options. Every queue is bounded and every wait is timed
 // unless the application asks otherwise.
 const (
-	DefaultSendHWM              = 1000
+	DefaultSendHWM              = 10000
+	DefaultSendHWMBytes         = 16 << 20
 	DefaultRecvHWM              = 1000
 	DefaultLinger               = 2 * time.Second
 	DefaultReconnectInterval    = 100 * time.Millisecond
@@ -30,6 +31,7 @@ type Option func(*options) error
 
 type options struct {
 	sendHWM           int
+	sendHWMBytes      int64
 	recvHWM           int
 	linger            time.Duration
 	reconnect         time.Duration
@@ -50,6 +52,7 @@ type options struct {
 func defaultOptions() options {
 	return options{
 		sendHWM:           DefaultSendHWM,
+		sendHWMBytes:      DefaultSendHWMBytes,
 		recvHWM:           DefaultRecvHWM,
 		linger:            DefaultLinger,
 		reconnect:         DefaultReconnectInterval,
@@ -70,13 +73,30 @@ func invalid(name string, v any, why string) error {
 
 // WithSendHWM sets the send high-water mark: how many messages the socket
 // holds per peer, queued or sent but not yet acknowledged. At the mark Send
-// blocks until there is room or its context ends. Default DefaultSendHWM.
+// blocks until there is room or its context ends. It is also the
+// acknowledgement window, which is why the default, DefaultSendHWM, is
+// larger than a queue alone would need: the receiver acknowledges in
+// batches, and the window must cover a round trip at full speed.
 func WithSendHWM(n int) Option {
 	return func(o *options) error {
 		if n < 1 {
 			return invalid("WithSendHWM", n, "must be at least 1")
 		}
 		o.sendHWM = n
+		return nil
+	}
+}
+
+// WithSendHWMBytes bounds, like WithSendHWM, the payload bytes the socket
+// holds per peer, so large messages cannot pin memory the message count
+// would allow. A single message larger than the mark is still accepted when
+// the peer holds nothing else. Default DefaultSendHWMBytes.
+func WithSendHWMBytes(n int64) Option {
+	return func(o *options) error {
+		if n < 1 {
+			return invalid("WithSendHWMBytes", n, "must be at least 1")
+		}
+		o.sendHWMBytes = n
 		return nil
 	}
 }

@@ -27,15 +27,50 @@ type pipe struct {
 	conn       *conn // the attached connection, or nil
 	peerMax    uint64
 	ledger     patterns.Ledger[msg]
+	heldBytes  int64       // payload bytes in the ledger
 	expiry     *time.Timer // resume timeout while detached
 	gen        uint64      // bumped on every attach and detach to void stale timers
 
 	msgsOut, bytesOut, resends atomic.Uint64
 }
 
-// room reports whether the pipe can take a message of size n.
+// room reports whether the pipe can take a message of size n: below both
+// high-water marks (a lone message may exceed the byte mark) and within the
+// peer's stated maximum message size.
 func (p *pipe) room(n int) bool {
-	return p.ledger.Len() < p.s.opts.sendHWM && (p.peerMax == 0 || uint64(n) <= p.peerMax)
+	o := &p.s.opts
+	return p.ledger.Len() < o.sendHWM &&
+		(p.heldBytes == 0 || p.heldBytes+int64(n) <= o.sendHWMBytes) &&
+		(p.peerMax == 0 || uint64(n) <= p.peerMax)
+}
+
+func (p *pipe) push(m msg) {
+	p.ledger.Push(m)
+	p.heldBytes += int64(m.size)
+}
+
+// ack releases every sent message up to seq, keeping heldBytes in step.
+func (p *pipe) ack(seq uint64) (int, error) {
+	l := &p.ledger
+	if seq <= l.AckedSeq() {
+		return 0, nil
+	}
+	var bytes int64
+	if k := seq - l.AckedSeq(); k <= uint64(l.Unacked()) {
+		for i := 0; i < int(k); i++ {
+			bytes += int64(l.Peek(i).size)
+		}
+	}
+	n, err := l.Ack(seq)
+	if err == nil {
+		p.heldBytes -= bytes
+	}
+	return n, err
+}
+
+func (p *pipe) takeAll() []msg {
+	p.heldBytes = 0
+	return p.ledger.TakeAll(nil)
 }
 
 func (p *pipe) stopExpiry() {
@@ -112,8 +147,8 @@ func (s *Socket) attachPipeLocked(c *conn) {
 	case p != nil && d != nil && d != p:
 		// The dialer's endpoint now leads to a peer we already hold a stream
 		// for: move what the dialer queued into that stream.
-		for _, m := range d.ledger.TakeAll(nil) {
-			p.ledger.Push(m)
+		for _, m := range d.takeAll() {
+			p.push(m)
 		}
 		s.removePipeLocked(d)
 		p.dialer, c.dialer.pipe = c.dialer, p
@@ -176,7 +211,7 @@ func (s *Socket) expirePipe(p *pipe, gen uint64) {
 	}
 	p.expiry = nil
 	n := p.ledger.Len()
-	for _, m := range p.ledger.TakeAll(nil) {
+	for _, m := range p.takeAll() {
 		s.orphans.Push(m)
 	}
 	if n > 0 {
@@ -206,7 +241,7 @@ func (s *Socket) pumpOrphansLocked() {
 		}
 		s.orphans.Pop()
 		p := s.pipes[i]
-		p.ledger.Push(m)
+		p.push(m)
 		p.conn.wakeLocked()
 	}
 }

@@ -36,7 +36,7 @@ func (s *Socket) Send(ctx context.Context, frames ...[]byte) error {
 			s.pumpOrphansLocked()
 		}
 		if p := s.pickLocked(m.size); p != nil {
-			p.ledger.Push(m)
+			p.push(m)
 			if p.conn != nil {
 				p.conn.wakeLocked()
 			}
