@@ -14,6 +14,10 @@ import (
 )
 
 const (
+	// ackDelay bounds how long taken messages may wait for their ACK when
+	// fewer than an ack interval are pending: the latency a Flush can see,
+	// traded for one ACK per interval instead of one per read.
+	ackDelay      = time.Millisecond
 	readBufSize   = 64 << 10
 	maxBatchMsgs  = 4096
 	maxBatchBytes = 1 << 20
@@ -50,6 +54,8 @@ type conn struct {
 
 	idle       bool
 	finishing  atomic.Bool   // Close wants the final ACK written before the connection ends
+	ackArmed   atomic.Bool   // the writer's delayed-ack timer is running
+	ackEvery   uint64        // the peer's window/4: acknowledge at once past this
 	finished   chan struct{} // closed by the writer once that ACK is written
 	wake       chan struct{} // capacity 1: the writer has work
 	ready      chan struct{} // inproc: closed when both ends are attached
@@ -429,6 +435,10 @@ func (c *conn) writeLoop() {
 		tick = t.C
 	}
 	wrote, pingDue, finished := false, false, false
+	ackTimer := time.NewTimer(time.Hour)
+	ackTimer.Stop()
+	defer ackTimer.Stop()
+	ackFired := false
 	for {
 		if !finished && c.finishing.Load() && (!acking || c.flow.delivered.Load() <= c.flow.ackSent.Load()) {
 			// Everything the application took is acknowledged: the
@@ -442,12 +452,19 @@ func (c *conn) writeLoop() {
 			resume = false
 		}
 		if acking {
-			d := c.flow.delivered.Load()
-			if d > c.flow.ackSent.Load() || (firstAck && d > 0) {
+			d, sent := c.flow.delivered.Load(), c.flow.ackSent.Load()
+			if (d > sent && (ackFired || d-sent >= c.ackEvery || c.finishing.Load())) || (firstAck && d > 0) {
 				cmds = append(cmds, wire.Command{ID: wire.CmdAck, Seq: d})
 				c.flow.ackSent.Store(d)
+				if c.ackArmed.Load() {
+					ackTimer.Stop()
+					c.ackArmed.Store(false)
+				}
+			} else if d > sent && !c.ackArmed.Load() {
+				ackTimer.Reset(ackDelay)
+				c.ackArmed.Store(true)
 			}
-			firstAck = false
+			firstAck, ackFired = false, false
 		}
 		c.pongMu.Lock()
 		if c.pongPending {
@@ -469,6 +486,9 @@ func (c *conn) writeLoop() {
 			case <-c.wake:
 			case <-tick:
 				pingDue, wrote = !wrote, false
+			case <-ackTimer.C:
+				c.ackArmed.Store(false)
+				ackFired = true
 			case <-c.done:
 				return
 			}

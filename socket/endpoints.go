@@ -411,6 +411,7 @@ func (s *Socket) attach(c *conn) error {
 		s.detachLocked(old)
 	}
 	c.setTimers()
+	c.ackEvery = max(1, uint64(c.peer.Window/4))
 	s.attached[sess] = c
 	s.conns[c] = struct{}{}
 	if s.sends {

@@ -248,9 +248,13 @@ func (in *inbox) popLocked() (Message, error) {
 	if room != nil {
 		close(room)
 	}
-	if e.seq != 0 && (left == 0 || e.seq-f.ackSent.Load() >= ackEvery) {
+	if e.seq != 0 {
 		if c := f.conn.Load(); c != nil {
-			c.signal()
+			// A full ack interval is acknowledged at once; an emptied queue
+			// arms the writer's short delayed ack, once.
+			if e.seq-f.ackSent.Load() >= ackEvery || (left == 0 && !c.ackArmed.Load()) {
+				c.signal()
+			}
 		}
 	}
 	return e.m, nil
