@@ -163,6 +163,16 @@ func (c *conn) handshake() error {
 		werr <- err
 	}()
 	err := c.readGreeting()
+	if err != nil && errors.Is(err, wire.ErrVersion) {
+		// Refuse politely (SPEC.md 2.6), but only after our own greeting:
+		// an ERROR is a frame, and frames follow the greeting.
+		if <-werr == nil {
+			e := wire.Command{ID: wire.CmdError, Data: []byte(fmt.Sprintf("unsupported version %d.%d", c.peer.Major, c.peer.Minor))}
+			nc.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
+			nc.Write(e.Append(nil))
+		}
+		return err
+	}
 	if err != nil {
 		nc.Close() // unblocks the write
 		<-werr
@@ -192,9 +202,7 @@ func (c *conn) readGreeting() error {
 		}
 		if err != io.ErrUnexpectedEOF {
 			if errors.Is(err, wire.ErrVersion) {
-				e := wire.Command{ID: wire.CmdError, Data: []byte(fmt.Sprintf("unsupported version %d.%d", g.Major, g.Minor))}
-				c.nc.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
-				c.nc.Write(e.Append(nil))
+				c.peer = g // the version, for handshake's ERROR reply
 			}
 			return err
 		}
