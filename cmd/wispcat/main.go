@@ -1,0 +1,26 @@
+// Command wispcat sends lines of stdin as messages over a wisp socket, or
+// prints the messages it receives as lines. See README.md for the flags,
+// exit statuses and examples.
+package main
+
+import (
+	"context"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		// The first signal stops the run cleanly; a second one while it
+		// still lingers for acknowledgements exits at once.
+		sig := (<-sigs).(syscall.Signal)
+		cancel(SignalError{Signal: sig})
+		sig = (<-sigs).(syscall.Signal)
+		os.Exit(128 + int(sig))
+	}()
+	os.Exit(run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}

@@ -1,0 +1,552 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/wispmq/wisp/socket"
+)
+
+// Exit statuses. A run ended by a signal exits with 128 plus the signal's
+// number, as shells report it: 130 for SIGINT, 143 for SIGTERM.
+const (
+	exitOK      = 0
+	exitFailure = 1
+	exitUsage   = 2
+)
+
+// maxLine bounds a stdin line: one line is one message, so it may be as
+// large as the socket's maximum message size.
+const maxLine = socket.DefaultMaxMessageSize
+
+// defaultLinger is how long a sending type waits for acknowledgements after
+// its input ended. It is longer than the socket's own default because a
+// command line tool is usually run once and should not give up early.
+const defaultLinger = 5 * time.Second
+
+// SignalError is the cancellation cause main gives the context passed to run
+// when a signal asks the run to stop. run then exits with 128 plus the
+// signal's number.
+type SignalError struct{ Signal syscall.Signal }
+
+func (e SignalError) Error() string { return "interrupted by " + e.Signal.String() }
+
+// mode is what wispcat does with one socket type. Adding a type is one entry
+// in modes and one run function.
+type mode struct {
+	typ   socket.Type
+	sends bool // reads stdin (or -data) rather than writing stdout
+	run   func(r *runner) int
+}
+
+var modes = map[string]mode{
+	"push": {typ: socket.Push, sends: true, run: runPush},
+	"pull": {typ: socket.Pull, run: runPull},
+}
+
+// planned are the socket types of the protocol that wispcat does not
+// implement yet; naming one is a usage error with a clearer message than an
+// unknown name gets.
+var planned = []string{"pair", "pub", "sub", "req", "rep", "dealer", "router", "xpub", "xsub"}
+
+// config holds the parsed command line.
+type config struct {
+	typeName string
+	mode     mode
+	binds    []string
+	connects []string
+	count    int
+	timeout  time.Duration
+	linger   time.Duration
+	data     string
+	hasData  bool
+	hwm      int
+	verbose  bool
+}
+
+// endpoints collects a repeatable endpoint flag, remembering the order
+// across -bind and -connect so they are applied as given.
+type endpoints struct {
+	order *[]endpoint
+	bind  bool
+}
+
+type endpoint struct {
+	addr string
+	bind bool
+}
+
+func (e endpoints) String() string { return "" }
+
+func (e endpoints) Set(v string) error {
+	if v == "" {
+		return errors.New("empty endpoint")
+	}
+	*e.order = append(*e.order, endpoint{addr: v, bind: e.bind})
+	return nil
+}
+
+const usageText = `Usage: wispcat -type TYPE (-bind EP | -connect EP)... [flags]
+
+wispcat sends lines of stdin as messages, or prints received messages as
+lines, over a wisp socket.
+
+Types: push (sends stdin or -data), pull (prints what it receives).
+
+Endpoints: tcp://HOST:PORT (port 0 picks one; wispcat prints it),
+ipc:///path/to/socket, inproc://NAME (same process only).
+
+Flags:
+`
+
+const examplesText = `
+Examples:
+  wispcat -type pull -bind ipc:///tmp/w.sock > out.txt
+  seq 1000 | wispcat -type push -connect ipc:///tmp/w.sock
+  wispcat -type pull -bind tcp://127.0.0.1:5555 -count 10 -timeout 30s
+  wispcat -type push -connect tcp://127.0.0.1:5555 -data hello -linger 1s
+
+Exit status: 0 success; 1 failure (undelivered messages, timeout, socket
+error); 2 usage error; 130 after SIGINT, 143 after SIGTERM.
+`
+
+// parse reads the command line. A usage error has already been reported on
+// stderr when it returns a non-nil error; flag.ErrHelp means -h was asked.
+func parse(args []string, stderr io.Writer) (*config, error) {
+	cfg := &config{}
+	var eps []endpoint
+	fs := flag.NewFlagSet("wispcat", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, usageText)
+		fs.PrintDefaults()
+		fmt.Fprint(stderr, examplesText)
+	}
+	fs.StringVar(&cfg.typeName, "type", "", "socket `TYPE`: push or pull")
+	fs.Var(endpoints{order: &eps, bind: true}, "bind", "bind to endpoint `EP` (repeatable)")
+	fs.Var(endpoints{order: &eps}, "connect", "connect to endpoint `EP` (repeatable)")
+	fs.IntVar(&cfg.count, "count", 0, "stop after `N` messages sent or received (0: no limit)")
+	fs.DurationVar(&cfg.timeout, "timeout", 0, "give up after `DUR` with exit status 1 (0: never)")
+	fs.DurationVar(&cfg.linger, "linger", defaultLinger, "wait up to `DUR` for acknowledgements when a sender is done")
+	fs.Func("data", "send `STR` as one message instead of reading stdin", func(v string) error {
+		cfg.data, cfg.hasData = v, true
+		return nil
+	})
+	fs.IntVar(&cfg.hwm, "hwm", 0, "set the send and receive high-water marks to `N` messages (0: socket default)")
+	fs.BoolVar(&cfg.verbose, "v", false, "print socket events on stderr")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	bad := func(format string, a ...any) (*config, error) {
+		err := fmt.Errorf(format, a...)
+		fmt.Fprintf(stderr, "wispcat: %v\n", err)
+		fmt.Fprintln(stderr, "Run wispcat -h for usage.")
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return bad("unexpected argument %q", fs.Arg(0))
+	}
+	if cfg.typeName == "" {
+		return bad("-type is required (one of %s)", strings.Join(typeNames(), ", "))
+	}
+	m, ok := modes[cfg.typeName]
+	switch {
+	case ok:
+		cfg.mode = m
+	case slices.Contains(planned, cfg.typeName):
+		return bad("-type %s is not implemented yet (implemented: %s)", cfg.typeName, strings.Join(typeNames(), ", "))
+	default:
+		return bad("unknown -type %q (implemented: %s)", cfg.typeName, strings.Join(typeNames(), ", "))
+	}
+	if len(eps) == 0 {
+		return bad("at least one -bind or -connect endpoint is required")
+	}
+	for _, e := range eps {
+		if e.bind {
+			cfg.binds = append(cfg.binds, e.addr)
+		} else {
+			cfg.connects = append(cfg.connects, e.addr)
+		}
+	}
+	switch {
+	case cfg.count < 0:
+		return bad("-count %d: want 0 or more", cfg.count)
+	case cfg.timeout < 0:
+		return bad("-timeout %v: want 0 or more", cfg.timeout)
+	case cfg.linger < 0:
+		return bad("-linger %v: want 0 or more", cfg.linger)
+	case cfg.hwm < 0:
+		return bad("-hwm %d: want 0 or more", cfg.hwm)
+	case cfg.hasData && !cfg.mode.sends:
+		return bad("-data is for sending types, not %s", cfg.typeName)
+	case cfg.hasData && cfg.count > 1:
+		return bad("-data sends its message once; -count %d would not repeat it", cfg.count)
+	}
+	return cfg, nil
+}
+
+func typeNames() []string {
+	names := make([]string, 0, len(modes))
+	for n := range modes {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// lockedWriter serialises writes from the event printer and the run.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+// runner is the state one run function works with.
+type runner struct {
+	cfg    *config
+	s      *socket.Socket
+	stdin  io.Reader
+	stdout io.Writer
+	stderr io.Writer
+	start  time.Time
+
+	// base ends on a signal (or whatever the caller cancels it for); ctx
+	// also ends at the -timeout deadline.
+	base     context.Context
+	ctx      context.Context
+	deadline time.Time // zero without -timeout
+}
+
+func (r *runner) errorf(format string, a ...any) {
+	fmt.Fprintf(r.stderr, "wispcat: "+format+"\n", a...)
+}
+
+// stopped reports why ctx ended, or "" if it has not: "timeout" or
+// "signal".
+func (r *runner) stopped() string {
+	switch {
+	case r.base.Err() != nil:
+		return "signal"
+	case r.ctx.Err() != nil:
+		return "timeout"
+	}
+	return ""
+}
+
+// signalStatus is the exit status for a run stopped through base.
+func (r *runner) signalStatus() int {
+	var se SignalError
+	if errors.As(context.Cause(r.base), &se) {
+		return 128 + int(se.Signal)
+	}
+	return exitFailure
+}
+
+// run is the whole program, callable in-process: it parses args, opens the
+// socket, runs the type's mode and returns the exit status. Cancelling ctx
+// stops the run as a signal does; with a SignalError cause the status is
+// 128 plus the signal's number.
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	cfg, err := parse(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return exitOK
+	}
+	if err != nil {
+		return exitUsage
+	}
+	stderr = &lockedWriter{w: stderr}
+	r := &runner{cfg: cfg, stdin: stdin, stdout: stdout, stderr: stderr, start: time.Now(), base: ctx, ctx: ctx}
+	if cfg.timeout > 0 {
+		r.deadline = r.start.Add(cfg.timeout)
+		var cancel context.CancelFunc
+		r.ctx, cancel = context.WithDeadline(ctx, r.deadline)
+		defer cancel()
+	}
+
+	var opts []socket.Option
+	if cfg.mode.sends {
+		// A sender does not linger in Close: it waits with Flush instead,
+		// which a -timeout can cut short. A receiver keeps the default
+		// linger, which bounds how long Close waits to write its final
+		// ACK; with zero it may skip it.
+		opts = append(opts, socket.WithLinger(0))
+	}
+	if cfg.hwm > 0 {
+		opts = append(opts, socket.WithSendHWM(cfg.hwm), socket.WithRecvHWM(cfg.hwm))
+	}
+	s, err := socket.New(cfg.mode.typ, opts...)
+	if err != nil {
+		r.errorf("%v", err)
+		return exitFailure
+	}
+	r.s = s
+	var events sync.WaitGroup
+	events.Add(1)
+	go func() {
+		defer events.Done()
+		// Always drained so the channel's end is seen; printed with -v.
+		for e := range s.Events() {
+			if cfg.verbose {
+				fmt.Fprintf(stderr, "wispcat: event: %v\n", e)
+			}
+		}
+	}()
+	status := r.open()
+	if status == exitOK {
+		status = cfg.mode.run(r)
+	} else {
+		s.Close()
+	}
+	events.Wait()
+	return status
+}
+
+// open binds and connects every endpoint, closing nothing on failure (the
+// caller does).
+func (r *runner) open() int {
+	for _, ep := range r.cfg.binds {
+		real, err := r.s.Bind(ep)
+		if err != nil {
+			r.errorf("bind %s: %v", ep, err)
+			return exitFailure
+		}
+		if real != ep {
+			// The port was chosen by the system: tell the user.
+			r.errorf("bound %s", real)
+		}
+	}
+	for _, ep := range r.cfg.connects {
+		if err := r.s.Connect(ep); err != nil {
+			r.errorf("connect %s: %v", ep, err)
+			return exitFailure
+		}
+	}
+	return exitOK
+}
+
+// timeoutReason formats the -timeout message's prefix.
+func (r *runner) timeoutReason() string {
+	return fmt.Sprintf("timeout after %v", r.cfg.timeout)
+}
+
+// ofCount renders "N" or "N of COUNT" with -count.
+func (r *runner) ofCount(n int) string {
+	if r.cfg.count > 0 {
+		return fmt.Sprintf("%d of %d", n, r.cfg.count)
+	}
+	return fmt.Sprint(n)
+}
+
+// errLineTooLong reports a stdin line larger than a message may be.
+var errLineTooLong = fmt.Errorf("line longer than the maximum message size (%d bytes)", maxLine)
+
+// readLine returns the next line of br without its "\n" or "\r\n", in a new
+// slice (the socket keeps it until acknowledged). It returns io.EOF at the
+// end of input; a last line without a newline is still returned.
+func readLine(br *bufio.Reader, limit int) ([]byte, error) {
+	var line []byte
+	for {
+		chunk, err := br.ReadSlice('\n')
+		if len(line)+len(chunk) > limit+2 { // +2: room for "\r\n"
+			return nil, errLineTooLong
+		}
+		line = append(line, chunk...)
+		if err == bufio.ErrBufferFull {
+			continue
+		}
+		if err != nil && (err != io.EOF || len(line) == 0) {
+			return nil, err
+		}
+		if n := len(line); n > 0 && line[n-1] == '\n' {
+			line = line[:n-1]
+			if n := len(line); n > 0 && line[n-1] == '\r' {
+				line = line[:n-1]
+			}
+		}
+		if len(line) > limit {
+			return nil, errLineTooLong
+		}
+		if line == nil {
+			line = []byte{}
+		}
+		return line, nil
+	}
+}
+
+// input yields the messages a sending type sends: -data once, or the lines
+// of stdin, at most -count of them. Reading stdin happens in its own
+// goroutine so a signal or timeout can stop the run while a read blocks;
+// that goroutine ends at the next line or end of input after stop closes.
+func (r *runner) input(stop <-chan struct{}) <-chan inputItem {
+	if r.cfg.hasData {
+		ch := make(chan inputItem, 1)
+		ch <- inputItem{line: []byte(r.cfg.data)}
+		close(ch)
+		return ch
+	}
+	ch := make(chan inputItem)
+	go func() {
+		defer close(ch)
+		br := bufio.NewReaderSize(r.stdin, 64<<10)
+		for n := 0; r.cfg.count == 0 || n < r.cfg.count; n++ {
+			line, err := readLine(br, maxLine)
+			if err == io.EOF {
+				return
+			}
+			it := inputItem{line: line, err: err}
+			if err != nil {
+				it.err = fmt.Errorf("reading stdin line %d: %w", n+1, err)
+			}
+			select {
+			case ch <- it:
+			case <-stop:
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	return ch
+}
+
+type inputItem struct {
+	line []byte
+	err  error
+}
+
+// runPush sends the input, then waits up to -linger for every message to be
+// acknowledged.
+func runPush(r *runner) int {
+	s := r.s
+	stop := make(chan struct{})
+	defer close(stop)
+	in := r.input(stop)
+	sent, status := 0, exitOK
+	var why string
+	for {
+		var it inputItem
+		var ok bool
+		select {
+		case it, ok = <-in:
+		case <-r.ctx.Done():
+		}
+		if why = r.stopped(); why != "" {
+			break
+		}
+		if !ok {
+			break
+		}
+		if it.err != nil {
+			r.errorf("%v", it.err)
+			status = exitFailure
+			break
+		}
+		if err := s.Send(r.ctx, it.line); err != nil {
+			if why = r.stopped(); why != "" {
+				break
+			}
+			r.errorf("send: %v", err)
+			status = exitFailure
+			break
+		}
+		sent++
+	}
+
+	// Wait for acknowledgements, also after a signal; not after the
+	// timeout, which ends the run.
+	if why != "timeout" {
+		lctx, cancel := context.WithTimeout(context.WithoutCancel(r.base), r.cfg.linger)
+		if !r.deadline.IsZero() {
+			var c2 context.CancelFunc
+			lctx, c2 = context.WithDeadline(lctx, r.deadline)
+			defer c2()
+		}
+		err := s.Flush(lctx)
+		cancel()
+		if err != nil && !r.deadline.IsZero() && !time.Now().Before(r.deadline) {
+			why = "timeout"
+		}
+	}
+	s.Close()
+	// After Close every goroutine of the socket has ended: what it still
+	// holds is final.
+	left := s.Stats().SendQueue
+	switch why {
+	case "timeout":
+		r.errorf("%s: sent %s messages, %d unacknowledged", r.timeoutReason(), r.ofCount(sent), left)
+		return exitFailure
+	case "signal":
+		if left > 0 {
+			r.errorf("%d messages undelivered", left)
+		}
+		return r.signalStatus()
+	}
+	if left > 0 {
+		r.errorf("%d messages undelivered", left)
+		return exitFailure
+	}
+	return status
+}
+
+// runPull prints each received message as a line until -count messages,
+// a signal or the timeout. Frames of a multi-frame message are joined by
+// one space.
+//
+// Taking a message with Recv is what acknowledges it to its sender, so a
+// message wispcat took is the sender's no longer: each line is written out
+// (the buffer flushed) before the next Recv rather than held in a buffer
+// until the socket goes quiet, so a wispcat killed mid-stream loses at most
+// the one message it was writing instead of a buffer full.
+func runPull(r *runner) int {
+	s := r.s
+	w := bufio.NewWriterSize(r.stdout, 64<<10)
+	got, status := 0, exitOK
+	var why string
+	for r.cfg.count == 0 || got < r.cfg.count {
+		m, err := s.Recv(r.ctx)
+		if err != nil {
+			if why = r.stopped(); why == "" {
+				r.errorf("recv: %v", err)
+				status = exitFailure
+			}
+			break
+		}
+		for i, f := range m {
+			if i > 0 {
+				w.WriteByte(' ')
+			}
+			w.Write(f)
+		}
+		w.WriteByte('\n')
+		if err := w.Flush(); err != nil {
+			r.errorf("writing output: %v", err)
+			status = exitFailure
+			break
+		}
+		got++
+	}
+	s.Close()
+	switch why {
+	case "timeout":
+		r.errorf("%s: received %s messages", r.timeoutReason(), r.ofCount(got))
+		return exitFailure
+	case "signal":
+		return r.signalStatus()
+	}
+	return status
+}

@@ -1,0 +1,351 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/wispmq/wisp/socket"
+)
+
+// syncBuffer is a bytes.Buffer safe to read while run writes to it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func runArgs(ctx context.Context, stdin string, args ...string) (status int, stdout, stderr string) {
+	var out, errOut syncBuffer
+	status = run(ctx, args, strings.NewReader(stdin), &out, &errOut)
+	return status, out.String(), errOut.String()
+}
+
+func TestUsageErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		want string // in stderr
+	}{
+		{"no type", []string{"-bind", "inproc://x"}, "-type is required"},
+		{"unknown type", []string{"-type", "blah", "-bind", "inproc://x"}, `unknown -type "blah"`},
+		{"planned type", []string{"-type", "req", "-bind", "inproc://x"}, "-type req is not implemented yet"},
+		{"no endpoint", []string{"-type", "pull"}, "at least one -bind or -connect"},
+		{"empty endpoint", []string{"-type", "pull", "-bind", ""}, "empty endpoint"},
+		{"negative count", []string{"-type", "pull", "-bind", "inproc://x", "-count", "-1"}, "-count -1"},
+		{"negative timeout", []string{"-type", "pull", "-bind", "inproc://x", "-timeout", "-1s"}, "-timeout -1s"},
+		{"negative linger", []string{"-type", "push", "-bind", "inproc://x", "-linger", "-1s"}, "-linger -1s"},
+		{"negative hwm", []string{"-type", "push", "-bind", "inproc://x", "-hwm", "-1"}, "-hwm -1"},
+		{"data on pull", []string{"-type", "pull", "-bind", "inproc://x", "-data", "x"}, "-data is for sending types"},
+		{"data with count", []string{"-type", "push", "-bind", "inproc://x", "-data", "x", "-count", "2"}, "-data sends its message once"},
+		{"extra argument", []string{"-type", "pull", "-bind", "inproc://x", "stray"}, `unexpected argument "stray"`},
+		{"unknown flag", []string{"-type", "pull", "-bind", "inproc://x", "-nope"}, "flag provided but not defined"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			status, stdout, stderr := runArgs(t.Context(), "", tt.args...)
+			if status != exitUsage {
+				t.Errorf("got status %d, want %d", status, exitUsage)
+			}
+			if !strings.Contains(stderr, tt.want) {
+				t.Errorf("got stderr %q, want it to contain %q", stderr, tt.want)
+			}
+			if stdout != "" {
+				t.Errorf("got stdout %q, want none", stdout)
+			}
+		})
+	}
+}
+
+func TestHelp(t *testing.T) {
+	status, _, stderr := runArgs(t.Context(), "", "-h")
+	if status != exitOK {
+		t.Errorf("got status %d, want %d", status, exitOK)
+	}
+	for _, want := range []string{"-type", "-bind", "-connect", "-count", "-timeout", "-linger", "-data", "-hwm", "-v", "Examples:", "Exit status"} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("usage text lacks %q", want)
+		}
+	}
+}
+
+func TestBadEndpoint(t *testing.T) {
+	status, _, stderr := runArgs(t.Context(), "", "-type", "pull", "-bind", "nope://x")
+	if status != exitFailure {
+		t.Errorf("got status %d, want %d", status, exitFailure)
+	}
+	if !strings.HasPrefix(stderr, "wispcat: bind nope://x: ") {
+		t.Errorf("got stderr %q, want a bind error", stderr)
+	}
+}
+
+func TestReadLine(t *testing.T) {
+	const limit = 40
+	long := strings.Repeat("x", limit)
+	tests := []struct {
+		in   string
+		want []string
+		err  error
+	}{
+		{"", nil, nil},
+		{"a\nb\r\nc", []string{"a", "b", "c"}, nil},
+		{"a\n", []string{"a"}, nil},
+		{"\n\r\n", []string{"", ""}, nil},
+		{"a\rb\n", []string{"a\rb"}, nil},
+		{long + "\r\n" + long, []string{long, long}, nil},
+		{long + "x\n", nil, errLineTooLong},
+		{long + long + long + "\n", nil, errLineTooLong},
+	}
+	for _, tt := range tests {
+		// A reader smaller than a line exercises lines longer than its buffer.
+		br := bufio.NewReaderSize(strings.NewReader(tt.in), 16)
+		var got []string
+		var err error
+		for range 10 {
+			var line []byte
+			line, err = readLine(br, limit)
+			if err != nil {
+				break
+			}
+			got = append(got, string(line))
+		}
+		if tt.err == nil && err != io.EOF || tt.err != nil && !errors.Is(err, tt.err) {
+			t.Errorf("%q: got error %v, want %v", tt.in, err, tt.err)
+		}
+		if fmt.Sprintf("%q", got) != fmt.Sprintf("%q", tt.want) {
+			t.Errorf("%q: got lines %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+// TestPushPullInProcess runs both types in this process over inproc.
+func TestPushPullInProcess(t *testing.T) {
+	ep := "inproc://" + t.Name()
+	type result struct {
+		status         int
+		stdout, stderr string
+	}
+	pulled := make(chan result, 1)
+	go func() {
+		var r result
+		r.status, r.stdout, r.stderr = runArgs(t.Context(), "", "-type", "pull", "-bind", ep, "-count", "4")
+		pulled <- r
+	}()
+	status, _, stderr := runArgs(t.Context(), "one\ntwo\r\n\nfour words", "-type", "push", "-connect", ep, "-hwm", "2")
+	if status != exitOK {
+		t.Errorf("push: got status %d (stderr %q), want 0", status, stderr)
+	}
+	r := <-pulled
+	if r.status != exitOK {
+		t.Errorf("pull: got status %d (stderr %q), want 0", r.status, r.stderr)
+	}
+	if want := "one\ntwo\n\nfour words\n"; r.stdout != want {
+		t.Errorf("pull: got output %q, want %q", r.stdout, want)
+	}
+}
+
+func TestPushCountAndData(t *testing.T) {
+	for _, tt := range []struct {
+		name  string
+		stdin string
+		args  []string
+		want  []string
+	}{
+		{"count", "a\nb\nc\nd\n", []string{"-count", "2"}, []string{"a", "b"}},
+		{"data", "not read\n", []string{"-data", "hello world"}, []string{"hello world"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			ep := "inproc://" + t.Name()
+			pull, err := socket.New(socket.Pull)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer pull.Close()
+			if _, err := pull.Bind(ep); err != nil {
+				t.Fatal(err)
+			}
+			got := make(chan string, 10)
+			go func() {
+				defer close(got)
+				for {
+					m, err := pull.Recv(t.Context())
+					if err != nil {
+						return
+					}
+					got <- string(m.Bytes())
+				}
+			}()
+			status, _, stderr := runArgs(t.Context(), tt.stdin, append([]string{"-type", "push", "-connect", ep}, tt.args...)...)
+			if status != exitOK {
+				t.Fatalf("got status %d (stderr %q), want 0", status, stderr)
+			}
+			// Every message was acknowledged, so every one was taken.
+			for i, want := range tt.want {
+				if g := <-got; g != want {
+					t.Errorf("message %d: got %q, want %q", i, g, want)
+				}
+			}
+			pull.Close()
+			for g := range got {
+				t.Errorf("got extra message %q, want none", g)
+			}
+		})
+	}
+}
+
+func TestPullMultiFrame(t *testing.T) {
+	ep := "inproc://" + t.Name()
+	push, err := socket.New(socket.Push)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer push.Close()
+	if err := push.Connect(ep); err != nil {
+		t.Fatal(err)
+	}
+	if err := push.Send(t.Context(), []byte("a"), []byte("b c"), []byte("")); err != nil {
+		t.Fatal(err)
+	}
+	status, stdout, stderr := runArgs(t.Context(), "", "-type", "pull", "-bind", ep, "-count", "1")
+	if status != exitOK {
+		t.Fatalf("got status %d (stderr %q), want 0", status, stderr)
+	}
+	if want := "a b c \n"; stdout != want {
+		t.Errorf("got %q, want %q", stdout, want)
+	}
+}
+
+// TestPullSignal stops a pull the way main does on SIGINT: what it received
+// is written out and it exits with 130.
+func TestPullSignal(t *testing.T) {
+	ep := "inproc://" + t.Name()
+	push, err := socket.New(socket.Push)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer push.Close()
+	if err := push.Connect(ep); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []string{"x", "y"} {
+		if err := push.Send(t.Context(), []byte(m)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithCancelCause(t.Context())
+	pr, pw := io.Pipe()
+	done := make(chan int, 1)
+	var errOut syncBuffer
+	go func() {
+		done <- run(ctx, []string{"-type", "pull", "-bind", ep}, strings.NewReader(""), pw, &errOut)
+		pw.Close()
+	}()
+	br := bufio.NewReader(pr)
+	var got []string
+	for range 2 {
+		line, err := br.ReadString('\n')
+		if err != nil {
+			t.Fatalf("reading output: %v", err)
+		}
+		got = append(got, line)
+	}
+	cancel(SignalError{Signal: syscall.SIGINT})
+	if rest, _ := io.ReadAll(br); len(rest) > 0 {
+		t.Errorf("got extra output %q, want none", rest)
+	}
+	if status := <-done; status != 130 {
+		t.Errorf("got status %d (stderr %q), want 130", status, errOut.String())
+	}
+	if want := []string{"x\n", "y\n"}; fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("got %q, want %q", got, want)
+	}
+	if err := push.Flush(t.Context()); err != nil {
+		t.Errorf("push flush: got %v, want nil (both messages taken)", err)
+	}
+}
+
+func TestTimeouts(t *testing.T) {
+	tests := []struct {
+		name       string
+		args       []string
+		stdin      string
+		wantStatus int
+		wantErr    string
+	}{
+		{"pull timeout", []string{"-type", "pull", "-bind", "inproc://tp", "-count", "5", "-timeout", "2s"}, "",
+			exitFailure, "wispcat: timeout after 2s: received 0 of 5 messages\n"},
+		{"push timeout", []string{"-type", "push", "-connect", "inproc://nobody", "-timeout", "2s"}, "a\nb\n",
+			exitFailure, "wispcat: timeout after 2s: sent 2 messages, 2 unacknowledged\n"},
+		{"push linger", []string{"-type", "push", "-connect", "inproc://nobody", "-linger", "200ms"}, "a\nb\nc\n",
+			exitFailure, "wispcat: 3 messages undelivered\n"},
+		{"push linger zero", []string{"-type", "push", "-connect", "inproc://nobody", "-linger", "0", "-data", "x"}, "",
+			exitFailure, "wispcat: 1 messages undelivered\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				start := time.Now()
+				status, _, stderr := runArgs(t.Context(), tt.stdin, tt.args...)
+				if status != tt.wantStatus {
+					t.Errorf("got status %d, want %d", status, tt.wantStatus)
+				}
+				if stderr != tt.wantErr {
+					t.Errorf("got stderr %q, want %q", stderr, tt.wantErr)
+				}
+				t.Logf("ended after %v", time.Since(start))
+			})
+		})
+	}
+}
+
+func TestPushSignalReportsUndelivered(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx, cancel := context.WithCancelCause(t.Context())
+		pr, pw := io.Pipe()
+		done := make(chan int, 1)
+		var errOut syncBuffer
+		go func() {
+			done <- run(ctx, []string{"-type", "push", "-connect", "inproc://nobody", "-linger", "1s"}, pr, io.Discard, &errOut)
+		}()
+		io.WriteString(pw, "a\nb\n")
+		synctest.Wait() // both lines sent, the next read blocks
+		cancel(SignalError{Signal: syscall.SIGTERM})
+		if status := <-done; status != 143 {
+			t.Errorf("got status %d, want 143", status)
+		}
+		if want := "wispcat: 2 messages undelivered\n"; errOut.String() != want {
+			t.Errorf("got stderr %q, want %q", errOut.String(), want)
+		}
+		pw.Close() // ends the stdin reader
+	})
+}
+
+func TestVerboseEvents(t *testing.T) {
+	status, _, stderr := runArgs(t.Context(), "", "-type", "push", "-bind", "inproc://"+t.Name(), "-linger", "0", "-v")
+	if status != exitOK {
+		t.Errorf("got status %d, want 0", status)
+	}
+	if !strings.Contains(stderr, "wispcat: event: listening") || !strings.Contains(stderr, "wispcat: event: closed") {
+		t.Errorf("got stderr %q, want listening and closed events", stderr)
+	}
+}
