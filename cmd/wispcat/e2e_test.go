@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"fmt"
 	"io"
 	"os"
@@ -49,19 +48,44 @@ func wispcatBinary(t *testing.T) string {
 // proc is a running wispcat. Its stdout is read line by line into lines.
 type proc struct {
 	cmd    *exec.Cmd
-	stderr bytes.Buffer
-	lines  chan string // closed at the end of stdout; holds more than any test prints
+	stderr syncBuffer
+	ready  chan struct{} // closed once stderr shows the "listening" event (with -v)
+	lines  chan string   // closed at the end of stdout; holds more than any test prints
+
+	stderrDone chan struct{}
 }
 
 func start(t *testing.T, stdin io.Reader, args ...string) *proc {
 	t.Helper()
-	p := &proc{cmd: exec.Command(wispcatBinary(t), args...), lines: make(chan string, 4096)}
+	p := &proc{cmd: exec.Command(wispcatBinary(t), args...), lines: make(chan string, 4096), ready: make(chan struct{})}
 	p.cmd.Stdin = stdin
-	p.cmd.Stderr = &p.stderr
 	out, err := p.cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
+	errOut, err := p.cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stderrDone := make(chan struct{})
+	p.stderrDone = stderrDone
+	go func() {
+		defer close(stderrDone)
+		br := bufio.NewReader(errOut)
+		ready := false
+		for {
+			line, err := br.ReadString('\n')
+			p.stderr.Write([]byte(line))
+			if !ready && strings.HasPrefix(line, "wispcat: event: listening") {
+				// The signal handler is installed before the socket binds.
+				ready = true
+				close(p.ready)
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -93,6 +117,7 @@ func (p *proc) wait() (int, []string) {
 	for l := range p.lines {
 		rest = append(rest, strings.TrimSuffix(l, "\n"))
 	}
+	<-p.stderrDone
 	if p.cmd.ProcessState == nil {
 		p.cmd.Wait()
 	}
@@ -213,9 +238,16 @@ func TestE2EKilledPullLosesNothing(t *testing.T) {
 	}
 	first := len(seen)
 
-	pull2 := start(t, nil, "-type", "pull", "-bind", ep)
+	pull2 := start(t, nil, "-type", "pull", "-bind", ep, "-v")
 	if status, _ := push.wait(); status != 0 {
 		t.Fatalf("push: got status %d (stderr %q), want 0", status, push.stderr.String())
+	}
+	// The first pull may have acknowledged everything before it died; the
+	// second must be up before it is asked to stop, whichever way.
+	select {
+	case <-pull2.ready:
+	case <-pull2.stderrDone:
+		t.Fatalf("second pull ended before listening: %q", pull2.stderr.String())
 	}
 	// Every message is acknowledged, so the second pull has taken the rest.
 	pull2.cmd.Process.Signal(syscall.SIGTERM)
