@@ -193,7 +193,9 @@ func (c *conn) handshake() error {
 }
 
 func (c *conn) readGreeting() error {
-	c.rbuf = make([]byte, readBufSize)
+	// Small until the peer proves it speaks WISP: a flood of failed
+	// handshakes then costs little memory.
+	c.rbuf = make([]byte, wire.GreetingFixedLen+wire.MaxPropertiesLen+64)
 	for {
 		g, n, err := wire.ParseGreeting(c.rbuf[:c.w])
 		if err == nil {
@@ -252,6 +254,11 @@ func (c *conn) setTimers() {
 
 // readLoop reads and dispatches frames until the connection fails.
 func (c *conn) readLoop() error {
+	if len(c.rbuf) < readBufSize {
+		nb := make([]byte, readBufSize)
+		c.w = copy(nb, c.rbuf[c.r:c.w])
+		c.rbuf, c.r = nb, 0
+	}
 	for {
 		if err := c.parse(); err != nil {
 			return err

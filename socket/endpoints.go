@@ -56,6 +56,9 @@ func (s *Socket) Bind(endpoint string) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	if s.ctx.Err() != nil {
+		return "", ErrClosed
+	}
 	if ep.Scheme == transport.SchemeInproc {
 		return s.bindInproc(endpoint, ep.Address)
 	}
@@ -65,6 +68,9 @@ func (s *Socket) Bind(endpoint string) (string, error) {
 	}
 	l, real, err := transport.Listen(s.ctx, ep, cfg)
 	if err != nil {
+		if s.ctx.Err() != nil {
+			return "", ErrClosed
+		}
 		return "", err
 	}
 	return s.serveListener(l, endpoint, real.String())
@@ -204,6 +210,13 @@ func (s *Socket) Connect(endpoint string) error {
 	if err != nil {
 		return err
 	}
+	if ep.Scheme == transport.SchemeTCP {
+		// Fail now rather than retrying forever in the background.
+		host, port, _ := net.SplitHostPort(ep.Address)
+		if host == "" || port == "0" {
+			return fmt.Errorf("%w %q: Connect needs a host and a port, not * or 0", transport.ErrInvalidEndpoint, endpoint)
+		}
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.ctx.Err() != nil || s.closing {
@@ -308,7 +321,10 @@ func (d *dialer) once(bo *patterns.Backoff) error {
 	if d.ep.Scheme == transport.SchemeIPC {
 		cfg.ReusePort, cfg.LocalAddr = false, ""
 	}
-	nc, err := transport.Dial(d.ctx, d.ep, cfg)
+	// A dial into a black hole would otherwise wait for the OS's timeout.
+	dctx, cancel := context.WithTimeout(d.ctx, s.opts.handshakeTimeout)
+	nc, err := transport.Dial(dctx, d.ep, cfg)
+	cancel()
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
 package socket
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"sync"
@@ -94,6 +95,8 @@ func (s *Socket) connectInproc(d *dialer, bo *patterns.Backoff) error {
 	close(local.ready)
 	close(remote.ready)
 	bo.Reset()
+	stop := context.AfterFunc(d.ctx, func() { local.close(fmt.Errorf("%w: endpoint %s disconnected", ErrClosed, d.endpoint)) })
+	defer stop()
 	return s.serveInproc(local)
 }
 

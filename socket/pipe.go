@@ -184,6 +184,7 @@ func (s *Socket) attachPipeLocked(c *conn) {
 	p.peerMax = c.peer.MaxMessageSize
 	c.pipe = p
 	s.pumpOrphansLocked()
+	s.broadcastRoomLocked() // a Send waiting for any peer can go on
 }
 
 // detachPipeLocked unhooks c from its pipe; the pipe keeps its ledger for the

@@ -80,6 +80,12 @@ func New(t Type, opts ...Option) (*Socket, error) {
 			return nil, err
 		}
 	}
+	if s.opts.dial != nil && (s.opts.reusePort || s.opts.localAddr != "") {
+		return nil, fmt.Errorf("%w: WithReusePort and WithLocalAddr cannot apply to a WithDialer dialer", ErrInvalidOption)
+	}
+	if s.opts.listen != nil && s.opts.reusePort {
+		return nil, fmt.Errorf("%w: WithReusePort cannot apply to a WithListener listener", ErrInvalidOption)
+	}
 	s.session = wire.NewSessionID()
 	g := wire.Greeting{
 		Major:             wire.VersionMajor,
@@ -105,6 +111,11 @@ func New(t Type, opts ...Option) (*Socket, error) {
 	s.in.init(s)
 	return s, nil
 }
+
+// finalAckTimeout bounds how long a closing receiver waits to write the
+// ACKs for what its application took; a healthy connection needs a round
+// trip.
+const finalAckTimeout = time.Second
 
 // Type returns the socket's type.
 func (s *Socket) Type() Type { return s.typ }
@@ -259,9 +270,9 @@ func (s *Socket) close() error {
 }
 
 // finishAcks lets every connection write the ACK for what the application
-// took, so its senders need not resend it elsewhere. It waits at most the
-// linger time (and no more than a second, as the peers' resend covers the
-// rest).
+// took, so its senders need not resend it elsewhere. It waits at most
+// finalAckTimeout whatever the linger time: linger is about this socket's own
+// unsent messages, and skipping these ACKs would cause duplicates.
 func (s *Socket) finishAcks() {
 	if !s.receives {
 		return
@@ -277,7 +288,7 @@ func (s *Socket) finishAcks() {
 	if len(conns) == 0 {
 		return
 	}
-	t := time.NewTimer(min(s.opts.linger, time.Second))
+	t := time.NewTimer(finalAckTimeout)
 	defer t.Stop()
 	for _, c := range conns {
 		c.finishing.Store(true)
