@@ -48,6 +48,11 @@ var (
 	// ErrDuplicateConnection is the reason given when a second connection
 	// between the same two sockets is refused.
 	ErrDuplicateConnection = errors.New("wisp: duplicate connection to the same peer")
+	// ErrProtocol is the reason given when a peer broke WISP/1 after the
+	// handshake: a malformed or oversized frame, a command out of place, an
+	// ACK for a message never sent. The wire package's sentinel (such as
+	// wire.ErrFrameTooLarge) matches too where one applies.
+	ErrProtocol = errors.New("wisp: protocol error")
 	// ErrPeerError is the reason given when the peer closed the connection
 	// with an ERROR command; the error text carries the peer's reason.
 	ErrPeerError = errors.New("wisp: peer reported an error")
