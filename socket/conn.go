@@ -101,7 +101,7 @@ func (s *Socket) newConn(endpoint string) *conn {
 // handshake, so it is counted in Stats.ProtocolErrors.
 type protocolError struct{ err error }
 
-func (e *protocolError) Error() string { return ErrProtocol.Error() + ": " + e.err.Error() }
+func (e *protocolError) Error() string   { return ErrProtocol.Error() + ": " + e.err.Error() }
 func (e *protocolError) Unwrap() []error { return []error{ErrProtocol, e.err} }
 
 func protocolErrorf(format string, args ...any) error {
