@@ -1,0 +1,126 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"time"
+)
+
+// errBadConfig marks a run whose parameters make no sense; the command exits
+// with a usage error for it.
+var errBadConfig = errors.New("bad benchmark parameters")
+
+// config is what one measurement runs.
+type config struct {
+	Pattern   string
+	Transport string
+	Size      int
+	Count     int64
+	Acks      bool
+	HWM       int // 0: the socket's defaults
+	Timeout   time.Duration
+}
+
+// result is one measurement: the JSON line thr prints. Field names are a
+// contract with scripts and bench/compare.
+type result struct {
+	Pattern          string  `json:"pattern"`
+	Transport        string  `json:"transport"`
+	Size             int     `json:"size"`
+	Count            int64   `json:"count"`
+	Acks             bool    `json:"acks"`
+	HWM              int     `json:"hwm"`
+	Seconds          float64 `json:"seconds"`
+	MsgsPerSec       float64 `json:"msgs_per_sec"`
+	MBPerSec         float64 `json:"mb_per_sec"` // 10^6 bytes of payload
+	SenderCPUSec     float64 `json:"sender_cpu_sec"`
+	ReceiverCPUSec   float64 `json:"receiver_cpu_sec"`
+	SenderMaxRSSKB   int64   `json:"sender_maxrss_kb"`
+	ReceiverMaxRSSKB int64   `json:"receiver_maxrss_kb"`
+	// OneProcess says sender and receiver shared a process (inproc), so the
+	// CPU and RSS fields are both the whole process's.
+	OneProcess bool `json:"one_process"`
+}
+
+// fillRates computes the derived fields from Count, Size and Seconds.
+func (r *result) fillRates() {
+	r.MsgsPerSec = float64(r.Count) / r.Seconds
+	r.MBPerSec = float64(r.Count) * float64(r.Size) / r.Seconds / 1e6
+}
+
+// benchmark is one entry of the suite: a pattern and how to measure it.
+// New patterns (reqrep latency, pubsub) are new entries; the suite, thr and
+// the table pick them up from here.
+type benchmark struct {
+	pattern    string
+	transports []string
+	sizes      []int
+	// count is the suite's message count for a size, chosen so each run
+	// takes a few seconds at most on a small machine.
+	count func(size int) int64
+	// run measures once. For tcp and ipc it starts its peers as child
+	// processes (see runPair); for inproc it runs both sides itself.
+	run func(ctx context.Context, c config) (result, error)
+}
+
+// benchmarks is the suite, in the order the table shows it.
+var benchmarks = []benchmark{
+	{
+		pattern:    "pushpull",
+		transports: []string{"inproc", "ipc", "tcp"},
+		sizes:      []int{16, 256, 4096, 65536},
+		count:      pushPullCount,
+		run:        runPushPull,
+	},
+}
+
+func findBenchmark(pattern string) (*benchmark, error) {
+	for i := range benchmarks {
+		if benchmarks[i].pattern == pattern {
+			return &benchmarks[i], nil
+		}
+	}
+	return nil, fmt.Errorf("%w: pattern: got %q, want one of %v", errBadConfig, pattern, patternNames())
+}
+
+func patternNames() []string {
+	var names []string
+	for _, b := range benchmarks {
+		names = append(names, b.pattern)
+	}
+	return names
+}
+
+// check validates c against the benchmark.
+func (b *benchmark) check(c config) error {
+	switch {
+	case !slices.Contains(b.transports, c.Transport):
+		return fmt.Errorf("%w: transport: got %q, want one of %v", errBadConfig, c.Transport, b.transports)
+	case c.Size < 0:
+		return fmt.Errorf("%w: size: got %d, want >= 0", errBadConfig, c.Size)
+	case c.Count < 2:
+		// Timing starts at the first message, so one message measures nothing.
+		return fmt.Errorf("%w: count: got %d, want >= 2", errBadConfig, c.Count)
+	case c.HWM < 0:
+		return fmt.Errorf("%w: hwm: got %d, want >= 0 (0: default)", errBadConfig, c.HWM)
+	case c.Timeout <= 0:
+		return fmt.Errorf("%w: timeout: got %v, want > 0", errBadConfig, c.Timeout)
+	}
+	return nil
+}
+
+// child is a hidden subcommand: one side of a measurement, run in its own
+// process by the command itself.
+type child struct {
+	name string
+	run  func(args []string, stdout io.Writer, stdin io.Reader) error
+}
+
+// children lists every hidden subcommand.
+var children = []child{
+	{name: pushPullRecvCmd, run: pushPullRecv},
+	{name: pushPullSendCmd, run: pushPullSend},
+}

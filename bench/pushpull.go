@@ -1,0 +1,313 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/wispmq/wisp/socket"
+)
+
+// Hidden subcommands: the two sides of a PUSH/PULL run in their own processes.
+const (
+	pushPullRecvCmd = "__pushpull-recv"
+	pushPullSendCmd = "__pushpull-send"
+)
+
+// errWrongMessages reports a receiver that got other messages than were sent.
+var errWrongMessages = errors.New("wrong messages received")
+
+// pushPullCount is the suite's count per size: about the same few seconds
+// per run, whatever the size.
+func pushPullCount(size int) int64 {
+	switch {
+	case size <= 16:
+		return 2_000_000
+	case size <= 256:
+		return 1_000_000
+	case size <= 4096:
+		return 300_000
+	default:
+		return 30_000
+	}
+}
+
+// inprocSeq makes inproc names unique within the process.
+var inprocSeq atomic.Int64
+
+// runPushPull measures PUSH -> PULL throughput: one PULL binds, one PUSH
+// connects and sends c.Count messages of c.Size bytes, then waits for all to
+// be acknowledged. The receiver times from the first message to the last.
+func runPushPull(ctx context.Context, c config) (result, error) {
+	r := result{
+		Pattern: c.Pattern, Transport: c.Transport, Size: c.Size, Count: c.Count,
+		Acks: c.Acks, HWM: c.HWM,
+	}
+	if r.HWM == 0 {
+		r.HWM = socket.DefaultSendHWM
+	}
+	if c.Transport == "inproc" {
+		return pushPullInproc(ctx, c, r)
+	}
+	var ep string
+	switch c.Transport {
+	case "tcp":
+		ep = "tcp://127.0.0.1:0"
+	case "ipc":
+		dir, err := os.MkdirTemp("", "wispbench-")
+		if err != nil {
+			return result{}, err
+		}
+		defer os.RemoveAll(dir)
+		ep = "ipc://" + dir + "/pull.sock"
+	}
+	common := []string{
+		"-size=" + strconv.Itoa(c.Size), "-count=" + strconv.FormatInt(c.Count, 10),
+		"-hwm=" + strconv.Itoa(c.HWM), "-acks=" + strconv.FormatBool(c.Acks),
+	}
+	sr, err := runPair(ctx, c.Timeout, pair{
+		recvArgs: append([]string{pushPullRecvCmd, "-endpoint=" + ep}, common...),
+		sendArgs: func(real string) []string {
+			return append([]string{pushPullSendCmd, "-endpoint=" + real}, common...)
+		},
+	})
+	if err != nil {
+		return result{}, err
+	}
+	if sr.recv.Count != c.Count || sr.recv.Size != c.Size {
+		return result{}, fmt.Errorf("%w: receiver reported count %d size %d, want count %d size %d",
+			errWrongMessages, sr.recv.Count, sr.recv.Size, c.Count, c.Size)
+	}
+	r.Seconds = sr.recv.Seconds
+	r.SenderCPUSec, r.SenderMaxRSSKB = sr.send.cpuSec, sr.send.maxRSSKB
+	r.ReceiverCPUSec, r.ReceiverMaxRSSKB = sr.rcv.cpuSec, sr.rcv.maxRSSKB
+	r.fillRates()
+	return r, nil
+}
+
+// pushPullInproc runs both sides in this process. CPU is the process's
+// (getrusage RUSAGE_SELF) over the run, and goes in both fields; RSS is the
+// process's peak.
+func pushPullInproc(ctx context.Context, c config, r result) (result, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.Timeout)
+	defer cancel()
+	before, err := selfUsage()
+	if err != nil {
+		return result{}, err
+	}
+	pull, err := socket.New(socket.Pull, recvOptions(c.HWM)...)
+	if err != nil {
+		return result{}, err
+	}
+	push, err := socket.New(socket.Push, sendOptions(c.Acks, c.HWM)...)
+	if err != nil {
+		pull.Close()
+		return result{}, err
+	}
+	ep, err := pull.Bind(fmt.Sprintf("inproc://wispbench-%d-%d", os.Getpid(), inprocSeq.Add(1)))
+	if err == nil {
+		err = push.Connect(ep)
+	}
+	if err != nil {
+		push.Close()
+		pull.Close()
+		return result{}, err
+	}
+	sent := make(chan error, 1)
+	go func() { sent <- sendAll(ctx, push, c.Size, c.Count) }()
+	secs, rerr := receiveAll(ctx, pull, c.Size, c.Count)
+	if rerr != nil {
+		cancel() // unblocks the sender
+	}
+	serr := <-sent
+	cerr := push.Close()
+	if rerr == nil && serr == nil && cerr == nil {
+		rerr = checkNoMore(pull)
+	}
+	if err := errors.Join(rerr, serr, cerr, pull.Close()); err != nil {
+		return result{}, err
+	}
+	after, err := selfUsage()
+	if err != nil {
+		return result{}, err
+	}
+	r.Seconds = secs
+	r.SenderCPUSec = after.cpuSec - before.cpuSec
+	r.ReceiverCPUSec = r.SenderCPUSec
+	r.SenderMaxRSSKB, r.ReceiverMaxRSSKB = after.maxRSSKB, after.maxRSSKB
+	r.OneProcess = true
+	r.fillRates()
+	return r, nil
+}
+
+func sendOptions(acks bool, hwm int) []socket.Option {
+	opts := []socket.Option{socket.WithAcks(acks)}
+	if hwm > 0 {
+		opts = append(opts, socket.WithSendHWM(hwm))
+	}
+	return opts
+}
+
+func recvOptions(hwm int) []socket.Option {
+	if hwm > 0 {
+		return []socket.Option{socket.WithRecvHWM(hwm)}
+	}
+	return nil
+}
+
+// sendAll sends count messages of size bytes and waits until every one is
+// acknowledged (written, with acks off). Every message is the same payload
+// slice: Send keeps a reference until the message is acknowledged but never
+// modifies it, and nobody else does either, so sharing it is safe and the
+// benchmark measures wisp rather than the allocator.
+func sendAll(ctx context.Context, push *socket.Socket, size int, count int64) error {
+	payload := bytes.Repeat([]byte{'w'}, size)
+	for i := range count {
+		if err := push.Send(ctx, payload); err != nil {
+			return fmt.Errorf("sending message %d of %d: %w", i+1, count, err)
+		}
+	}
+	if err := push.Flush(ctx); err != nil {
+		return fmt.Errorf("flushing: %w", err)
+	}
+	return nil
+}
+
+// receiveAll receives count messages, checks each is one frame of size
+// bytes, and returns the seconds from the first message to the last.
+func receiveAll(ctx context.Context, pull *socket.Socket, size int, count int64) (float64, error) {
+	var start time.Time
+	for i := range count {
+		m, err := pull.Recv(ctx)
+		if err != nil {
+			return 0, fmt.Errorf("receiving message %d of %d: %w", i+1, count, err)
+		}
+		if i == 0 {
+			start = time.Now()
+		}
+		if len(m) != 1 || len(m[0]) != size {
+			return 0, fmt.Errorf("%w: message %d: got %d frames of %d bytes, want 1 frame of %d bytes",
+				errWrongMessages, i+1, len(m), m.Size(), size)
+		}
+	}
+	return time.Since(start).Seconds(), nil
+}
+
+// checkNoMore fails if a message beyond the count is queued, once the sender
+// is done.
+func checkNoMore(pull *socket.Socket) error {
+	done, cancel := context.WithCancel(context.Background())
+	cancel() // Recv then returns a queued message or the context's error
+	if m, err := pull.Recv(done); err == nil {
+		return fmt.Errorf("%w: got a message of %d bytes after the last one, want none", errWrongMessages, m.Size())
+	}
+	return nil
+}
+
+// childFlags are the flags of both hidden PUSH/PULL subcommands.
+type childFlags struct {
+	endpoint string
+	size     int
+	count    int64
+	hwm      int
+	acks     bool
+	timeout  time.Duration
+}
+
+func parseChildFlags(name string, args []string) (childFlags, error) {
+	var f childFlags
+	fs := newFlagSet(name, os.Stderr)
+	fs.StringVar(&f.endpoint, "endpoint", "", "endpoint to bind (receiver) or connect (sender)")
+	fs.IntVar(&f.size, "size", 0, "message size in bytes")
+	fs.Int64Var(&f.count, "count", 0, "messages")
+	fs.IntVar(&f.hwm, "hwm", 0, "high-water mark; 0: default")
+	fs.BoolVar(&f.acks, "acks", true, "acknowledged delivery")
+	fs.DurationVar(&f.timeout, "timeout", time.Minute, "give up after this long")
+	if err := parseFlags(fs, args); err != nil {
+		return f, fmt.Errorf("%w: %v", errBadConfig, err)
+	}
+	if f.endpoint == "" || f.size < 0 || f.count < 2 || f.hwm < 0 || f.timeout <= 0 {
+		return f, fmt.Errorf("%w: got endpoint %q size %d count %d hwm %d timeout %v, want an endpoint, size >= 0, count >= 2, hwm >= 0, timeout > 0",
+			errBadConfig, f.endpoint, f.size, f.count, f.hwm, f.timeout)
+	}
+	return f, nil
+}
+
+// pushPullRecv is the receiving process: it binds, prints its real endpoint,
+// receives and checks count messages, prints the timing as JSON, then waits
+// for stdin to close (the sender is done) before it checks that nothing more
+// arrived and closes. Closing earlier could lose the last acknowledgement
+// and leave the sender waiting.
+func pushPullRecv(args []string, stdout io.Writer, stdin io.Reader) error {
+	f, err := parseChildFlags(pushPullRecvCmd, args)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), f.timeout)
+	defer cancel()
+	pull, err := socket.New(socket.Pull, recvOptions(f.hwm)...)
+	if err != nil {
+		return err
+	}
+	defer pull.Close()
+	ep, err := pull.Bind(f.endpoint)
+	if err != nil {
+		return err
+	}
+	if _, err := fmt.Fprintln(stdout, ep); err != nil {
+		return err
+	}
+	secs, err := receiveAll(ctx, pull, f.size, f.count)
+	if err != nil {
+		return err
+	}
+	line, err := json.Marshal(recvLine{Seconds: secs, Count: f.count, Size: f.size})
+	if err != nil {
+		return err
+	}
+	if _, err := fmt.Fprintf(stdout, "%s\n", line); err != nil {
+		return err
+	}
+	eof := make(chan struct{})
+	go func() { // ends with the process if stdin never closes
+		io.Copy(io.Discard, stdin)
+		close(eof)
+	}()
+	select {
+	case <-eof:
+	case <-ctx.Done():
+		return fmt.Errorf("waiting for the sender to finish: %w", ctx.Err())
+	}
+	if err := checkNoMore(pull); err != nil {
+		return err
+	}
+	return pull.Close()
+}
+
+// pushPullSend is the sending process: connect, send, wait for every
+// acknowledgement, close.
+func pushPullSend(args []string, _ io.Writer, _ io.Reader) error {
+	f, err := parseChildFlags(pushPullSendCmd, args)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), f.timeout)
+	defer cancel()
+	push, err := socket.New(socket.Push, sendOptions(f.acks, f.hwm)...)
+	if err != nil {
+		return err
+	}
+	if err := push.Connect(f.endpoint); err != nil {
+		push.Close()
+		return err
+	}
+	err = sendAll(ctx, push, f.size, f.count)
+	return errors.Join(err, push.Close())
+}

@@ -1,0 +1,239 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"os/exec"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// runSuite runs every benchmark over every transport and size and prints
+// one table row per case, with medians over the rounds.
+func runSuite(args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("bench", stderr)
+	rounds := fs.Int("rounds", 1, "runs per case; the table shows medians")
+	scale := fs.Float64("scale", 1, "multiply every case's message count by this")
+	timeout := fs.Duration("timeout", defaultTimeout, "limit per run")
+	transports := fs.String("transports", "", "comma-separated transports to run (default: all)")
+	sizes := fs.String("sizes", "", "comma-separated message sizes to run (default: all)")
+	if err := parseFlags(fs, args); err != nil {
+		fmt.Fprintf(stderr, "bench: %v\n", err)
+		return exitUsage
+	}
+	if *rounds < 1 || !(*scale > 0) || *timeout <= 0 {
+		fmt.Fprintf(stderr, "bench: got -rounds %d -scale %v -timeout %v, want rounds >= 1, scale > 0, timeout > 0\n", *rounds, *scale, *timeout)
+		return exitUsage
+	}
+	onlySizes, err := parseSizes(*sizes)
+	if err != nil {
+		fmt.Fprintf(stderr, "bench: -sizes: %v\n", err)
+		return exitUsage
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		fmt.Fprintf(stderr, "bench: %v\n", err)
+		return exitFail
+	}
+
+	var rows []result
+	failed := 0
+	for _, b := range benchmarks {
+		for _, tr := range b.transports {
+			if *transports != "" && !slices.Contains(strings.Split(*transports, ","), tr) {
+				continue
+			}
+			for _, size := range b.sizes {
+				if onlySizes != nil && !slices.Contains(onlySizes, size) {
+					continue
+				}
+				c := config{
+					Pattern: b.pattern, Transport: tr, Size: size, Acks: true, Timeout: *timeout,
+					Count: max(2, int64(math.Round(float64(b.count(size))**scale))),
+				}
+				var samples []result
+				for i := range *rounds {
+					fmt.Fprintf(stderr, "bench: %s %s %d B x %d, round %d/%d\n", c.Pattern, tr, size, c.Count, i+1, *rounds)
+					r, err := runThrChild(exe, c)
+					if err != nil {
+						fmt.Fprintf(stderr, "bench: %v\n", err)
+						failed++
+						continue
+					}
+					samples = append(samples, r)
+				}
+				if len(samples) > 0 {
+					rows = append(rows, medianResult(samples))
+				}
+			}
+		}
+	}
+	fmt.Fprintln(stdout, machineLine())
+	fmt.Fprintln(stdout)
+	writeTable(stdout, rows, *rounds)
+	if failed > 0 {
+		fmt.Fprintf(stderr, "bench: %d runs failed\n", failed)
+		return exitFail
+	}
+	return exitOK
+}
+
+func parseSizes(s string) ([]int, error) {
+	if s == "" {
+		return nil, nil
+	}
+	var out []int
+	for f := range strings.SplitSeq(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 0 {
+			return nil, fmt.Errorf("got %q, want sizes in bytes", f)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+// runThrChild runs one case as "thr" in a fresh process, so that each case's
+// peak RSS and (for inproc) CPU time are its own.
+func runThrChild(exe string, c config) (result, error) {
+	// The child enforces c.Timeout itself; this margin only catches a hang.
+	ctx, cancel := context.WithTimeout(context.Background(), c.Timeout+30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, exe, "thr", "-pattern="+c.Pattern, "-transport="+c.Transport,
+		"-size="+strconv.Itoa(c.Size), "-count="+strconv.FormatInt(c.Count, 10),
+		"-acks="+strconv.FormatBool(c.Acks), "-hwm="+strconv.Itoa(c.HWM), "-timeout="+c.Timeout.String())
+	var errOut limitedBuffer
+	cmd.Stderr = &errOut
+	cmd.WaitDelay = 5 * time.Second
+	out, err := cmd.Output()
+	if err != nil {
+		return result{}, fmt.Errorf("%s: %w; stderr: %s", strings.Join(cmd.Args[1:], " "), childErr(ctx, err), strings.TrimSpace(errOut.String()))
+	}
+	var r result
+	if err := json.Unmarshal(bytes.TrimSpace(out), &r); err != nil {
+		return result{}, fmt.Errorf("thr output %q: %w", out, err)
+	}
+	return r, nil
+}
+
+// medianResult takes the median of every measured field on its own.
+func medianResult(rs []result) result {
+	m := rs[0]
+	f := func(get func(result) float64) float64 {
+		v := make([]float64, len(rs))
+		for i, r := range rs {
+			v[i] = get(r)
+		}
+		slices.Sort(v)
+		if len(v)%2 == 1 {
+			return v[len(v)/2]
+		}
+		return (v[len(v)/2-1] + v[len(v)/2]) / 2
+	}
+	m.Seconds = f(func(r result) float64 { return r.Seconds })
+	m.MsgsPerSec = f(func(r result) float64 { return r.MsgsPerSec })
+	m.MBPerSec = f(func(r result) float64 { return r.MBPerSec })
+	m.SenderCPUSec = f(func(r result) float64 { return r.SenderCPUSec })
+	m.ReceiverCPUSec = f(func(r result) float64 { return r.ReceiverCPUSec })
+	m.SenderMaxRSSKB = int64(f(func(r result) float64 { return float64(r.SenderMaxRSSKB) }))
+	m.ReceiverMaxRSSKB = int64(f(func(r result) float64 { return float64(r.ReceiverMaxRSSKB) }))
+	return m
+}
+
+// writeTable prints rows as an aligned Markdown table.
+func writeTable(w io.Writer, rows []result, rounds int) {
+	head := []string{"pattern", "transport", "size", "count", "msg/s", "MB/s", "CPU s/1M msgs (send/recv)", "peak RSS MiB (send/recv)"}
+	cells := [][]string{head}
+	oneProcess := false
+	for _, r := range rows {
+		perM := 1e6 / float64(r.Count)
+		cpu := fmt.Sprintf("%.2f / %.2f", r.SenderCPUSec*perM, r.ReceiverCPUSec*perM)
+		rss := fmt.Sprintf("%.1f / %.1f", float64(r.SenderMaxRSSKB)/1024, float64(r.ReceiverMaxRSSKB)/1024)
+		if r.OneProcess {
+			oneProcess = true
+			cpu = fmt.Sprintf("%.2f (both)", r.SenderCPUSec*perM)
+			rss = fmt.Sprintf("%.1f (both)", float64(r.SenderMaxRSSKB)/1024)
+		}
+		cells = append(cells, []string{
+			r.Pattern, r.Transport, strconv.Itoa(r.Size), strconv.FormatInt(r.Count, 10),
+			thousands(r.MsgsPerSec), fmt.Sprintf("%.1f", r.MBPerSec), cpu, rss,
+		})
+	}
+	width := make([]int, len(head))
+	for _, row := range cells {
+		for i, c := range row {
+			width[i] = max(width[i], len(c))
+		}
+	}
+	numeric := func(i int) bool { return i >= 2 }
+	line := func(row []string) {
+		var b strings.Builder
+		b.WriteString("|")
+		for i, c := range row {
+			pad := strings.Repeat(" ", width[i]-len(c))
+			if numeric(i) {
+				b.WriteString(" " + pad + c + " |")
+			} else {
+				b.WriteString(" " + c + pad + " |")
+			}
+		}
+		fmt.Fprintln(w, b.String())
+	}
+	line(cells[0])
+	sep := make([]string, len(head))
+	for i := range sep {
+		sep[i] = strings.Repeat("-", width[i])
+		if numeric(i) {
+			sep[i] = sep[i][1:] + ":"
+		}
+	}
+	line(sep)
+	for _, row := range cells[1:] {
+		line(row)
+	}
+	if rounds > 1 {
+		fmt.Fprintf(w, "\nMedians over %d rounds.\n", rounds)
+	}
+	if oneProcess {
+		fmt.Fprintln(w, "\ninproc: sender and receiver share one process; (both) is that process's CPU and peak RSS.")
+	}
+}
+
+// thousands formats a rate with thousands separators: 1234567 -> 1,234,567.
+func thousands(v float64) string {
+	s := strconv.FormatInt(int64(math.Round(v)), 10)
+	var b strings.Builder
+	for i, ch := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(ch)
+	}
+	return b.String()
+}
+
+// machineLine describes where the figures come from.
+func machineLine() string {
+	model := "unknown CPU"
+	if f, err := os.Open("/proc/cpuinfo"); err == nil {
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			if k, v, ok := strings.Cut(sc.Text(), ":"); ok && strings.TrimSpace(k) == "model name" {
+				model = strings.TrimSpace(v)
+				break
+			}
+		}
+		f.Close()
+	}
+	return fmt.Sprintf("%s, %d cores, %s %s/%s, %s", model, runtime.NumCPU(), runtime.Version(),
+		runtime.GOOS, runtime.GOARCH, time.Now().UTC().Format("2006-01-02"))
+}

@@ -1,0 +1,64 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+)
+
+// defaultTimeout bounds one measurement, both processes included.
+const defaultTimeout = 3 * time.Minute
+
+// runThr is the thr subcommand: one measurement, one JSON line on stdout.
+func runThr(args []string, stdout, stderr io.Writer) int {
+	c := config{}
+	fs := newFlagSet("thr", stderr)
+	fs.StringVar(&c.Pattern, "pattern", "pushpull", "pattern to measure")
+	fs.StringVar(&c.Transport, "transport", "tcp", "transport: tcp, ipc or inproc")
+	fs.IntVar(&c.Size, "size", 16, "message size in bytes")
+	fs.Int64Var(&c.Count, "count", 1_000_000, "messages to send (at least 2)")
+	fs.BoolVar(&c.Acks, "acks", true, "acknowledged delivery (wisp's default); false: a message counts as sent once written")
+	fs.IntVar(&c.HWM, "hwm", 0, "send and receive high-water marks; 0: the socket defaults")
+	fs.DurationVar(&c.Timeout, "timeout", defaultTimeout, "kill the run after this long")
+	if err := parseFlags(fs, args); err != nil {
+		fmt.Fprintf(stderr, "bench thr: %v\n", err)
+		return exitUsage
+	}
+	r, err := measure(context.Background(), c)
+	if err != nil {
+		fmt.Fprintf(stderr, "bench thr: %v\n", err)
+		if errors.Is(err, errBadConfig) {
+			return exitUsage
+		}
+		return exitFail
+	}
+	line, err := json.Marshal(r)
+	if err != nil {
+		fmt.Fprintf(stderr, "bench thr: %v\n", err)
+		return exitFail
+	}
+	fmt.Fprintf(stdout, "%s\n", line)
+	return exitOK
+}
+
+// measure validates c and runs it once.
+func measure(ctx context.Context, c config) (result, error) {
+	b, err := findBenchmark(c.Pattern)
+	if err != nil {
+		return result{}, err
+	}
+	if err := b.check(c); err != nil {
+		return result{}, err
+	}
+	r, err := b.run(ctx, c)
+	if err != nil {
+		return result{}, fmt.Errorf("%s over %s, %d x %d bytes: %w", c.Pattern, c.Transport, c.Count, c.Size, err)
+	}
+	if !(r.Seconds > 0) {
+		return result{}, fmt.Errorf("%s over %s: got %v seconds, want more than 0 (count too small to time?)", c.Pattern, c.Transport, r.Seconds)
+	}
+	return r, nil
+}
