@@ -24,14 +24,15 @@ const (
 // errWrongMessages reports a receiver that got other messages than were sent.
 var errWrongMessages = errors.New("wrong messages received")
 
-// pushPullCount is the suite's count per size: about the same few seconds
-// per run, whatever the size.
+// pushPullCount is the suite's count per size: each run takes a few seconds
+// at most on 2 cores (the whole suite well under a minute), and long enough
+// that start-up noise does not matter.
 func pushPullCount(size int) int64 {
 	switch {
 	case size <= 16:
-		return 2_000_000
+		return 4_000_000
 	case size <= 256:
-		return 1_000_000
+		return 2_000_000
 	case size <= 4096:
 		return 300_000
 	default:
