@@ -14,6 +14,7 @@ type msg struct {
 	first []byte
 	rest  [][]byte
 	size  int
+	cum   int64 // bytes pushed to its pipe up to and including it
 }
 
 // pipe is the send side of one peer session: the ledger of messages it owes
@@ -28,6 +29,7 @@ type pipe struct {
 	peerMax    uint64
 	ledger     patterns.Ledger[msg]
 	heldBytes  int64       // payload bytes in the ledger
+	pushed     int64       // payload bytes ever pushed; msg.cum counts in it
 	expiry     *time.Timer // resume timeout while detached
 	gen        uint64      // bumped on every attach and detach to void stale timers
 
@@ -45,25 +47,27 @@ func (p *pipe) room(n int) bool {
 }
 
 func (p *pipe) push(m msg) {
+	p.pushed += int64(m.size)
+	m.cum = p.pushed
 	p.ledger.Push(m)
 	p.heldBytes += int64(m.size)
 }
 
-// ack releases every sent message up to seq, keeping heldBytes in step.
+// ack releases every sent message up to seq, keeping heldBytes in step
+// with one look at the last released message's running total.
 func (p *pipe) ack(seq uint64) (int, error) {
 	l := &p.ledger
 	if seq <= l.AckedSeq() {
 		return 0, nil
 	}
-	var bytes int64
+	var released int64
 	if k := seq - l.AckedSeq(); k <= uint64(l.Unacked()) {
-		for i := 0; i < int(k); i++ {
-			bytes += int64(l.Peek(i).size)
-		}
+		last := l.Peek(int(k) - 1)
+		released = p.heldBytes - (p.pushed - last.cum)
 	}
 	n, err := l.Ack(seq)
 	if err == nil {
-		p.heldBytes -= bytes
+		p.heldBytes -= released
 	}
 	return n, err
 }

@@ -54,6 +54,15 @@ type inbox struct {
 	queued  int
 	wait    chan struct{} // closed and replaced when messages arrive and someone waits
 	waiters int
+
+	// The consumer's batch, guarded by recvMu (taken before mu).
+	recvMu      sync.Mutex
+	closedFlag  atomic.Bool
+	batch       []entry
+	head        int
+	flow        *inflow // the flow the batch came from
+	flowDrained bool    // the flow's queue was empty after the batch was taken
+	ackEvery    uint64
 }
 
 func (in *inbox) init(s *Socket) {
@@ -63,6 +72,11 @@ func (in *inbox) init(s *Socket) {
 }
 
 func (in *inbox) close() {
+	in.closedFlag.Store(true)
+	in.recvMu.Lock()
+	defer in.recvMu.Unlock()
+	clear(in.batch)
+	in.batch, in.head = in.batch[:0], 0
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	if in.closed {
@@ -186,8 +200,8 @@ func (in *inbox) deliver(c *conn, f *inflow, msgs []Message, seqOn bool, next *u
 
 // Recv returns the next message, waiting until one arrives, ctx ends
 // (returning ctx's error) or the socket closes (ErrClosed). PULL takes
-// messages from its peers in turn. Taking a message with Recv is what
-// acknowledges it to its sender.
+// messages from its peers in turn, one from each.
+// Taking a message with Recv is what acknowledges it to its sender.
 //
 // The frames of a received message belong to the caller.
 func (s *Socket) Recv(ctx context.Context) (Message, error) {
@@ -195,38 +209,67 @@ func (s *Socket) Recv(ctx context.Context) (Message, error) {
 		return nil, fmt.Errorf("%w: Recv on %v", ErrNotSupported, s.typ)
 	}
 	in := &s.in
-	in.mu.Lock()
 	for {
-		if in.closed {
-			in.mu.Unlock()
+		in.recvMu.Lock()
+		if in.closedFlag.Load() {
+			in.recvMu.Unlock()
 			return nil, ErrClosed
 		}
-		if len(in.ready) > 0 {
-			return in.popLocked()
+		if in.head < len(in.batch) || in.refill() {
+			return in.pop()
 		}
-		if err := ctx.Err(); err != nil {
+		// Nothing queued: wait without holding recvMu, so other callers'
+		// contexts still work.
+		in.mu.Lock()
+		if len(in.ready) > 0 || in.closed {
+			// Arrived between refill and here: no wakeup will come for it.
 			in.mu.Unlock()
-			return nil, err
+			in.recvMu.Unlock()
+			continue
 		}
 		ch := in.wait
 		in.waiters++
 		in.mu.Unlock()
+		in.recvMu.Unlock()
 		select {
 		case <-ch:
 		case <-ctx.Done():
 		}
 		in.mu.Lock()
 		in.waiters--
+		in.mu.Unlock()
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 	}
 }
 
-// popLocked takes the next message in fair-queue order, then releases the
-// lock and tells the flow's reader and writer what changed.
-func (in *inbox) popLocked() (Message, error) {
+// recvBatch is how many messages Recv moves at a time from the queue of a
+// peer that is the only one with messages: the inbox lock is then taken once
+// per batch, not once per message.
+const recvBatch = 64
+
+// refill moves the next batch, from the next peer in fair-queue order,
+// into the consumer's batch. Callers hold recvMu.
+func (in *inbox) refill() bool {
+	in.mu.Lock()
+	if in.closed || len(in.ready) == 0 {
+		in.mu.Unlock()
+		return false
+	}
 	i := in.fq.Pick(len(in.ready), func(int) bool { return true })
 	f := in.ready[i]
-	e := f.q.Pop()
-	in.queued--
+	in.batch, in.head = in.batch[:0], 0
+	// One message per peer in turn while several have messages; a batch
+	// when only one has, which is where the lock per message would cost.
+	n := 1
+	if len(in.ready) == 1 {
+		n = recvBatch
+	}
+	for k := 0; k < n && f.q.Len() > 0; k++ {
+		in.batch = append(in.batch, f.q.Pop())
+	}
+	in.queued -= len(in.batch)
 	left := f.q.Len()
 	if left == 0 {
 		f.ready = false
@@ -239,20 +282,34 @@ func (in *inbox) popLocked() (Message, error) {
 	if f.room != nil && left <= in.s.opts.recvHWM/2 {
 		room, f.room = f.room, nil
 	}
-	ackEvery := f.ackEvery
+	in.flow, in.flowDrained, in.ackEvery = f, left == 0, f.ackEvery
+	in.mu.Unlock()
+	if room != nil {
+		close(room) // the flow's reader may read again
+	}
+	return true
+}
+
+// pop returns the next message of the batch, records it as delivered, and
+// wakes the flow's writer when an ACK is due. Callers hold recvMu; pop
+// releases it.
+func (in *inbox) pop() (Message, error) {
+	e := in.batch[in.head]
+	in.batch[in.head] = entry{}
+	in.head++
+	f := in.flow
+	last := in.head == len(in.batch)
+	drained := last && in.flowDrained
+	ackEvery := in.ackEvery
 	if e.seq != 0 {
 		f.delivered.Store(e.seq)
 	}
-	in.mu.Unlock()
-
-	if room != nil {
-		close(room)
-	}
+	in.recvMu.Unlock()
 	if e.seq != 0 {
 		if c := f.conn.Load(); c != nil {
-			// A full ack interval is acknowledged at once; an emptied queue
+			// A full ack interval is acknowledged at once; a drained queue
 			// arms the writer's short delayed ack, once.
-			if e.seq-f.ackSent.Load() >= ackEvery || (left == 0 && !c.ackArmed.Load()) {
+			if e.seq-f.ackSent.Load() >= ackEvery || (drained && !c.ackArmed.Load()) {
 				c.signal()
 			}
 		}
@@ -263,6 +320,7 @@ func (in *inbox) popLocked() (Message, error) {
 // stats adds the receive side to the per-peer list and returns the total
 // queued.
 func (in *inbox) stats(peers []PeerStats) (int, []PeerStats) {
+	batched := in.batched() // recvMu is taken before mu, never inside it
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	for _, f := range in.flows {
@@ -281,5 +339,13 @@ func (in *inbox) stats(peers []PeerStats) (int, []PeerStats) {
 		}
 		peers = append(peers, ps)
 	}
-	return in.queued, peers
+	return in.queued + batched, peers
+}
+
+// batched counts messages taken into the consumer's batch but not yet
+// returned by Recv.
+func (in *inbox) batched() int {
+	in.recvMu.Lock()
+	defer in.recvMu.Unlock()
+	return len(in.batch) - in.head
 }
