@@ -75,6 +75,7 @@ type conn struct {
 	seqOn   bool
 	nextSeq uint64
 	msgs    []Message
+	refs    []frameRef
 	partial [][]byte
 	hdrs    [][]byte
 
@@ -267,6 +268,12 @@ func (c *conn) readLoop() error {
 			n := copy(c.rbuf, c.rbuf[c.r:c.w])
 			c.r, c.w = 0, n
 		}
+		if c.largeFramePending() {
+			if err := c.readLarge(); err != nil {
+				return err
+			}
+			continue
+		}
 		if need := c.dec.Need(); need > len(c.rbuf) {
 			// Bounded: the decoder already checked the frame against the
 			// maximum message size.
@@ -274,10 +281,7 @@ func (c *conn) readLoop() error {
 			copy(nb, c.rbuf[:c.w])
 			c.rbuf = nb
 		}
-		if c.readTimeout > 0 {
-			c.nc.SetReadDeadline(time.Now().Add(c.readTimeout))
-		}
-		n, err := c.nc.Read(c.rbuf[c.w:])
+		n, err := c.read(c.rbuf[c.w:])
 		c.w += n
 		if err != nil {
 			if n > 0 {
@@ -285,28 +289,86 @@ func (c *conn) readLoop() error {
 					return perr
 				}
 			}
-			switch {
-			case c.closing():
-				return c.closeErr
-			case errors.Is(err, os.ErrDeadlineExceeded):
-				return fmt.Errorf("%w: nothing received for %v", ErrHeartbeatTimeout, c.readTimeout)
-			case errors.Is(err, io.EOF):
-				if c.dec.Need() > 0 || len(c.partial) > 0 || c.w > c.r {
-					return protocolErrorf("peer closed the connection in the middle of a message: %w", io.ErrUnexpectedEOF)
-				}
-				return fmt.Errorf("connection closed by peer: %w", io.EOF)
-			}
-			return err
+			return c.readError(err)
 		}
 	}
 }
 
-// parse dispatches every whole frame in rbuf[r:w]. Payloads are copied into
-// one arena per call, so the read buffer can be reused and a message costs
-// no allocation of its own.
+// read reads once, under the heartbeat deadline.
+func (c *conn) read(b []byte) (int, error) {
+	if c.readTimeout > 0 {
+		c.nc.SetReadDeadline(time.Now().Add(c.readTimeout))
+	}
+	return c.nc.Read(b)
+}
+
+// readError turns a failed read into the reason the connection ends.
+func (c *conn) readError(err error) error {
+	switch {
+	case c.closing():
+		return c.closeErr
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return fmt.Errorf("%w: nothing received for %v", ErrHeartbeatTimeout, c.readTimeout)
+	case errors.Is(err, io.EOF):
+		if c.dec.Need() > 0 || len(c.partial) > 0 || c.w > c.r {
+			return protocolErrorf("peer closed the connection in the middle of a message: %w", io.ErrUnexpectedEOF)
+		}
+		return fmt.Errorf("connection closed by peer: %w", io.EOF)
+	}
+	return err
+}
+
+// largeFramePending reports whether rbuf starts with the complete header of
+// an incomplete data frame of at least largeFrame bytes.
+func (c *conn) largeFramePending() bool {
+	if c.dec.Need() <= c.w-c.r {
+		return false
+	}
+	f, length, _, err := wire.ParseFrameHeader(c.rbuf[c.r:c.w])
+	return err == nil && f&wire.FlagCommand == 0 && length >= largeFrame
+}
+
+// readLarge reads a large frame's payload from the connection straight into
+// the memory the application will receive, instead of through rbuf and a
+// copy.
+func (c *conn) readLarge() error {
+	length, more, h, err := c.dec.DecodeHeader(c.rbuf[c.r:c.w])
+	if err != nil {
+		return &protocolError{err}
+	}
+	payload := make([]byte, length)
+	k := copy(payload, c.rbuf[c.r+h:c.w])
+	c.r, c.w = 0, 0
+	for k < length {
+		n, err := c.read(payload[k:])
+		k += n
+		if err != nil && k < length {
+			c.partial = append(c.partial, nil) // mid-message, for readError
+			return c.readError(err)
+		}
+	}
+	c.partial = append(c.partial, payload)
+	if more {
+		return nil
+	}
+	msgs := append(c.msgs[:0], c.takeMessage())
+	err = c.receive(msgs)
+	clear(msgs)
+	c.msgs = msgs[:0]
+	return err
+}
+
+// frameRef locates a data frame's payload in rbuf during one parse.
+type frameRef struct {
+	start, end int
+	more       bool
+}
+
+// parse dispatches every whole frame in rbuf[r:w]. The payloads of a run of
+// data frames are copied out together into one new chunk, so the read
+// buffer can be reused and a message costs no allocation of its own.
 func (c *conn) parse() error {
-	var arena []byte
-	msgs := c.msgs[:0]
+	refs := c.refs[:0]
 	for c.r < c.w {
 		it, n, err := c.dec.Decode(c.rbuf[c.r:c.w])
 		if err == io.ErrUnexpectedEOF {
@@ -316,27 +378,40 @@ func (c *conn) parse() error {
 			return &protocolError{err}
 		}
 		if it.IsCommand {
-			c.r += n
-			if it.Command.ID == wire.CmdResume && len(msgs) > 0 {
+			if it.Command.ID == wire.CmdResume && len(refs) > 0 {
 				// Messages before a RESUME belong to the old numbering.
-				if err := c.receive(msgs); err != nil {
+				if err := c.deliverRefs(refs); err != nil {
 					return err
 				}
-				msgs = msgs[:0]
+				refs = refs[:0]
 			}
+			c.r += n
 			if err := c.handleCommand(it.Command); err != nil {
 				return err
 			}
 			continue
 		}
-		if cap(arena)-len(arena) < len(it.Frame) {
-			arena = make([]byte, 0, c.w-c.r)
-		}
-		c.r += n
-		start := len(arena)
-		arena = append(arena, it.Frame...)
-		c.partial = append(c.partial, arena[start:len(arena):len(arena)])
-		if !it.More {
+		end := c.r + n
+		refs = append(refs, frameRef{start: end - len(it.Frame), end: end, more: it.More})
+		c.r = end
+	}
+	err := c.deliverRefs(refs)
+	c.refs = refs[:0]
+	return err
+}
+
+// deliverRefs copies the frames refs point at into one chunk and hands the
+// complete messages among them to the inbox.
+func (c *conn) deliverRefs(refs []frameRef) error {
+	if len(refs) == 0 {
+		return nil
+	}
+	lo, hi := refs[0].start, refs[len(refs)-1].end
+	chunk := append([]byte(nil), c.rbuf[lo:hi]...) // one copy, no zeroing
+	msgs := c.msgs[:0]
+	for _, r := range refs {
+		c.partial = append(c.partial, chunk[r.start-lo:r.end-lo:r.end-lo])
+		if !r.more {
 			msgs = append(msgs, c.takeMessage())
 		}
 	}

@@ -52,19 +52,8 @@ func (d *Decoder) Decode(b []byte) (it Item, n int, err error) {
 		}
 		return Item{}, 0, err
 	}
-	if f&FlagCommand != 0 {
-		if d.frames > 0 {
-			return Item{}, 0, fmt.Errorf("%w: command after frame %d of a message, want none inside a message", ErrMalformed, d.frames)
-		}
-	} else {
-		// The frame being read is number d.frames+1; only a last frame may
-		// be number MaxFramesPerMessage.
-		if d.frames+1 > MaxFramesPerMessage || (d.frames+1 == MaxFramesPerMessage && f&FlagMore != 0) {
-			return Item{}, 0, fmt.Errorf("%w: message frames got more than %d, want <= %d", ErrFrameTooLarge, MaxFramesPerMessage, MaxFramesPerMessage)
-		}
-		if limit := d.MaxMessageSize; limit != 0 && (d.size > limit || uint64(length) > limit-d.size) {
-			return Item{}, 0, fmt.Errorf("%w: message size got at least %d, want <= %d", ErrFrameTooLarge, d.size+uint64(length), limit)
-		}
+	if err := d.check(f, length); err != nil {
+		return Item{}, 0, err
 	}
 	if len(b)-h < length {
 		d.need = h + length
@@ -80,14 +69,63 @@ func (d *Decoder) Decode(b []byte) (it Item, n int, err error) {
 		}
 		return Item{IsCommand: true, Command: c}, n, nil
 	}
-	it = Item{Frame: payload, More: f&FlagMore != 0}
-	if it.More {
+	d.account(f, length)
+	return Item{Frame: payload, More: f&FlagMore != 0}, n, nil
+}
+
+// DecodeHeader parses and checks the header of a data frame at the start of
+// b, exactly as Decode would, and counts the frame as received, so the
+// caller can read a large payload straight from the connection into its own
+// buffer instead of through b. It returns the payload length, whether more
+// frames follow, and the header length. A command header is an error
+// wrapping ErrMalformed: commands go through Decode. Like Decode, it returns
+// io.ErrUnexpectedEOF (and sets Need) while the header is incomplete.
+func (d *Decoder) DecodeHeader(b []byte) (length int, more bool, hdrLen int, err error) {
+	f, length, h, err := ParseFrameHeader(b)
+	if err != nil {
+		if err == io.ErrUnexpectedEOF {
+			d.need = headerNeed(b)
+		}
+		return 0, false, 0, err
+	}
+	if f&FlagCommand != 0 {
+		return 0, false, 0, fmt.Errorf("%w: DecodeHeader on a command frame", ErrMalformed)
+	}
+	if err := d.check(f, length); err != nil {
+		return 0, false, 0, err
+	}
+	d.need = 0
+	d.account(f, length)
+	return length, f&FlagMore != 0, h, nil
+}
+
+// check enforces the message limits on a frame header.
+func (d *Decoder) check(f Flags, length int) error {
+	if f&FlagCommand != 0 {
+		if d.frames > 0 {
+			return fmt.Errorf("%w: command after frame %d of a message, want none inside a message", ErrMalformed, d.frames)
+		}
+		return nil
+	}
+	// The frame being read is number d.frames+1; only a last frame may be
+	// number MaxFramesPerMessage.
+	if d.frames+1 > MaxFramesPerMessage || (d.frames+1 == MaxFramesPerMessage && f&FlagMore != 0) {
+		return fmt.Errorf("%w: message frames got more than %d, want <= %d", ErrFrameTooLarge, MaxFramesPerMessage, MaxFramesPerMessage)
+	}
+	if limit := d.MaxMessageSize; limit != 0 && (d.size > limit || uint64(length) > limit-d.size) {
+		return fmt.Errorf("%w: message size got at least %d, want <= %d", ErrFrameTooLarge, d.size+uint64(length), limit)
+	}
+	return nil
+}
+
+// account records a data frame as received.
+func (d *Decoder) account(f Flags, length int) {
+	if f&FlagMore != 0 {
 		d.frames++
 		d.size += uint64(length)
 	} else {
 		d.frames, d.size = 0, 0
 	}
-	return it, n, nil
 }
 
 // headerNeed returns the length of the frame header that starts b, as far as
