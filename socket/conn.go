@@ -52,17 +52,18 @@ type conn struct {
 	pingEvery   time.Duration
 	readTimeout time.Duration
 
-	idle       bool
-	finishing  atomic.Bool   // Close wants the final ACK written before the connection ends
-	ackArmed   atomic.Bool   // the writer's delayed-ack timer is running
-	ackEvery   uint64        // the peer's window/4: acknowledge at once past this
-	finished   chan struct{} // closed by the writer once that ACK is written
-	wake       chan struct{} // capacity 1: the writer has work
-	ready      chan struct{} // inproc: closed when both ends are attached
-	done       chan struct{} // closed when the connection is closing
-	writerDone chan struct{}
-	closeOnce  sync.Once
-	closeErr   error // first reason; set before done is closed
+	idle          bool
+	finishing     atomic.Bool   // Close wants the final ACK written before the connection ends
+	ackArmed      atomic.Bool   // the writer's delayed-ack timer is running
+	ackEvery      uint64        // the peer's window/4: acknowledge at once past this
+	ackEveryBytes int64         // the same for the peer's byte window (max when unstated)
+	finished      chan struct{} // closed by the writer once that ACK is written
+	wake          chan struct{} // capacity 1: the writer has work
+	ready         chan struct{} // inproc: closed when both ends are attached
+	done          chan struct{} // closed when the connection is closing
+	writerDone    chan struct{}
+	closeOnce     sync.Once
+	closeErr      error // first reason; set before done is closed
 
 	pongMu      sync.Mutex
 	pongPending bool
@@ -543,9 +544,12 @@ func (c *conn) writeLoop() {
 		}
 		if acking {
 			d, sent := c.flow.delivered.Load(), c.flow.ackSent.Load()
-			if (d > sent && (ackFired || d-sent >= c.ackEvery || c.finishing.Load())) || (firstAck && d > 0) {
+			taken := c.flow.taken.Load()
+			due := ackFired || d-sent >= c.ackEvery || taken-c.flow.ackedBytes.Load() >= c.ackEveryBytes || c.finishing.Load()
+			if (d > sent && due) || (firstAck && d > 0) {
 				cmds = append(cmds, wire.Command{ID: wire.CmdAck, Seq: d})
 				c.flow.ackSent.Store(d)
+				c.flow.ackedBytes.Store(taken)
 				if c.ackArmed.Load() {
 					ackTimer.Stop()
 					c.ackArmed.Store(false)
@@ -607,7 +611,8 @@ func (c *conn) takeBatch(batch []msg, mayIdle bool) []msg {
 	}
 	if p.ledger.Unsent() > 0 {
 		limit := maxBatchMsgs
-		if m := p.ledger.Peek(p.ledger.Unacked()); m.size > maxBatchBytes/maxBatchMsgs {
+		// Streams bound a batch's bytes too; an inproc link copies none.
+		if m := p.ledger.Peek(p.ledger.Unacked()); c.link == nil && m.size > maxBatchBytes/maxBatchMsgs {
 			limit = max(1, maxBatchBytes/m.size)
 		}
 		batch = p.ledger.TakeUnsent(batch, limit)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"net"
 	"time"
@@ -428,6 +429,10 @@ func (s *Socket) attach(c *conn) error {
 	}
 	c.setTimers()
 	c.ackEvery = max(1, uint64(c.peer.Window/4))
+	c.ackEveryBytes = math.MaxInt64
+	if wb := c.peer.WindowBytes; wb > 0 {
+		c.ackEveryBytes = int64(max(1, min(wb/4, math.MaxInt64)))
+	}
 	s.attached[sess] = c
 	s.conns[c] = struct{}{}
 	if s.sends {

@@ -18,8 +18,9 @@ const maxIdleFlows = 1024
 // entry is a received message waiting for Recv, with its sequence number in
 // its sender's stream (0 when the sender does not ask for acks).
 type entry struct {
-	m   Message
-	seq uint64
+	m    Message
+	seq  uint64
+	size int
 }
 
 // inflow is the receive side of one peer session. It outlives connections
@@ -34,10 +35,12 @@ type inflow struct {
 	room     chan struct{} // non-nil while the connection's reader waits for the queue to drain
 	ackEvery uint64        // acknowledge at least every this many messages
 
-	delivered atomic.Uint64 // highest sequence the application took with Recv
-	ackSent   atomic.Uint64 // highest sequence acknowledged; written by the writer
-	conn      atomic.Pointer[conn]
-	endpoint  atomic.Pointer[string]
+	delivered  atomic.Uint64 // highest sequence the application took with Recv
+	ackSent    atomic.Uint64 // highest sequence acknowledged; written by the writer
+	taken      atomic.Int64  // payload bytes the application took
+	ackedBytes atomic.Int64  // taken at the last ACK; written by the writer
+	conn       atomic.Pointer[conn]
+	endpoint   atomic.Pointer[string]
 
 	msgsIn, bytesIn atomic.Uint64
 }
@@ -155,9 +158,10 @@ func (in *inbox) deliver(c *conn, f *inflow, msgs []Message, seqOn bool, next *u
 			}
 			f.lastSeq = seq
 		}
-		f.q.Push(entry{m: m, seq: seq})
+		size := m.Size()
+		f.q.Push(entry{m: m, seq: seq, size: size})
 		added++
-		bytes += m.Size()
+		bytes += size
 	}
 	if added > 0 {
 		in.queued += added
@@ -301,15 +305,18 @@ func (in *inbox) pop() (Message, error) {
 	last := in.head == len(in.batch)
 	drained := last && in.flowDrained
 	ackEvery := in.ackEvery
+	var taken int64
 	if e.seq != 0 {
 		f.delivered.Store(e.seq)
+		taken = f.taken.Add(int64(e.size))
 	}
 	in.recvMu.Unlock()
 	if e.seq != 0 {
 		if c := f.conn.Load(); c != nil {
-			// A full ack interval is acknowledged at once; a drained queue
-			// arms the writer's short delayed ack, once.
-			if e.seq-f.ackSent.Load() >= ackEvery || (drained && !c.ackArmed.Load()) {
+			// A full ack interval (in messages or bytes) is acknowledged at
+			// once; a drained queue arms the writer's short delayed ack, once.
+			if e.seq-f.ackSent.Load() >= ackEvery || taken-f.ackedBytes.Load() >= c.ackEveryBytes ||
+				(drained && !c.ackArmed.Load()) {
 				c.signal()
 			}
 		}

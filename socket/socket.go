@@ -97,6 +97,7 @@ func New(t Type, opts ...Option) (*Socket, error) {
 		HeartbeatInterval: s.opts.heartbeatInterval,
 		HeartbeatTimeout:  s.opts.heartbeatTimeout,
 		Window:            uint32(s.opts.sendHWM),
+		WindowBytes:       uint64(s.opts.sendHWMBytes),
 	}
 	s.self = g
 	s.greeting = g.Append(nil)

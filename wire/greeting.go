@@ -15,6 +15,7 @@ const (
 	propHeartbeatTimeout  = 3
 	propWindow            = 4
 	propRoutingID         = 5
+	propWindowBytes       = 6
 )
 
 // flagAcks is bit 0 of the greeting's flags byte.
@@ -44,6 +45,9 @@ type Greeting struct {
 	// Window is how many unacknowledged messages the sender holds per peer;
 	// 0 means not stated.
 	Window uint32
+	// WindowBytes is how many payload bytes of unacknowledged messages the
+	// sender holds per peer; 0 means not stated.
+	WindowBytes uint64
 	// RoutingID is reserved for ROUTER; nil means absent. At most 255 bytes.
 	// ParseGreeting returns a slice of its input here, not a copy.
 	RoutingID []byte
@@ -84,7 +88,10 @@ func (g *Greeting) Append(b []byte) []byte {
 	if g.RoutingID != nil {
 		p += 2 + len(g.RoutingID)
 	}
-	// p <= 285 < MaxPropertiesLen, so no check is needed.
+	if g.WindowBytes != 0 {
+		p += 2 + 8
+	}
+	// p <= 295 < MaxPropertiesLen, so no check is needed.
 	b = binary.BigEndian.AppendUint16(b, uint16(p))
 	// Ascending key order, as SPEC.md asks of senders.
 	if g.MaxMessageSize != 0 {
@@ -106,6 +113,10 @@ func (g *Greeting) Append(b []byte) []byte {
 	if g.RoutingID != nil {
 		b = append(b, propRoutingID, byte(len(g.RoutingID)))
 		b = append(b, g.RoutingID...)
+	}
+	if g.WindowBytes != 0 {
+		b = append(b, propWindowBytes, 8)
+		b = binary.BigEndian.AppendUint64(b, g.WindowBytes)
 	}
 	return b
 }
@@ -207,7 +218,7 @@ func (g *Greeting) parseProperties(props []byte) error {
 		seen[key/64] |= 1 << (key % 64)
 		want := 4
 		switch key {
-		case propMaxMessageSize:
+		case propMaxMessageSize, propWindowBytes:
 			want = 8
 		case propHeartbeatInterval, propHeartbeatTimeout, propWindow:
 		case propRoutingID:
@@ -228,6 +239,8 @@ func (g *Greeting) parseProperties(props []byte) error {
 			g.HeartbeatTimeout = time.Duration(binary.BigEndian.Uint32(v)) * time.Millisecond
 		case propWindow:
 			g.Window = binary.BigEndian.Uint32(v)
+		case propWindowBytes:
+			g.WindowBytes = binary.BigEndian.Uint64(v)
 		}
 	}
 	return nil

@@ -75,6 +75,10 @@ var specGreetings = map[string]Greeting{
 	"greeting-router-id": {
 		Major: 1, Type: Router, Session: seq16(0xa0), RoutingID: []byte("peer-1"),
 	},
+	"greeting-window-bytes": {
+		Major: 1, Type: Push, Acks: true, Session: SessionID(bytes.Repeat([]byte{0x22}, 16)),
+		Window: 10000, WindowBytes: 16 << 20,
+	},
 	"greeting-pull-bare": {
 		Major: 1, Type: Pull, Session: SessionID(bytes.Repeat([]byte{0x11}, 16)),
 	},
