@@ -442,6 +442,14 @@ func (c *conn) takeMessage() Message {
 // messageOf converts a sender's msg into a Message without copying payload,
 // for inproc links. Reader role.
 func (c *conn) messageOf(m msg) Message {
+	if len(m.rest) == 0 {
+		if cap(c.hdrs) == len(c.hdrs) {
+			c.hdrs = make([][]byte, 0, hdrChunk)
+		}
+		c.hdrs = append(c.hdrs, m.first)
+		n := len(c.hdrs)
+		return Message(c.hdrs[n-1 : n : n])
+	}
 	c.partial = append(c.partial, m.first)
 	c.partial = append(c.partial, m.rest...)
 	return c.takeMessage()

@@ -235,15 +235,17 @@ func (s *Socket) Recv(ctx context.Context) (Message, error) {
 		in.waiters++
 		in.mu.Unlock()
 		in.recvMu.Unlock()
+		canceled := false
 		select {
 		case <-ch:
 		case <-ctx.Done():
+			canceled = true
 		}
 		in.mu.Lock()
 		in.waiters--
 		in.mu.Unlock()
-		if err := ctx.Err(); err != nil {
-			return nil, err
+		if canceled {
+			return nil, ctx.Err()
 		}
 	}
 }

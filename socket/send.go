@@ -43,9 +43,12 @@ func (s *Socket) Send(ctx context.Context, frames ...[]byte) error {
 			s.mu.Unlock()
 			return nil
 		}
-		if err := ctx.Err(); err != nil {
+		// ctx.Done is a cheap load; ctx.Err would take the context's lock.
+		select {
+		case <-ctx.Done():
 			s.mu.Unlock()
-			return err
+			return ctx.Err()
+		default:
 		}
 		ch := s.room
 		s.roomWaiters++
@@ -79,6 +82,9 @@ func (s *Socket) pickLocked(size int) *pipe {
 }
 
 func (s *Socket) makeMsg(frames [][]byte) (msg, error) {
+	if len(frames) == 1 && int64(len(frames[0])) <= s.opts.maxMessageSize {
+		return msg{first: frames[0], size: len(frames[0])}, nil // the common case
+	}
 	if len(frames) == 0 {
 		return msg{}, fmt.Errorf("%w: a message needs at least one frame", ErrInvalidMessage)
 	}
