@@ -24,6 +24,7 @@ const (
 	// Frames at least this large are written from the caller's memory with
 	// writev instead of being copied into the write buffer.
 	largeFrame = 16 << 10
+	largePeek  = 4 << 10 // how much to read after a large frame
 	hdrChunk   = 256
 )
 
@@ -70,15 +71,16 @@ type conn struct {
 	pongCtx     [wire.MaxPingContext]byte
 	pongLen     int
 
-	dec     wire.Decoder
-	rbuf    []byte
-	r, w    int
-	seqOn   bool
-	nextSeq uint64
-	msgs    []Message
-	refs    []frameRef
-	partial [][]byte
-	hdrs    [][]byte
+	dec        wire.Decoder
+	afterLarge bool // the last frame was read by readLarge
+	rbuf       []byte
+	r, w       int
+	seqOn      bool
+	nextSeq    uint64
+	msgs       []Message
+	refs       []frameRef
+	partial    [][]byte
+	hdrs       [][]byte
 
 	wbuf  []byte
 	bufs  net.Buffers
@@ -282,7 +284,15 @@ func (c *conn) readLoop() error {
 			copy(nb, c.rbuf[:c.w])
 			c.rbuf = nb
 		}
-		n, err := c.read(c.rbuf[c.w:])
+		end := len(c.rbuf)
+		if c.afterLarge {
+			// Large messages tend to follow each other: read little, so the
+			// next one's payload goes straight to its own memory rather than
+			// through rbuf and a copy.
+			end = min(end, c.w+largePeek)
+			c.afterLarge = false
+		}
+		n, err := c.read(c.rbuf[c.w:end])
 		c.w += n
 		if err != nil {
 			if n > 0 {
@@ -349,6 +359,7 @@ func (c *conn) readLarge() error {
 		}
 	}
 	c.partial = append(c.partial, payload)
+	c.afterLarge = true
 	if more {
 		return nil
 	}
@@ -538,6 +549,7 @@ func (c *conn) writeLoop() {
 	ackTimer.Stop()
 	defer ackTimer.Stop()
 	ackFired := false
+	var pong [wire.MaxPingContext]byte
 	for {
 		if !finished && c.finishing.Load() && (!acking || c.flow.delivered.Load() <= c.flow.ackSent.Load()) {
 			// Everything the application took is acknowledged: the
@@ -570,7 +582,9 @@ func (c *conn) writeLoop() {
 		}
 		c.pongMu.Lock()
 		if c.pongPending {
-			cmds = append(cmds, wire.Command{ID: wire.CmdPong, Data: c.pongCtx[:c.pongLen]})
+			// Copied: the reader may overwrite pongCtx before the write.
+			n := copy(pong[:], c.pongCtx[:c.pongLen])
+			cmds = append(cmds, wire.Command{ID: wire.CmdPong, Data: pong[:n]})
 			c.pongPending = false
 		}
 		c.pongMu.Unlock()

@@ -9,6 +9,8 @@ import (
 	"net"
 	"time"
 
+	"golang.org/x/net/netutil"
+
 	"github.com/wispmq/wisp/patterns"
 	"github.com/wispmq/wisp/transport"
 )
@@ -87,6 +89,9 @@ func (s *Socket) BindListener(l net.Listener) (string, error) {
 }
 
 func (s *Socket) serveListener(l net.Listener, asked, endpoint string) (string, error) {
+	if s.opts.maxConns > 0 {
+		l = netutil.LimitListener(l, s.opts.maxConns)
+	}
 	b := &binding{s: s, endpoint: endpoint, asked: asked, l: l, done: make(chan struct{})}
 	s.mu.Lock()
 	if s.ctx.Err() != nil || s.closing {

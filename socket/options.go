@@ -47,6 +47,7 @@ type options struct {
 	dial              func(ctx context.Context, network, address string) (net.Conn, error)
 	listen            func(ctx context.Context, network, address string) (net.Listener, error)
 	eventBuffer       int
+	maxConns          int
 }
 
 func defaultOptions() options {
@@ -255,6 +256,21 @@ func WithListener(listen func(ctx context.Context, network, address string) (net
 			return invalid("WithListener", "nil", "must not be nil")
 		}
 		o.listen = listen
+		return nil
+	}
+}
+
+// WithMaxConnections bounds how many connections each bound endpoint
+// serves at once, handshaking ones included (golang.org/x/net/netutil's
+// LimitListener). Further connections wait in the kernel's accept queue
+// until one ends, so a flood of connections cannot exhaust memory. Zero, the
+// default, means no bound.
+func WithMaxConnections(n int) Option {
+	return func(o *options) error {
+		if n < 0 {
+			return invalid("WithMaxConnections", n, "must not be negative")
+		}
+		o.maxConns = n
 		return nil
 	}
 }

@@ -43,22 +43,10 @@ func (s *Socket) Send(ctx context.Context, frames ...[]byte) error {
 			s.mu.Unlock()
 			return nil
 		}
-		// ctx.Done is a cheap load; ctx.Err would take the context's lock.
-		select {
-		case <-ctx.Done():
+		if !s.waitRoomLocked(ctx.Done()) {
 			s.mu.Unlock()
 			return ctx.Err()
-		default:
 		}
-		ch := s.room
-		s.roomWaiters++
-		s.mu.Unlock()
-		select {
-		case <-ch:
-		case <-ctx.Done():
-		}
-		s.mu.Lock()
-		s.roomWaiters--
 	}
 }
 

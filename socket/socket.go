@@ -178,25 +178,34 @@ func (s *Socket) Flush(ctx context.Context) error {
 		if n == 0 {
 			return nil
 		}
-		if s.closing && s.ctx.Err() != nil {
+		if s.ctx.Err() != nil {
 			return fmt.Errorf("%w; %w", undelivered(n), ErrClosed)
 		}
-		ch := s.room
-		s.roomWaiters++
-		s.mu.Unlock()
-		select {
-		case <-ch:
-		case <-ctx.Done():
-		}
-		s.mu.Lock()
-		s.roomWaiters--
-		if err := ctx.Err(); err != nil {
+		if !s.waitRoomLocked(ctx.Done()) {
 			if n := s.heldLocked(); n > 0 {
-				return fmt.Errorf("%w; %w", undelivered(n), err)
+				return fmt.Errorf("%w; %w", undelivered(n), ctx.Err())
 			}
 			return nil
 		}
 	}
+}
+
+// waitRoomLocked releases s.mu until the send side changes (an ACK, a new
+// peer, Close) or done fires, and reports whether it woke for a change.
+// Callers hold s.mu; it is held again on return.
+func (s *Socket) waitRoomLocked(done <-chan struct{}) bool {
+	ch := s.room
+	s.roomWaiters++
+	s.mu.Unlock()
+	woke := true
+	select {
+	case <-ch:
+	case <-done:
+		woke = false
+	}
+	s.mu.Lock()
+	s.roomWaiters--
+	return woke
 }
 
 // Close closes the socket. A sending socket first waits up to its linger
@@ -241,7 +250,10 @@ func (s *Socket) close() error {
 	}
 	s.mu.Unlock()
 
+	s.mu.Lock()
 	s.cancel()
+	s.broadcastRoomLocked() // Flush waiters see the socket closed
+	s.mu.Unlock()
 	for _, b := range binds {
 		b.close()
 	}
@@ -311,29 +323,15 @@ func (s *Socket) linger() int {
 	if !s.sends {
 		return 0
 	}
-	var expired <-chan time.Time
-	if s.opts.linger > 0 {
-		t := time.NewTimer(s.opts.linger)
-		defer t.Stop()
-		expired = t.C
-	}
+	ctx, cancel := context.WithTimeout(context.Background(), s.opts.linger)
+	defer cancel()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for {
 		n := s.heldLocked()
-		if n == 0 || expired == nil {
+		if n == 0 || !s.waitRoomLocked(ctx.Done()) {
 			return n
 		}
-		ch := s.room
-		s.roomWaiters++
-		s.mu.Unlock()
-		select {
-		case <-ch:
-		case <-expired:
-			expired = nil
-		}
-		s.mu.Lock()
-		s.roomWaiters--
 	}
 }
 
