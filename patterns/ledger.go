@@ -158,8 +158,14 @@ func (l *Ledger[T]) TakeAll(dst []T) []T {
 // seen none of the held messages: they all stay, all become unsent, and the
 // first of them gets sequence 1 ([Ledger.AckedSeq] becomes 0). It returns
 // [Ledger.FirstUnsentSeq], which is 1.
-func (l *Ledger[T]) Restart() uint64 {
-	l.acked = 0
+func (l *Ledger[T]) Restart() uint64 { return l.RestartAt(1) }
+
+// RestartAt is Restart with the first held message numbered seq (at least
+// 1): for a peer whose stream from this sender reached seq-1 before its
+// ledger was dropped, so that it does not take the new messages for ones it
+// already has. It returns [Ledger.FirstUnsentSeq], which is seq.
+func (l *Ledger[T]) RestartAt(seq uint64) uint64 {
+	l.acked = max(seq, 1) - 1
 	l.sent = 0
 	return l.FirstUnsentSeq()
 }

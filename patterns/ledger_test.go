@@ -380,3 +380,24 @@ func BenchmarkLedgerPushTakeAck(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*batch), "ns/msg")
 }
+
+func TestLedgerRestartAt(t *testing.T) {
+	var l Ledger[int]
+	for i := range 3 {
+		l.Push(i)
+	}
+	l.TakeUnsent(nil, 2)
+	if got := l.RestartAt(41); got != 41 {
+		t.Fatalf("RestartAt(41): got %d, want 41", got)
+	}
+	if l.AckedSeq() != 40 || l.Unsent() != 3 || l.NextSeq() != 44 {
+		t.Fatalf("after RestartAt(41): acked %d unsent %d next %d, want 40 3 44", l.AckedSeq(), l.Unsent(), l.NextSeq())
+	}
+	l.TakeUnsent(nil, 3)
+	if n, err := l.Ack(43); n != 3 || err != nil {
+		t.Fatalf("Ack(43): got (%d, %v), want (3, nil)", n, err)
+	}
+	if got := l.RestartAt(0); got != 1 {
+		t.Fatalf("RestartAt(0): got %d, want 1 (sequences start at 1)", got)
+	}
+}

@@ -31,12 +31,12 @@ const (
 // conn is one connection to a peer socket: a byte stream (tcp, ipc, a
 // user's net.Conn) or an in-process link. Ownership of its fields:
 //   - fixed before the connection's goroutines start: s, endpoint, remote,
-//     dialer, binding, nc, link, peer, pipe, flow, resumeSeq, pingEvery,
-//     readTimeout;
+//     dialer, binding, nc, link, peer, pipe, flow, pingEvery, readTimeout;
 //   - the reader role (the serve goroutine for streams; the peer's writer for
 //     inproc links): dec, rbuf, r, w, seqOn, nextSeq, msgs, partial, hdrs;
 //   - the writer goroutine: wbuf, bufs, batch, cmds;
-//   - idle is guarded by Socket.mu; pong by pongMu; the rest is atomic or
+//   - idle and needResume are guarded by Socket.mu; pong by pongMu; the
+//     rest is atomic or
 //     set once.
 type conn struct {
 	s           *Socket
@@ -49,11 +49,11 @@ type conn struct {
 	peer        wire.Greeting
 	pipe        *pipe
 	flow        *inflow
-	resumeSeq   uint64
 	pingEvery   time.Duration
 	readTimeout time.Duration
 
 	idle          bool
+	needResume    bool          // the next data must be preceded by RESUME
 	finishing     atomic.Bool   // Close wants the final ACK written before the connection ends
 	ackArmed      atomic.Bool   // the writer's delayed-ack timer is running
 	ackEvery      uint64        // the peer's window/4: acknowledge at once past this
@@ -533,8 +533,6 @@ func (s *Socket) handleAck(c *conn, seq uint64) error {
 // ready into one write.
 func (c *conn) writeLoop() {
 	defer close(c.writerDone)
-	s := c.s
-	resume := c.pipe != nil && s.opts.acks
 	acking := c.flow != nil && c.peer.Acks
 	firstAck := acking
 	var tick <-chan time.Time
@@ -558,10 +556,6 @@ func (c *conn) writeLoop() {
 			finished = true
 		}
 		cmds := c.cmds[:0]
-		if resume {
-			cmds = append(cmds, wire.Command{ID: wire.CmdResume, Seq: c.resumeSeq})
-			resume = false
-		}
 		if acking {
 			d, sent := c.flow.delivered.Load(), c.flow.ackSent.Load()
 			taken := c.flow.taken.Load()
@@ -594,7 +588,12 @@ func (c *conn) writeLoop() {
 		}
 		batch := c.batch[:0]
 		if c.pipe != nil {
-			batch = c.takeBatch(batch, len(cmds) == 0)
+			var resumeAt uint64
+			batch, resumeAt = c.takeBatch(batch, len(cmds) == 0)
+			if resumeAt != 0 {
+				// Commands go out before data, so RESUME precedes its batch.
+				cmds = append(cmds, wire.Command{ID: wire.CmdResume, Seq: resumeAt})
+			}
 		}
 		c.cmds = cmds
 		if len(batch) == 0 && len(cmds) == 0 {
@@ -621,23 +620,30 @@ func (c *conn) writeLoop() {
 	}
 }
 
-// takeBatch moves the next unsent messages of the pipe into batch. With no
-// commands to send either, it marks the writer idle so the next Send wakes it.
-func (c *conn) takeBatch(batch []msg, mayIdle bool) []msg {
+// takeBatch moves the next unsent messages of the pipe into batch, and says
+// where RESUME must place them when the receiver cannot count on (0 when it
+// can). With no commands to send either, it marks the writer idle so the
+// next Send wakes it.
+func (c *conn) takeBatch(batch []msg, mayIdle bool) (_ []msg, resumeAt uint64) {
 	s := c.s
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	p := c.pipe
 	if p.conn != c {
-		return batch
+		return batch, 0
 	}
 	if p.ledger.Unsent() > 0 {
+		first := p.ledger.FirstUnsentSeq()
 		limit := maxBatchMsgs
 		// Streams bound a batch's bytes too; an inproc link copies none.
 		if m := p.ledger.Peek(p.ledger.Unacked()); c.link == nil && m.size > maxBatchBytes/maxBatchMsgs {
 			limit = max(1, maxBatchBytes/m.size)
 		}
 		batch = p.ledger.TakeUnsent(batch, limit)
+		p.sentHigh = max(p.sentHigh, p.ledger.FirstUnsentSeq()-1)
+		if s.opts.acks && (c.needResume || p.resumeNeeded) {
+			resumeAt, c.needResume, p.resumeNeeded = first, false, false
+		}
 		if !s.opts.acks {
 			// Without acks a message is done once it is handed to the
 			// connection.
@@ -647,7 +653,7 @@ func (c *conn) takeBatch(batch []msg, mayIdle bool) []msg {
 	} else if mayIdle {
 		c.idle = true
 	}
-	return batch
+	return batch, resumeAt
 }
 
 // flush writes commands, then messages, to the peer.

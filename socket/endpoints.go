@@ -23,7 +23,8 @@ type binding struct {
 	asked    string // the endpoint as the application gave it
 	l        net.Listener
 	inproc   string
-	closed   bool // guarded by s.mu
+	closed   bool          // guarded by s.mu
+	stop     chan struct{} // closed by close: ends the accept loop's pauses
 	done     chan struct{}
 }
 
@@ -92,7 +93,7 @@ func (s *Socket) serveListener(l net.Listener, asked, endpoint string) (string, 
 	if s.opts.maxConns > 0 {
 		l = netutil.LimitListener(l, s.opts.maxConns)
 	}
-	b := &binding{s: s, endpoint: endpoint, asked: asked, l: l, done: make(chan struct{})}
+	b := &binding{s: s, endpoint: endpoint, asked: asked, l: l, stop: make(chan struct{}), done: make(chan struct{})}
 	s.mu.Lock()
 	if s.ctx.Err() != nil || s.closing {
 		s.mu.Unlock()
@@ -133,6 +134,9 @@ func (b *binding) acceptLoop() {
 			t := time.NewTimer(delay)
 			select {
 			case <-t.C:
+			case <-b.stop:
+				t.Stop()
+				return
 			case <-s.ctx.Done():
 				t.Stop()
 				return
@@ -175,6 +179,7 @@ func (b *binding) close() {
 	}
 	s.mu.Unlock()
 	if b.l != nil {
+		close(b.stop)
 		b.l.Close()
 		<-b.done
 	} else {
@@ -235,6 +240,7 @@ func (s *Socket) Connect(endpoint string) error {
 	d.ctx, d.cancel = context.WithCancel(s.ctx)
 	if s.sends {
 		d.pipe = s.newPipeLocked(d)
+		s.broadcastRoomLocked() // a Send blocked for want of any peer may queue here
 	}
 	s.dialers[endpoint] = d
 	s.wg.Add(1)
@@ -281,7 +287,7 @@ func (s *Socket) Disconnect(endpoint string) error {
 	d.cancel()
 	<-d.done
 	s.mu.Lock()
-	if p := d.pipe; p != nil {
+	if p := d.pipe; p != nil && p.dialer == d {
 		p.dialer = nil
 		if p.conn == nil {
 			if p.ledger.Len() == 0 && !p.hasSession {

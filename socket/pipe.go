@@ -1,6 +1,7 @@
 package socket
 
 import (
+	"fmt"
 	"sync/atomic"
 	"time"
 
@@ -21,17 +22,20 @@ type msg struct {
 // that peer. It outlives connections so a reconnect resumes where the last
 // connection stopped. Every field is guarded by Socket.mu unless noted.
 type pipe struct {
-	s          *Socket
-	dialer     *dialer // the connecting endpoint it belongs to, or nil
-	session    wire.SessionID
-	hasSession bool
-	conn       *conn // the attached connection, or nil
-	peerMax    uint64
-	ledger     patterns.Ledger[msg]
-	heldBytes  int64       // payload bytes in the ledger
-	pushed     int64       // payload bytes ever pushed; msg.cum counts in it
-	expiry     *time.Timer // resume timeout while detached
-	gen        uint64      // bumped on every attach and detach to void stale timers
+	s            *Socket
+	dialer       *dialer // the connecting endpoint it belongs to, or nil
+	session      wire.SessionID
+	hasSession   bool
+	conn         *conn // the attached connection, or nil
+	peerMax      uint64
+	ledger       patterns.Ledger[msg]
+	heldBytes    int64       // payload bytes in the ledger
+	sentHigh     uint64      // highest sequence ever sent on the current stream
+	resumeNeeded bool        // an ACK skipped unsent messages: the writer must send RESUME again
+	skipped      []msg       // scratch for those skipped messages
+	pushed       int64       // payload bytes ever pushed; msg.cum counts in it
+	expiry       *time.Timer // resume timeout while detached
+	gen          uint64      // bumped on every attach and detach to void stale timers
 
 	msgsOut, bytesOut, resends atomic.Uint64
 }
@@ -53,12 +57,23 @@ func (p *pipe) push(m msg) {
 	p.heldBytes += int64(m.size)
 }
 
-// ack releases every sent message up to seq, keeping heldBytes in step
-// with one look at the last released message's running total.
+// ack releases every message up to seq, keeping heldBytes in step with one
+// look at the last released message's running total. After a reconnect an
+// ACK may cover messages sent on the previous connection and not yet resent:
+// those are dropped from the resend too, and the writer restates where the
+// stream goes on with RESUME.
 func (p *pipe) ack(seq uint64) (int, error) {
 	l := &p.ledger
 	if seq <= l.AckedSeq() {
 		return 0, nil
+	}
+	if seq > p.sentHigh {
+		return 0, fmt.Errorf("%w: got ACK %d, last sent %d", patterns.ErrAckBeyondSent, seq, p.sentHigh)
+	}
+	if first := l.FirstUnsentSeq(); seq >= first {
+		p.skipped = l.TakeUnsent(p.skipped[:0], int(seq-first+1))
+		clear(p.skipped)
+		p.resumeNeeded = true
 	}
 	var released int64
 	if k := seq - l.AckedSeq(); k <= uint64(l.Unacked()) {
@@ -74,7 +89,9 @@ func (p *pipe) ack(seq uint64) (int, error) {
 
 func (p *pipe) takeAll() []msg {
 	p.heldBytes = 0
-	return p.ledger.TakeAll(nil)
+	all := p.ledger.TakeAll(nil)
+	p.sentHigh = p.ledger.AckedSeq()
+	return all
 }
 
 func (p *pipe) stopExpiry() {
@@ -120,9 +137,31 @@ func (s *Socket) newPipeLocked(d *dialer) *pipe {
 	return p
 }
 
+// maxStreamPos bounds how many departed sessions' stream positions a
+// sending socket remembers.
+const maxStreamPos = 1 << 16
+
+// rememberStreamLocked records where p's stream with its session stopped,
+// so a later stream to that session continues past every sequence number the
+// session may hold (it would drop lower ones as duplicates). Callers hold
+// s.mu.
+func (s *Socket) rememberStreamLocked(p *pipe) {
+	if !p.hasSession {
+		return
+	}
+	if len(s.streamPos) >= maxStreamPos {
+		for k := range s.streamPos { // forget one, arbitrarily
+			delete(s.streamPos, k)
+			break
+		}
+	}
+	s.streamPos[p.session] = p.ledger.NextSeq()
+}
+
 // removePipeLocked drops p from the socket. Its ledger must be empty.
 func (s *Socket) removePipeLocked(p *pipe) {
 	p.stopExpiry()
+	s.rememberStreamLocked(p)
 	if p.hasSession && s.bySession[p.session] == p {
 		delete(s.bySession, p.session)
 	}
@@ -159,6 +198,7 @@ func (s *Socket) attachPipeLocked(c *conn) {
 	case p == nil && d != nil:
 		p = d
 		if p.hasSession && s.bySession[p.session] == p {
+			s.rememberStreamLocked(p)
 			delete(s.bySession, p.session)
 		}
 	case p == nil:
@@ -169,15 +209,19 @@ func (s *Socket) attachPipeLocked(c *conn) {
 	var resumed int
 	if p.hasSession && p.session == sess {
 		resumed = p.ledger.Unacked()
-		c.resumeSeq = p.ledger.Rewind()
+		p.ledger.Rewind()
 	} else {
-		// A new peer session: its stream starts at 1. Messages the old
-		// session held unacknowledged are sent to this one.
+		// A new stream to this session: it starts at 1, or past where an
+		// earlier stream to it stopped. Messages the old session held
+		// unacknowledged are sent to this one.
 		if p.hasSession {
 			resumed = p.ledger.Unacked()
 		}
-		c.resumeSeq = p.ledger.Restart()
+		p.ledger.RestartAt(s.streamPos[sess])
+		delete(s.streamPos, sess)
+		p.sentHigh = p.ledger.AckedSeq()
 	}
+	c.needResume = s.opts.acks
 	if resumed > 0 {
 		p.resends.Add(uint64(resumed))
 		s.stats.resends.Add(uint64(resumed))

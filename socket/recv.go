@@ -143,8 +143,10 @@ func (in *inbox) detach(c *conn, f *inflow) {
 func (in *inbox) deliver(c *conn, f *inflow, msgs []Message, seqOn bool, next *uint64) error {
 	in.mu.Lock()
 	if in.closed {
+		// Keep the connection until Close has written its final ACKs; the
+		// sender resends these elsewhere.
 		in.mu.Unlock()
-		return ErrClosed
+		return nil
 	}
 	added, bytes, dups := 0, 0, 0
 	for _, m := range msgs {

@@ -48,14 +48,15 @@ type Socket struct {
 	closing     bool
 	binds       map[string]*binding
 	dialers     map[string]*dialer
-	conns       map[*conn]struct{}       // every open connection, handshaking or attached
-	attached    map[wire.SessionID]*conn // at most one attached connection per peer session
-	pipes       []*pipe                  // send side, one per peer session (and per unconnected dialer)
-	bySession   map[wire.SessionID]*pipe // pipes that have a peer session
-	rr          patterns.RoundRobin      // over pipes
-	orphans     queue.FIFO[msg]          // messages of departed peers waiting for room elsewhere
-	room        chan struct{}            // closed and replaced to wake Send and Flush waiters
-	roomWaiters int                      // how many wait on room
+	conns       map[*conn]struct{}        // every open connection, handshaking or attached
+	attached    map[wire.SessionID]*conn  // at most one attached connection per peer session
+	pipes       []*pipe                   // send side, one per peer session (and per unconnected dialer)
+	bySession   map[wire.SessionID]*pipe  // pipes that have a peer session
+	streamPos   map[wire.SessionID]uint64 // next sequence of sessions whose pipe is gone
+	rr          patterns.RoundRobin       // over pipes
+	orphans     queue.FIFO[msg]           // messages of departed peers waiting for room elsewhere
+	room        chan struct{}             // closed and replaced to wake Send and Flush waiters
+	roomWaiters int                       // how many wait on room
 
 	in inbox // receive side
 }
@@ -108,6 +109,7 @@ func New(t Type, opts ...Option) (*Socket, error) {
 	s.conns = make(map[*conn]struct{})
 	s.attached = make(map[wire.SessionID]*conn)
 	s.bySession = make(map[wire.SessionID]*pipe)
+	s.streamPos = make(map[wire.SessionID]uint64)
 	s.room = make(chan struct{})
 	s.in.init(s)
 	return s, nil

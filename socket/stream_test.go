@@ -1,0 +1,99 @@
+package socket
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/wispmq/wisp/patterns"
+)
+
+// TestReturnAfterResumeTimeout: a PULL that leaves for longer than the
+// PUSH's resume timeout and comes back with the same session must get the
+// new messages. Its stream position survives the PUSH dropping its pipe, so
+// the new messages are not numbered as ones the PULL already has.
+func TestReturnAfterResumeTimeout(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		// Fake time in the bubble: a regression fails fast, not by hanging.
+		ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+		defer cancel()
+		push := newSocket(t, Push, WithResumeTimeout(100*time.Millisecond))
+		pull := newSocket(t, Pull)
+		ep, err := push.Bind("inproc://return-after-resume-timeout")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := pull.Connect(ep); err != nil {
+			t.Fatal(err)
+		}
+		wait(t, sendAll(ctx, push, 0, 5))
+		for i, m := range recvN(t, ctx, pull, 5) {
+			if got := number(t, m); got != i {
+				t.Fatalf("got %d, want %d", got, i)
+			}
+		}
+		if err := push.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := pull.Disconnect(ep); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Second) // well past the resume timeout: the pipe is gone
+		synctest.Wait()
+		if n := len(push.Stats().Peers); n != 0 {
+			t.Fatalf("PUSH peers after the resume timeout: got %d, want 0", n)
+		}
+		if err := pull.Connect(ep); err != nil {
+			t.Fatal(err)
+		}
+		wait(t, sendAll(ctx, push, 5, 3))
+		for i, m := range recvN(t, ctx, pull, 3) {
+			if got := number(t, m); got != 5+i {
+				t.Fatalf("after returning: got %d, want %d", got, 5+i)
+			}
+		}
+		if err := push.Flush(ctx); err != nil {
+			t.Fatalf("Flush: got %v, want nil", err)
+		}
+		if st := push.Stats(); st.ProtocolErrors != 0 {
+			t.Fatalf("PUSH protocol errors: got %d, want 0", st.ProtocolErrors)
+		}
+	})
+}
+
+// TestAckAfterRewindCoversUnresentMessages: after a reconnect the receiver
+// may acknowledge messages it took over the old connection before the
+// sender has resent them. That is not an ACK beyond what was sent: those
+// messages are released and not resent, and the writer restates the
+// stream's position with RESUME.
+func TestAckAfterRewindCoversUnresentMessages(t *testing.T) {
+	s, err := New(Push)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	p := &pipe{s: s}
+	for i := range 10 {
+		p.push(msg{first: []byte{byte(i)}, size: 1})
+	}
+	p.ledger.TakeUnsent(nil, 10)
+	p.sentHigh = 10
+	p.ledger.Rewind() // reconnect: everything unacknowledged is unsent again
+	if n, err := p.ack(7); err != nil || n != 7 {
+		t.Fatalf("ack(7) after rewind: got (%d, %v), want (7, nil)", n, err)
+	}
+	if !p.resumeNeeded {
+		t.Fatal("resumeNeeded: got false, want true")
+	}
+	if got := p.ledger.FirstUnsentSeq(); got != 8 {
+		t.Fatalf("next to resend: got %d, want 8", got)
+	}
+	if p.heldBytes != 3 {
+		t.Fatalf("heldBytes: got %d, want 3", p.heldBytes)
+	}
+	if _, err := p.ack(11); !errors.Is(err, patterns.ErrAckBeyondSent) {
+		t.Fatalf("ack(11) with 10 ever sent: got %v, want ErrAckBeyondSent", err)
+	}
+}
