@@ -14,6 +14,9 @@ import (
 )
 
 const (
+	// errorWriteTimeout bounds how long a connection that broke the protocol
+	// may take to accept our ERROR before we hang up.
+	errorWriteTimeout = 100 * time.Millisecond
 	// ackDelay bounds how long taken messages may wait for their ACK when
 	// fewer than an ack interval are pending: the latency a Flush can see,
 	// traded for one ACK per interval instead of one per read.
@@ -53,15 +56,16 @@ type conn struct {
 	readTimeout time.Duration
 
 	idle          bool
-	needResume    bool          // the next data must be preceded by RESUME
-	finishing     atomic.Bool   // Close wants the final ACK written before the connection ends
-	ackArmed      atomic.Bool   // the writer's delayed-ack timer is running
-	ackEvery      uint64        // the peer's window/4: acknowledge at once past this
-	ackEveryBytes int64         // the same for the peer's byte window (max when unstated)
-	finished      chan struct{} // closed by the writer once that ACK is written
-	wake          chan struct{} // capacity 1: the writer has work
-	ready         chan struct{} // inproc: closed when both ends are attached
-	done          chan struct{} // closed when the connection is closing
+	needResume    bool                  // the next data must be preceded by RESUME
+	finishing     atomic.Bool           // Close wants the final ACK written before the connection ends
+	fatal         atomic.Pointer[error] // set by the reader: the writer sends ERROR with it and stops
+	ackArmed      atomic.Bool           // the writer's delayed-ack timer is running
+	ackEvery      uint64                // the peer's window/4: acknowledge at once past this
+	ackEveryBytes int64                 // the same for the peer's byte window (max when unstated)
+	finished      chan struct{}         // closed by the writer once that ACK is written
+	wake          chan struct{}         // capacity 1: the writer has work
+	ready         chan struct{}         // inproc: closed when both ends are attached
+	done          chan struct{}         // closed when the connection is closing
 	writerDone    chan struct{}
 	closeOnce     sync.Once
 	closeErr      error // first reason; set before done is closed
@@ -549,6 +553,13 @@ func (c *conn) writeLoop() {
 	ackFired := false
 	var pong [wire.MaxPingContext]byte
 	for {
+		if f := c.fatal.Load(); f != nil {
+			// The peer broke the protocol: tell it why, best effort (the
+			// reader set a write deadline), then stop.
+			reason := []byte((*f).Error())
+			c.flushStream([]wire.Command{{ID: wire.CmdError, Data: reason[:min(len(reason), wire.MaxErrorReason)]}}, nil)
+			return
+		}
 		if !finished && c.finishing.Load() && (!acking || c.flow.delivered.Load() <= c.flow.ackSent.Load()) {
 			// Everything the application took is acknowledged: the
 			// socket may now close this connection.
@@ -613,7 +624,9 @@ func (c *conn) writeLoop() {
 		clear(batch) // the ledger keeps what it needs; drop our references
 		c.batch = batch[:0]
 		if err != nil {
-			c.close(err)
+			if c.fatal.Load() == nil { // else the reader closes with the better reason
+				c.close(err)
+			}
 			return
 		}
 		wrote = true

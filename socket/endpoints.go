@@ -391,6 +391,13 @@ func (s *Socket) serveStream(c *conn, bo *patterns.Backoff) error {
 		c.writeLoop()
 	}()
 	err := c.readLoop()
+	if pe := (*protocolError)(nil); errors.As(err, &pe) && !c.closing() {
+		// Let the writer tell the peer why before the connection closes.
+		c.nc.SetWriteDeadline(time.Now().Add(errorWriteTimeout))
+		c.fatal.Store(&err)
+		c.signal()
+		<-c.writerDone
+	}
 	c.close(err)
 	<-c.writerDone
 	return s.ended(c)

@@ -3,11 +3,13 @@ package socket
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
 
 	"github.com/wispmq/wisp/patterns"
+	"github.com/wispmq/wisp/wire"
 )
 
 // TestReturnAfterResumeTimeout: a PULL that leaves for longer than the
@@ -95,5 +97,30 @@ func TestAckAfterRewindCoversUnresentMessages(t *testing.T) {
 	}
 	if _, err := p.ack(11); !errors.Is(err, patterns.ErrAckBeyondSent) {
 		t.Fatalf("ack(11) with 10 ever sent: got %v, want ErrAckBeyondSent", err)
+	}
+}
+
+// TestProtocolErrorIsToldToThePeer: a peer that breaks the protocol after
+// the handshake gets an ERROR command saying why before the connection
+// closes.
+func TestProtocolErrorIsToldToThePeer(t *testing.T) {
+	push := newSocket(t, Push)
+	ep, err := push.Bind("tcp://127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := rawDial(t, ep)
+	p.nc.SetDeadline(time.Now().Add(rawTimeout))
+	p.handshake(rawGreeting(wire.Pull, false))
+	p.command(wire.Command{ID: wire.CmdAck, Seq: 1000}) // nothing was ever sent
+	cmd, err := p.readCommand()
+	if err != nil {
+		t.Fatalf("reading the socket's answer: got %v, want an ERROR command", err)
+	}
+	if cmd.ID != wire.CmdError || !strings.Contains(string(cmd.Data), "ACK 1000") {
+		t.Fatalf("got %v %q, want ERROR naming ACK 1000", cmd.ID, cmd.Data)
+	}
+	if _, err := p.drain(); err == nil {
+		t.Fatal("connection still open after ERROR, want it closed")
 	}
 }
