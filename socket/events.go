@@ -45,6 +45,7 @@ var eventNames = [...]string{
 	EventClosed:          "closed",
 }
 
+// String returns the kind's name, such as "connected".
 func (k EventKind) String() string {
 	if int(k) < len(eventNames) && eventNames[k] != "" {
 		return eventNames[k]
@@ -63,6 +64,8 @@ type Event struct {
 	Delay    time.Duration // for EventRetrying and EventAcceptFailed
 }
 
+// String formats the event for a log line: kind, endpoint, peer, session,
+// delay and reason, those that are set.
 func (e Event) String() string {
 	s := e.Kind.String()
 	if e.Endpoint != "" {
