@@ -14,6 +14,9 @@ import (
 // one has, or until ctx ends (returning ctx's error) or the socket closes
 // (ErrClosed). A bound socket with no peer at all blocks the same way.
 //
+// A message larger than every connected peer's stated maximum size fails at
+// once with ErrMessageTooLarge rather than waiting.
+//
 // Send keeps the frames until the receiver acknowledges the message, and may
 // write them again after a reconnect: the caller must not modify them after
 // Send returns. Send copies nothing, so sending a large message costs no
@@ -43,11 +46,29 @@ func (s *Socket) Send(ctx context.Context, frames ...[]byte) error {
 			s.mu.Unlock()
 			return nil
 		}
+		if limit, ok := s.largestPeerMaxLocked(); ok && uint64(m.size) > limit {
+			s.mu.Unlock()
+			return fmt.Errorf("%w: %d bytes, and every peer accepts at most %d", ErrMessageTooLarge, m.size, limit)
+		}
 		if !s.waitRoomLocked(ctx.Done()) {
 			s.mu.Unlock()
 			return ctx.Err()
 		}
 	}
+}
+
+// largestPeerMaxLocked returns the largest message any peer could take, when
+// every peer has stated a limit; waiting would not help a larger message.
+// Callers hold s.mu.
+func (s *Socket) largestPeerMaxLocked() (uint64, bool) {
+	var limit uint64
+	for _, p := range s.pipes {
+		if p.peerMax == 0 {
+			return 0, false // unknown yet, or unlimited
+		}
+		limit = max(limit, p.peerMax)
+	}
+	return limit, len(s.pipes) > 0
 }
 
 // pickLocked chooses the pipe for the next message: connected pipes in turn

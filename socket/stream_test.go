@@ -124,3 +124,28 @@ func TestProtocolErrorIsToldToThePeer(t *testing.T) {
 		t.Fatal("connection still open after ERROR, want it closed")
 	}
 }
+
+// TestSendLargerThanEveryPeerAccepts fails at once instead of waiting for a
+// peer that could take the message.
+func TestSendLargerThanEveryPeerAccepts(t *testing.T) {
+	ctx := testContext(t)
+	pull := newSocket(t, Pull, WithMaxMessageSize(100))
+	ep, err := pull.Bind("tcp://127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	push := newSocket(t, Push)
+	if err := push.Connect(ep); err != nil {
+		t.Fatal(err)
+	}
+	waitKind(t, ctx, push, EventConnected)
+	if err := push.Send(ctx, make([]byte, 101)); !errors.Is(err, ErrMessageTooLarge) {
+		t.Fatalf("Send of 101 bytes to a peer that takes 100: got %v, want ErrMessageTooLarge", err)
+	}
+	if err := push.Send(ctx, make([]byte, 100)); err != nil {
+		t.Fatalf("Send of 100 bytes: got %v, want nil", err)
+	}
+	if got := recvN(t, ctx, pull, 1)[0].Size(); got != 100 {
+		t.Fatalf("received %d bytes, want 100", got)
+	}
+}
