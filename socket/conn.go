@@ -743,12 +743,7 @@ func (c *conn) flushStream(cmds []wire.Command, batch []msg) error {
 // flushInproc hands commands and messages to the peer's end of the link
 // without encoding or copying them.
 func (c *conn) flushInproc(cmds []wire.Command, batch []msg) error {
-	peer := c.link
-	select {
-	case <-peer.ready:
-	case <-c.done:
-		return c.closeErr
-	}
+	peer := c.link // attached: no writer starts before both ends are ready
 	for _, cmd := range cmds {
 		if err := peer.handleCommand(cmd); err != nil {
 			peer.close(err)

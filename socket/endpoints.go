@@ -489,6 +489,6 @@ func (s *Socket) detachLocked(c *conn) {
 		s.detachPipeLocked(c)
 	}
 	if c.flow != nil {
-		s.in.detach(c, c.flow)
+		c.flow.conn.CompareAndSwap(c, nil) // a newer connection may own the flow already
 	}
 }

@@ -130,10 +130,6 @@ func (in *inbox) evictLocked() {
 	}
 }
 
-func (in *inbox) detach(c *conn, f *inflow) {
-	f.conn.CompareAndSwap(c, nil)
-}
-
 // deliver queues messages that connection c read from its peer. seq numbers
 // them when the peer asks for acks (*next is the next sequence); those at or
 // below what was already accepted are dropped as duplicates. When the peer's
