@@ -3,6 +3,7 @@ package socket
 import (
 	"context"
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 	"testing/synctest"
@@ -147,5 +148,36 @@ func TestSendLargerThanEveryPeerAccepts(t *testing.T) {
 	}
 	if got := recvN(t, ctx, pull, 1)[0].Size(); got != 100 {
 		t.Fatalf("received %d bytes, want 100", got)
+	}
+}
+
+// TestLingerZeroPullStillAcks: a PULL created WithLinger(0) that takes
+// messages and closes at once still writes its final ACK, so the PUSH can
+// Flush and never hands those messages to another receiver. (Linger is about
+// a sender's own messages; wispcat's tests first showed the gap.)
+func TestLingerZeroPullStillAcks(t *testing.T) {
+	for round := range 20 {
+		ep := "inproc://" + t.Name() + "-" + strconv.Itoa(round)
+		pull := newSocket(t, Pull, WithLinger(0))
+		if _, err := pull.Bind(ep); err != nil {
+			t.Fatal(err)
+		}
+		push := newSocket(t, Push, WithLinger(0))
+		if err := push.Connect(ep); err != nil {
+			t.Fatal(err)
+		}
+		ctx := testContext(t)
+		wait(t, sendAll(ctx, push, 0, 3))
+		recvN(t, ctx, pull, 3)
+		pull.Close()
+		// Bounds only the failing case: with the final ACK written (inproc
+		// hands it over before Close returns), Flush returns at once.
+		fctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		err := push.Flush(fctx)
+		cancel()
+		if err != nil {
+			t.Fatalf("round %d: Flush after the PULL closed: got %v, want nil", round, err)
+		}
+		push.Close()
 	}
 }
