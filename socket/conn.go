@@ -132,6 +132,19 @@ func (c *conn) wakeLocked() {
 	}
 }
 
+// refuse tells a stream peer, best effort, why this socket will not take
+// it after a complete handshake (a PAIR that has a peer, a routing id in
+// use), so its dialer reports the reason rather than a bare EOF.
+func (c *conn) refuse(err error) {
+	if c.nc == nil || errors.Is(err, ErrClosed) {
+		return
+	}
+	reason := []byte(err.Error())
+	e := wire.Command{ID: wire.CmdError, Data: reason[:min(len(reason), wire.MaxErrorReason)]}
+	c.nc.SetWriteDeadline(time.Now().Add(errorWriteTimeout))
+	c.nc.Write(e.Append(nil))
+}
+
 // close ends the connection with reason err; only the first reason is kept.
 func (c *conn) close(err error) {
 	first := false

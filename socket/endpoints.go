@@ -376,6 +376,7 @@ func (s *Socket) serveStream(c *conn, bo *patterns.Backoff) error {
 		return err
 	}
 	if err := s.attach(c); err != nil {
+		c.refuse(err)
 		c.close(err)
 		s.forget(c)
 		s.emit(Event{Kind: EventHandshakeFailed, Endpoint: c.endpoint, Peer: c.remote, Session: c.peer.Session.String(), Err: err})
@@ -435,6 +436,9 @@ func (s *Socket) attach(c *conn) error {
 		return fmt.Errorf("%w: endpoint %s disconnected", ErrClosed, c.endpoint)
 	}
 	sess := c.peer.Session
+	if err := s.admitLocked(c); err != nil {
+		return err
+	}
 	if old := s.attached[sess]; old != nil {
 		// Two connections between the same sockets (each connecting to the
 		// other, say). Both ends keep the one dialed by the smaller session
@@ -456,8 +460,28 @@ func (s *Socket) attach(c *conn) error {
 	if s.sends {
 		s.attachPipeLocked(c)
 	}
+	if s.typ == Router {
+		s.mapRoutingIDLocked(c.pipe, c)
+	}
 	if s.receives {
 		c.flow = s.in.attach(c)
+	}
+	return nil
+}
+
+// admitLocked applies the limits of the socket's type to a new peer: a
+// PAIR takes one peer at a time, a ROUTER one peer per routing id. Callers
+// hold s.mu.
+func (s *Socket) admitLocked(c *conn) error {
+	switch s.typ {
+	case Pair:
+		for sess := range s.attached {
+			if sess != c.peer.Session {
+				return fmt.Errorf("%w: connected to session %v", ErrAlreadyPaired, sess)
+			}
+		}
+	case Router:
+		return s.routingIDTakenLocked(c)
 	}
 	return nil
 }

@@ -56,6 +56,23 @@ var (
 	// ErrPeerError is the reason given when the peer closed the connection
 	// with an ERROR command; the error text carries the peer's reason.
 	ErrPeerError = errors.New("wisp: peer reported an error")
+	// ErrState is returned for a call the socket's pattern does not allow
+	// at this point: a second Send on a REQ socket before its reply, Recv on
+	// a REQ socket with no request outstanding, or Send on a REP socket with
+	// no request to answer. The socket stays usable.
+	ErrState = errors.New("wisp: operation not allowed in the socket's current state")
+	// ErrNoPeer is returned by Send on a socket made WithFailFast when no
+	// peer is connected.
+	ErrNoPeer = errors.New("wisp: no connected peer")
+	// ErrUnroutable is returned by Send on a ROUTER socket made
+	// WithRouterMandatory when no peer has the message's routing id.
+	ErrUnroutable = errors.New("wisp: no peer with this routing id")
+	// ErrDuplicateRoutingID is the reason a ROUTER refuses a peer that
+	// states a routing id another connected peer already has.
+	ErrDuplicateRoutingID = errors.New("wisp: routing id already in use by another peer")
+	// ErrAlreadyPaired is the reason a PAIR socket refuses a second peer
+	// while it has one.
+	ErrAlreadyPaired = errors.New("wisp: PAIR socket already has a peer")
 )
 
 type closedError struct{}

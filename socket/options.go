@@ -48,6 +48,11 @@ type options struct {
 	listen            func(ctx context.Context, network, address string) (net.Listener, error)
 	eventBuffer       int
 	maxConns          int
+	routingID         []byte
+	routerMandatory   bool
+	requestRetry      bool
+	retryInterval     time.Duration
+	failFast          bool
 }
 
 func defaultOptions() options {
@@ -284,6 +289,66 @@ func WithEventBuffer(n int) Option {
 			return invalid("WithEventBuffer", n, "must not be negative")
 		}
 		o.eventBuffer = n
+		return nil
+	}
+}
+
+// WithRoutingID sets the routing id this socket states in its greeting. A
+// ROUTER peer then uses it, instead of this socket's session id, as the
+// first frame of the messages it receives from this socket and to route
+// messages back to it, so the application can address a peer by a name it
+// chose. It must be 1 to 255 bytes. Two peers of one ROUTER must not use
+// the same id at the same time: the ROUTER refuses the second
+// (ErrDuplicateRoutingID).
+func WithRoutingID(id []byte) Option {
+	return func(o *options) error {
+		if len(id) == 0 || len(id) > maxRoutingID {
+			return invalid("WithRoutingID", len(id), "must be 1 to 255 bytes")
+		}
+		o.routingID = append([]byte(nil), id...)
+		return nil
+	}
+}
+
+// maxRoutingID is the longest routing id WISP/1 carries.
+const maxRoutingID = 255
+
+// WithRouterMandatory makes Send on a ROUTER socket fail with ErrUnroutable
+// when no peer has the message's routing id. By default such a message is
+// dropped and counted in Stats.Unroutable.
+func WithRouterMandatory(on bool) Option {
+	return func(o *options) error {
+		o.routerMandatory = on
+		return nil
+	}
+}
+
+// WithRequestRetry makes a REQ socket send its outstanding request again
+// while no reply has come: at once when the connection that carried it ends
+// (to another connected peer if there is one, else to the same endpoint once
+// it reconnects to a new server), and every interval after the last
+// attempt, to the next peer in turn. Zero means only on a lost connection.
+// The client then gets exactly one reply per request, but a server may see
+// a request more than once, so requests should be safe to repeat. Retries
+// stop when the reply arrives, when a new request replaces it, or when a
+// Recv waiting for it gives up (a later Recv resumes them).
+func WithRequestRetry(interval time.Duration) Option {
+	return func(o *options) error {
+		if interval < 0 {
+			return invalid("WithRequestRetry", interval, "must not be negative")
+		}
+		o.requestRetry, o.retryInterval = true, interval
+		return nil
+	}
+}
+
+// WithFailFast makes Send fail at once with ErrNoPeer when no peer is
+// connected, instead of queuing the message for an endpoint that is still
+// connecting or waiting for a peer to arrive. It applies to PUSH, DEALER,
+// PAIR and REQ.
+func WithFailFast(on bool) Option {
+	return func(o *options) error {
+		o.failFast = on
 		return nil
 	}
 }

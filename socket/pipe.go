@@ -36,6 +36,7 @@ type pipe struct {
 	pushed       int64       // payload bytes ever pushed; msg.cum counts in it
 	expiry       *time.Timer // resume timeout while detached
 	gen          uint64      // bumped on every attach and detach to void stale timers
+	routingID    string      // ROUTER: the peer's routing id, while mapped in byRoutingID
 
 	msgsOut, bytesOut, resends atomic.Uint64
 }
@@ -165,6 +166,12 @@ func (s *Socket) removePipeLocked(p *pipe) {
 	if p.hasSession && s.bySession[p.session] == p {
 		delete(s.bySession, p.session)
 	}
+	if p.routingID != "" && s.byRoutingID[p.routingID] == p {
+		delete(s.byRoutingID, p.routingID)
+	}
+	if s.req.carrier == p {
+		s.req.carrier = nil
+	}
 	for i, q := range s.pipes {
 		if q == p {
 			copy(s.pipes[i:], s.pipes[i+1:])
@@ -190,6 +197,9 @@ func (s *Socket) attachPipeLocked(c *conn) {
 	case p != nil && d != nil && d != p:
 		// The dialer's endpoint now leads to a peer we already hold a stream
 		// for: move what the dialer queued into that stream.
+		if !s.keepsAddress(d, c) {
+			s.dropHeldLocked(d)
+		}
 		for _, m := range d.takeAll() {
 			p.push(m)
 		}
@@ -207,7 +217,11 @@ func (s *Socket) attachPipeLocked(c *conn) {
 	p.stopExpiry()
 	p.gen++
 	var resumed int
-	if p.hasSession && p.session == sess {
+	newSession := !(p.hasSession && p.session == sess)
+	if p.hasSession && newSession && !s.keepsAddress(p, c) {
+		s.dropHeldLocked(p) // addressed to a peer that is gone
+	}
+	if !newSession {
 		resumed = p.ledger.Unacked()
 		p.ledger.Rewind()
 	} else {
@@ -232,6 +246,9 @@ func (s *Socket) attachPipeLocked(c *conn) {
 	p.peerMax = c.peer.MaxMessageSize
 	c.pipe = p
 	s.pumpOrphansLocked()
+	if s.typ == Req {
+		s.requestPipeAttached(p, newSession)
+	}
 	s.broadcastRoomLocked() // a Send waiting for any peer can go on
 }
 
@@ -248,6 +265,9 @@ func (s *Socket) detachPipeLocked(c *conn) {
 		return
 	}
 	p.armExpiry()
+	if s.typ == Req {
+		s.requestPipeLost(p)
+	}
 }
 
 // expirePipe runs when a detached pipe's resume timeout ends: its messages
@@ -259,6 +279,19 @@ func (s *Socket) expirePipe(p *pipe, gen uint64) {
 		return
 	}
 	p.expiry = nil
+	if s.addressed() {
+		// Nobody else may have these: the peer they were for is gone.
+		s.dropHeldLocked(p)
+		if p.routingID != "" && s.byRoutingID[p.routingID] == p {
+			delete(s.byRoutingID, p.routingID)
+			p.routingID = ""
+		}
+		if p.dialer == nil {
+			s.removePipeLocked(p)
+		}
+		s.broadcastRoomLocked()
+		return
+	}
 	n := p.ledger.Len()
 	for _, m := range p.takeAll() {
 		s.orphans.Push(m)

@@ -35,6 +35,8 @@ type inflow struct {
 	room     chan struct{} // non-nil while the connection's reader waits for the queue to drain
 	ackEvery uint64        // acknowledge at least every this many messages
 
+	routingID []byte // ROUTER: the id the application sees for this peer; set once
+
 	delivered  atomic.Uint64 // highest sequence the application took with Recv
 	ackSent    atomic.Uint64 // highest sequence acknowledged; written by the writer
 	taken      atomic.Int64  // payload bytes the application took
@@ -108,7 +110,7 @@ func (in *inbox) attach(c *conn) *inflow {
 		if len(in.flows) >= maxIdleFlows {
 			in.evictLocked()
 		}
-		f = &inflow{session: c.peer.Session}
+		f = &inflow{session: c.peer.Session, routingID: peerRoutingID(&c.peer)}
 		in.flows[f.session] = f
 	}
 	f.ackEvery = uint64(c.peer.Window / 4)
@@ -201,21 +203,47 @@ func (in *inbox) deliver(c *conn, f *inflow, msgs []Message, seqOn bool, next *u
 }
 
 // Recv returns the next message, waiting until one arrives, ctx ends
-// (returning ctx's error) or the socket closes (ErrClosed). PULL takes
-// messages from its peers in turn, one from each.
+// (returning ctx's error) or the socket closes (ErrClosed). Messages are
+// taken from the socket's peers in turn, one from each (fair queuing).
 // Taking a message with Recv is what acknowledges it to its sender.
+//
+// What Recv returns depends on the type: PULL, DEALER and PAIR return the
+// message as sent; ROUTER puts the sending peer's routing id in front of
+// it; REP returns the request without its envelope and remembers whom to
+// answer; REQ returns the reply to its outstanding request, dropping any
+// other.
 //
 // The frames of a received message belong to the caller.
 func (s *Socket) Recv(ctx context.Context) (Message, error) {
 	if !s.receives {
 		return nil, fmt.Errorf("%w: Recv on %v", ErrNotSupported, s.typ)
 	}
-	in := &s.in
+	switch s.typ {
+	case Req:
+		return s.recvReply(ctx)
+	case Rep:
+		return s.recvRequest(ctx)
+	case Router:
+		m, f, err := s.in.next(ctx)
+		if err != nil {
+			return nil, err
+		}
+		out := make(Message, 0, len(m)+1)
+		// A copy: the caller owns what Recv returns and may change it.
+		out = append(out, append([]byte(nil), f.routingID...))
+		return append(out, m...), nil
+	}
+	m, _, err := s.in.next(ctx)
+	return m, err
+}
+
+// next returns the next message and the flow it came from.
+func (in *inbox) next(ctx context.Context) (Message, *inflow, error) {
 	for {
 		in.recvMu.Lock()
 		if in.closedFlag.Load() {
 			in.recvMu.Unlock()
-			return nil, ErrClosed
+			return nil, nil, ErrClosed
 		}
 		if in.head < len(in.batch) || in.refill() {
 			return in.pop()
@@ -243,7 +271,7 @@ func (s *Socket) Recv(ctx context.Context) (Message, error) {
 		in.waiters--
 		in.mu.Unlock()
 		if canceled {
-			return nil, ctx.Err()
+			return nil, nil, ctx.Err()
 		}
 	}
 }
@@ -297,7 +325,7 @@ func (in *inbox) refill() bool {
 // pop returns the next message of the batch, records it as delivered, and
 // wakes the flow's writer when an ACK is due. Callers hold recvMu; pop
 // releases it.
-func (in *inbox) pop() (Message, error) {
+func (in *inbox) pop() (Message, *inflow, error) {
 	e := in.batch[in.head]
 	in.batch[in.head] = entry{}
 	in.head++
@@ -321,7 +349,7 @@ func (in *inbox) pop() (Message, error) {
 			}
 		}
 	}
-	return e.m, nil
+	return e.m, f, nil
 }
 
 // stats adds the receive side to the per-peer list and returns the total

@@ -25,6 +25,14 @@ func (s *Socket) Send(ctx context.Context, frames ...[]byte) error {
 	if !s.sends {
 		return fmt.Errorf("%w: Send on %v", ErrNotSupported, s.typ)
 	}
+	switch s.typ {
+	case Req:
+		return s.sendRequest(frames)
+	case Rep:
+		return s.sendReply(ctx, frames)
+	case Router:
+		return s.sendRouted(ctx, frames)
+	}
 	m, err := s.makeMsg(frames)
 	if err != nil {
 		return err
@@ -37,6 +45,10 @@ func (s *Socket) Send(ctx context.Context, frames ...[]byte) error {
 		}
 		if s.orphans.Len() > 0 {
 			s.pumpOrphansLocked()
+		}
+		if s.opts.failFast && !s.anyConnectedLocked() {
+			s.mu.Unlock()
+			return ErrNoPeer
 		}
 		if p := s.pickLocked(m.size); p != nil {
 			p.push(m)
@@ -55,6 +67,17 @@ func (s *Socket) Send(ctx context.Context, frames ...[]byte) error {
 			return ctx.Err()
 		}
 	}
+}
+
+// anyConnectedLocked reports whether some pipe has a connection. Callers
+// hold s.mu.
+func (s *Socket) anyConnectedLocked() bool {
+	for _, p := range s.pipes {
+		if p.conn != nil {
+			return true
+		}
+	}
+	return false
 }
 
 // largestPeerMaxLocked returns the largest message any peer could take, when

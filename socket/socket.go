@@ -59,6 +59,10 @@ type Socket struct {
 	roomWaiters int                       // how many wait on room
 
 	in inbox // receive side
+
+	byRoutingID map[string]*pipe // ROUTER: the pipe of each peer's routing id; guarded by mu
+	req         requester        // REQ state; guarded by mu
+	rep         replier          // REP state; guarded by mu
 }
 
 // New creates a socket of type t. It starts no goroutine and opens no
@@ -70,6 +74,8 @@ func New(t Type, opts ...Option) (*Socket, error) {
 		s.sends = true
 	case Pull:
 		s.receives = true
+	case Req, Rep, Dealer, Router, Pair:
+		s.sends, s.receives = true, true
 	default:
 		if !t.Valid() {
 			return nil, fmt.Errorf("%w: %v", ErrUnsupportedType, t)
@@ -99,6 +105,7 @@ func New(t Type, opts ...Option) (*Socket, error) {
 		HeartbeatTimeout:  s.opts.heartbeatTimeout,
 		Window:            uint32(s.opts.sendHWM),
 		WindowBytes:       uint64(s.opts.sendHWMBytes),
+		RoutingID:         s.opts.routingID,
 	}
 	s.self = g
 	s.greeting = g.Append(nil)
@@ -110,6 +117,8 @@ func New(t Type, opts ...Option) (*Socket, error) {
 	s.attached = make(map[wire.SessionID]*conn)
 	s.bySession = make(map[wire.SessionID]*pipe)
 	s.streamPos = make(map[wire.SessionID]uint64)
+	s.byRoutingID = make(map[string]*pipe)
+	s.req.init()
 	s.room = make(chan struct{})
 	s.in.init(s)
 	return s, nil
@@ -250,6 +259,7 @@ func (s *Socket) close() error {
 	for _, p := range s.pipes {
 		p.stopExpiry()
 	}
+	s.req.stopTimer()
 	s.mu.Unlock()
 
 	s.mu.Lock()
@@ -347,6 +357,10 @@ func (s *Socket) Stats() Stats {
 		Resends:           s.stats.resends.Load(),
 		Duplicates:        s.stats.duplicates.Load(),
 		Drops:             s.stats.drops.Load(),
+		Unroutable:        s.stats.unroutable.Load(),
+		StaleReplies:      s.stats.stale.Load(),
+		BadEnvelopes:      s.stats.badEnvelopes.Load(),
+		Retries:           s.stats.retries.Load(),
 		HandshakeFailures: s.handshakeFail.Load(),
 		ProtocolErrors:    s.protocolErr.Load(),
 		EventsDropped:     s.eventsDropped.Load(),

@@ -9,6 +9,10 @@ type Stats struct {
 	Resends           uint64 // messages written again after a reconnect or handed to another peer
 	Duplicates        uint64 // received messages dropped because they had arrived before
 	Drops             uint64 // messages dropped by the socket (none for PUSH/PULL with acks on)
+	Unroutable        uint64 // replies and ROUTER messages dropped because their peer is unknown or gone
+	StaleReplies      uint64 // REQ: replies dropped because they answer no outstanding request (late or duplicate)
+	BadEnvelopes      uint64 // REQ, REP: received messages dropped because their envelope is malformed
+	Retries           uint64 // REQ: requests sent again under WithRequestRetry
 	Unacked           int    // messages sent but not yet acknowledged, over all peers
 	SendQueue         int    // messages held for sending, over all peers (includes Unacked)
 	RecvQueue         int    // received messages waiting for Recv
@@ -41,4 +45,6 @@ type PeerStats struct {
 type counters struct {
 	msgsIn, msgsOut, bytesIn, bytesOut atomic.Uint64
 	resends, duplicates, drops         atomic.Uint64
+	unroutable, stale, badEnvelopes    atomic.Uint64
+	retries                            atomic.Uint64
 }

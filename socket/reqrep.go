@@ -1,0 +1,320 @@
+package socket
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/wispmq/wisp/wire"
+)
+
+// Request-reply envelopes (wire/SPEC.md section 4.1). A request travels as
+//
+//	[routing frames...] [request id] [empty delimiter] [body frames...]
+//
+// REQ adds the 4-byte request id and the delimiter; each ROUTER on the way
+// adds, on receipt, the routing id that leads back to its sender; REP keeps
+// every frame before the delimiter and puts them, and the delimiter, in
+// front of its reply, which each ROUTER on the way back strips again.
+
+// requestIDSize is the length of a REQ request id frame.
+const requestIDSize = 4
+
+// requester is a REQ socket's outstanding request. Guarded by Socket.mu.
+type requester struct {
+	nextID  uint32
+	active  bool   // a request awaits its reply
+	gaveUp  bool   // a Recv waiting for it ended with its context: retries pause
+	id      uint32 // the outstanding request's id
+	m       msg    // the outstanding request, envelope included
+	carrier *pipe  // the pipe it was last given to, or nil while unsent
+	timer   *time.Timer
+	gen     uint64 // bumped per request, to void stale retry timers
+}
+
+func (r *requester) init() { r.nextID = rand.Uint32() }
+
+// replier is a REP socket's request being answered. Guarded by Socket.mu.
+type replier struct {
+	pending  bool
+	session  wire.SessionID // who asked
+	envelope [][]byte       // the frames before the delimiter
+}
+
+// sendRequest is Send on a REQ socket: it never blocks. The request goes to
+// the next connected peer in turn, or waits for a connecting endpoint, or
+// for the first peer to arrive.
+func (s *Socket) sendRequest(frames [][]byte) error {
+	body, err := s.makeMsg(frames)
+	if err != nil {
+		return err
+	}
+	if len(frames)+2 > wire.MaxFramesPerMessage {
+		return fmt.Errorf("%w: %d frames and the envelope's 2, the most is %d", ErrInvalidMessage, len(frames), wire.MaxFramesPerMessage)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing {
+		return ErrClosed
+	}
+	r := &s.req
+	if r.active && !r.gaveUp {
+		return fmt.Errorf("%w: REQ must receive the reply to request %d before sending another", ErrState, r.id)
+	}
+	if s.opts.failFast && !s.anyConnectedLocked() {
+		return ErrNoPeer
+	}
+	id := r.nextID
+	r.nextID++
+	idFrame := binary.BigEndian.AppendUint32(make([]byte, 0, requestIDSize), id)
+	rest := make([][]byte, 0, len(frames)+1)
+	rest = append(rest, []byte{})
+	rest = append(rest, body.first)
+	rest = append(rest, body.rest...)
+	r.stopTimer()
+	r.active, r.gaveUp, r.id, r.carrier = true, false, id, nil
+	r.m = msg{first: idFrame, rest: rest, size: requestIDSize + body.size}
+	r.gen++
+	s.dispatchRequestLocked(false)
+	s.armRetryLocked()
+	return nil
+}
+
+// dispatchRequestLocked gives the outstanding request to the next pipe in
+// turn, connected ones first, unless that pipe still holds it unacknowledged
+// (it will deliver it). Callers hold s.mu.
+func (s *Socket) dispatchRequestLocked(retry bool) {
+	r := &s.req
+	p := s.pickLocked(r.m.size)
+	if p == nil {
+		if r.carrier == nil || r.carrier.conn == nil {
+			r.carrier = nil // wait for a peer: attachPipeLocked dispatches
+		}
+		return
+	}
+	if !p.holds(r.m) {
+		p.push(r.m)
+		if p.conn != nil {
+			p.conn.wakeLocked()
+		}
+		if retry {
+			s.stats.retries.Add(1)
+		}
+	}
+	r.carrier = p
+}
+
+// holds reports whether the pipe's ledger still has m, by the identity of
+// its first frame. Only REQ uses it, whose ledgers hold a few requests.
+func (p *pipe) holds(m msg) bool {
+	for i := p.ledger.Len() - 1; i >= 0; i-- {
+		if x := p.ledger.Peek(i); len(x.first) > 0 && &x.first[0] == &m.first[0] {
+			return true
+		}
+	}
+	return false
+}
+
+func (r *requester) stopTimer() {
+	if r.timer != nil {
+		r.timer.Stop()
+		r.timer = nil
+	}
+}
+
+// armRetryLocked starts the retry interval of the outstanding request.
+// Callers hold s.mu.
+func (s *Socket) armRetryLocked() {
+	r := &s.req
+	r.stopTimer()
+	if !s.opts.requestRetry || s.opts.retryInterval <= 0 || !r.active || r.gaveUp || s.closing {
+		return
+	}
+	gen := r.gen
+	r.timer = time.AfterFunc(s.opts.retryInterval, func() { s.retryRequest(gen) })
+}
+
+func (s *Socket) retryRequest(gen uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := &s.req
+	if r.gen != gen || !r.active || r.gaveUp || s.closing {
+		return
+	}
+	r.timer = nil
+	s.dispatchRequestLocked(true)
+	s.armRetryLocked()
+}
+
+// requestPipeLost runs when p's connection ends: a request it carried goes
+// out again at once. Callers hold s.mu.
+func (s *Socket) requestPipeLost(p *pipe) {
+	r := &s.req
+	if r.active && r.carrier == p && s.opts.requestRetry && !r.gaveUp && !s.closing {
+		s.dispatchRequestLocked(true)
+	}
+}
+
+// requestPipeAttached runs when p gets a connection. A request that found
+// no peer goes out now; one whose carrier now leads to a new server session
+// goes out again, since the old server took it with it. Callers hold s.mu.
+func (s *Socket) requestPipeAttached(p *pipe, newSession bool) {
+	r := &s.req
+	switch {
+	case !r.active || s.closing:
+	case r.carrier == nil:
+		s.dispatchRequestLocked(false)
+	case r.carrier == p && newSession && s.opts.requestRetry && !r.gaveUp:
+		s.dispatchRequestLocked(true)
+	}
+}
+
+// recvReply is Recv on a REQ socket: it returns the body of the reply to
+// the outstanding request and drops every other reply.
+func (s *Socket) recvReply(ctx context.Context) (Message, error) {
+	r := &s.req
+	s.mu.Lock()
+	if !r.active {
+		s.mu.Unlock()
+		return nil, fmt.Errorf("%w: REQ has no request waiting for a reply", ErrState)
+	}
+	if r.gaveUp {
+		r.gaveUp = false
+		s.armRetryLocked()
+	}
+	s.mu.Unlock()
+	for {
+		m, _, err := s.in.next(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				s.mu.Lock()
+				if r.active {
+					r.gaveUp = true
+					r.stopTimer()
+				}
+				s.mu.Unlock()
+			}
+			return nil, err
+		}
+		id, body, ok := parseReply(m)
+		if !ok {
+			s.stats.badEnvelopes.Add(1)
+			continue
+		}
+		s.mu.Lock()
+		if r.active && r.id == id {
+			r.active, r.m, r.carrier = false, msg{}, nil
+			r.stopTimer()
+			r.gen++
+			s.mu.Unlock()
+			return body, nil
+		}
+		s.mu.Unlock()
+		s.stats.stale.Add(1)
+	}
+}
+
+// parseReply splits a reply that reached a REQ socket into its request id
+// and body: [id] [empty] [body...].
+func parseReply(m Message) (uint32, Message, bool) {
+	if len(m) < 3 || len(m[0]) != requestIDSize || len(m[1]) != 0 {
+		return 0, nil, false
+	}
+	return binary.BigEndian.Uint32(m[0]), m[2:], true
+}
+
+// delimiterIndex returns the index of the empty frame that ends a request's
+// envelope, or -1 when the message has none or nothing after it.
+func delimiterIndex(m Message) int {
+	for i, f := range m {
+		if len(f) == 0 {
+			if i == len(m)-1 {
+				return -1
+			}
+			return i
+		}
+	}
+	return -1
+}
+
+// recvRequest is Recv on a REP socket: it returns the request's body and
+// remembers its envelope and its sender for Send. A request that was never
+// answered is abandoned.
+func (s *Socket) recvRequest(ctx context.Context) (Message, error) {
+	for {
+		m, f, err := s.in.next(ctx)
+		if err != nil {
+			return nil, err
+		}
+		k := delimiterIndex(m)
+		if k < 0 {
+			s.stats.badEnvelopes.Add(1)
+			continue
+		}
+		s.mu.Lock()
+		s.rep = replier{pending: true, session: f.session, envelope: m[:k]}
+		s.mu.Unlock()
+		return m[k+1:], nil
+	}
+}
+
+// sendReply is Send on a REP socket: it answers the request the last Recv
+// returned, on the connection of the peer that sent it.
+func (s *Socket) sendReply(ctx context.Context, frames [][]byte) error {
+	body, err := s.makeMsg(frames)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	rep := s.rep
+	if !rep.pending {
+		return fmt.Errorf("%w: REP has no request to answer; Recv one first", ErrState)
+	}
+	if len(rep.envelope)+1+len(frames) > wire.MaxFramesPerMessage {
+		return fmt.Errorf("%w: %d frames and the envelope's %d, the most is %d", ErrInvalidMessage, len(frames), len(rep.envelope)+1, wire.MaxFramesPerMessage)
+	}
+	s.rep = replier{}
+	all := make([][]byte, 0, len(rep.envelope)+1+len(frames))
+	all = append(all, rep.envelope...)
+	all = append(all, []byte{})
+	all = append(all, body.first)
+	all = append(all, body.rest...)
+	size := body.size
+	for _, f := range rep.envelope {
+		size += len(f)
+	}
+	m := msg{first: all[0], rest: all[1:], size: size}
+	return s.sendToLocked(ctx, m, func() *pipe { return s.bySession[rep.session] })
+}
+
+// sendToLocked queues m on the pipe route returns, waiting for room below
+// the high-water marks. A message whose pipe is gone, or goes while Send
+// waits, is dropped and counted. Callers hold s.mu.
+func (s *Socket) sendToLocked(ctx context.Context, m msg, route func() *pipe) error {
+	for {
+		if s.closing {
+			return ErrClosed
+		}
+		p := route()
+		if p == nil {
+			s.stats.unroutable.Add(1)
+			return nil
+		}
+		if p.peerMax != 0 && uint64(m.size) > p.peerMax {
+			return fmt.Errorf("%w: %d bytes, and the peer accepts at most %d", ErrMessageTooLarge, m.size, p.peerMax)
+		}
+		if p.room(m.size) {
+			p.push(m)
+			if p.conn != nil {
+				p.conn.wakeLocked()
+			}
+			return nil
+		}
+		if !s.waitRoomLocked(ctx.Done()) {
+			return ctx.Err()
+		}
+	}
+}

@@ -1,0 +1,100 @@
+package socket
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/wispmq/wisp/wire"
+)
+
+// peerRoutingID is the id a ROUTER knows a peer by: the routing id the peer
+// stated in its greeting, or else its session id, which is unique and stays
+// the same across its reconnections.
+func peerRoutingID(g *wire.Greeting) []byte {
+	if len(g.RoutingID) > 0 {
+		return append([]byte(nil), g.RoutingID...)
+	}
+	return append([]byte(nil), g.Session[:]...)
+}
+
+// sendRouted is Send on a ROUTER socket: frames[0] names the peer, the rest
+// is the message. A message for an unknown peer is dropped and counted, or
+// fails with ErrUnroutable under WithRouterMandatory. A known peer whose
+// queue is full makes Send wait for room, like PUSH.
+func (s *Socket) sendRouted(ctx context.Context, frames [][]byte) error {
+	if len(frames) < 2 {
+		return fmt.Errorf("%w: a ROUTER message needs a routing id frame and at least one more", ErrInvalidMessage)
+	}
+	m, err := s.makeMsg(frames[1:])
+	if err != nil {
+		return err
+	}
+	rid := frames[0]
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.opts.routerMandatory && s.byRoutingID[string(rid)] == nil && !s.closing {
+		return fmt.Errorf("%w: %x", ErrUnroutable, rid)
+	}
+	return s.sendToLocked(ctx, m, func() *pipe { return s.byRoutingID[string(rid)] })
+}
+
+// routingIDTakenLocked reports, as an error, that another session's
+// connected peer already has the routing id connection c's peer states.
+// Callers hold s.mu.
+func (s *Socket) routingIDTakenLocked(c *conn) error {
+	rid := peerRoutingID(&c.peer)
+	holder := s.byRoutingID[string(rid)]
+	if holder != nil && holder.conn != nil && !(holder.hasSession && holder.session == c.peer.Session) {
+		return fmt.Errorf("%w: %q", ErrDuplicateRoutingID, rid)
+	}
+	return nil
+}
+
+// mapRoutingIDLocked records p as the pipe of its peer's routing id. A pipe
+// of another, departed session that had the id loses it, and the messages
+// queued for the id move to p, whose peer now answers to it. Callers hold
+// s.mu.
+func (s *Socket) mapRoutingIDLocked(p *pipe, c *conn) {
+	rid := string(peerRoutingID(&c.peer))
+	if p.routingID != rid && p.routingID != "" && s.byRoutingID[p.routingID] == p {
+		delete(s.byRoutingID, p.routingID)
+	}
+	if holder := s.byRoutingID[rid]; holder != nil && holder != p {
+		for _, m := range holder.takeAll() {
+			p.push(m)
+		}
+		holder.routingID = ""
+		if holder.dialer == nil {
+			s.removePipeLocked(holder)
+		}
+	}
+	p.routingID = rid
+	s.byRoutingID[rid] = p
+}
+
+// addressed reports whether the socket's messages are addressed to one peer
+// (ROUTER by routing id, REP to the peer that asked) rather than to any: an
+// addressed message is never handed to another peer, only dropped.
+func (s *Socket) addressed() bool { return s.typ == Router || s.typ == Rep }
+
+// keepsAddress reports whether the messages p holds are still addressed
+// correctly once p leads to connection c's peer: always for unaddressed
+// types; for ROUTER when the peer's routing id is unchanged.
+func (s *Socket) keepsAddress(p *pipe, c *conn) bool {
+	switch s.typ {
+	case Router:
+		return p.routingID == string(peerRoutingID(&c.peer))
+	case Rep:
+		return false
+	}
+	return true
+}
+
+// dropHeldLocked discards what an addressed pipe holds for a peer that is
+// gone, counting it as unroutable. Callers hold s.mu.
+func (s *Socket) dropHeldLocked(p *pipe) {
+	if n := p.ledger.Len(); n > 0 {
+		p.takeAll()
+		s.stats.unroutable.Add(uint64(n))
+	}
+}
