@@ -95,6 +95,17 @@ var specItems = map[string]struct {
 	"message-multi": {[]Item{
 		{Frame: []byte("a"), More: true}, {Frame: []byte{}, More: true}, {Frame: []byte("bc")},
 	}, true},
+	"message-request": {[]Item{
+		{Frame: []byte{0, 0, 0, 42}, More: true}, {Frame: []byte{}, More: true}, {Frame: []byte("hello")},
+	}, true},
+	"message-request-routed": {[]Item{
+		{Frame: []byte("c1"), More: true}, {Frame: []byte{0, 0, 0, 42}, More: true},
+		{Frame: []byte{}, More: true}, {Frame: []byte("hello")},
+	}, true},
+	"message-reply-routed": {[]Item{
+		{Frame: []byte("c1"), More: true}, {Frame: []byte{0, 0, 0, 42}, More: true},
+		{Frame: []byte{}, More: true}, {Frame: []byte("hi")},
+	}, true},
 	"cmd-resume":        {[]Item{{IsCommand: true, Command: Command{ID: CmdResume, Seq: 1}}}, true},
 	"cmd-ack":           {[]Item{{IsCommand: true, Command: Command{ID: CmdAck, Seq: 1000}}}, true},
 	"cmd-ping":          {[]Item{{IsCommand: true, Command: Command{ID: CmdPing, Data: []byte{0, 0, 0, 42}}}}, true},
