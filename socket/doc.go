@@ -1,7 +1,7 @@
 // Package socket is wisp's public API: messaging sockets in the style of
 // ZeroMQ, in pure Go.
 //
-// A Socket of a type (Push, Pull) binds and connects to any number of
+// A Socket of a type (Push, Pull, Req, Rep, Dealer, Router, Pair) binds and connects to any number of
 // endpoints — "tcp://host:port", "ipc:///path", "inproc://name", or a
 // net.Listener or net.Conn the application already has — in any order, and
 // moves whole messages (one or more frames) between the application and its
@@ -19,6 +19,26 @@
 // receiver; only then can a message arrive twice. Flush waits for every
 // acknowledgement; Close waits up to the linger time and reports how many
 // messages were not acknowledged (ErrUndelivered).
+//
+// # Request and reply
+//
+// A REQ socket sends one request at a time and receives its reply; each
+// request carries an id, and a reply to anything else (late, duplicated) is
+// dropped and counted in Stats.StaleReplies. Recv's context bounds the wait,
+// and after it ends a new request may be sent, so a client never hangs on a
+// dead server. WithRequestRetry resends the request when its connection
+// ends or after an interval, to another server or to a restarted one: the
+// client gets exactly one reply, and servers should treat requests as
+// possibly repeated. A REP socket answers each request on the connection of
+// the peer that asked; a reply whose asker is gone is dropped and counted
+// (Stats.Unroutable).
+//
+// ROUTER and DEALER are the asynchronous forms: ROUTER prefixes each
+// received message with its peer's routing id and routes what it sends by
+// that frame; DEALER round-robins and fair-queues without an envelope.
+// Proxy joins a ROUTER frontend to a DEALER backend to make a broker
+// between many clients and many workers. The envelope on the wire is
+// specified in wire/SPEC.md, section 4.1.
 //
 // # Memory and blocking
 //

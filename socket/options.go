@@ -206,8 +206,8 @@ func WithResumeTimeout(d time.Duration) Option {
 	}
 }
 
-// WithAcks turns the pipeline's acknowledgements on or off for a PUSH
-// socket. On (the default), every message is kept until its receiver's
+// WithAcks turns acknowledgements on or off for a sending socket (every
+// type but PULL). On (the default), every message is kept until its receiver's
 // application has taken it, and resent after a reconnect, so nothing is
 // lost. Off, a message counts as delivered once written to the connection:
 // faster, but messages in flight are lost when a connection breaks.

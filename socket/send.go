@@ -7,12 +7,21 @@ import (
 	"github.com/wispmq/wisp/wire"
 )
 
-// Send sends one message made of the given frames (at least one). PUSH picks
-// the next peer in turn that has room below the send high-water mark;
-// messages wait for a connecting endpoint that is not connected yet only
-// when no connected peer has room. When no peer has room, Send blocks until
-// one has, or until ctx ends (returning ctx's error) or the socket closes
-// (ErrClosed). A bound socket with no peer at all blocks the same way.
+// Send sends one message made of the given frames (at least one).
+//
+// PUSH, DEALER and PAIR pick the next peer in turn that has room below the
+// send high-water mark; messages wait for a connecting endpoint that is not
+// connected yet only when no connected peer has room. When no peer has
+// room, Send blocks until one has, or until ctx ends (returning ctx's error)
+// or the socket closes (ErrClosed). A bound socket with no peer at all
+// blocks the same way, unless it was made WithFailFast (ErrNoPeer).
+//
+// REQ sends a request and never blocks: it fails with ErrState while the
+// previous request awaits its reply (unless a Recv for it gave up), and
+// otherwise queues the request for the next peer in turn. REP sends the
+// reply to the request the last Recv returned (ErrState if there is none).
+// ROUTER takes the routing id of the receiving peer as the first frame and
+// sends the rest to that peer.
 //
 // A message larger than every connected peer's stated maximum size fails at
 // once with ErrMessageTooLarge rather than waiting.

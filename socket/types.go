@@ -14,18 +14,31 @@ const (
 	// Pull receives messages from its PUSH peers, fair-queued across them,
 	// acknowledging each once the application has taken it with Recv.
 	Pull = wire.Pull
-	// Pair, Pub, Sub, Req, Rep, Dealer, Router, XPub and XSub are the other
-	// types of the protocol; New reports ErrUnsupportedType for them until
-	// they are implemented.
-	Pair   = wire.Pair
-	Pub    = wire.Pub
-	Sub    = wire.Sub
-	Req    = wire.Req
-	Rep    = wire.Rep
+	// Req sends a request and then receives its reply, strictly in turn.
+	// Each request carries a request id and goes to the next peer in turn;
+	// replies to anything but the outstanding request are dropped. With
+	// WithRequestRetry it resends a request whose server went away.
+	Req = wire.Req
+	// Rep receives requests, fair-queued across its peers, and sends each
+	// reply to the peer that asked.
+	Rep = wire.Rep
+	// Dealer sends round-robin and receives fair-queued, like a PUSH and a
+	// PULL in one, with no envelope: the asynchronous client or worker of a
+	// broker.
 	Dealer = wire.Dealer
+	// Router receives from its peers with each peer's routing id as the
+	// first frame, and sends each message to the peer its first frame names:
+	// the asynchronous server, and the front of a broker.
 	Router = wire.Router
-	XPub   = wire.XPub
-	XSub   = wire.XSub
+	// Pair talks to exactly one peer, in both directions.
+	Pair = wire.Pair
+	// Pub, Sub, XPub and XSub are the publish-subscribe types of the
+	// protocol; New reports ErrUnsupportedType for them until they are
+	// implemented.
+	Pub  = wire.Pub
+	Sub  = wire.Sub
+	XPub = wire.XPub
+	XSub = wire.XSub
 )
 
 // Message is one message: one or more frames, delivered whole or not at all.
