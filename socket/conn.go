@@ -580,6 +580,7 @@ func (c *conn) writeLoop() {
 			finished = true
 		}
 		cmds := c.cmds[:0]
+		acked := false
 		if acking {
 			d, sent := c.flow.delivered.Load(), c.flow.ackSent.Load()
 			taken := c.flow.taken.Load()
@@ -588,6 +589,7 @@ func (c *conn) writeLoop() {
 				cmds = append(cmds, wire.Command{ID: wire.CmdAck, Seq: d})
 				c.flow.ackSent.Store(d)
 				c.flow.ackedBytes.Store(taken)
+				acked = true
 				if c.ackArmed.Load() {
 					ackTimer.Stop()
 					c.ackArmed.Store(false)
@@ -617,6 +619,19 @@ func (c *conn) writeLoop() {
 			if resumeAt != 0 {
 				// Commands go out before data, so RESUME precedes its batch.
 				cmds = append(cmds, wire.Command{ID: wire.CmdResume, Seq: resumeAt})
+			}
+		}
+		if acking && !acked && len(batch) > 0 {
+			// Data goes out anyway (a reply, say): an ACK riding along
+			// costs no write of its own, unlike the delayed one.
+			if d := c.flow.delivered.Load(); d > c.flow.ackSent.Load() {
+				cmds = append(cmds, wire.Command{ID: wire.CmdAck, Seq: d})
+				c.flow.ackSent.Store(d)
+				c.flow.ackedBytes.Store(c.flow.taken.Load())
+				if c.ackArmed.Load() {
+					ackTimer.Stop()
+					c.ackArmed.Store(false)
+				}
 			}
 		}
 		c.cmds = cmds
