@@ -3,7 +3,10 @@ package socket
 import (
 	"errors"
 	"fmt"
+	"net"
 	"testing"
+
+	"github.com/wispmq/wisp/wire"
 )
 
 // TestReqRepRoundTrips checks strict alternation and that every reply
@@ -57,4 +60,68 @@ func TestReqRepRoundTrips(t *testing.T) {
 			t.Fatalf("REP Send with no request: got %v, want ErrState", err)
 		}
 	})
+}
+
+// TestReqOnTheWire checks a real REQ against a raw REP that speaks
+// wire/SPEC.md section 4.1 byte by byte: the request arrives as
+// [4-byte id][empty][body], and a reply of the same form with the same id
+// is delivered.
+func TestReqOnTheWire(t *testing.T) {
+	ctx := testContext(t)
+	req := newSocket(t, Req, WithLinger(0)) // the raw REP never acknowledges
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if err := req.Connect("tcp://" + l.Addr().String()); err != nil {
+		t.Fatal(err)
+	}
+	if err := req.Send(ctx, []byte("hello")); err != nil {
+		t.Fatal(err)
+	}
+	nc, err := l.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw := rawOn(t, nc)
+	g := raw.handshake(rawGreeting(wire.Rep, false))
+	if g.Type != wire.Req || !g.Acks {
+		t.Fatalf("greeting: got type %v acks %v, want REQ with ACKS", g.Type, g.Acks)
+	}
+	var frames []wire.Item
+	for len(frames) == 0 || frames[len(frames)-1].More {
+		it, err := raw.readItem()
+		if err != nil {
+			t.Fatalf("reading the request: %v", err)
+		}
+		if it.IsCommand {
+			if it.Command.ID != wire.CmdResume {
+				t.Fatalf("got command %v before the request, want only RESUME", it.Command.ID)
+			}
+			continue
+		}
+		frames = append(frames, it)
+	}
+	if len(frames) != 3 || len(frames[0].Frame) != 4 || len(frames[1].Frame) != 0 || string(frames[2].Frame) != "hello" {
+		t.Fatalf("request frames: got %+v, want [4-byte id][][hello]", frames)
+	}
+	id := frames[0].Frame
+	wrong := append([]byte(nil), id...)
+	wrong[3]++
+	for _, body := range []struct {
+		id   []byte
+		text string
+	}{{wrong, "stale"}, {id, "world"}} {
+		raw.frame(true, body.id)
+		raw.frame(true, nil)
+		raw.frame(false, []byte(body.text))
+	}
+	m, err := req.Recv(ctx)
+	if err != nil || string(m.Bytes()) != "world" || len(m) != 1 {
+		t.Fatalf("Recv: got %q, %v, want [world], nil", m, err)
+	}
+	if st := req.Stats(); st.StaleReplies != 1 {
+		t.Fatalf("StaleReplies: got %d, want 1", st.StaleReplies)
+	}
 }
