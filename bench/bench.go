@@ -22,6 +22,9 @@ type config struct {
 	Acks      bool
 	HWM       int // 0: the socket's defaults
 	Timeout   time.Duration
+	// Broker only: client and worker sockets, and requests each client
+	// keeps in flight.
+	Clients, Workers, Window int
 }
 
 // result is one measurement: the JSON line thr prints. Field names are a
@@ -43,6 +46,14 @@ type result struct {
 	// OneProcess says sender and receiver shared a process (inproc), so the
 	// CPU and RSS fields are both the whole process's.
 	OneProcess bool `json:"one_process"`
+	// Broker only (absent for other patterns): the sender fields above are
+	// the clients' process, the receiver fields the workers' process, and
+	// these the broker's, which is the thr process itself.
+	Clients        int     `json:"clients,omitempty"`
+	Workers        int     `json:"workers,omitempty"`
+	Window         int     `json:"window,omitempty"`
+	BrokerCPUSec   float64 `json:"broker_cpu_sec,omitempty"`
+	BrokerMaxRSSKB int64   `json:"broker_maxrss_kb,omitempty"`
 }
 
 // fillRates computes the derived fields from Count, Size and Seconds.
@@ -52,8 +63,8 @@ func (r *result) fillRates() {
 }
 
 // benchmark is one entry of the suite: a pattern and how to measure it.
-// New patterns (reqrep latency, pubsub) are new entries; the suite, thr and
-// the table pick them up from here.
+// New throughput patterns (pubsub) are new entries; the suite, thr and the
+// table pick them up from here. Latency has its own table, latencies.
 type benchmark struct {
 	pattern    string
 	transports []string
@@ -64,6 +75,8 @@ type benchmark struct {
 	// run measures once. For tcp and ipc it starts its peers as child
 	// processes (see runPair); for inproc it runs both sides itself.
 	run func(ctx context.Context, c config) (result, error)
+	// checkMore, if set, validates the pattern's own parameters.
+	checkMore func(c config) error
 }
 
 // benchmarks is the suite, in the order the table shows it.
@@ -74,6 +87,14 @@ var benchmarks = []benchmark{
 		sizes:      []int{16, 256, 4096, 65536},
 		count:      pushPullCount,
 		run:        runPushPull,
+	},
+	{
+		pattern:    "broker",
+		transports: []string{"tcp"},
+		sizes:      []int{16},
+		count:      brokerCount,
+		run:        runBroker,
+		checkMore:  checkBroker,
 	},
 }
 
@@ -109,6 +130,9 @@ func (b *benchmark) check(c config) error {
 	case c.Timeout <= 0:
 		return fmt.Errorf("%w: timeout: got %v, want > 0", errBadConfig, c.Timeout)
 	}
+	if b.checkMore != nil {
+		return b.checkMore(c)
+	}
 	return nil
 }
 
@@ -123,4 +147,7 @@ type child struct {
 var children = []child{
 	{name: pushPullRecvCmd, run: pushPullRecv},
 	{name: pushPullSendCmd, run: pushPullSend},
+	{name: repServerCmd, run: repServer},
+	{name: brokerWorkersCmd, run: brokerWorkers},
+	{name: brokerClientsCmd, run: brokerClients},
 }

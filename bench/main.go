@@ -10,10 +10,17 @@
 // line, for scripts and for bench/compare:
 //
 //	go run ./bench thr -pattern pushpull -transport tcp|ipc|inproc -size BYTES -count N [-acks=true] [-hwm N]
+//	go run ./bench thr -pattern broker -transport tcp -size BYTES -count N [-clients 4 -workers 4 -window 100]
+//
+// The lat subcommand measures REQ/REP round trips and prints one JSON line:
+//
+//	go run ./bench lat -pattern reqrep -transport tcp|ipc|inproc -size BYTES -count N
 //
 // For tcp and ipc the sender and the receiver run in separate processes: the
 // command starts itself twice with a hidden subcommand, one per side, and
-// reads each child's CPU time and peak RSS when it exits. See README.md.
+// reads each child's CPU time and peak RSS when it exits. The broker runs in
+// the thr process, its clients and its workers in two children; lat's
+// client runs in the lat process and its server in a child. See README.md.
 package main
 
 import (
@@ -43,6 +50,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "thr":
 		return runThr(args[1:], stdout, stderr)
+	case "lat":
+		return runLat(args[1:], stdout, stderr)
 	case "help":
 		usage(stderr)
 		return exitOK
@@ -52,17 +61,21 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return runChild(c, args[1:], stdout, stderr)
 		}
 	}
-	fmt.Fprintf(stderr, "bench: unknown subcommand: got %q, want thr or none\n", args[0])
+	fmt.Fprintf(stderr, "bench: unknown subcommand: got %q, want thr, lat or none\n", args[0])
 	usage(stderr)
 	return exitUsage
 }
 
 func usage(w io.Writer) {
 	fmt.Fprint(w, `usage:
-  bench [-rounds N] [-scale F] [-timeout D]     run the default suite, print a table
+  bench [-rounds N] [-scale F] [-timeout D]     run the default suite, print tables
   bench thr -pattern P -transport T -size BYTES -count N [-acks=true] [-hwm N] [-timeout D]
-                                                run one measurement, print one JSON line
-patterns: `+strings.Join(patternNames(), ", ")+`
+                    [-clients N] [-workers N] [-window N]   (broker)
+                                                run one throughput measurement, print one JSON line
+  bench lat -pattern reqrep -transport T -size BYTES -count N [-acks=true] [-timeout D]
+                                                run one latency measurement, print one JSON line
+thr patterns: `+strings.Join(patternNames(), ", ")+` (broker: tcp only)
+lat patterns: reqrep
 transports: tcp, ipc, inproc
 `)
 }

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"os"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"go.uber.org/goleak"
 )
@@ -67,7 +69,118 @@ func TestThr(t *testing.T) {
 			if got, want := r.OneProcess, tr == "inproc"; got != want {
 				t.Errorf("one_process: got %v, want %v", got, want)
 			}
+			for _, k := range brokerOnlyFields {
+				if _, ok := fields[k]; ok {
+					t.Errorf("field %q: got it in %s, want it for the broker only", k, lines[0])
+				}
+			}
 		})
+	}
+}
+
+// brokerOnlyFields are in thr's line for the broker pattern only.
+var brokerOnlyFields = []string{"clients", "workers", "window", "broker_cpu_sec", "broker_maxrss_kb"}
+
+// latFields is the JSON contract of lat's line.
+var latFields = []string{
+	"pattern", "transport", "size", "count", "warmup", "acks", "seconds", "round_trips_per_sec",
+	"rtt_mean_us", "rtt_min_us", "rtt_p50_us", "rtt_p90_us", "rtt_p99_us", "rtt_max_us",
+	"client_cpu_sec", "server_cpu_sec", "client_maxrss_kb", "server_maxrss_kb", "one_process",
+}
+
+// oneJSONLine runs args, checks they succeed with one JSON line on stdout
+// holding every field in want, and decodes that line into v.
+func oneJSONLine(t *testing.T, args []string, want []string, v any) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	if code := run(args, &stdout, &stderr); code != exitOK {
+		t.Fatalf("run %q: got exit code %d, want 0; stderr: %s", args, code, stderr.String())
+	}
+	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
+	if len(lines) != 1 {
+		t.Fatalf("stdout: got %d lines %q, want 1 JSON line", len(lines), stdout.String())
+	}
+	var fields map[string]any
+	if err := json.Unmarshal([]byte(lines[0]), &fields); err != nil {
+		t.Fatalf("stdout %q: got %v, want JSON", lines[0], err)
+	}
+	for _, k := range want {
+		if _, ok := fields[k]; !ok {
+			t.Errorf("field %q: got none, want it in %s", k, lines[0])
+		}
+	}
+	if err := json.Unmarshal([]byte(lines[0]), v); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestLat(t *testing.T) {
+	for _, tr := range []string{"inproc", "ipc", "tcp"} {
+		t.Run(tr, func(t *testing.T) {
+			var r latResult
+			oneJSONLine(t, []string{"lat", "-pattern", "reqrep", "-transport", tr, "-size", "100", "-count", "50"}, latFields, &r)
+			if r.Count != 50 || r.Warmup != 5 || r.Size != 100 || r.Transport != tr || r.Pattern != "reqrep" || !r.Acks {
+				t.Errorf("got %+v, want count 50, warmup 5, size 100, transport %s, pattern reqrep, acks", r, tr)
+			}
+			if !(r.RTTMinUS > 0 && r.RTTMinUS <= r.RTTP50US && r.RTTP50US <= r.RTTP90US && r.RTTP90US <= r.RTTP99US && r.RTTP99US <= r.RTTMaxUS) {
+				t.Errorf("got min %v p50 %v p90 %v p99 %v max %v, want 0 < min <= p50 <= p90 <= p99 <= max",
+					r.RTTMinUS, r.RTTP50US, r.RTTP90US, r.RTTP99US, r.RTTMaxUS)
+			}
+			if !(r.RTTMinUS <= r.RTTMeanUS && r.RTTMeanUS <= r.RTTMaxUS) {
+				t.Errorf("got mean %v, want between min %v and max %v", r.RTTMeanUS, r.RTTMinUS, r.RTTMaxUS)
+			}
+			// The timed loop holds the 50 round trips and little else.
+			if sum := r.RTTMeanUS * 50 / 1e6; !(r.Seconds >= sum*0.99) {
+				t.Errorf("seconds: got %v, want at least the round trips' sum %v", r.Seconds, sum)
+			}
+			if !(r.RoundTripsPerSec > 0) || !(r.ClientCPUSec > 0) || !(r.ServerCPUSec > 0) || r.ClientMaxRSSKB <= 0 || r.ServerMaxRSSKB <= 0 {
+				t.Errorf("got %+v, want positive rate, CPU and RSS", r)
+			}
+			if got, want := r.OneProcess, tr == "inproc"; got != want {
+				t.Errorf("one_process: got %v, want %v", got, want)
+			}
+		})
+	}
+}
+
+func TestLatOneRoundTrip(t *testing.T) {
+	var r latResult
+	oneJSONLine(t, []string{"lat", "-transport", "tcp", "-size", "0", "-count", "1", "-acks=false"}, latFields, &r)
+	if r.Count != 1 || r.Warmup != 0 || r.Acks || r.RTTMinUS != r.RTTMaxUS || r.RTTP50US != r.RTTMaxUS {
+		t.Errorf("got %+v, want count 1, warmup 0, no acks, every statistic the one round trip", r)
+	}
+}
+
+func TestBroker(t *testing.T) {
+	var r result
+	args := []string{"thr", "-pattern", "broker", "-transport", "tcp", "-size", "32", "-count", "301", "-clients", "3", "-workers", "2", "-window", "7"}
+	oneJSONLine(t, args, append(thrFields, brokerOnlyFields...), &r)
+	if r.Pattern != "broker" || r.Transport != "tcp" || r.Size != 32 || r.Count != 301 || r.Clients != 3 || r.Workers != 2 || r.Window != 7 || !r.Acks {
+		t.Errorf("got %+v, want pattern broker, tcp, size 32, count 301, 3 clients, 2 workers, window 7, acks", r)
+	}
+	if !(r.Seconds > 0) || !(r.MsgsPerSec > 0) || !(r.MBPerSec > 0) || r.OneProcess {
+		t.Errorf("got %+v, want positive seconds and rates, not one process", r)
+	}
+	if !(r.SenderCPUSec > 0) || !(r.ReceiverCPUSec > 0) || !(r.BrokerCPUSec > 0) || r.SenderMaxRSSKB <= 0 || r.ReceiverMaxRSSKB <= 0 || r.BrokerMaxRSSKB <= 0 {
+		t.Errorf("got %+v, want positive CPU and RSS for clients, workers and broker", r)
+	}
+}
+
+func TestSummarize(t *testing.T) {
+	var rtts []time.Duration
+	for i := 100; i >= 1; i-- { // unsorted on purpose
+		rtts = append(rtts, time.Duration(i)*time.Microsecond)
+	}
+	var r latResult
+	summarize(rtts, &r)
+	got := []float64{r.RTTMinUS, r.RTTP50US, r.RTTP90US, r.RTTP99US, r.RTTMaxUS, r.RTTMeanUS}
+	want := []float64{1, 50, 90, 99, 100, 50.5}
+	if !slices.Equal(got, want) {
+		t.Errorf("min, p50, p90, p99, max, mean: got %v, want %v", got, want)
+	}
+	summarize([]time.Duration{1500 * time.Nanosecond}, &r)
+	if r.RTTP50US != 1.5 || r.RTTP99US != 1.5 || r.RTTMeanUS != 1.5 {
+		t.Errorf("one sample: got p50 %v p99 %v mean %v, want 1.5 each", r.RTTP50US, r.RTTP99US, r.RTTMeanUS)
 	}
 }
 
@@ -80,6 +193,24 @@ func TestThrBadArguments(t *testing.T) {
 		{"thr", "extra"},
 		{"nope"},
 		{pushPullRecvCmd, "-count", "10"}, // no endpoint
+		{"thr", "-pattern", "broker", "-transport", "inproc"},
+		{"thr", "-pattern", "broker", "-clients", "0"},
+		{"thr", "-pattern", "broker", "-workers", "0"},
+		{"thr", "-pattern", "broker", "-workers", "65"},
+		{"thr", "-pattern", "broker", "-window", "0"},
+		{"thr", "-pattern", "broker", "-window", "1001"},             // above the default receive mark
+		{"thr", "-pattern", "broker", "-hwm", "10", "-window", "11"}, // above -hwm
+		{"lat", "-transport", "udp"},
+		{"lat", "-pattern", "pushpull"},
+		{"lat", "-count", "0"},
+		{"lat", "-count", "10000001"},
+		{"lat", "-size", "-1"},
+		{"lat", "-timeout", "0s"},
+		{"lat", "-nope"},
+		{"lat", "extra"},
+		{repServerCmd, "-count", "10"}, // no endpoint
+		{brokerWorkersCmd, "-endpoint", "tcp://127.0.0.1:1", "-peers", "0"},
+		{brokerClientsCmd, "-endpoint", "tcp://127.0.0.1:1", "-count", "10", "-window", "0"},
 	} {
 		var stdout, stderr bytes.Buffer
 		if code := run(args, &stdout, &stderr); code != exitUsage {
@@ -107,7 +238,13 @@ func TestSuiteTable(t *testing.T) {
 	if want := 3 * 2; rows != want {
 		t.Errorf("table rows: got %d, want %d in:\n%s", rows, want, out)
 	}
-	for _, s := range []string{"| pattern ", "msg/s", "MB/s", "CPU s/1M msgs (send/recv)", "peak RSS MiB (send/recv)", "Medians over 2 rounds"} {
+	for prefix, want := range map[string]int{"| broker ": 1, "| reqrep ": 3 * 2} {
+		if got := strings.Count(out, "\n"+prefix); got != want {
+			t.Errorf("%q rows: got %d, want %d in:\n%s", prefix, got, want, out)
+		}
+	}
+	for _, s := range []string{"| pattern ", "msg/s", "MB/s", "CPU s/1M msgs (send/recv)", "peak RSS MiB (send/recv)", "Medians over 2 rounds",
+		"p50 us", "p99 us", "round trips/s", "CPU us/round trip (client/server)", "broker: count is requests"} {
 		if !strings.Contains(out, s) {
 			t.Errorf("table: got no %q, want it in:\n%s", s, out)
 		}

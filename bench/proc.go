@@ -93,66 +93,118 @@ type sideResult struct {
 // timeout passes. They stay in this process's group so that whoever runs
 // this command can kill the whole tree by group.
 func runPair(ctx context.Context, timeout time.Duration, p pair) (sideResult, error) {
-	exe, err := os.Executable()
-	if err != nil {
-		return sideResult{}, fmt.Errorf("finding this program to start its peers: %w", err)
-	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	childTimeout := "-timeout=" + timeout.String() // children give up on their own too
 
-	recv := exec.CommandContext(ctx, exe, append(p.recvArgs, childTimeout)...)
-	var recvErr limitedBuffer
-	recv.Stderr = &recvErr
-	recv.WaitDelay = 2 * time.Second // a stuck pipe must not hang Wait
-	stdin, err := recv.StdinPipe()
+	recv, err := startPeer(ctx, "receiver", append(p.recvArgs, childTimeout))
 	if err != nil {
 		return sideResult{}, err
 	}
-	stdout, err := recv.StdoutPipe()
+	endpoint, err := recv.readLine()
 	if err != nil {
+		recv.abort()
 		return sideResult{}, err
 	}
-	if err := recv.Start(); err != nil {
-		return sideResult{}, fmt.Errorf("starting receiver: %w", err)
-	}
-	// From here on the receiver must be waited for on every path.
-	fail := func(err error) (sideResult, error) {
-		cancel()
-		stdin.Close()
-		io.Copy(io.Discard, stdout)
-		recv.Wait()
+	send, err := startPeer(ctx, "sender", append(p.sendArgs(endpoint), childTimeout))
+	if err != nil {
+		recv.abort()
 		return sideResult{}, err
 	}
-	out := bufio.NewReader(stdout)
-	first, err := out.ReadString('\n')
+	_, sendUsage, err := send.finish()
 	if err != nil {
-		return fail(fmt.Errorf("receiver: got no endpoint line (%v), want one; stderr: %s", err, strings.TrimSpace(recvErr.String())))
+		recv.abort()
+		return sideResult{}, err
 	}
-	endpoint := strings.TrimSpace(first)
-
-	send := exec.CommandContext(ctx, exe, append(p.sendArgs(endpoint), childTimeout)...)
-	var sendErr limitedBuffer
-	send.Stderr = &sendErr
-	send.Stdout = &sendErr
-	send.WaitDelay = 2 * time.Second
-	if err := send.Run(); err != nil {
-		return fail(fmt.Errorf("sender: %w; stderr: %s", childErr(ctx, err), strings.TrimSpace(sendErr.String())))
-	}
-	stdin.Close()
-	rest, err := io.ReadAll(io.LimitReader(out, 1<<20))
+	rest, recvUsage, err := recv.finish()
 	if err != nil {
-		return fail(fmt.Errorf("reading receiver output: %w", err))
-	}
-	if err := recv.Wait(); err != nil {
-		return sideResult{}, fmt.Errorf("receiver: %w; stderr: %s", childErr(ctx, err), strings.TrimSpace(recvErr.String()))
+		return sideResult{}, err
 	}
 	var rl recvLine
 	if err := json.Unmarshal(bytes.TrimSpace(rest), &rl); err != nil {
 		return sideResult{}, fmt.Errorf("receiver output %q: %w", rest, err)
 	}
-	return sideResult{recv: rl, send: rusageOf(send.ProcessState), rcv: rusageOf(recv.ProcessState)}, nil
+	return sideResult{recv: rl, send: sendUsage, rcv: recvUsage}, nil
 }
+
+// peer is a running child process of a measurement: this program started
+// again with a hidden subcommand. Its stdin stays open until finish or
+// abort, which is how a child that serves until told otherwise learns that
+// the run is over.
+type peer struct {
+	name   string // for error messages: "receiver"
+	ctx    context.Context
+	kill   context.CancelFunc
+	cmd    *exec.Cmd
+	stdin  io.WriteCloser
+	stdout io.ReadCloser
+	out    *bufio.Reader
+	stderr limitedBuffer
+}
+
+// startPeer starts this program with args. The child is killed, by PID, when
+// ctx ends or abort is called. It stays in this process's group, so that
+// whoever runs this command can kill the whole tree by group.
+func startPeer(ctx context.Context, name string, args []string) (*peer, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, fmt.Errorf("finding this program to start its %s: %w", name, err)
+	}
+	p := &peer{name: name}
+	p.ctx, p.kill = context.WithCancel(ctx)
+	p.cmd = exec.CommandContext(p.ctx, exe, args...)
+	p.cmd.Stderr = &p.stderr
+	p.cmd.WaitDelay = 2 * time.Second // a stuck pipe must not hang Wait
+	if p.stdin, err = p.cmd.StdinPipe(); err == nil {
+		p.stdout, err = p.cmd.StdoutPipe()
+	}
+	if err == nil {
+		err = p.cmd.Start()
+	}
+	if err != nil {
+		p.kill()
+		return nil, fmt.Errorf("starting %s: %w", name, err)
+	}
+	p.out = bufio.NewReader(p.stdout)
+	return p, nil
+}
+
+// readLine returns the child's next stdout line, without its newline.
+func (p *peer) readLine() (string, error) {
+	line, err := p.out.ReadString('\n')
+	if err != nil {
+		return "", fmt.Errorf("%s: got no line (%v), want one; stderr: %s", p.name, err, p.errText())
+	}
+	return strings.TrimSpace(line), nil
+}
+
+// finish closes the child's stdin, reads the rest of its stdout (at most
+// 1 MiB) and waits for it to exit. It returns that output and the child's
+// resource usage, or an error if the child failed.
+func (p *peer) finish() ([]byte, rusage, error) {
+	defer p.kill()
+	p.stdin.Close()
+	rest, rerr := io.ReadAll(io.LimitReader(p.out, 1<<20))
+	io.Copy(io.Discard, p.stdout) // a runaway child must not block on its pipe
+	if err := p.cmd.Wait(); err != nil {
+		return nil, rusage{}, fmt.Errorf("%s: %w; stderr: %s", p.name, childErr(p.ctx, err), p.errText())
+	}
+	if rerr != nil {
+		return nil, rusage{}, fmt.Errorf("reading %s output: %w", p.name, rerr)
+	}
+	return rest, rusageOf(p.cmd.ProcessState), nil
+}
+
+// abort kills the child and waits for it, on a path where the run has
+// already failed.
+func (p *peer) abort() {
+	p.kill()
+	p.stdin.Close()
+	io.Copy(io.Discard, p.stdout)
+	p.cmd.Wait()
+}
+
+func (p *peer) errText() string { return strings.TrimSpace(p.stderr.String()) }
 
 // childErr says a child was killed for the timeout rather than just "signal: killed".
 func childErr(ctx context.Context, err error) error {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -57,18 +58,11 @@ func runPushPull(ctx context.Context, c config) (result, error) {
 	if c.Transport == "inproc" {
 		return pushPullInproc(ctx, c, r)
 	}
-	var ep string
-	switch c.Transport {
-	case "tcp":
-		ep = "tcp://127.0.0.1:0"
-	case "ipc":
-		dir, err := os.MkdirTemp("", "wispbench-")
-		if err != nil {
-			return result{}, err
-		}
-		defer os.RemoveAll(dir)
-		ep = "ipc://" + dir + "/pull.sock"
+	ep, cleanup, err := listenEndpoint(c.Transport, "pull.sock")
+	if err != nil {
+		return result{}, err
 	}
+	defer cleanup()
 	common := []string{
 		"-size=" + strconv.Itoa(c.Size), "-count=" + strconv.FormatInt(c.Count, 10),
 		"-hwm=" + strconv.Itoa(c.HWM), "-acks=" + strconv.FormatBool(c.Acks),
@@ -212,7 +206,8 @@ func checkNoMore(pull *socket.Socket) error {
 	return nil
 }
 
-// childFlags are the flags of both hidden PUSH/PULL subcommands.
+// childFlags are the flags of the hidden subcommands that bind or connect
+// one endpoint.
 type childFlags struct {
 	endpoint string
 	size     int
@@ -222,9 +217,15 @@ type childFlags struct {
 	timeout  time.Duration
 }
 
-func parseChildFlags(name string, args []string) (childFlags, error) {
+// parseChildFlags parses a hidden subcommand's flags; minCount is the
+// smallest -count it accepts, and register, if not nil, adds the
+// subcommand's own flags (which it validates itself).
+func parseChildFlags(name string, args []string, minCount int64, register func(*flag.FlagSet)) (childFlags, error) {
 	var f childFlags
 	fs := newFlagSet(name, os.Stderr)
+	if register != nil {
+		register(fs)
+	}
 	fs.StringVar(&f.endpoint, "endpoint", "", "endpoint to bind (receiver) or connect (sender)")
 	fs.IntVar(&f.size, "size", 0, "message size in bytes")
 	fs.Int64Var(&f.count, "count", 0, "messages")
@@ -234,9 +235,9 @@ func parseChildFlags(name string, args []string) (childFlags, error) {
 	if err := parseFlags(fs, args); err != nil {
 		return f, fmt.Errorf("%w: %v", errBadConfig, err)
 	}
-	if f.endpoint == "" || f.size < 0 || f.count < 2 || f.hwm < 0 || f.timeout <= 0 {
-		return f, fmt.Errorf("%w: got endpoint %q size %d count %d hwm %d timeout %v, want an endpoint, size >= 0, count >= 2, hwm >= 0, timeout > 0",
-			errBadConfig, f.endpoint, f.size, f.count, f.hwm, f.timeout)
+	if f.endpoint == "" || f.size < 0 || f.count < minCount || f.hwm < 0 || f.timeout <= 0 {
+		return f, fmt.Errorf("%w: got endpoint %q size %d count %d hwm %d timeout %v, want an endpoint, size >= 0, count >= %d, hwm >= 0, timeout > 0",
+			errBadConfig, f.endpoint, f.size, f.count, f.hwm, f.timeout, minCount)
 	}
 	return f, nil
 }
@@ -247,7 +248,7 @@ func parseChildFlags(name string, args []string) (childFlags, error) {
 // arrived and closes. Closing earlier could lose the last acknowledgement
 // and leave the sender waiting.
 func pushPullRecv(args []string, stdout io.Writer, stdin io.Reader) error {
-	f, err := parseChildFlags(pushPullRecvCmd, args)
+	f, err := parseChildFlags(pushPullRecvCmd, args, 2, nil)
 	if err != nil {
 		return err
 	}
@@ -276,15 +277,8 @@ func pushPullRecv(args []string, stdout io.Writer, stdin io.Reader) error {
 	if _, err := fmt.Fprintf(stdout, "%s\n", line); err != nil {
 		return err
 	}
-	eof := make(chan struct{})
-	go func() { // ends with the process if stdin never closes
-		io.Copy(io.Discard, stdin)
-		close(eof)
-	}()
-	select {
-	case <-eof:
-	case <-ctx.Done():
-		return fmt.Errorf("waiting for the sender to finish: %w", ctx.Err())
+	if err := waitEOF(ctx, stdin, "the sender"); err != nil {
+		return err
 	}
 	if err := checkNoMore(pull); err != nil {
 		return err
@@ -295,7 +289,7 @@ func pushPullRecv(args []string, stdout io.Writer, stdin io.Reader) error {
 // pushPullSend is the sending process: connect, send, wait for every
 // acknowledgement, close.
 func pushPullSend(args []string, _ io.Writer, _ io.Reader) error {
-	f, err := parseChildFlags(pushPullSendCmd, args)
+	f, err := parseChildFlags(pushPullSendCmd, args, 2, nil)
 	if err != nil {
 		return err
 	}

@@ -18,7 +18,8 @@ import (
 )
 
 // runSuite runs every benchmark over every transport and size and prints
-// one table row per case, with medians over the rounds.
+// one table row per case, with medians over the rounds: a throughput table,
+// then a latency table.
 func runSuite(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("bench", stderr)
 	rounds := fs.Int("rounds", 1, "runs per case; the table shows medians")
@@ -58,7 +59,8 @@ func runSuite(args []string, stdout, stderr io.Writer) int {
 				}
 				c := config{
 					Pattern: b.pattern, Transport: tr, Size: size, Acks: true, Timeout: *timeout,
-					Count: max(2, int64(math.Round(float64(b.count(size))**scale))),
+					Count:   max(2, int64(math.Round(float64(b.count(size))**scale))),
+					Clients: defaultClients, Workers: defaultWorkers, Window: defaultWindow,
 				}
 				var samples []result
 				for i := range *rounds {
@@ -77,9 +79,44 @@ func runSuite(args []string, stdout, stderr io.Writer) int {
 			}
 		}
 	}
+	var latRows []latResult
+	for _, b := range latencies {
+		for _, tr := range b.transports {
+			if *transports != "" && !slices.Contains(strings.Split(*transports, ","), tr) {
+				continue
+			}
+			for _, size := range b.sizes {
+				if onlySizes != nil && !slices.Contains(onlySizes, size) {
+					continue
+				}
+				c := latConfig{
+					Pattern: b.pattern, Transport: tr, Size: size, Acks: true, Timeout: *timeout,
+					Count: max(1, int64(math.Round(float64(b.count(size))**scale))),
+				}
+				var samples []latResult
+				for i := range *rounds {
+					fmt.Fprintf(stderr, "bench: %s latency %s %d B x %d, round %d/%d\n", c.Pattern, tr, size, c.Count, i+1, *rounds)
+					r, err := runLatChild(exe, c)
+					if err != nil {
+						fmt.Fprintf(stderr, "bench: %v\n", err)
+						failed++
+						continue
+					}
+					samples = append(samples, r)
+				}
+				if len(samples) > 0 {
+					latRows = append(latRows, medianLat(samples))
+				}
+			}
+		}
+	}
 	fmt.Fprintln(stdout, machineLine())
 	fmt.Fprintln(stdout)
 	writeTable(stdout, rows, *rounds)
+	if len(latRows) > 0 {
+		fmt.Fprintln(stdout)
+		writeLatTable(stdout, latRows, *rounds)
+	}
 	if failed > 0 {
 		fmt.Fprintf(stderr, "bench: %d runs failed\n", failed)
 		return exitFail
@@ -110,35 +147,55 @@ func runThrChild(exe string, c config) (result, error) {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, exe, "thr", "-pattern="+c.Pattern, "-transport="+c.Transport,
 		"-size="+strconv.Itoa(c.Size), "-count="+strconv.FormatInt(c.Count, 10),
-		"-acks="+strconv.FormatBool(c.Acks), "-hwm="+strconv.Itoa(c.HWM), "-timeout="+c.Timeout.String())
+		"-acks="+strconv.FormatBool(c.Acks), "-hwm="+strconv.Itoa(c.HWM), "-timeout="+c.Timeout.String(),
+		"-clients="+strconv.Itoa(c.Clients), "-workers="+strconv.Itoa(c.Workers), "-window="+strconv.Itoa(c.Window))
+	var r result
+	return r, runJSONChild(ctx, cmd, &r)
+}
+
+// runLatChild runs one latency case as "lat" in a fresh process.
+func runLatChild(exe string, c latConfig) (latResult, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), c.Timeout+30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, exe, "lat", "-pattern="+c.Pattern, "-transport="+c.Transport,
+		"-size="+strconv.Itoa(c.Size), "-count="+strconv.FormatInt(c.Count, 10),
+		"-acks="+strconv.FormatBool(c.Acks), "-timeout="+c.Timeout.String())
+	var r latResult
+	return r, runJSONChild(ctx, cmd, &r)
+}
+
+// runJSONChild runs cmd and decodes the one JSON line it prints into v.
+func runJSONChild(ctx context.Context, cmd *exec.Cmd, v any) error {
 	var errOut limitedBuffer
 	cmd.Stderr = &errOut
 	cmd.WaitDelay = 5 * time.Second
 	out, err := cmd.Output()
 	if err != nil {
-		return result{}, fmt.Errorf("%s: %w; stderr: %s", strings.Join(cmd.Args[1:], " "), childErr(ctx, err), strings.TrimSpace(errOut.String()))
+		return fmt.Errorf("%s: %w; stderr: %s", strings.Join(cmd.Args[1:], " "), childErr(ctx, err), strings.TrimSpace(errOut.String()))
 	}
-	var r result
-	if err := json.Unmarshal(bytes.TrimSpace(out), &r); err != nil {
-		return result{}, fmt.Errorf("thr output %q: %w", out, err)
+	if err := json.Unmarshal(bytes.TrimSpace(out), v); err != nil {
+		return fmt.Errorf("%s output %q: %w", cmd.Args[1], out, err)
 	}
-	return r, nil
+	return nil
+}
+
+// median returns the median of get over rs.
+func median[T any](rs []T, get func(T) float64) float64 {
+	v := make([]float64, len(rs))
+	for i, r := range rs {
+		v[i] = get(r)
+	}
+	slices.Sort(v)
+	if len(v)%2 == 1 {
+		return v[len(v)/2]
+	}
+	return (v[len(v)/2-1] + v[len(v)/2]) / 2
 }
 
 // medianResult takes the median of every measured field on its own.
 func medianResult(rs []result) result {
 	m := rs[0]
-	f := func(get func(result) float64) float64 {
-		v := make([]float64, len(rs))
-		for i, r := range rs {
-			v[i] = get(r)
-		}
-		slices.Sort(v)
-		if len(v)%2 == 1 {
-			return v[len(v)/2]
-		}
-		return (v[len(v)/2-1] + v[len(v)/2]) / 2
-	}
+	f := func(get func(result) float64) float64 { return median(rs, get) }
 	m.Seconds = f(func(r result) float64 { return r.Seconds })
 	m.MsgsPerSec = f(func(r result) float64 { return r.MsgsPerSec })
 	m.MBPerSec = f(func(r result) float64 { return r.MBPerSec })
@@ -146,6 +203,27 @@ func medianResult(rs []result) result {
 	m.ReceiverCPUSec = f(func(r result) float64 { return r.ReceiverCPUSec })
 	m.SenderMaxRSSKB = int64(f(func(r result) float64 { return float64(r.SenderMaxRSSKB) }))
 	m.ReceiverMaxRSSKB = int64(f(func(r result) float64 { return float64(r.ReceiverMaxRSSKB) }))
+	m.BrokerCPUSec = f(func(r result) float64 { return r.BrokerCPUSec })
+	m.BrokerMaxRSSKB = int64(f(func(r result) float64 { return float64(r.BrokerMaxRSSKB) }))
+	return m
+}
+
+// medianLat takes the median of every measured field on its own.
+func medianLat(rs []latResult) latResult {
+	m := rs[0]
+	f := func(get func(latResult) float64) float64 { return median(rs, get) }
+	m.Seconds = f(func(r latResult) float64 { return r.Seconds })
+	m.RoundTripsPerSec = f(func(r latResult) float64 { return r.RoundTripsPerSec })
+	m.RTTMeanUS = f(func(r latResult) float64 { return r.RTTMeanUS })
+	m.RTTMinUS = f(func(r latResult) float64 { return r.RTTMinUS })
+	m.RTTP50US = f(func(r latResult) float64 { return r.RTTP50US })
+	m.RTTP90US = f(func(r latResult) float64 { return r.RTTP90US })
+	m.RTTP99US = f(func(r latResult) float64 { return r.RTTP99US })
+	m.RTTMaxUS = f(func(r latResult) float64 { return r.RTTMaxUS })
+	m.ClientCPUSec = f(func(r latResult) float64 { return r.ClientCPUSec })
+	m.ServerCPUSec = f(func(r latResult) float64 { return r.ServerCPUSec })
+	m.ClientMaxRSSKB = int64(f(func(r latResult) float64 { return float64(r.ClientMaxRSSKB) }))
+	m.ServerMaxRSSKB = int64(f(func(r latResult) float64 { return float64(r.ServerMaxRSSKB) }))
 	return m
 }
 
@@ -153,7 +231,7 @@ func medianResult(rs []result) result {
 func writeTable(w io.Writer, rows []result, rounds int) {
 	head := []string{"pattern", "transport", "size", "count", "msg/s", "MB/s", "CPU s/1M msgs (send/recv)", "peak RSS MiB (send/recv)"}
 	cells := [][]string{head}
-	oneProcess := false
+	oneProcess, broker := false, false
 	for _, r := range rows {
 		perM := 1e6 / float64(r.Count)
 		cpu := fmt.Sprintf("%.2f / %.2f", r.SenderCPUSec*perM, r.ReceiverCPUSec*perM)
@@ -163,11 +241,63 @@ func writeTable(w io.Writer, rows []result, rounds int) {
 			cpu = fmt.Sprintf("%.2f (both)", r.SenderCPUSec*perM)
 			rss = fmt.Sprintf("%.1f (both)", float64(r.SenderMaxRSSKB)/1024)
 		}
+		if r.Clients > 0 {
+			broker = true
+			cpu += fmt.Sprintf(" / %.2f", r.BrokerCPUSec*perM)
+			rss += fmt.Sprintf(" / %.1f", float64(r.BrokerMaxRSSKB)/1024)
+		}
 		cells = append(cells, []string{
 			r.Pattern, r.Transport, strconv.Itoa(r.Size), strconv.FormatInt(r.Count, 10),
 			thousands(r.MsgsPerSec), fmt.Sprintf("%.1f", r.MBPerSec), cpu, rss,
 		})
 	}
+	writeCells(w, cells)
+	if rounds > 1 {
+		fmt.Fprintf(w, "\nMedians over %d rounds.\n", rounds)
+	}
+	if oneProcess {
+		fmt.Fprintln(w, "\ninproc: sender and receiver share one process; (both) is that process's CPU and peak RSS.")
+	}
+	if broker {
+		fmt.Fprintln(w, "\nbroker: count is requests, msg/s replies per second at the clients, MB/s request payload;"+
+			" CPU and RSS are clients / workers / broker, one process each.")
+	}
+}
+
+// writeLatTable prints the latency rows as an aligned Markdown table.
+func writeLatTable(w io.Writer, rows []latResult, rounds int) {
+	head := []string{"pattern", "transport", "size", "count", "mean us", "p50 us", "p90 us", "p99 us", "max us",
+		"round trips/s", "CPU us/round trip (client/server)"}
+	cells := [][]string{head}
+	oneProcess := false
+	for _, r := range rows {
+		// CPU covers every round trip the processes made, warm-up included.
+		perRT := 1e6 / float64(r.Count+r.Warmup)
+		cpu := fmt.Sprintf("%.1f / %.1f", r.ClientCPUSec*perRT, r.ServerCPUSec*perRT)
+		if r.OneProcess {
+			oneProcess = true
+			cpu = fmt.Sprintf("%.1f (both)", r.ClientCPUSec*perRT)
+		}
+		us := func(v float64) string { return fmt.Sprintf("%.1f", v) }
+		cells = append(cells, []string{
+			r.Pattern, r.Transport, strconv.Itoa(r.Size), strconv.FormatInt(r.Count, 10),
+			us(r.RTTMeanUS), us(r.RTTP50US), us(r.RTTP90US), us(r.RTTP99US), us(r.RTTMaxUS),
+			thousands(r.RoundTripsPerSec), cpu,
+		})
+	}
+	writeCells(w, cells)
+	if rounds > 1 {
+		fmt.Fprintf(w, "\nMedians over %d rounds.\n", rounds)
+	}
+	if oneProcess {
+		fmt.Fprintln(w, "\ninproc: client and server share one process; (both) is that process's CPU.")
+	}
+}
+
+// writeCells prints cells, the first row being the header, as an aligned
+// Markdown table; columns from the third on are numbers, right-aligned.
+func writeCells(w io.Writer, cells [][]string) {
+	head := cells[0]
 	width := make([]int, len(head))
 	for _, row := range cells {
 		for i, c := range row {
@@ -188,7 +318,7 @@ func writeTable(w io.Writer, rows []result, rounds int) {
 		}
 		fmt.Fprintln(w, b.String())
 	}
-	line(cells[0])
+	line(head)
 	sep := make([]string, len(head))
 	for i := range sep {
 		sep[i] = strings.Repeat("-", width[i])
@@ -199,12 +329,6 @@ func writeTable(w io.Writer, rows []result, rounds int) {
 	line(sep)
 	for _, row := range cells[1:] {
 		line(row)
-	}
-	if rounds > 1 {
-		fmt.Fprintf(w, "\nMedians over %d rounds.\n", rounds)
-	}
-	if oneProcess {
-		fmt.Fprintln(w, "\ninproc: sender and receiver share one process; (both) is that process's CPU and peak RSS.")
 	}
 }
 

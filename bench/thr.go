@@ -19,10 +19,13 @@ func runThr(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&c.Pattern, "pattern", "pushpull", "pattern to measure")
 	fs.StringVar(&c.Transport, "transport", "tcp", "transport: tcp, ipc or inproc")
 	fs.IntVar(&c.Size, "size", 16, "message size in bytes")
-	fs.Int64Var(&c.Count, "count", 1_000_000, "messages to send (at least 2)")
+	fs.Int64Var(&c.Count, "count", 1_000_000, "messages to send (at least 2); broker: requests over all clients")
 	fs.BoolVar(&c.Acks, "acks", true, "acknowledged delivery (wisp's default); false: a message counts as sent once written")
 	fs.IntVar(&c.HWM, "hwm", 0, "send and receive high-water marks; 0: the socket defaults")
 	fs.DurationVar(&c.Timeout, "timeout", defaultTimeout, "kill the run after this long")
+	fs.IntVar(&c.Clients, "clients", defaultClients, "broker: client sockets, all in one process")
+	fs.IntVar(&c.Workers, "workers", defaultWorkers, "broker: worker sockets, all in one process")
+	fs.IntVar(&c.Window, "window", defaultWindow, "broker: requests each client keeps in flight")
 	if err := parseFlags(fs, args); err != nil {
 		fmt.Fprintf(stderr, "bench thr: %v\n", err)
 		return exitUsage
