@@ -19,6 +19,21 @@ const (
 
 var allImpls = []string{implWisp, implLibzmq, implZMQ4}
 
+// Modes: what a run measures.
+const (
+	modeThr = "thr" // PUSH/PULL throughput
+	modeLat = "lat" // REQ/REP round-trip latency
+)
+
+// Defaults that differ in -mode lat.
+const (
+	latDefaultSizes = "16,4096"
+	latDefaultCount = 20_000
+	// latMaxCount bounds -count in lat mode: every peer keeps one 8-byte
+	// time per round trip, so 10^7 round trips are 80 MB.
+	latMaxCount = 10_000_000
+)
+
 // errUsage marks a bad command line; main exits 2 for it, like flag does.
 var errUsage = errors.New("usage")
 
@@ -32,6 +47,7 @@ type config struct {
 	wispRoot   string
 	impls      []string
 	timeout    time.Duration
+	mode       string // modeThr or modeLat
 }
 
 // parseFlags parses args (without the program name) into a config.
@@ -46,8 +62,10 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	wispRoot := fs.String("wisp-root", "../..", "root of the wisp repository (holds its go.mod)")
 	impls := fs.String("impls", strings.Join(allImpls, ","), "comma-separated implementations to run: wisp, libzmq, zmq4")
 	timeout := fs.Duration("timeout", 120*time.Second, "limit for each run; processes still alive are killed")
+	mode := fs.String("mode", modeThr, "what to measure: thr (PUSH/PULL throughput) or lat (REQ/REP round-trip latency; default sizes "+latDefaultSizes+", count "+strconv.Itoa(latDefaultCount)+")")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "usage: compare [flags]\n\nRuns PUSH/PULL throughput for wisp, libzmq and zmq4, interleaved, and prints medians.\n\n")
+		fmt.Fprintf(fs.Output(), "usage: compare [flags]\n\nRuns PUSH/PULL throughput for wisp, libzmq and zmq4, interleaved, and prints medians.\n"+
+			"With -mode lat it runs REQ/REP round-trip latency instead.\n\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -59,6 +77,14 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 
 	cfg := config{count: *count, rounds: *rounds, json: *jsonOut, wispRoot: *wispRoot, timeout: *timeout}
 	var err error
+	modes, err := parseChoices(*mode, []string{modeThr, modeLat})
+	if err != nil || len(modes) != 1 {
+		return config{}, fmt.Errorf("%w: -mode: got %q, want %s or %s", errUsage, *mode, modeThr, modeLat)
+	}
+	cfg.mode = modes[0]
+	if cfg.mode == modeLat && !flagSet(fs, "sizes") {
+		*sizes = latDefaultSizes
+	}
 	if cfg.sizes, err = parseSizes(*sizes); err != nil {
 		return config{}, fmt.Errorf("%w: -sizes: %w", errUsage, err)
 	}
@@ -71,6 +97,9 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	if cfg.count < 0 {
 		return config{}, fmt.Errorf("%w: -count: got %d, want 0 (auto) or more", errUsage, cfg.count)
 	}
+	if cfg.mode == modeLat && cfg.count > latMaxCount {
+		return config{}, fmt.Errorf("%w: -count: got %d, want at most %d round trips in -mode lat", errUsage, cfg.count, latMaxCount)
+	}
 	if cfg.rounds < 1 || cfg.rounds > 1000 {
 		return config{}, fmt.Errorf("%w: -rounds: got %d, want 1 to 1000", errUsage, cfg.rounds)
 	}
@@ -78,6 +107,13 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		return config{}, fmt.Errorf("%w: -timeout: got %v, want more than 0", errUsage, cfg.timeout)
 	}
 	return cfg, nil
+}
+
+// flagSet reports whether name was given on the command line.
+func flagSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
 }
 
 // parseSizes parses "16,256" into sizes, each 1 byte to 256 MiB.
@@ -137,5 +173,18 @@ func defaultCount(size int) int64 {
 	default:
 		// Keep the bytes moved about the same as for 64 KiB.
 		return max(1000, 50_000*65536/int64(size))
+	}
+}
+
+// countFor returns the count a run of size bytes uses: -count if given, else
+// the mode's default.
+func (c config) countFor(size int) int64 {
+	switch {
+	case c.count > 0:
+		return c.count
+	case c.mode == modeLat:
+		return latDefaultCount
+	default:
+		return defaultCount(size)
 	}
 }

@@ -27,7 +27,8 @@ const wispModule = "github.com/wispmq/wisp"
 // libzmqPackages is what to install when pkg-config or libzmq is missing.
 const libzmqPackages = "apt-get install -y libzmq3-dev pkg-config"
 
-// runner runs one implementation's PUSH/PULL throughput once.
+// runner runs one implementation's PUSH/PULL throughput once. latRunner is
+// its counterpart for REQ/REP latency.
 type runner interface {
 	run(ctx context.Context, transport string, size int, count int64) (sample, error)
 }
@@ -124,33 +125,43 @@ var thrSource []byte
 // newLibzmqRunner compiles thr.c into the scratch directory and returns the
 // runner and libzmq's version.
 func newLibzmqRunner(ctx context.Context, e *env) (runner, string, error) {
+	bin, version, err := compileLibzmqPeer(ctx, e, "thr", thrSource)
+	if err != nil {
+		return nil, "", err
+	}
+	return &pairRunner{env: e, name: implLibzmq, path: bin}, version, nil
+}
+
+// compileLibzmqPeer compiles one of the libzmq peer programs (name.c) into
+// the scratch directory and asks it for libzmq's version.
+func compileLibzmqPeer(ctx context.Context, e *env, name string, source []byte) (bin, version string, err error) {
 	if _, err := exec.LookPath("pkg-config"); err != nil {
-		return nil, "", fmt.Errorf("%w: pkg-config is not installed; install it with: %s", errLibzmqMissing, libzmqPackages)
+		return "", "", fmt.Errorf("%w: pkg-config is not installed; install it with: %s", errLibzmqMissing, libzmqPackages)
 	}
 	flags, err := exec.CommandContext(ctx, "pkg-config", "--cflags", "--libs", "libzmq").Output()
 	if err != nil {
-		return nil, "", fmt.Errorf("%w: pkg-config does not know libzmq; install it with: %s", errLibzmqMissing, libzmqPackages)
+		return "", "", fmt.Errorf("%w: pkg-config does not know libzmq; install it with: %s", errLibzmqMissing, libzmqPackages)
 	}
 	cc := os.Getenv("CC")
 	if cc == "" {
 		cc = "cc"
 	}
-	srcPath := filepath.Join(e.dir, "thr.c")
-	if err := os.WriteFile(srcPath, thrSource, 0o644); err != nil {
-		return nil, "", err
+	srcPath := filepath.Join(e.dir, name+".c")
+	if err := os.WriteFile(srcPath, source, 0o644); err != nil {
+		return "", "", err
 	}
-	bin := filepath.Join(e.dir, "thr")
+	bin = filepath.Join(e.dir, name)
 	args := append([]string{"-O2", "-o", bin, srcPath}, strings.Fields(string(flags))...)
 	if out, err := runBuild(ctx, "", nil, cc, args...); err != nil {
-		return nil, "", fmt.Errorf("compiling thr.c with %s: %w\n%s", cc, err, out)
+		return "", "", fmt.Errorf("compiling %s.c with %s: %w\n%s", name, cc, err, out)
 	}
 	vctx, cancel := context.WithTimeout(ctx, e.timeout)
 	defer cancel()
 	out, err := exec.CommandContext(vctx, bin, "version").Output()
 	if err != nil {
-		return nil, "", fmt.Errorf("%s version: %w", bin, err)
+		return "", "", fmt.Errorf("%s version: %w", bin, err)
 	}
-	return &pairRunner{env: e, name: implLibzmq, path: bin}, strings.TrimSpace(string(out)), nil
+	return bin, strings.TrimSpace(string(out)), nil
 }
 
 // runBuild runs a compiler with a bound on its time and returns its combined output.
@@ -207,7 +218,8 @@ func isWispRoot(dir string) bool {
 }
 
 // wispRunner runs wisp's own bench command, which starts its peer process
-// itself and reports both sides' CPU and memory.
+// itself and reports both sides' CPU and memory (thr) or the round-trip
+// times (lat).
 type wispRunner struct {
 	env  *env
 	path string
@@ -215,7 +227,7 @@ type wispRunner struct {
 
 // newWispRunner builds wisp's bench command from the repository at root.
 // GOWORK=off keeps a stray workspace file from changing what gets built.
-func newWispRunner(ctx context.Context, e *env, root string) (runner, error) {
+func newWispRunner(ctx context.Context, e *env, root string) (*wispRunner, error) {
 	bin := filepath.Join(e.dir, "wispbench")
 	out, err := runBuild(ctx, root, []string{"GOWORK=off"}, "go", "build", "-o", bin, wispModule+"/bench")
 	if err != nil {

@@ -1,13 +1,15 @@
 // Command compare measures wisp side by side with libzmq (native C, through a
 // small peer program compiled against it) and github.com/go-zeromq/zmq4 on
-// the same PUSH/PULL throughput workload. Runs of the three are interleaved
-// within each round, every peer runs in its own process, and the report shows
-// medians over rounds and wisp's ratios to the other two.
+// the same PUSH/PULL throughput workload, or with -mode lat on REQ/REP
+// round-trip latency. Runs of the three are interleaved within each round,
+// every peer runs in its own process, and the report shows medians over
+// rounds and wisp's ratios to the other two.
 //
 // It lives in its own module so that wisp itself never needs cgo or zmq4, and
 // it does not import wisp: it builds wisp's bench command and runs it.
 //
 //	cd bench/compare && go run . -sizes 16,4096 -transports tcp -rounds 3
+//	cd bench/compare && go run . -mode lat -rounds 5
 package main
 
 import (
@@ -58,42 +60,73 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stderr, "%s skipped, reason in the notes at the end\n", name)
 		notes = append(notes, fmt.Sprintf("%s skipped: %v", name, err))
 	}
-	runners := map[string]runner{}
+	runners := map[string]runner{}       // -mode thr
+	latRunners := map[string]latRunner{} // -mode lat
+	lat := cfg.mode == modeLat
+	add := func(name string, r runner, lr latRunner) {
+		if lat {
+			latRunners[name] = lr
+		} else {
+			runners[name] = r
+		}
+	}
 	libzmqVersion := "not used"
 	for _, name := range cfg.impls {
 		switch name {
 		case implWisp:
 			root, err := findWispRoot(cfg.wispRoot)
+			var w *wispRunner
 			if err == nil {
 				fmt.Fprintf(stderr, "building wisp's bench command in %s\n", root)
-				runners[name], err = newWispRunner(ctx, e, root)
+				w, err = newWispRunner(ctx, e, root)
+			}
+			if err == nil && lat {
+				err = w.probeLat(ctx, cfg.transports[0])
 			}
 			if err != nil {
 				skip(name, err)
-				delete(runners, name)
+				continue
 			}
+			add(name, w, w)
 		case implLibzmq:
-			r, v, err := newLibzmqRunner(ctx, e)
+			var r runner
+			var lr latRunner
+			var v string
+			var err error
+			if lat {
+				lr, v, err = newLibzmqLatRunner(ctx, e)
+			} else {
+				r, v, err = newLibzmqRunner(ctx, e)
+			}
 			if err != nil {
 				skip(name, err)
 				libzmqVersion = "not available"
 				continue
 			}
-			runners[name], libzmqVersion = r, v
+			add(name, r, lr)
+			libzmqVersion = v
 		case implZMQ4:
 			r, err := newZMQ4Runner(e)
+			var lr latRunner
+			if err == nil {
+				lr, err = newZMQ4LatRunner(e)
+			}
 			if err != nil {
 				skip(name, err)
 				continue
 			}
-			runners[name] = r
+			add(name, r, lr)
 		}
 	}
-	if len(runners) == 0 {
+	if len(runners)+len(latRunners) == 0 {
 		for _, n := range notes {
 			fmt.Fprintln(stderr, "note:", n)
 		}
 		return errors.New("no implementation could be set up")
+	}
+	m := thisMachine(libzmqVersion)
+	if lat {
+		return runLat(ctx, cfg, latRunners, m, notes, stdout, stderr)
 	}
 
 	var rows []row
@@ -108,7 +141,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 	}
 
-	m := thisMachine(libzmqVersion)
 	if cfg.json {
 		for _, n := range notes {
 			fmt.Fprintln(stderr, "note:", n)
@@ -154,4 +186,27 @@ func measureRow(ctx context.Context, cfg config, runners map[string]runner, tr s
 		r.impls[name] = summarize(samples[name])
 	}
 	return r, notes, nil
+}
+
+// runLat is run's second half in -mode lat: measure every (transport, size)
+// and print the latency report.
+func runLat(ctx context.Context, cfg config, runners map[string]latRunner, m machine, notes []string, stdout, stderr io.Writer) error {
+	var rows []latRow
+	for _, tr := range cfg.transports {
+		for _, size := range cfg.sizes {
+			r, rowNotes, err := measureLatRow(ctx, cfg, runners, tr, size, stderr)
+			if err != nil {
+				return err
+			}
+			rows = append(rows, r)
+			notes = append(notes, rowNotes...)
+		}
+	}
+	if cfg.json {
+		for _, n := range notes {
+			fmt.Fprintln(stderr, "note:", n)
+		}
+		return writeLatJSON(stdout, m, rows, cfg.rounds)
+	}
+	return writeLatTable(stdout, m, rows, cfg.rounds, notes)
 }

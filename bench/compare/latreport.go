@@ -1,0 +1,106 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+)
+
+// writeLatTable prints the machine line, the Markdown table of latency
+// medians and any notes.
+func writeLatTable(w io.Writer, m machine, rows []latRow, rounds int, notes []string) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s\n", m)
+	fmt.Fprintf(&b, "REQ/REP round-trip latency in µs, medians over %d round(s) of each run's mean, p50 and p99; "+
+		"wisp/libzmq and wisp/zmq4 are ratios of the mean: lower is better, below 1.00x wisp is faster. "+
+		"Each run times count round trips after min(1000, count/10) untimed ones.\n\n", rounds)
+	head := []string{"transport", "size", "count"}
+	for _, im := range allImpls {
+		head = append(head, im+" mean µs")
+	}
+	head = append(head, "wisp/libzmq", "wisp/zmq4")
+	for _, im := range allImpls {
+		head = append(head, im+" p50 µs")
+	}
+	for _, im := range allImpls {
+		head = append(head, im+" p99 µs")
+	}
+	writeMDRow(&b, head)
+	seps := make([]string, len(head))
+	for i := range seps {
+		seps[i] = "---:"
+	}
+	seps[0] = "---"
+	writeMDRow(&b, seps)
+
+	for _, r := range rows {
+		cells := []string{r.transport, fmtSize(r.size), fmtInt(float64(r.count))}
+		for _, im := range allImpls {
+			cells = append(cells, fmtFloat(r.stat(im).meanUS, 1))
+		}
+		cells = append(cells, fmtRatio(r.ratio(implLibzmq)), fmtRatio(r.ratio(implZMQ4)))
+		for _, im := range allImpls {
+			cells = append(cells, fmtFloat(r.stat(im).p50US, 1))
+		}
+		for _, im := range allImpls {
+			cells = append(cells, fmtFloat(r.stat(im).p99US, 1))
+		}
+		writeMDRow(&b, cells)
+	}
+	if len(notes) > 0 {
+		b.WriteString("\nNotes:\n")
+		for _, n := range notes {
+			fmt.Fprintf(&b, "- %s\n", strings.ReplaceAll(strings.TrimSpace(n), "\n", "\n  "))
+		}
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// latJSONStats is latStats as JSON; null stands for unknown.
+type latJSONStats struct {
+	OKRounds  int      `json:"ok_rounds"`
+	RTTMeanUS *float64 `json:"rtt_mean_us"`
+	RTTP50US  *float64 `json:"rtt_p50_us"`
+	RTTP99US  *float64 `json:"rtt_p99_us"`
+}
+
+// latJSONRow is one row of -mode lat -json output. The ratios compare mean
+// round-trip times, so below 1 wisp is faster.
+type latJSONRow struct {
+	Mode             string                  `json:"mode"`
+	Pattern          string                  `json:"pattern"`
+	Transport        string                  `json:"transport"`
+	Size             int                     `json:"size"`
+	Count            int64                   `json:"count"`
+	Warmup           int64                   `json:"warmup"`
+	Rounds           int                     `json:"rounds"`
+	WispPerLibzmqRTT *float64                `json:"wisp_per_libzmq_rtt_mean"`
+	WispPerZMQ4RTT   *float64                `json:"wisp_per_zmq4_rtt_mean"`
+	Results          map[string]latJSONStats `json:"results"`
+	Machine          machine                 `json:"machine"`
+}
+
+// writeLatJSON prints one JSON object per latency row.
+func writeLatJSON(w io.Writer, m machine, rows []latRow, rounds int) error {
+	enc := json.NewEncoder(w)
+	for _, r := range rows {
+		jr := latJSONRow{
+			Mode: modeLat, Pattern: latPattern,
+			Transport: r.transport, Size: r.size, Count: r.count, Warmup: r.warmup, Rounds: rounds,
+			WispPerLibzmqRTT: known(r.ratio(implLibzmq)), WispPerZMQ4RTT: known(r.ratio(implZMQ4)),
+			Results: map[string]latJSONStats{}, Machine: m,
+		}
+		for _, im := range allImpls {
+			s := r.stat(im)
+			jr.Results[im] = latJSONStats{
+				OKRounds: s.rounds, RTTMeanUS: known(s.meanUS), RTTP50US: known(s.p50US), RTTP99US: known(s.p99US),
+			}
+		}
+		if err := enc.Encode(jr); err != nil {
+			return err
+		}
+	}
+	return nil
+}
