@@ -57,6 +57,9 @@ type conn struct {
 
 	idle          bool
 	needResume    bool                  // the next data must be preceded by RESUME
+	subPending    map[string]bool       // SUB, XSUB: subscription changes to write; guarded by Socket.mu
+	subOrder      []string              // the keys of subPending, oldest first
+	subsDirty     atomic.Bool           // subOrder is not empty
 	finishing     atomic.Bool           // Close wants the final ACK written before the connection ends
 	fatal         atomic.Pointer[error] // set by the reader: the writer sends ERROR with it and stops
 	ackArmed      atomic.Bool           // the writer's delayed-ack timer is running
@@ -520,6 +523,11 @@ func (c *conn) handleCommand(cmd wire.Command) error {
 		// Liveness only: receiving anything already counts.
 	case wire.CmdError:
 		return fmt.Errorf("%w: %q", ErrPeerError, cmd.Data)
+	case wire.CmdSubscribe, wire.CmdCancel:
+		if !c.s.isPublisher() {
+			return protocolErrorf("unexpected %v command for a %v socket", cmd.ID, c.s.typ)
+		}
+		return c.s.handleSubscription(c, cmd)
 	default:
 		return protocolErrorf("unexpected %v command for a %v socket", cmd.ID, c.s.typ)
 	}
@@ -611,6 +619,9 @@ func (c *conn) writeLoop() {
 		if pingDue {
 			cmds = append(cmds, wire.Command{ID: wire.CmdPing})
 			pingDue = false
+		}
+		if c.subsDirty.Load() {
+			cmds = c.takeSubCommands(cmds)
 		}
 		batch := c.batch[:0]
 		if c.pipe != nil {

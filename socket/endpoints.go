@@ -463,6 +463,9 @@ func (s *Socket) attach(c *conn) error {
 	if s.typ == Router {
 		s.mapRoutingIDLocked(c.pipe, c)
 	}
+	if s.isSubscriber() {
+		s.attachSubscriberLocked(c)
+	}
 	if s.receives {
 		c.flow = s.in.attach(c)
 	}

@@ -73,6 +73,9 @@ var (
 	// ErrAlreadyPaired is the reason a PAIR socket refuses a second peer
 	// while it has one.
 	ErrAlreadyPaired = errors.New("wisp: PAIR socket already has a peer")
+	// ErrNotSubscribed is returned by Unsubscribe for a prefix the socket
+	// does not subscribe to.
+	ErrNotSubscribed = errors.New("wisp: not subscribed to this prefix")
 )
 
 type closedError struct{}

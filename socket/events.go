@@ -32,6 +32,11 @@ const (
 	// EventClosed: the socket is closed. It is the last event; the channel
 	// is closed after it.
 	EventClosed
+	// EventDropping: a PUB or XPUB socket began dropping messages for a
+	// subscriber whose queue is full (Session, Peer and Endpoint say which).
+	// It is reported again only after a message for that subscriber got
+	// through; Stats counts every dropped message per peer.
+	EventDropping
 )
 
 var eventNames = [...]string{
@@ -43,6 +48,7 @@ var eventNames = [...]string{
 	EventRetrying:        "retrying",
 	EventAcceptFailed:    "accept-failed",
 	EventClosed:          "closed",
+	EventDropping:        "dropping",
 }
 
 // String returns the kind's name, such as "connected".

@@ -79,6 +79,12 @@ func (s *Socket) connectInproc(d *dialer, bo *patterns.Backoff) error {
 	// Attach the bound side first, under its own lock, so it cannot be
 	// closing while we add to its goroutines.
 	if err := peer.attachInproc(remote); err != nil {
+		// Refused by the bound side's type rules (a PAIR that has a peer,
+		// a routing id in use): both sides report it, as over a stream.
+		if !errors.Is(err, ErrClosed) {
+			peer.emit(Event{Kind: EventHandshakeFailed, Endpoint: b.endpoint, Peer: d.endpoint, Session: s.session.String(), Err: err})
+			s.emit(Event{Kind: EventHandshakeFailed, Endpoint: d.endpoint, Session: peer.session.String(), Err: err})
+		}
 		return err
 	}
 	if !s.track(local) {

@@ -53,6 +53,7 @@ type options struct {
 	requestRetry      bool
 	retryInterval     time.Duration
 	failFast          bool
+	maxSubscriptions  int
 }
 
 func defaultOptions() options {
@@ -70,6 +71,7 @@ func defaultOptions() options {
 		resumeTimeout:     DefaultResumeTimeout,
 		acks:              true,
 		eventBuffer:       DefaultEventBuffer,
+		maxSubscriptions:  DefaultMaxSubscriptions,
 	}
 }
 
@@ -349,6 +351,20 @@ func WithRequestRetry(interval time.Duration) Option {
 func WithFailFast(on bool) Option {
 	return func(o *options) error {
 		o.failFast = on
+		return nil
+	}
+}
+
+// WithMaxSubscriptions bounds how many prefixes a PUB or XPUB socket holds
+// for one subscriber (DefaultMaxSubscriptions), so a peer cannot make it
+// use unbounded memory. A subscriber that goes past it is disconnected with
+// a protocol error.
+func WithMaxSubscriptions(n int) Option {
+	return func(o *options) error {
+		if n <= 0 {
+			return invalid("WithMaxSubscriptions", n, "must be positive")
+		}
+		o.maxSubscriptions = n
 		return nil
 	}
 }

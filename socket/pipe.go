@@ -29,16 +29,19 @@ type pipe struct {
 	conn         *conn // the attached connection, or nil
 	peerMax      uint64
 	ledger       patterns.Ledger[msg]
-	heldBytes    int64       // payload bytes in the ledger
-	sentHigh     uint64      // highest sequence ever sent on the current stream
-	resumeNeeded bool        // an ACK skipped unsent messages: the writer must send RESUME again
-	skipped      []msg       // scratch for those skipped messages
-	pushed       int64       // payload bytes ever pushed; msg.cum counts in it
-	expiry       *time.Timer // resume timeout while detached
-	gen          uint64      // bumped on every attach and detach to void stale timers
-	routingID    string      // ROUTER: the peer's routing id, while mapped in byRoutingID
+	heldBytes    int64               // payload bytes in the ledger
+	sentHigh     uint64              // highest sequence ever sent on the current stream
+	resumeNeeded bool                // an ACK skipped unsent messages: the writer must send RESUME again
+	skipped      []msg               // scratch for those skipped messages
+	pushed       int64               // payload bytes ever pushed; msg.cum counts in it
+	expiry       *time.Timer         // resume timeout while detached
+	gen          uint64              // bumped on every attach and detach to void stale timers
+	routingID    string              // ROUTER: the peer's routing id, while mapped in byRoutingID
+	subs         map[string]struct{} // PUB, XPUB: the peer's prefixes
+	mark         uint64              // PUB, XPUB: the last message sent to it, to send each once
+	dropping     bool                // PUB, XPUB: the last message for it found its queue full
 
-	msgsOut, bytesOut, resends atomic.Uint64
+	msgsOut, bytesOut, resends, drops atomic.Uint64
 }
 
 // room reports whether the pipe can take a message of size n: below both
@@ -112,12 +115,14 @@ func (p *pipe) armExpiry() {
 
 func (p *pipe) statsLocked() PeerStats {
 	ps := PeerStats{
-		Connected: p.conn != nil,
-		MsgsOut:   p.msgsOut.Load(),
-		BytesOut:  p.bytesOut.Load(),
-		Resends:   p.resends.Load(),
-		Unacked:   p.ledger.Unacked(),
-		SendQueue: p.ledger.Len(),
+		Connected:     p.conn != nil,
+		MsgsOut:       p.msgsOut.Load(),
+		BytesOut:      p.bytesOut.Load(),
+		Resends:       p.resends.Load(),
+		Unacked:       p.ledger.Unacked(),
+		SendQueue:     p.ledger.Len(),
+		Drops:         p.drops.Load(),
+		Subscriptions: len(p.subs),
 	}
 	if p.hasSession {
 		ps.Session = p.session.String()
@@ -261,6 +266,9 @@ func (s *Socket) detachPipeLocked(c *conn) {
 	}
 	p.conn = nil
 	p.gen++
+	if s.isPublisher() {
+		s.dropSubscriptionsLocked(p)
+	}
 	if s.closing && s.ctx.Err() != nil {
 		return
 	}

@@ -27,10 +27,10 @@ func Proxy(ctx context.Context, frontend, backend, capture *Socket) error {
 	if frontend == nil || backend == nil {
 		return fmt.Errorf("%w: Proxy needs a frontend and a backend socket", ErrInvalidOption)
 	}
-	if !frontend.receives || !backend.sends {
+	if !frontend.canRecv() || !backend.canSend() {
 		return fmt.Errorf("%w: Proxy cannot forward from %v to %v", ErrNotSupported, frontend.typ, backend.typ)
 	}
-	if capture != nil && !capture.sends {
+	if capture != nil && !capture.canSend() {
 		return fmt.Errorf("%w: Proxy capture socket %v cannot send", ErrNotSupported, capture.typ)
 	}
 	ctx, cancel := context.WithCancel(ctx)
@@ -49,7 +49,7 @@ func Proxy(ctx context.Context, frontend, backend, capture *Socket) error {
 	}
 	wg.Add(1)
 	go run(frontend, backend)
-	if backend.receives && frontend.sends {
+	if backend.canRecv() && frontend.canSend() {
 		wg.Add(1)
 		go run(backend, frontend)
 	}

@@ -215,10 +215,20 @@ func (in *inbox) deliver(c *conn, f *inflow, msgs []Message, seqOn bool, next *u
 //
 // The frames of a received message belong to the caller.
 func (s *Socket) Recv(ctx context.Context) (Message, error) {
+	if s.typ == XPub {
+		return s.recvSubscription(ctx)
+	}
 	if !s.receives {
 		return nil, fmt.Errorf("%w: Recv on %v", ErrNotSupported, s.typ)
 	}
 	switch s.typ {
+	case Sub:
+		for {
+			m, _, err := s.in.next(ctx)
+			if err != nil || s.wanted(m) {
+				return m, err
+			}
+		}
 	case Req:
 		return s.recvReply(ctx)
 	case Rep:

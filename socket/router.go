@@ -75,7 +75,7 @@ func (s *Socket) mapRoutingIDLocked(p *pipe, c *conn) {
 // addressed reports whether the socket's messages are addressed to one peer
 // (ROUTER by routing id, REP to the peer that asked) rather than to any: an
 // addressed message is never handed to another peer, only dropped.
-func (s *Socket) addressed() bool { return s.typ == Router || s.typ == Rep }
+func (s *Socket) addressed() bool { return s.typ == Router || s.typ == Rep || s.isPublisher() }
 
 // keepsAddress reports whether the messages p holds are still addressed
 // correctly once p leads to connection c's peer: always for unaddressed
@@ -84,7 +84,7 @@ func (s *Socket) keepsAddress(p *pipe, c *conn) bool {
 	switch s.typ {
 	case Router:
 		return p.routingID == string(peerRoutingID(&c.peer))
-	case Rep:
+	case Rep, Pub, XPub:
 		return false
 	}
 	return true

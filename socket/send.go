@@ -31,10 +31,15 @@ import (
 // Send returns. Send copies nothing, so sending a large message costs no
 // more than sending a small one.
 func (s *Socket) Send(ctx context.Context, frames ...[]byte) error {
+	if s.typ == XSub {
+		return s.sendSubscription(frames)
+	}
 	if !s.sends {
 		return fmt.Errorf("%w: Send on %v", ErrNotSupported, s.typ)
 	}
 	switch s.typ {
+	case Pub, XPub:
+		return s.publish(frames)
 	case Req:
 		return s.sendRequest(frames)
 	case Rep:

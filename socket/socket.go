@@ -63,6 +63,8 @@ type Socket struct {
 	byRoutingID map[string]*pipe // ROUTER: the pipe of each peer's routing id; guarded by mu
 	req         requester        // REQ state; guarded by mu
 	rep         replier          // REP state; guarded by mu
+	pub         publisher        // PUB and XPUB state; guarded by mu
+	sub         subscriber       // SUB and XSUB state; guarded by mu
 }
 
 // New creates a socket of type t. It starts no goroutine and opens no
@@ -76,6 +78,10 @@ func New(t Type, opts ...Option) (*Socket, error) {
 		s.receives = true
 	case Req, Rep, Dealer, Router, Pair:
 		s.sends, s.receives = true, true
+	case Pub, XPub:
+		s.sends = true // XPUB's Recv reads subscriptions, not an inbox
+	case Sub, XSub:
+		s.receives = true // XSUB's Send subscribes, it queues nothing
 	default:
 		if !t.Valid() {
 			return nil, fmt.Errorf("%w: %v", ErrUnsupportedType, t)
@@ -86,6 +92,9 @@ func New(t Type, opts ...Option) (*Socket, error) {
 		if err := o(&s.opts); err != nil {
 			return nil, err
 		}
+	}
+	if s.isPublisher() {
+		s.opts.acks = false // publication is at most once (SPEC.md section 6)
 	}
 	if s.opts.dial != nil && (s.opts.reusePort || s.opts.localAddr != "") {
 		return nil, fmt.Errorf("%w: WithReusePort and WithLocalAddr cannot apply to a WithDialer dialer", ErrInvalidOption)
@@ -119,6 +128,7 @@ func New(t Type, opts ...Option) (*Socket, error) {
 	s.streamPos = make(map[wire.SessionID]uint64)
 	s.byRoutingID = make(map[string]*pipe)
 	s.req.init()
+	s.sub.count = make(map[string]int)
 	s.room = make(chan struct{})
 	s.in.init(s)
 	return s, nil

@@ -26,18 +26,20 @@ type Stats struct {
 // PeerStats are the counters of one peer: a connected or recently
 // disconnected socket on the other end, or an endpoint this socket connects.
 type PeerStats struct {
-	Endpoint  string // the endpoint it was reached through, if any
-	Remote    string // remote network address of the current connection
-	Session   string // the peer socket's session id, once known
-	Connected bool
-	MsgsIn    uint64
-	MsgsOut   uint64
-	BytesIn   uint64
-	BytesOut  uint64
-	Resends   uint64
-	Unacked   int
-	SendQueue int
-	RecvQueue int
+	Endpoint      string // the endpoint it was reached through, if any
+	Remote        string // remote network address of the current connection
+	Session       string // the peer socket's session id, once known
+	Connected     bool
+	MsgsIn        uint64
+	MsgsOut       uint64
+	BytesIn       uint64
+	BytesOut      uint64
+	Resends       uint64
+	Unacked       int
+	SendQueue     int
+	RecvQueue     int
+	Drops         uint64 // PUB, XPUB: messages for this peer dropped because its queue was full
+	Subscriptions int    // PUB, XPUB: prefixes this peer subscribes to
 }
 
 // counters are updated with atomics by the goroutines that move messages,

@@ -1,0 +1,118 @@
+package socket
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+)
+
+// TestPubSubFiltersAtThePublisher checks prefix filtering over every
+// transport: each subscriber gets exactly the messages its prefixes match,
+// once each, and non-matching messages never leave the publisher.
+func TestPubSubFiltersAtThePublisher(t *testing.T) {
+	forEachTransport(t, func(t *testing.T, nw *network) {
+		ctx := testContext(t)
+		pub := newSocket(t, Pub)
+		ep := nw.bind(pub)
+		weather := newSocket(t, Sub)
+		all := newSocket(t, Sub)
+		if err := weather.Subscribe([]byte("weather.")); err != nil {
+			t.Fatal(err)
+		}
+		if err := weather.Subscribe([]byte("weather.paris")); err != nil { // overlaps: still once
+			t.Fatal(err)
+		}
+		if err := all.Subscribe(nil); err != nil {
+			t.Fatal(err)
+		}
+		nw.connect(weather, ep)
+		nw.connect(all, ep)
+		if err := pub.WaitSubscribers(ctx, 2); err != nil {
+			t.Fatal(err)
+		}
+		topics := []string{"weather.paris", "sport.x", "weather.oslo", "news"}
+		for i := 0; i < 100; i++ {
+			if err := pub.Send(ctx, []byte(fmt.Sprintf("%s %d", topics[i%4], i)), []byte("body")); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got := recvN(t, ctx, weather, 50)
+		for i, m := range got {
+			want := fmt.Sprintf("%s %d", topics[(2*i)%4], 2*i)
+			if string(m[0]) != want || string(m[1]) != "body" {
+				t.Fatalf("weather message %d: got %q, want [%s body]", i, m, want)
+			}
+		}
+		recvN(t, ctx, all, 100)
+		st := pub.Stats()
+		if st.MsgsOut != 150 {
+			t.Fatalf("publisher MsgsOut: got %d, want 150 (50 + 100: non-matching messages are not sent)", st.MsgsOut)
+		}
+		if err := weather.Unsubscribe([]byte("nothing")); !errors.Is(err, ErrNotSubscribed) {
+			t.Fatalf("Unsubscribe of an unknown prefix: got %v, want ErrNotSubscribed", err)
+		}
+	})
+}
+
+// TestXPubXSubProxy forwards a feed through XSUB|Proxy|XPUB and checks that
+// subscriptions travel upstream, once per prefix.
+func TestXPubXSubProxy(t *testing.T) {
+	ctx := testContext(t)
+	pub := newSocket(t, Pub)
+	pubEP, err := pub.Bind("tcp://127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	xsub := newSocket(t, XSub)
+	xpub := newSocket(t, XPub)
+	if err := xsub.Connect(pubEP); err != nil {
+		t.Fatal(err)
+	}
+	xpubEP, err := xpub.Bind("tcp://127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pctx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- Proxy(pctx, xsub, xpub, nil) }()
+	var subs []*Socket
+	for i := 0; i < 3; i++ {
+		s := newSocket(t, Sub)
+		if err := s.Subscribe([]byte("a")); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Connect(xpubEP); err != nil {
+			t.Fatal(err)
+		}
+		subs = append(subs, s)
+	}
+	if err := pub.WaitSubscribers(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := xpub.WaitSubscribers(ctx, 3); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 10; i++ {
+		if err := pub.Send(ctx, []byte(fmt.Sprintf("a%d", i))); err != nil {
+			t.Fatal(err)
+		}
+		if err := pub.Send(ctx, []byte(fmt.Sprintf("b%d", i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, s := range subs {
+		for i, m := range recvN(t, ctx, s, 10) {
+			if want := fmt.Sprintf("a%d", i); string(m.Bytes()) != want {
+				t.Fatalf("got %q, want %q", m.Bytes(), want)
+			}
+		}
+	}
+	if st := pub.Stats(); len(st.Peers) != 1 || st.Peers[0].Subscriptions != 1 {
+		t.Fatalf("publisher peers: got %+v, want one peer with 1 subscription", st.Peers)
+	}
+	stop()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("Proxy: got %v, want context.Canceled", err)
+	}
+}
