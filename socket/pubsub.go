@@ -55,12 +55,12 @@ type publisher struct {
 	noteOff int             // notes[:noteOff] are consumed
 }
 
-func (s *Socket) isPublisher() bool  { return s.typ == Pub || s.typ == XPub }
+func (s *Socket) isPublisher() bool { return s.typ == Pub || s.typ == XPub }
 
 // canSend and canRecv report whether Send and Recv apply to the type: XSUB
 // sends subscriptions and XPUB receives them without queues of data.
-func (s *Socket) canSend() bool { return s.sends || s.typ == XSub }
-func (s *Socket) canRecv() bool { return s.receives || s.typ == XPub }
+func (s *Socket) canSend() bool      { return s.sends || s.typ == XSub }
+func (s *Socket) canRecv() bool      { return s.receives || s.typ == XPub }
 func (s *Socket) isSubscriber() bool { return s.typ == Sub || s.typ == XSub }
 
 // Subscribe makes a SUB socket receive the messages whose first frame
