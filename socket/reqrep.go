@@ -27,6 +27,7 @@ type requester struct {
 	nextID  uint32
 	active  bool   // a request awaits its reply
 	gaveUp  bool   // a Recv waiting for it ended with its context: retries pause
+	lost    bool   // its carrier was lost during the pause: resend when Recv resumes
 	id      uint32 // the outstanding request's id
 	m       msg    // the outstanding request, envelope included
 	carrier *pipe  // the pipe it was last given to, or nil while unsent
@@ -74,7 +75,7 @@ func (s *Socket) sendRequest(frames [][]byte) error {
 	rest = append(rest, body.first)
 	rest = append(rest, body.rest...)
 	r.stopTimer()
-	r.active, r.gaveUp, r.id, r.carrier = true, false, id, nil
+	r.active, r.gaveUp, r.lost, r.id, r.carrier = true, false, false, id, nil
 	r.m = msg{first: idFrame, rest: rest, size: requestIDSize + body.size}
 	r.gen++
 	s.dispatchRequestLocked(false)
@@ -152,9 +153,14 @@ func (s *Socket) retryRequest(gen uint64) {
 // out again at once. Callers hold s.mu.
 func (s *Socket) requestPipeLost(p *pipe) {
 	r := &s.req
-	if r.active && r.carrier == p && s.opts.requestRetry && !r.gaveUp && !s.closing {
-		s.dispatchRequestLocked(true)
+	if !r.active || r.carrier != p || !s.opts.requestRetry || s.closing {
+		return
 	}
+	if r.gaveUp {
+		r.lost = true
+		return
+	}
+	s.dispatchRequestLocked(true)
 }
 
 // requestPipeAttached runs when p gets a connection. A request that found
@@ -166,7 +172,9 @@ func (s *Socket) requestPipeAttached(p *pipe, newSession bool) {
 	case !r.active || s.closing:
 	case r.carrier == nil:
 		s.dispatchRequestLocked(false)
-	case r.carrier == p && newSession && s.opts.requestRetry && !r.gaveUp:
+	case r.carrier == p && newSession && s.opts.requestRetry && r.gaveUp:
+		r.lost = true
+	case r.carrier == p && newSession && s.opts.requestRetry:
 		s.dispatchRequestLocked(true)
 	}
 }
@@ -182,6 +190,11 @@ func (s *Socket) recvReply(ctx context.Context) (Message, error) {
 	}
 	if r.gaveUp {
 		r.gaveUp = false
+		if r.lost {
+			// The server that had it went away while nobody waited.
+			r.lost = false
+			s.dispatchRequestLocked(true)
+		}
 		s.armRetryLocked()
 	}
 	s.mu.Unlock()

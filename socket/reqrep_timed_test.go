@@ -381,3 +381,51 @@ func TestReqRepTimedBrokerRetry(t *testing.T) {
 	})
 	goleak.VerifyNone(t)
 }
+
+// TestReqRepTimedRetryAfterPausedLoss: a REQ with WithRequestRetry(0)
+// whose Recv gave up loses the connection that carried its request and
+// reconnects to a new REP while no Recv waits. The next Recv resumes the
+// retries: the request, whose server is gone, goes to the new REP at once,
+// and the reply arrives. (A client that polls Recv with a timeout per call
+// is in exactly this state whenever its server restarts.)
+func TestReqRepTimedRetryAfterPausedLoss(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := context.Background()
+		const name = "rt-paused-loss"
+		rep1, ep := rtBind(t, Rep, name)
+		req := rtNew(t, Req, WithRequestRetry(0), WithReconnectInterval(time.Millisecond, time.Millisecond))
+		rtConnect(t, req, ep)
+		rfSend(t, ctx, req, "q")
+		rfRecvBody(t, ctx, rep1, "q") // and never answers
+		synctest.Wait()
+
+		rctx, cancel := context.WithCancel(ctx)
+		cancel()
+		if _, err := req.Recv(rctx); !errors.Is(err, context.Canceled) {
+			t.Fatalf("REQ Recv with an ended context: got %v, want context.Canceled", err)
+		}
+		rawMustClose(t, rep1)
+		rep2, _ := rtBind(t, Rep, name)
+		time.Sleep(time.Second) // ample fake time to redial
+		synctest.Wait()
+		if got := rawOfKind(rawEventsNow(req), EventConnected); len(got) != 1 {
+			t.Fatalf("got %d new connected events, want 1 (to the new REP)", len(got))
+		}
+
+		reply := rtRecvAsync(ctx, req)
+		synctest.Wait()
+		if q := rep2.Stats().RecvQueue; q != 1 {
+			time.Sleep(time.Hour)
+			synctest.Wait()
+			t.Fatalf("at once after Recv resumed: the new REP holds %d requests (and %d an hour later), want 1; REQ Retries %d",
+				q, rep2.Stats().RecvQueue, req.Stats().Retries)
+		}
+		rfRecvBody(t, ctx, rep2, "q")
+		rfSend(t, ctx, rep2, "re:q")
+		synctest.Wait()
+		rtWantReply(t, rtNow(t, reply, "REQ Recv"), "re:q")
+		rawMustClose(t, req)
+		rawMustClose(t, rep2)
+	})
+	goleak.VerifyNone(t)
+}
