@@ -28,6 +28,7 @@ type requester struct {
 	active  bool   // a request awaits its reply
 	gaveUp  bool   // a Recv waiting for it ended with its context: retries pause
 	lost    bool   // its carrier was lost during the pause: resend when Recv resumes
+	given   bool   // it was given to some pipe at least once
 	id      uint32 // the outstanding request's id
 	m       msg    // the outstanding request, envelope included
 	carrier *pipe  // the pipe it was last given to, or nil while unsent
@@ -75,7 +76,7 @@ func (s *Socket) sendRequest(frames [][]byte) error {
 	rest = append(rest, body.first)
 	rest = append(rest, body.rest...)
 	r.stopTimer()
-	r.active, r.gaveUp, r.lost, r.id, r.carrier = true, false, false, id, nil
+	r.active, r.gaveUp, r.lost, r.given, r.id, r.carrier = true, false, false, false, id, nil
 	r.m = msg{first: idFrame, rest: rest, size: requestIDSize + body.size}
 	r.gen++
 	s.dispatchRequestLocked(false)
@@ -100,11 +101,11 @@ func (s *Socket) dispatchRequestLocked(retry bool) {
 		if p.conn != nil {
 			p.conn.wakeLocked()
 		}
-		if retry {
+		if retry || r.given {
 			s.stats.retries.Add(1)
 		}
 	}
-	r.carrier = p
+	r.carrier, r.given = p, true
 }
 
 // holds reports whether the pipe's ledger still has m, by the identity of
