@@ -291,6 +291,68 @@ func TestRouterUnroutable(t *testing.T) {
 	})
 }
 
+// TestRouterDuplicateRoutingID checks that a ROUTER refuses a second peer
+// stating the routing id of a connected one, keeps serving the first, and
+// gives the id, with what was queued for it, to a newcomer once the first
+// has gone.
+func TestRouterDuplicateRoutingID(t *testing.T) {
+	forEachTransport(t, func(t *testing.T, nw *network) {
+		ctx := testContext(t)
+		router := newSocket(t, Router)
+		ep := nw.bind(router)
+		id := WithRoutingID([]byte("worker"))
+		first := newSocket(t, Dealer, id)
+		nw.connect(first, ep)
+		mustSend(t, ctx, first, "first DEALER", "first")
+		expectFrames(t, ctx, router, "ROUTER", "worker", "first")
+
+		second := newSocket(t, Dealer, id)
+		nw.connect(second, ep)
+		e, _ := waitEvent(t, ctx, router, "the second DEALER refused", func(e Event) bool {
+			return e.Kind == EventHandshakeFailed && errors.Is(e.Err, ErrDuplicateRoutingID)
+		})
+		if e.Session != second.Session() {
+			t.Errorf("refusal: got %v, want it for session %s", e, second.Session())
+		}
+		// The refused side learns why: from the ROUTER's ERROR over a
+		// stream, directly over inproc.
+		waitEvent(t, ctx, second, "the refusal's reason", func(e Event) bool {
+			return errors.Is(e.Err, ErrPeerError) || errors.Is(e.Err, ErrDuplicateRoutingID)
+		})
+
+		mustSend(t, ctx, router, "ROUTER", "worker", "still", "yours")
+		expectFrames(t, ctx, first, "first DEALER", "still", "yours")
+		mustSend(t, ctx, first, "first DEALER", "still", "here")
+		expectFrames(t, ctx, router, "ROUTER", "worker", "still", "here")
+		if err := second.Close(); err != nil {
+			t.Fatalf("second DEALER Close: got error %v, want nil", err)
+		}
+		if st := second.Stats(); st.MsgsIn != 0 {
+			t.Errorf("refused DEALER: got %d messages, want 0", st.MsgsIn)
+		}
+
+		if err := first.Close(); err != nil {
+			t.Fatalf("first DEALER Close: got error %v, want nil", err)
+		}
+		waitEvent(t, ctx, router, "the first DEALER gone", func(e Event) bool {
+			return e.Kind == EventDisconnected && e.Session == first.Session()
+		})
+		// Queued for the id while nobody holds it, delivered to whoever
+		// takes the id next (within the resume timeout).
+		mustSend(t, ctx, router, "ROUTER", "worker", "queued")
+		third := newSocket(t, Dealer, id)
+		nw.connect(third, ep)
+		expectFrames(t, ctx, third, "third DEALER", "queued")
+		mustSend(t, ctx, router, "ROUTER", "worker", "direct")
+		expectFrames(t, ctx, third, "third DEALER", "direct")
+		mustSend(t, ctx, third, "third DEALER", "third")
+		expectFrames(t, ctx, router, "ROUTER", "worker", "third")
+		if got := router.Stats().Unroutable; got != 0 {
+			t.Errorf("ROUTER Stats.Unroutable: got %d, want 0", got)
+		}
+	})
+}
+
 // TestRouterRouterAndDealerDealer checks the symmetric pairings: two
 // ROUTERs address each other by routing id, two DEALERs just talk.
 func TestRouterRouterAndDealerDealer(t *testing.T) {

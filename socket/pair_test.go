@@ -1,6 +1,7 @@
 package socket
 
 import (
+	"errors"
 	"strconv"
 	"testing"
 )
@@ -41,5 +42,38 @@ func TestPairBothWays(t *testing.T) {
 		}
 		wait(t, aDone)
 		wait(t, bDone)
+	})
+}
+
+// TestPairRefusesSecondPeer checks that a PAIR with a peer refuses another
+// one, telling why on its side, and keeps talking to the first.
+func TestPairRefusesSecondPeer(t *testing.T) {
+	forEachTransport(t, func(t *testing.T, nw *network) {
+		ctx := testContext(t)
+		bound, first := newSocket(t, Pair), newSocket(t, Pair)
+		ep := nw.bind(bound)
+		nw.connect(first, ep)
+		mustSend(t, ctx, first, "first PAIR", "hello")
+		expectFrames(t, ctx, bound, "bound PAIR", "hello")
+
+		second := newSocket(t, Pair)
+		nw.connect(second, ep)
+		e, _ := waitEvent(t, ctx, bound, "the second PAIR refused", func(e Event) bool {
+			return e.Kind == EventHandshakeFailed && errors.Is(e.Err, ErrAlreadyPaired)
+		})
+		if e.Session != second.Session() {
+			t.Errorf("refusal: got %v, want it for session %s", e, second.Session())
+		}
+
+		mustSend(t, ctx, bound, "bound PAIR", "still", "you")
+		expectFrames(t, ctx, first, "first PAIR", "still", "you")
+		mustSend(t, ctx, first, "first PAIR", "and", "you")
+		expectFrames(t, ctx, bound, "bound PAIR", "and", "you")
+		if err := second.Close(); err != nil {
+			t.Fatalf("second PAIR Close: got error %v, want nil", err)
+		}
+		if st := second.Stats(); st.MsgsIn != 0 {
+			t.Errorf("refused PAIR: got %d messages, want 0", st.MsgsIn)
+		}
 	})
 }
