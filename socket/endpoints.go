@@ -379,6 +379,7 @@ func (s *Socket) serveStream(c *conn, bo *patterns.Backoff) error {
 		c.refuse(err)
 		c.close(err)
 		s.forget(c)
+		s.handshakeFail.Add(1)
 		s.emit(Event{Kind: EventHandshakeFailed, Endpoint: c.endpoint, Peer: c.remote, Session: c.peer.Session.String(), Err: err})
 		return err
 	}

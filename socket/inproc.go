@@ -82,6 +82,8 @@ func (s *Socket) connectInproc(d *dialer, bo *patterns.Backoff) error {
 		// Refused by the bound side's type rules (a PAIR that has a peer,
 		// a routing id in use): both sides report it, as over a stream.
 		if !errors.Is(err, ErrClosed) {
+			s.handshakeFail.Add(1)
+			peer.handshakeFail.Add(1)
 			peer.emit(Event{Kind: EventHandshakeFailed, Endpoint: b.endpoint, Peer: d.endpoint, Session: s.session.String(), Err: err})
 			s.emit(Event{Kind: EventHandshakeFailed, Endpoint: d.endpoint, Session: peer.session.String(), Err: err})
 		}
@@ -96,6 +98,10 @@ func (s *Socket) connectInproc(d *dialer, bo *patterns.Backoff) error {
 		remote.close(err)
 		close(remote.ready)
 		s.forget(local)
+		if !errors.Is(err, ErrClosed) {
+			s.handshakeFail.Add(1)
+			s.emit(Event{Kind: EventHandshakeFailed, Endpoint: d.endpoint, Session: peer.session.String(), Err: err})
+		}
 		return err
 	}
 	close(local.ready)
