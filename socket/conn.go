@@ -62,7 +62,9 @@ type conn struct {
 	subsDirty     atomic.Bool           // subOrder is not empty
 	finishing     atomic.Bool           // Close wants the final ACK written before the connection ends
 	fatal         atomic.Pointer[error] // set by the reader: the writer sends ERROR with it and stops
-	ackArmed      atomic.Bool           // the writer's delayed-ack timer is running
+	ackArmed      atomic.Bool           // the delayed-ack timer is running
+	ackFired      atomic.Bool           // the delayed-ack timer fired: the ACK is due
+	ackTimer      *time.Timer           // the delayed ACK; set in attach
 	ackEvery      uint64                // the peer's window/4: acknowledge at once past this
 	ackEveryBytes int64                 // the same for the peer's byte window (max when unstated)
 	finished      chan struct{}         // closed by the writer once that ACK is written
@@ -89,10 +91,16 @@ type conn struct {
 	partial    [][]byte
 	hdrs       [][]byte
 
-	wbuf  []byte
-	bufs  net.Buffers
-	batch []msg
-	cmds  []wire.Command
+	// The writer goroutine's.
+	wbuf           []byte
+	bufs           net.Buffers
+	batch          []msg
+	cmds           []wire.Command
+	pong           [wire.MaxPingContext]byte
+	firstAckDone   bool // the first round may owe an ACK after RESUME
+	wrote          bool // something was written since the last ping tick
+	pingDue        bool
+	finishedClosed bool // finished is closed
 }
 
 func (s *Socket) newConn(endpoint string) *conn {
@@ -555,11 +563,10 @@ func (s *Socket) handleAck(c *conn, seq uint64) error {
 }
 
 // writeLoop sends commands and queued messages, draining everything that is
-// ready into one write.
+// ready into one write, until the connection ends.
 func (c *conn) writeLoop() {
 	defer close(c.writerDone)
-	acking := c.flow != nil && c.peer.Acks
-	firstAck := acking
+	defer c.stopAckTimer()
 	var tick <-chan time.Time
 	if c.pingEvery > 0 {
 		// Ticking at half the interval bounds the silence to one interval.
@@ -567,108 +574,135 @@ func (c *conn) writeLoop() {
 		defer t.Stop()
 		tick = t.C
 	}
-	wrote, pingDue, finished := false, false, false
-	ackTimer := time.NewTimer(time.Hour)
-	ackTimer.Stop()
-	defer ackTimer.Stop()
-	ackFired := false
-	var pong [wire.MaxPingContext]byte
 	for {
-		if f := c.fatal.Load(); f != nil {
-			// The peer broke the protocol: tell it why, best effort (the
-			// reader set a write deadline), then stop.
-			reason := []byte((*f).Error())
-			c.flushStream([]wire.Command{{ID: wire.CmdError, Data: reason[:min(len(reason), wire.MaxErrorReason)]}}, nil)
+		wrote, stop := c.writeOnce()
+		if stop {
 			return
 		}
-		if !finished && c.finishing.Load() && (!acking || c.flow.delivered.Load() <= c.flow.ackSent.Load()) {
-			// Everything the application took is acknowledged: the
-			// socket may now close this connection.
-			close(c.finished)
-			finished = true
-		}
-		cmds := c.cmds[:0]
-		acked := false
-		if acking {
-			d, sent := c.flow.delivered.Load(), c.flow.ackSent.Load()
-			taken := c.flow.taken.Load()
-			due := ackFired || d-sent >= c.ackEvery || taken-c.flow.ackedBytes.Load() >= c.ackEveryBytes || c.finishing.Load()
-			if (d > sent && due) || (firstAck && d > 0) {
-				cmds = append(cmds, wire.Command{ID: wire.CmdAck, Seq: d})
-				c.flow.ackSent.Store(d)
-				c.flow.ackedBytes.Store(taken)
-				acked = true
-				if c.ackArmed.Load() {
-					ackTimer.Stop()
-					c.ackArmed.Store(false)
-				}
-			} else if d > sent && !c.ackArmed.Load() {
-				ackTimer.Reset(ackDelay)
-				c.ackArmed.Store(true)
-			}
-			firstAck, ackFired = false, false
-		}
-		c.pongMu.Lock()
-		if c.pongPending {
-			// Copied: the reader may overwrite pongCtx before the write.
-			n := copy(pong[:], c.pongCtx[:c.pongLen])
-			cmds = append(cmds, wire.Command{ID: wire.CmdPong, Data: pong[:n]})
-			c.pongPending = false
-		}
-		c.pongMu.Unlock()
-		if pingDue {
-			cmds = append(cmds, wire.Command{ID: wire.CmdPing})
-			pingDue = false
-		}
-		if c.subsDirty.Load() {
-			cmds = c.takeSubCommands(cmds)
-		}
-		batch := c.batch[:0]
-		if c.pipe != nil {
-			var resumeAt uint64
-			batch, resumeAt = c.takeBatch(batch, len(cmds) == 0)
-			if resumeAt != 0 {
-				// Commands go out before data, so RESUME precedes its batch.
-				cmds = append(cmds, wire.Command{ID: wire.CmdResume, Seq: resumeAt})
-			}
-		}
-		if acking && !acked && len(batch) > 0 {
-			// Data goes out anyway (a reply, say): an ACK riding along
-			// costs no write of its own, unlike the delayed one.
-			if d := c.flow.delivered.Load(); d > c.flow.ackSent.Load() {
-				cmds = append(cmds, wire.Command{ID: wire.CmdAck, Seq: d})
-				c.flow.ackSent.Store(d)
-				c.flow.ackedBytes.Store(c.flow.taken.Load())
-				if c.ackArmed.Load() {
-					ackTimer.Stop()
-					c.ackArmed.Store(false)
-				}
-			}
-		}
-		c.cmds = cmds
-		if len(batch) == 0 && len(cmds) == 0 {
-			select {
-			case <-c.wake:
-			case <-tick:
-				pingDue, wrote = !wrote, false
-			case <-ackTimer.C:
-				c.ackArmed.Store(false)
-				ackFired = true
-			case <-c.done:
-				return
-			}
+		if wrote {
 			continue
 		}
-		err := c.flush(cmds, batch)
-		clear(batch) // the ledger keeps what it needs; drop our references
-		c.batch = batch[:0]
-		if err != nil {
-			if c.fatal.Load() == nil { // else the reader closes with the better reason
-				c.close(err)
-			}
+		select {
+		case <-c.wake:
+		case <-tick:
+			c.pingDue, c.wrote = !c.wrote, false
+		case <-c.done:
 			return
 		}
-		wrote = true
+	}
+}
+
+// writeOnce writes one round of commands and messages and reports whether
+// it wrote anything and whether the writer must stop (the connection is
+// over).
+func (c *conn) writeOnce() (wrote, stop bool) {
+	if f := c.fatal.Load(); f != nil {
+		// The peer broke the protocol: tell it why, best effort (the
+		// reader set a write deadline), then stop.
+		reason := []byte((*f).Error())
+		c.flushStream([]wire.Command{{ID: wire.CmdError, Data: reason[:min(len(reason), wire.MaxErrorReason)]}}, nil)
+		return false, true
+	}
+	acking := c.flow != nil && c.peer.Acks
+	if !c.finishedClosed && c.finishing.Load() && (!acking || c.flow.delivered.Load() <= c.flow.ackSent.Load()) {
+		// Everything the application took is acknowledged: the socket
+		// may now close this connection.
+		close(c.finished)
+		c.finishedClosed = true
+	}
+	cmds := c.cmds[:0]
+	acked := false
+	if acking {
+		d, sent := c.flow.delivered.Load(), c.flow.ackSent.Load()
+		taken := c.flow.taken.Load()
+		fired := c.ackFired.Swap(false)
+		due := fired || d-sent >= c.ackEvery || taken-c.flow.ackedBytes.Load() >= c.ackEveryBytes || c.finishing.Load()
+		if (d > sent && due) || (!c.firstAckDone && d > 0) {
+			cmds = c.appendAck(cmds, d, taken)
+			acked = true
+		} else if d > sent {
+			c.armAck()
+		}
+		c.firstAckDone = true
+	}
+	c.pongMu.Lock()
+	if c.pongPending {
+		// Copied: the reader may overwrite pongCtx before the write.
+		n := copy(c.pong[:], c.pongCtx[:c.pongLen])
+		cmds = append(cmds, wire.Command{ID: wire.CmdPong, Data: c.pong[:n]})
+		c.pongPending = false
+	}
+	c.pongMu.Unlock()
+	if c.pingDue {
+		cmds = append(cmds, wire.Command{ID: wire.CmdPing})
+		c.pingDue = false
+	}
+	if c.subsDirty.Load() {
+		cmds = c.takeSubCommands(cmds)
+	}
+	batch := c.batch[:0]
+	if c.pipe != nil {
+		var resumeAt uint64
+		batch, resumeAt = c.takeBatch(batch, len(cmds) == 0)
+		if resumeAt != 0 {
+			// Commands go out before data, so RESUME precedes its batch.
+			cmds = append(cmds, wire.Command{ID: wire.CmdResume, Seq: resumeAt})
+		}
+	}
+	if acking && !acked && len(batch) > 0 {
+		// Data goes out anyway (a reply, say): an ACK riding along costs
+		// no write of its own, unlike the delayed one.
+		if d := c.flow.delivered.Load(); d > c.flow.ackSent.Load() {
+			cmds = c.appendAck(cmds, d, c.flow.taken.Load())
+		}
+	}
+	c.cmds = cmds
+	if len(batch) == 0 && len(cmds) == 0 {
+		return false, false
+	}
+	err := c.flush(cmds, batch)
+	clear(batch) // the ledger keeps what it needs; drop our references
+	c.batch = batch[:0]
+	if err != nil {
+		if c.fatal.Load() == nil { // else the reader closes with the better reason
+			c.close(err)
+		}
+		return false, true
+	}
+	c.wrote = true
+	return true, false
+}
+
+// appendAck appends ACK(d), records it, and cancels the delayed ACK.
+func (c *conn) appendAck(cmds []wire.Command, d uint64, taken int64) []wire.Command {
+	cmds = append(cmds, wire.Command{ID: wire.CmdAck, Seq: d})
+	c.flow.ackSent.Store(d)
+	c.flow.ackedBytes.Store(taken)
+	if c.ackArmed.Load() {
+		c.ackTimer.Stop()
+		c.ackArmed.Store(false)
+	}
+	return cmds
+}
+
+// armAck starts the delayed ACK unless it is running. Recv calls it too,
+// so taking a message does not wake the writer just to start a timer.
+func (c *conn) armAck() {
+	if c.ackArmed.CompareAndSwap(false, true) {
+		c.ackTimer.Reset(ackDelay)
+	}
+}
+
+// ackTimerFired runs when the delayed ACK is due.
+func (c *conn) ackTimerFired() {
+	c.ackArmed.Store(false)
+	c.ackFired.Store(true)
+	c.signal()
+}
+
+func (c *conn) stopAckTimer() {
+	if c.ackTimer != nil {
+		c.ackTimer.Stop()
 	}
 }
 

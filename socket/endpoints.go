@@ -451,6 +451,8 @@ func (s *Socket) attach(c *conn) error {
 		s.detachLocked(old)
 	}
 	c.setTimers()
+	c.ackTimer = time.AfterFunc(time.Hour, c.ackTimerFired)
+	c.ackTimer.Stop()
 	c.ackEvery = max(1, uint64(c.peer.Window/4))
 	c.ackEveryBytes = math.MaxInt64
 	if wb := c.peer.WindowBytes; wb > 0 {

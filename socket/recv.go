@@ -352,10 +352,12 @@ func (in *inbox) pop() (Message, *inflow, error) {
 	if e.seq != 0 {
 		if c := f.conn.Load(); c != nil {
 			// A full ack interval (in messages or bytes) is acknowledged at
-			// once; a drained queue arms the writer's short delayed ack, once.
-			if e.seq-f.ackSent.Load() >= ackEvery || taken-f.ackedBytes.Load() >= c.ackEveryBytes ||
-				(drained && !c.ackArmed.Load()) {
+			// once; a drained queue arms the short delayed ack, which a
+			// reply going out soon makes unnecessary.
+			if e.seq-f.ackSent.Load() >= ackEvery || taken-f.ackedBytes.Load() >= c.ackEveryBytes {
 				c.signal()
+			} else if drained && !c.ackArmed.Load() {
+				c.armAck()
 			}
 		}
 	}
