@@ -25,6 +25,9 @@ type config struct {
 	// Broker only: client and worker sockets, and requests each client
 	// keeps in flight.
 	Clients, Workers, Window int
+	// PUB/SUB only: subscriber sockets, and the share of messages (percent)
+	// that match their subscription.
+	Subs, Match int
 }
 
 // result is one measurement: the JSON line thr prints. Field names are a
@@ -54,6 +57,9 @@ type result struct {
 	Window         int     `json:"window,omitempty"`
 	BrokerCPUSec   float64 `json:"broker_cpu_sec,omitempty"`
 	BrokerMaxRSSKB int64   `json:"broker_maxrss_kb,omitempty"`
+	// PUB/SUB only: its fields are in the line when this is set, and
+	// absent for other patterns.
+	*PubSubResult
 }
 
 // fillRates computes the derived fields from Count, Size and Seconds.
@@ -63,8 +69,8 @@ func (r *result) fillRates() {
 }
 
 // benchmark is one entry of the suite: a pattern and how to measure it.
-// New throughput patterns (pubsub) are new entries; the suite, thr and the
-// table pick them up from here. Latency has its own table, latencies.
+// New throughput patterns are new entries; the suite and thr pick them up
+// from here. Latency has its own table, latencies.
 type benchmark struct {
 	pattern    string
 	transports []string
@@ -77,6 +83,32 @@ type benchmark struct {
 	run func(ctx context.Context, c config) (result, error)
 	// checkMore, if set, validates the pattern's own parameters.
 	checkMore func(c config) error
+	// cases, if set, are the suite's rows for the pattern, in place of
+	// every transport with every size; thr still accepts any of
+	// transports.
+	cases []suiteCase
+}
+
+// suiteCase is one row of the suite: a transport, a size and, for pubsub,
+// the match percentage.
+type suiteCase struct {
+	transport string
+	size      int
+	match     int // pubsub; 0 otherwise
+}
+
+// suiteCases returns b's rows of the suite.
+func (b *benchmark) suiteCases() []suiteCase {
+	if b.cases != nil {
+		return b.cases
+	}
+	var cs []suiteCase
+	for _, tr := range b.transports {
+		for _, size := range b.sizes {
+			cs = append(cs, suiteCase{transport: tr, size: size})
+		}
+	}
+	return cs
 }
 
 // benchmarks is the suite, in the order the table shows it.
@@ -95,6 +127,19 @@ var benchmarks = []benchmark{
 		count:      brokerCount,
 		run:        runBroker,
 		checkMore:  checkBroker,
+	},
+	{
+		pattern:    "pubsub",
+		transports: []string{"inproc", "ipc", "tcp"},
+		sizes:      []int{16, 256},
+		count:      pubSubCount,
+		run:        runPubSub,
+		checkMore:  checkPubSub,
+		cases: []suiteCase{
+			{transport: "tcp", size: 16, match: 100},
+			{transport: "tcp", size: 256, match: 100},
+			{transport: "tcp", size: 16, match: 50},
+		},
 	},
 }
 
@@ -150,4 +195,5 @@ var children = []child{
 	{name: repServerCmd, run: repServer},
 	{name: brokerWorkersCmd, run: brokerWorkers},
 	{name: brokerClientsCmd, run: brokerClients},
+	{name: pubSubSubCmd, run: pubSubSub},
 }

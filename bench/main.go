@@ -11,6 +11,7 @@
 //
 //	go run ./bench thr -pattern pushpull -transport tcp|ipc|inproc -size BYTES -count N [-acks=true] [-hwm N]
 //	go run ./bench thr -pattern broker -transport tcp -size BYTES -count N [-clients 4 -workers 4 -window 100]
+//	go run ./bench thr -pattern pubsub -transport tcp|ipc|inproc -size BYTES -count N [-subs 4] [-match 100|50] [-hwm N]
 //
 // The lat subcommand measures REQ/REP round trips and prints one JSON line:
 //
@@ -20,7 +21,9 @@
 // command starts itself twice with a hidden subcommand, one per side, and
 // reads each child's CPU time and peak RSS when it exits. The broker runs in
 // the thr process, its clients and its workers in two children; lat's
-// client runs in the lat process and its server in a child. See README.md.
+// client runs in the lat process and its server in a child; pubsub's
+// publisher runs in the thr process and each subscriber in its own child.
+// See README.md.
 package main
 
 import (
@@ -71,6 +74,7 @@ func usage(w io.Writer) {
   bench [-rounds N] [-scale F] [-timeout D]     run the default suite, print tables
   bench thr -pattern P -transport T -size BYTES -count N [-acks=true] [-hwm N] [-timeout D]
                     [-clients N] [-workers N] [-window N]   (broker)
+                    [-subs N] [-match 100|50]               (pubsub)
                                                 run one throughput measurement, print one JSON line
   bench lat -pattern reqrep -transport T -size BYTES -count N [-acks=true] [-timeout D]
                                                 run one latency measurement, print one JSON line

@@ -3,12 +3,16 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/wispmq/wisp/socket"
 	"go.uber.org/goleak"
 )
 
@@ -74,7 +78,135 @@ func TestThr(t *testing.T) {
 					t.Errorf("field %q: got it in %s, want it for the broker only", k, lines[0])
 				}
 			}
+			for _, k := range pubSubOnlyFields {
+				if _, ok := fields[k]; ok {
+					t.Errorf("field %q: got it in %s, want it for pubsub only", k, lines[0])
+				}
+			}
 		})
+	}
+}
+
+// pubSubOnlyFields are in thr's line for the pubsub pattern only.
+var pubSubOnlyFields = []string{
+	"subs", "match", "matched", "pub_msgs_per_sec", "pub_msgs_written", "pub_drops",
+	"sub_msgs_per_sec_median", "sub_msgs_per_sec_min", "subscribers",
+}
+
+// subscriberFields are in each entry of a pubsub line's subscribers.
+var subscriberFields = []string{"session", "received", "seconds", "msgs_per_sec", "drops"}
+
+func TestPubSub(t *testing.T) {
+	for _, tc := range []struct {
+		transport   string
+		size, subs  int
+		count       int64
+		match, hwm  int
+		wantMatched int64
+	}{
+		{"inproc", 16, 4, 3000, 100, 0, 3000},
+		{"ipc", 16, 2, 3000, 100, 0, 3000},
+		{"tcp", 16, 4, 3000, 100, 0, 3000},
+		{"tcp", 100, 3, 3001, 50, 0, 1501},
+		{"inproc", 2, 2, 3001, 50, 0, 1501},
+		{"tcp", 16, 2, 3000, 100, 10, 3000}, // drops at the mark; counts still add up
+	} {
+		name := fmt.Sprintf("%s/size=%d/subs=%d/match=%d/hwm=%d", tc.transport, tc.size, tc.subs, tc.match, tc.hwm)
+		t.Run(name, func(t *testing.T) {
+			args := []string{"thr", "-pattern", "pubsub", "-transport", tc.transport, "-size", strconv.Itoa(tc.size),
+				"-count", strconv.FormatInt(tc.count, 10), "-subs", strconv.Itoa(tc.subs), "-match", strconv.Itoa(tc.match),
+				"-hwm", strconv.Itoa(tc.hwm)}
+			var line json.RawMessage
+			oneJSONLine(t, args, append(thrFields, pubSubOnlyFields...), &line)
+			var raw map[string]any
+			var r result
+			if err := errors.Join(json.Unmarshal(line, &raw), json.Unmarshal(line, &r)); err != nil {
+				t.Fatal(err)
+			}
+			subsRaw, _ := raw["subscribers"].([]any)
+			for i, e := range subsRaw {
+				m, _ := e.(map[string]any)
+				for _, k := range subscriberFields {
+					if _, ok := m[k]; !ok {
+						t.Errorf("subscriber %d: field %q: got none, want it in %v", i+1, k, m)
+					}
+				}
+				if _, ok := m["cpu_sec"]; ok != (tc.transport != "inproc") {
+					t.Errorf("subscriber %d: cpu_sec present: got %v, want %v", i+1, ok, tc.transport != "inproc")
+				}
+			}
+			for _, k := range brokerOnlyFields {
+				if _, ok := raw[k]; ok {
+					t.Errorf("field %q: got it, want it for the broker only", k)
+				}
+			}
+			checkPubSubResult(t, r, tc.transport, tc.size, tc.subs, tc.count, tc.match, tc.wantMatched)
+			wantHWM := tc.hwm
+			if wantHWM == 0 {
+				wantHWM = socket.DefaultSendHWM
+			}
+			if r.HWM != wantHWM {
+				t.Errorf("hwm: got %d, want %d", r.HWM, wantHWM)
+			}
+		})
+	}
+}
+
+// checkPubSubResult checks that a pubsub line is complete and adds up.
+func checkPubSubResult(t *testing.T, r result, transport string, size, subs int, count int64, match int, matched int64) {
+	t.Helper()
+	if r.Pattern != "pubsub" || r.Transport != transport || r.Size != size || r.Count != count || r.Acks {
+		t.Errorf("got %+v, want pattern pubsub, %s, size %d, count %d, no acks", r, transport, size, count)
+	}
+	if !(r.Seconds > 0) || !(r.MsgsPerSec > 0) || !(r.MBPerSec > 0) || !(r.SenderCPUSec > 0) || !(r.ReceiverCPUSec > 0) ||
+		r.SenderMaxRSSKB <= 0 || r.ReceiverMaxRSSKB <= 0 {
+		t.Errorf("got %+v, want positive seconds, rates, CPU and RSS", r)
+	}
+	if got, want := r.OneProcess, transport == "inproc"; got != want {
+		t.Errorf("one_process: got %v, want %v", got, want)
+	}
+	ps := r.PubSubResult
+	if ps == nil {
+		t.Fatalf("got no pubsub fields in %+v, want them", r)
+	}
+	if ps.Subs != subs || ps.Match != match || ps.Matched != matched || ps.PubMsgsPerSec != r.MsgsPerSec {
+		t.Errorf("got subs %d match %d matched %d pub_msgs_per_sec %v, want %d, %d, %d and msgs_per_sec %v",
+			ps.Subs, ps.Match, ps.Matched, ps.PubMsgsPerSec, subs, match, matched, r.MsgsPerSec)
+	}
+	if got, want := ps.PubMsgsWritten+ps.PubDrops, uint64(matched)*uint64(subs); got != want {
+		t.Errorf("pub_msgs_written %d + pub_drops %d: got %d, want matched x subs = %d", ps.PubMsgsWritten, ps.PubDrops, got, want)
+	}
+	if len(ps.Subscribers) != subs {
+		t.Fatalf("subscribers: got %d, want %d", len(ps.Subscribers), subs)
+	}
+	var received int64
+	var drops uint64
+	var rates []float64
+	sessions := map[string]bool{}
+	for i, s := range ps.Subscribers {
+		if uint64(s.Received)+s.Drops != uint64(matched) {
+			t.Errorf("subscriber %d: got %d received + %d dropped, want %d matched", i+1, s.Received, s.Drops, matched)
+		}
+		if s.Received >= 2 && !(s.Seconds > 0 && s.MsgsPerSec > 0) {
+			t.Errorf("subscriber %d: got %+v, want positive seconds and rate", i+1, s)
+		}
+		if transport != "inproc" && !(s.CPUSec > 0 && s.MaxRSSKB > 0) {
+			t.Errorf("subscriber %d: got %+v, want positive CPU and RSS", i+1, s)
+		}
+		if s.Session == "" || sessions[s.Session] {
+			t.Errorf("subscriber %d: session: got %q, want a new non-empty one", i+1, s.Session)
+		}
+		sessions[s.Session] = true
+		received += s.Received
+		drops += s.Drops
+		rates = append(rates, s.MsgsPerSec)
+	}
+	if received != int64(ps.PubMsgsWritten) || drops != ps.PubDrops {
+		t.Errorf("subscribers: got %d received and %d dropped, want pub_msgs_written %d and pub_drops %d",
+			received, drops, ps.PubMsgsWritten, ps.PubDrops)
+	}
+	if ps.SubMsgsPerSecMin != slices.Min(rates) || ps.SubMsgsPerSecMedian < ps.SubMsgsPerSecMin || ps.SubMsgsPerSecMedian > slices.Max(rates) {
+		t.Errorf("sub_msgs_per_sec_median %v min %v: want the median and the least of %v", ps.SubMsgsPerSecMedian, ps.SubMsgsPerSecMin, rates)
 	}
 }
 
@@ -151,6 +283,35 @@ func TestLatOneRoundTrip(t *testing.T) {
 	}
 }
 
+func TestPubSubLineShape(t *testing.T) {
+	// Every pubsub field is in the line even when zero; a subscriber's
+	// CPU and RSS are left out when there are none (inproc).
+	r := result{Pattern: "pubsub", PubSubResult: &PubSubResult{Subscribers: []subResult{{}}}}
+	line, err := json.Marshal(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fields map[string]any
+	if err := json.Unmarshal(line, &fields); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range append(thrFields, pubSubOnlyFields...) {
+		if _, ok := fields[k]; !ok {
+			t.Errorf("field %q: got none, want it in %s", k, line)
+		}
+	}
+	for _, k := range subscriberFields {
+		if !strings.Contains(string(line), `"`+k+`":`) {
+			t.Errorf("subscriber field %q: got none, want it in %s", k, line)
+		}
+	}
+	for _, k := range []string{"cpu_sec", "maxrss_kb"} {
+		if strings.Contains(string(line), `"`+k+`":`) {
+			t.Errorf("subscriber field %q: got it in %s, want it absent when zero", k, line)
+		}
+	}
+}
+
 func TestBroker(t *testing.T) {
 	var r result
 	args := []string{"thr", "-pattern", "broker", "-transport", "tcp", "-size", "32", "-count", "301", "-clients", "3", "-workers", "2", "-window", "7"}
@@ -211,6 +372,18 @@ func TestThrBadArguments(t *testing.T) {
 		{repServerCmd, "-count", "10"}, // no endpoint
 		{brokerWorkersCmd, "-endpoint", "tcp://127.0.0.1:1", "-peers", "0"},
 		{brokerClientsCmd, "-endpoint", "tcp://127.0.0.1:1", "-count", "10", "-window", "0"},
+		{"thr", "-pattern", "pubsub", "-subs", "0"},
+		{"thr", "-pattern", "pubsub", "-subs", "65"},
+		{"thr", "-pattern", "pubsub", "-match", "70"},
+		{"thr", "-pattern", "pubsub", "-match", "0"},
+		{"thr", "-pattern", "pubsub", "-size", "1"}, // smaller than the topic
+		{"thr", "-pattern", "pubsub", "-hwm", "-1"},
+		{"thr", "-pattern", "pubsub", "-count", "1"},
+		{"thr", "-pattern", "pubsub", "-transport", "udp"},
+		{"thr", "-pattern", "pubsub", "-subs", "x"},
+		{pubSubSubCmd, "-count", "10", "-size", "16"}, // no endpoint
+		{pubSubSubCmd, "-endpoint", "tcp://127.0.0.1:1", "-count", "10", "-size", "1"},
+		{pubSubSubCmd, "-endpoint", "tcp://127.0.0.1:1", "-count", "0", "-size", "16"},
 	} {
 		var stdout, stderr bytes.Buffer
 		if code := run(args, &stdout, &stderr); code != exitUsage {
@@ -238,13 +411,15 @@ func TestSuiteTable(t *testing.T) {
 	if want := 3 * 2; rows != want {
 		t.Errorf("table rows: got %d, want %d in:\n%s", rows, want, out)
 	}
-	for prefix, want := range map[string]int{"| broker ": 1, "| reqrep ": 3 * 2} {
+	// pubsub: tcp at 16 B, match 100 and 50 (its 256 B row is filtered out).
+	for prefix, want := range map[string]int{"| broker ": 1, "| reqrep ": 3 * 2, "| pubsub ": 2} {
 		if got := strings.Count(out, "\n"+prefix); got != want {
 			t.Errorf("%q rows: got %d, want %d in:\n%s", prefix, got, want, out)
 		}
 	}
 	for _, s := range []string{"| pattern ", "msg/s", "MB/s", "CPU s/1M msgs (send/recv)", "peak RSS MiB (send/recv)", "Medians over 2 rounds",
-		"p50 us", "p99 us", "round trips/s", "CPU us/round trip (client/server)", "broker: count is requests"} {
+		"p50 us", "p99 us", "round trips/s", "CPU us/round trip (client/server)", "broker: count is requests",
+		"pub msg/s", "sub msg/s median", "sub msg/s min", "CPU s/1M msgs (pub/subs)", "pubsub: pub msg/s is"} {
 		if !strings.Contains(out, s) {
 			t.Errorf("table: got no %q, want it in:\n%s", s, out)
 		}
@@ -268,5 +443,26 @@ func TestMedianResult(t *testing.T) {
 	m = medianResult(rs[:2])
 	if m.Seconds != 2 || m.SenderMaxRSSKB != 20 {
 		t.Errorf("even: got seconds %v rss %v, want 2 and 20", m.Seconds, m.SenderMaxRSSKB)
+	}
+	if m.PubSubResult != nil {
+		t.Errorf("pushpull: got pubsub fields %+v, want none", m.PubSubResult)
+	}
+
+	first := []subResult{{Received: 7}}
+	ps := []result{
+		{PubSubResult: &PubSubResult{Subs: 4, PubMsgsPerSec: 30, SubMsgsPerSecMedian: 3, SubMsgsPerSecMin: 1, PubMsgsWritten: 5, Subscribers: first}},
+		{PubSubResult: &PubSubResult{Subs: 4, PubMsgsPerSec: 10, SubMsgsPerSecMedian: 1, SubMsgsPerSecMin: 3, PubMsgsWritten: 9}},
+		{PubSubResult: &PubSubResult{Subs: 4, PubMsgsPerSec: 20, SubMsgsPerSecMedian: 2, SubMsgsPerSecMin: 2, PubMsgsWritten: 7}},
+	}
+	m = medianResult(ps)
+	got := m.PubSubResult
+	if got == nil || got.Subs != 4 || got.PubMsgsPerSec != 20 || got.SubMsgsPerSecMedian != 2 || got.SubMsgsPerSecMin != 2 || got.PubMsgsWritten != 7 {
+		t.Errorf("pubsub: got %+v, want subs 4 and medians 20, 2, 2, 7", got)
+	}
+	if got != nil && (len(got.Subscribers) != 1 || &got.Subscribers[0] == &first[0]) {
+		t.Errorf("pubsub subscribers: got %+v, want a copy of the first run's", got.Subscribers)
+	}
+	if ps[0].PubMsgsPerSec != 30 {
+		t.Errorf("pubsub: medianResult changed its input: got %v, want 30", ps[0].PubMsgsPerSec)
 	}
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -46,36 +47,44 @@ func runSuite(args []string, stdout, stderr io.Writer) int {
 		return exitFail
 	}
 
-	var rows []result
+	var rows, pubSubRows []result
 	failed := 0
 	for _, b := range benchmarks {
-		for _, tr := range b.transports {
-			if *transports != "" && !slices.Contains(strings.Split(*transports, ","), tr) {
+		for _, sc := range b.suiteCases() {
+			if *transports != "" && !slices.Contains(strings.Split(*transports, ","), sc.transport) {
 				continue
 			}
-			for _, size := range b.sizes {
-				if onlySizes != nil && !slices.Contains(onlySizes, size) {
+			if onlySizes != nil && !slices.Contains(onlySizes, sc.size) {
+				continue
+			}
+			c := config{
+				Pattern: b.pattern, Transport: sc.transport, Size: sc.size, Acks: true, Timeout: *timeout,
+				Count:   max(2, int64(math.Round(float64(b.count(sc.size))**scale))),
+				Clients: defaultClients, Workers: defaultWorkers, Window: defaultWindow,
+				Subs: defaultSubs, Match: cmp.Or(sc.match, 100),
+			}
+			what := fmt.Sprintf("%s %s %d B x %d", c.Pattern, c.Transport, c.Size, c.Count)
+			if sc.match != 0 {
+				what += fmt.Sprintf(", %d subs, match %d%%", c.Subs, c.Match)
+			}
+			var samples []result
+			for i := range *rounds {
+				fmt.Fprintf(stderr, "bench: %s, round %d/%d\n", what, i+1, *rounds)
+				r, err := runThrChild(exe, c)
+				if err != nil {
+					fmt.Fprintf(stderr, "bench: %v\n", err)
+					failed++
 					continue
 				}
-				c := config{
-					Pattern: b.pattern, Transport: tr, Size: size, Acks: true, Timeout: *timeout,
-					Count:   max(2, int64(math.Round(float64(b.count(size))**scale))),
-					Clients: defaultClients, Workers: defaultWorkers, Window: defaultWindow,
-				}
-				var samples []result
-				for i := range *rounds {
-					fmt.Fprintf(stderr, "bench: %s %s %d B x %d, round %d/%d\n", c.Pattern, tr, size, c.Count, i+1, *rounds)
-					r, err := runThrChild(exe, c)
-					if err != nil {
-						fmt.Fprintf(stderr, "bench: %v\n", err)
-						failed++
-						continue
-					}
-					samples = append(samples, r)
-				}
-				if len(samples) > 0 {
-					rows = append(rows, medianResult(samples))
-				}
+				samples = append(samples, r)
+			}
+			if len(samples) == 0 {
+				continue
+			}
+			if m := medianResult(samples); m.PubSubResult != nil {
+				pubSubRows = append(pubSubRows, m)
+			} else {
+				rows = append(rows, m)
 			}
 		}
 	}
@@ -113,6 +122,10 @@ func runSuite(args []string, stdout, stderr io.Writer) int {
 	fmt.Fprintln(stdout, machineLine())
 	fmt.Fprintln(stdout)
 	writeTable(stdout, rows, *rounds)
+	if len(pubSubRows) > 0 {
+		fmt.Fprintln(stdout)
+		writePubSubTable(stdout, pubSubRows, *rounds)
+	}
 	if len(latRows) > 0 {
 		fmt.Fprintln(stdout)
 		writeLatTable(stdout, latRows, *rounds)
@@ -148,7 +161,8 @@ func runThrChild(exe string, c config) (result, error) {
 	cmd := exec.CommandContext(ctx, exe, "thr", "-pattern="+c.Pattern, "-transport="+c.Transport,
 		"-size="+strconv.Itoa(c.Size), "-count="+strconv.FormatInt(c.Count, 10),
 		"-acks="+strconv.FormatBool(c.Acks), "-hwm="+strconv.Itoa(c.HWM), "-timeout="+c.Timeout.String(),
-		"-clients="+strconv.Itoa(c.Clients), "-workers="+strconv.Itoa(c.Workers), "-window="+strconv.Itoa(c.Window))
+		"-clients="+strconv.Itoa(c.Clients), "-workers="+strconv.Itoa(c.Workers), "-window="+strconv.Itoa(c.Window),
+		"-subs="+strconv.Itoa(c.Subs), "-match="+strconv.Itoa(c.Match))
 	var r result
 	return r, runJSONChild(ctx, cmd, &r)
 }
@@ -205,7 +219,31 @@ func medianResult(rs []result) result {
 	m.ReceiverMaxRSSKB = int64(f(func(r result) float64 { return float64(r.ReceiverMaxRSSKB) }))
 	m.BrokerCPUSec = f(func(r result) float64 { return r.BrokerCPUSec })
 	m.BrokerMaxRSSKB = int64(f(func(r result) float64 { return float64(r.BrokerMaxRSSKB) }))
+	if m.PubSubResult != nil {
+		m.PubSubResult = medianPubSub(rs)
+	}
 	return m
+}
+
+// medianPubSub takes the median of every pubsub figure on its own; the
+// subscribers are the first run's.
+func medianPubSub(rs []result) *PubSubResult {
+	ps := *rs[0].PubSubResult
+	ps.Subscribers = slices.Clone(ps.Subscribers)
+	f := func(get func(*PubSubResult) float64) float64 {
+		return median(rs, func(r result) float64 {
+			if r.PubSubResult == nil {
+				return 0
+			}
+			return get(r.PubSubResult)
+		})
+	}
+	ps.PubMsgsPerSec = f(func(p *PubSubResult) float64 { return p.PubMsgsPerSec })
+	ps.PubMsgsWritten = uint64(f(func(p *PubSubResult) float64 { return float64(p.PubMsgsWritten) }))
+	ps.PubDrops = uint64(f(func(p *PubSubResult) float64 { return float64(p.PubDrops) }))
+	ps.SubMsgsPerSecMedian = f(func(p *PubSubResult) float64 { return p.SubMsgsPerSecMedian })
+	ps.SubMsgsPerSecMin = f(func(p *PubSubResult) float64 { return p.SubMsgsPerSecMin })
+	return &ps
 }
 
 // medianLat takes the median of every measured field on its own.
@@ -261,6 +299,43 @@ func writeTable(w io.Writer, rows []result, rounds int) {
 	if broker {
 		fmt.Fprintln(w, "\nbroker: count is requests, msg/s replies per second at the clients, MB/s request payload;"+
 			" CPU and RSS are clients / workers / broker, one process each.")
+	}
+}
+
+// writePubSubTable prints the pubsub rows as an aligned Markdown table.
+func writePubSubTable(w io.Writer, rows []result, rounds int) {
+	head := []string{"pattern", "transport", "size", "count", "subs", "match %", "pub msg/s", "sub msg/s median", "sub msg/s min",
+		"written", "dropped", "CPU s/1M msgs (pub/subs)", "peak RSS MiB (pub/subs)"}
+	cells := [][]string{head}
+	oneProcess := false
+	for _, r := range rows {
+		ps := r.PubSubResult
+		perM := 1e6 / float64(r.Count)
+		cpu := fmt.Sprintf("%.2f / %.2f", r.SenderCPUSec*perM, r.ReceiverCPUSec*perM)
+		rss := fmt.Sprintf("%.1f / %.1f", float64(r.SenderMaxRSSKB)/1024, float64(r.ReceiverMaxRSSKB)/1024)
+		if r.OneProcess {
+			oneProcess = true
+			cpu = fmt.Sprintf("%.2f (all)", r.SenderCPUSec*perM)
+			rss = fmt.Sprintf("%.1f (all)", float64(r.SenderMaxRSSKB)/1024)
+		}
+		cells = append(cells, []string{
+			r.Pattern, r.Transport, strconv.Itoa(r.Size), strconv.FormatInt(r.Count, 10),
+			strconv.Itoa(ps.Subs), strconv.Itoa(ps.Match),
+			thousands(ps.PubMsgsPerSec), thousands(ps.SubMsgsPerSecMedian), thousands(ps.SubMsgsPerSecMin),
+			thousands(float64(ps.PubMsgsWritten)), thousands(float64(ps.PubDrops)), cpu, rss,
+		})
+	}
+	writeCells(w, cells)
+	if rounds > 1 {
+		fmt.Fprintf(w, "\nMedians over %d rounds.\n", rounds)
+	}
+	fmt.Fprintln(w, "\npubsub: pub msg/s is the publisher's send rate over all count messages (Send never waits;"+
+		" a subscriber whose queue is full loses the message); sub msg/s is each subscriber's data messages over"+
+		" its first-to-last time, the median and the slowest subscriber; written and dropped are the copies the"+
+		" publisher wrote to and dropped for its subscribers. CPU per 1M published messages: the publisher's"+
+		" process / all subscriber processes together; RSS: the publisher's / the largest subscriber's.")
+	if oneProcess {
+		fmt.Fprintln(w, "\ninproc: publisher and subscribers share one process; (all) is that process's CPU and peak RSS.")
 	}
 }
 
