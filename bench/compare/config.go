@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -21,8 +22,9 @@ var allImpls = []string{implWisp, implLibzmq, implZMQ4}
 
 // Modes: what a run measures.
 const (
-	modeThr = "thr" // PUSH/PULL throughput
-	modeLat = "lat" // REQ/REP round-trip latency
+	modeThr    = "thr"    // PUSH/PULL throughput
+	modeLat    = "lat"    // REQ/REP round-trip latency
+	modePubsub = "pubsub" // PUB -> N SUB fan-out throughput
 )
 
 // Defaults that differ in -mode lat.
@@ -32,6 +34,18 @@ const (
 	// latMaxCount bounds -count in lat mode: every peer keeps one 8-byte
 	// time per round trip, so 10^7 round trips are 80 MB.
 	latMaxCount = 10_000_000
+)
+
+// Defaults and bounds of -mode pubsub.
+const (
+	pubsubDefaultSizes = "16,256"
+	pubsubDefaultCount = 200_000
+	pubsubDefaultSubs  = 4
+	// pubsubMaxSubs bounds -subs: every subscriber is a process.
+	pubsubMaxSubs = 64
+	// psTopicLen is the length of the topic every published message starts
+	// with, so the smallest message size in -mode pubsub.
+	psTopicLen = len(psTopic)
 )
 
 // errUsage marks a bad command line; main exits 2 for it, like flag does.
@@ -47,7 +61,11 @@ type config struct {
 	wispRoot   string
 	impls      []string
 	timeout    time.Duration
-	mode       string // modeThr or modeLat
+	mode       string // modeThr, modeLat or modePubsub
+	// -mode pubsub only.
+	subs    int   // subscriber processes per run
+	matches []int // percentages of published messages that match
+	nodrop  bool  // also run libzmq with ZMQ_XPUB_NODROP
 }
 
 // parseFlags parses args (without the program name) into a config.
@@ -62,10 +80,14 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	wispRoot := fs.String("wisp-root", "../..", "root of the wisp repository (holds its go.mod)")
 	impls := fs.String("impls", strings.Join(allImpls, ","), "comma-separated implementations to run: wisp, libzmq, zmq4")
 	timeout := fs.Duration("timeout", 120*time.Second, "limit for each run; processes still alive are killed")
-	mode := fs.String("mode", modeThr, "what to measure: thr (PUSH/PULL throughput) or lat (REQ/REP round-trip latency; default sizes "+latDefaultSizes+", count "+strconv.Itoa(latDefaultCount)+")")
+	mode := fs.String("mode", modeThr, "what to measure: thr (PUSH/PULL throughput), lat (REQ/REP round-trip latency; default sizes "+latDefaultSizes+", count "+strconv.Itoa(latDefaultCount)+
+		") or pubsub (PUB -> N SUB fan-out; default sizes "+pubsubDefaultSizes+", count "+strconv.Itoa(pubsubDefaultCount)+")")
+	subs := fs.Int("subs", pubsubDefaultSubs, "-mode pubsub: subscriber processes per run")
+	match := fs.String("match", "100", "-mode pubsub: comma-separated percentages of published messages that match the subscribers' topic: 100, 50")
+	nodrop := fs.Bool("nodrop", false, "-mode pubsub: also run libzmq with ZMQ_XPUB_NODROP=1 (lossless, shown as "+implLibzmqNodrop+")")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: compare [flags]\n\nRuns PUSH/PULL throughput for wisp, libzmq and zmq4, interleaved, and prints medians.\n"+
-			"With -mode lat it runs REQ/REP round-trip latency instead.\n\n")
+			"With -mode lat it runs REQ/REP round-trip latency instead, with -mode pubsub PUB -> N SUB fan-out.\n\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -77,13 +99,16 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 
 	cfg := config{count: *count, rounds: *rounds, json: *jsonOut, wispRoot: *wispRoot, timeout: *timeout}
 	var err error
-	modes, err := parseChoices(*mode, []string{modeThr, modeLat})
+	modes, err := parseChoices(*mode, []string{modeThr, modeLat, modePubsub})
 	if err != nil || len(modes) != 1 {
-		return config{}, fmt.Errorf("%w: -mode: got %q, want %s or %s", errUsage, *mode, modeThr, modeLat)
+		return config{}, fmt.Errorf("%w: -mode: got %q, want %s, %s or %s", errUsage, *mode, modeThr, modeLat, modePubsub)
 	}
 	cfg.mode = modes[0]
 	if cfg.mode == modeLat && !flagSet(fs, "sizes") {
 		*sizes = latDefaultSizes
+	}
+	if cfg.mode == modePubsub && !flagSet(fs, "sizes") {
+		*sizes = pubsubDefaultSizes
 	}
 	if cfg.sizes, err = parseSizes(*sizes); err != nil {
 		return config{}, fmt.Errorf("%w: -sizes: %w", errUsage, err)
@@ -106,7 +131,45 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	if cfg.timeout <= 0 {
 		return config{}, fmt.Errorf("%w: -timeout: got %v, want more than 0", errUsage, cfg.timeout)
 	}
+	if cfg.mode != modePubsub {
+		for _, name := range []string{"subs", "match", "nodrop"} {
+			if flagSet(fs, name) {
+				return config{}, fmt.Errorf("%w: -%s: got it with -mode %s, want it only with -mode %s", errUsage, name, cfg.mode, modePubsub)
+			}
+		}
+		return cfg, nil
+	}
+	cfg.subs, cfg.nodrop = *subs, *nodrop
+	if cfg.subs < 1 || cfg.subs > pubsubMaxSubs {
+		return config{}, fmt.Errorf("%w: -subs: got %d, want 1 to %d", errUsage, cfg.subs, pubsubMaxSubs)
+	}
+	if cfg.matches, err = parseMatches(*match); err != nil {
+		return config{}, fmt.Errorf("%w: -match: %w", errUsage, err)
+	}
+	for _, size := range cfg.sizes {
+		if size < psTopicLen {
+			return config{}, fmt.Errorf("%w: -sizes: got %d, want at least %d bytes in -mode pubsub (the topic)", errUsage, size, psTopicLen)
+		}
+	}
 	return cfg, nil
+}
+
+// parseMatches parses "100,50" into percentages; duplicates are dropped and
+// the given order kept. The peers here take any percentage from 1 to 100,
+// but wisp's bench command only 100 and 50.
+func parseMatches(s string) ([]int, error) {
+	var out []int
+	for f := range strings.SplitSeq(s, ",") {
+		f = strings.TrimSpace(f)
+		n, err := strconv.Atoi(f)
+		if err != nil || (n != 100 && n != 50) {
+			return nil, fmt.Errorf("got %q, want 100 or 50", f)
+		}
+		if !slices.Contains(out, n) {
+			out = append(out, n)
+		}
+	}
+	return out, nil
 }
 
 // flagSet reports whether name was given on the command line.
@@ -184,6 +247,8 @@ func (c config) countFor(size int) int64 {
 		return c.count
 	case c.mode == modeLat:
 		return latDefaultCount
+	case c.mode == modePubsub:
+		return pubsubDefaultCount
 	default:
 		return defaultCount(size)
 	}

@@ -1,7 +1,8 @@
 // Command compare measures wisp side by side with libzmq (native C, through a
 // small peer program compiled against it) and github.com/go-zeromq/zmq4 on
-// the same PUSH/PULL throughput workload, or with -mode lat on REQ/REP
-// round-trip latency. Runs of the three are interleaved within each round,
+// the same PUSH/PULL throughput workload, with -mode lat on REQ/REP
+// round-trip latency, or with -mode pubsub on PUB -> N SUB fan-out
+// throughput. Runs of the three are interleaved within each round,
 // every peer runs in its own process, and the report shows medians over
 // rounds and wisp's ratios to the other two.
 //
@@ -10,6 +11,7 @@
 //
 //	cd bench/compare && go run . -sizes 16,4096 -transports tcp -rounds 3
 //	cd bench/compare && go run . -mode lat -rounds 5
+//	cd bench/compare && go run . -mode pubsub -match 100,50 -nodrop
 package main
 
 import (
@@ -62,7 +64,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	runners := map[string]runner{}       // -mode thr
 	latRunners := map[string]latRunner{} // -mode lat
+	psRunners := map[string]psRunner{}   // -mode pubsub
 	lat := cfg.mode == modeLat
+	pubsub := cfg.mode == modePubsub
 	add := func(name string, r runner, lr latRunner) {
 		if lat {
 			latRunners[name] = lr
@@ -83,12 +87,33 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			if err == nil && lat {
 				err = w.probeLat(ctx, cfg.transports[0])
 			}
+			if err == nil && pubsub {
+				err = w.probePubsub(ctx, cfg.transports[0])
+			}
 			if err != nil {
 				skip(name, err)
 				continue
 			}
+			if pubsub {
+				psRunners[name] = w
+				continue
+			}
 			add(name, w, w)
 		case implLibzmq:
+			if pubsub {
+				lossy, nodrop, v, err := newLibzmqPubsubRunners(ctx, e)
+				if err != nil {
+					skip(name, err)
+					libzmqVersion = "not available"
+					continue
+				}
+				psRunners[name] = lossy
+				if cfg.nodrop {
+					psRunners[implLibzmqNodrop] = nodrop
+				}
+				libzmqVersion = v
+				continue
+			}
 			var r runner
 			var lr latRunner
 			var v string
@@ -106,6 +131,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			add(name, r, lr)
 			libzmqVersion = v
 		case implZMQ4:
+			if pubsub {
+				r, err := newZMQ4PubsubRunner(e)
+				if err != nil {
+					skip(name, err)
+					continue
+				}
+				psRunners[name] = r
+				continue
+			}
 			r, err := newZMQ4Runner(e)
 			var lr latRunner
 			if err == nil {
@@ -118,7 +152,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			add(name, r, lr)
 		}
 	}
-	if len(runners)+len(latRunners) == 0 {
+	if len(runners)+len(latRunners)+len(psRunners) == 0 {
 		for _, n := range notes {
 			fmt.Fprintln(stderr, "note:", n)
 		}
@@ -127,6 +161,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	m := thisMachine(libzmqVersion)
 	if lat {
 		return runLat(ctx, cfg, latRunners, m, notes, stdout, stderr)
+	}
+	if pubsub {
+		return runPubsub(ctx, cfg, psRunners, m, notes, stdout, stderr)
 	}
 
 	var rows []row

@@ -13,7 +13,9 @@ import (
 
 // peerArg is the hidden first argument that turns the runner binary into one
 // side of a zmq4 run: "zmq4-peer recv|send ENDPOINT SIZE COUNT" for
-// throughput, "zmq4-peer rep|req ENDPOINT SIZE COUNT WARMUP" for latency.
+// throughput, "zmq4-peer rep|req ENDPOINT SIZE COUNT WARMUP" for latency,
+// "zmq4-peer pub ENDPOINT SIZE COUNT SUBS MATCH" and
+// "zmq4-peer sub ENDPOINT SIZE ID" for pubsub.
 const peerArg = "zmq4-peer"
 
 // zmq4DialRetries bounds how long a zmq4 sender waits for its receiver to bind
@@ -27,6 +29,9 @@ const (
 func peerMain(args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 && (args[0] == "rep" || args[0] == "req") {
 		return latPeerMain(args, stdout, stderr)
+	}
+	if len(args) > 0 && (args[0] == "pub" || args[0] == "sub") {
+		return psPeerMain(args, stdout, stderr)
 	}
 	if len(args) != 4 || (args[0] != "recv" && args[0] != "send") {
 		fmt.Fprintf(stderr, "usage: %s recv|send ENDPOINT SIZE COUNT\n", peerArg)
