@@ -1,7 +1,8 @@
 // Package socket is wisp's public API: messaging sockets in the style of
 // ZeroMQ, in pure Go.
 //
-// A Socket of a type (Push, Pull, Req, Rep, Dealer, Router, Pair) binds and connects to any number of
+// A Socket of a type (Push, Pull, Req, Rep, Dealer, Router, Pair, Pub, Sub,
+// XPub, XSub) binds and connects to any number of
 // endpoints — "tcp://host:port", "ipc:///path", "inproc://name", or a
 // net.Listener or net.Conn the application already has — in any order, and
 // moves whole messages (one or more frames) between the application and its
@@ -39,6 +40,20 @@
 // Proxy joins a ROUTER frontend to a DEALER backend to make a broker
 // between many clients and many workers. The envelope on the wire is
 // specified in wire/SPEC.md, section 4.1.
+//
+// # Publish and subscribe
+//
+// A SUB socket's subscriptions (byte prefixes of a message's first frame)
+// travel to every publisher it connects to and are stated again in full
+// after every reconnect; they are commands, not data, so no high-water mark
+// can drop them. The publisher filters: a message that matches no
+// subscriber is never sent, and one that matches several of a subscriber's
+// prefixes is sent to it once. Publication is at most once: a PUB never
+// waits for a slow subscriber, it drops that subscriber's messages
+// (Stats.Drops, PeerStats.Drops, EventDropping) and keeps serving the
+// others. WaitSubscribers makes a publisher wait until its subscribers'
+// subscriptions have arrived, so the first messages are not lost to the
+// time a subscription takes to travel.
 //
 // # Memory and blocking
 //

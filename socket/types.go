@@ -32,12 +32,20 @@ const (
 	Router = wire.Router
 	// Pair talks to exactly one peer, in both directions.
 	Pair = wire.Pair
-	// Pub, Sub, XPub and XSub are the publish-subscribe types of the
-	// protocol; New reports ErrUnsupportedType for them until they are
-	// implemented.
-	Pub  = wire.Pub
-	Sub  = wire.Sub
+	// Pub publishes: each message goes, once, to every subscriber with a
+	// prefix its first frame starts with. It never blocks; a subscriber
+	// whose queue is full misses messages (counted, EventDropping).
+	Pub = wire.Pub
+	// Sub subscribes to prefixes with Subscribe and receives the matching
+	// messages of every publisher it is connected to.
+	Sub = wire.Sub
+	// XPub publishes like Pub, and its Recv returns subscription changes:
+	// [1, prefix...] when a prefix gains its first subscriber, [0,
+	// prefix...] when it loses its last.
 	XPub = wire.XPub
+	// XSub receives like Sub, unfiltered, and subscribes by sending
+	// [1, prefix...] and unsubscribes by sending [0, prefix...], so Proxy
+	// can join an XSUB to an XPUB.
 	XSub = wire.XSub
 )
 
