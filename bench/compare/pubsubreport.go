@@ -19,7 +19,8 @@ func writePSTable(w io.Writer, m machine, rows []psRow, rounds int, names []stri
 		"wisp/X: ratio of the median sub msg/s, higher is better: above 1.00x wisp's subscribers receive faster. "+
 		"drops: matching messages that reached no subscriber, in %% of what all subscribers should have received. "+
 		"pub msg/s: messages published (matching or not) per second, from the first send to the last. "+
-		"match: %% of the published messages that match the subscribers' topic.\n\n", rounds)
+		"match: %% of the published messages that match the subscribers' topic. "+
+		"Read a rate next to its drops: a subscriber that lost most messages got the rest in bursts, and its rate is how fast it read them.\n\n", rounds)
 	var others []string
 	for _, im := range names {
 		if im != implWisp {
