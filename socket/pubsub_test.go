@@ -45,6 +45,9 @@ func TestPubSubFiltersAtThePublisher(t *testing.T) {
 			}
 		}
 		recvN(t, ctx, all, 100)
+		// MsgsOut counts after the write returns, so it may lag what the
+		// subscribers already have.
+		waitFor(t, ctx, "the publisher to count its writes", func() bool { return pub.Stats().MsgsOut >= 150 })
 		st := pub.Stats()
 		if st.MsgsOut != 150 {
 			t.Fatalf("publisher MsgsOut: got %d, want 150 (50 + 100: non-matching messages are not sent)", st.MsgsOut)
