@@ -50,6 +50,7 @@ type proc struct {
 	cmd    *exec.Cmd
 	stderr syncBuffer
 	ready  chan struct{} // closed once stderr shows the "listening" event (with -v)
+	bound  chan string   // the endpoint of the first "wispcat: bound EP" line on stderr
 	lines  chan string   // closed at the end of stdout; holds more than any test prints
 
 	stderrDone chan struct{}
@@ -57,11 +58,24 @@ type proc struct {
 
 func start(t *testing.T, stdin io.Reader, args ...string) *proc {
 	t.Helper()
-	p := &proc{cmd: exec.Command(wispcatBinary(t), args...), lines: make(chan string, 4096), ready: make(chan struct{})}
+	return startWith(t, stdin, nil, args...)
+}
+
+// startWith starts a wispcat whose stdout is the given file, if not nil,
+// rather than a pipe read into p.lines (which is then closed at once).
+func startWith(t *testing.T, stdin io.Reader, stdout *os.File, args ...string) *proc {
+	t.Helper()
+	p := &proc{cmd: exec.Command(wispcatBinary(t), args...), lines: make(chan string, 4096), ready: make(chan struct{}), bound: make(chan string, 1)}
 	p.cmd.Stdin = stdin
-	out, err := p.cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
+	var out io.Reader
+	if stdout != nil {
+		p.cmd.Stdout = stdout
+		close(p.lines)
+	} else {
+		var err error
+		if out, err = p.cmd.StdoutPipe(); err != nil {
+			t.Fatal(err)
+		}
 	}
 	errOut, err := p.cmd.StderrPipe()
 	if err != nil {
@@ -81,6 +95,12 @@ func start(t *testing.T, stdin io.Reader, args ...string) *proc {
 				ready = true
 				close(p.ready)
 			}
+			if ep, ok := strings.CutPrefix(line, "wispcat: bound "); ok {
+				select {
+				case p.bound <- strings.TrimSpace(ep):
+				default:
+				}
+			}
 			if err != nil {
 				return
 			}
@@ -88,6 +108,13 @@ func start(t *testing.T, stdin io.Reader, args ...string) *proc {
 	}()
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		p.cmd.Process.Kill()
+		p.wait()
+	})
+	if out == nil {
+		return p
 	}
 	go func() {
 		defer close(p.lines)
@@ -102,10 +129,6 @@ func start(t *testing.T, stdin io.Reader, args ...string) *proc {
 			}
 		}
 	}()
-	t.Cleanup(func() {
-		p.cmd.Process.Kill()
-		p.wait()
-	})
 	return p
 }
 

@@ -1,5 +1,6 @@
 // Command wispcat sends lines of stdin as messages over a wisp socket, or
-// prints the messages it receives as lines. See README.md for the flags,
+// prints the messages it receives as lines, or both; as req and rep it is a
+// request-reply client and an echo server. See README.md for the flags,
 // exit statuses and examples.
 package main
 

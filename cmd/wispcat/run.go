@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -33,6 +34,10 @@ const maxLine = socket.DefaultMaxMessageSize
 // command line tool is usually run once and should not give up early.
 const defaultLinger = 5 * time.Second
 
+// defaultRetry is how often req sends its request again while no reply
+// comes, so a client outlives a restarted or lost server.
+const defaultRetry = time.Second
+
 // SignalError is the cancellation cause main gives the context passed to run
 // when a signal asks the run to stop. run then exits with 128 plus the
 // signal's number.
@@ -43,20 +48,43 @@ func (e SignalError) Error() string { return "interrupted by " + e.Signal.String
 // mode is what wispcat does with one socket type. Adding a type is one entry
 // in modes and one run function.
 type mode struct {
-	typ   socket.Type
-	sends bool // reads stdin (or -data) rather than writing stdout
-	run   func(r *runner) int
+	typ socket.Type
+	// sends: the type sends messages, and waits for their
+	// acknowledgements with Flush (or not at all) rather than in Close.
+	sends bool
+	// data says what -data means for the type.
+	data dataUse
+	// countsSent: -count bounds what it sends (one message per stdin
+	// line), so -data, sent once, cannot be counted beyond 1.
+	countsSent bool
+	// routable: a ROUTER peer can talk to it, so -routing-id matters.
+	routable bool
+	run      func(r *runner) int
 }
 
+// dataUse is what -data means for a type.
+type dataUse uint8
+
+const (
+	dataNone  dataUse = iota // no -data
+	dataOnce                 // -data is sent once instead of stdin
+	dataReply                // -data is the reply to every request
+)
+
 var modes = map[string]mode{
-	"push": {typ: socket.Push, sends: true, run: runPush},
-	"pull": {typ: socket.Pull, run: runPull},
+	"push":   {typ: socket.Push, sends: true, data: dataOnce, countsSent: true, run: runPush},
+	"pull":   {typ: socket.Pull, run: runPull},
+	"req":    {typ: socket.Req, sends: true, data: dataOnce, countsSent: true, routable: true, run: runReq},
+	"rep":    {typ: socket.Rep, sends: true, data: dataReply, run: runRep},
+	"dealer": {typ: socket.Dealer, sends: true, data: dataOnce, routable: true, run: runDuplex},
+	"router": {typ: socket.Router, sends: true, routable: true, run: runRouter},
+	"pair":   {typ: socket.Pair, sends: true, data: dataOnce, run: runDuplex},
 }
 
 // planned are the socket types of the protocol that wispcat does not
 // implement yet; naming one is a usage error with a clearer message than an
 // unknown name gets.
-var planned = []string{"pair", "pub", "sub", "req", "rep", "dealer", "router", "xpub", "xsub"}
+var planned = []string{"pub", "sub", "xpub", "xsub"}
 
 // config holds the parsed command line.
 type config struct {
@@ -71,6 +99,10 @@ type config struct {
 	hasData  bool
 	hwm      int
 	verbose  bool
+
+	retry        time.Duration // req: negative means no retries
+	replyTimeout time.Duration // req: 0 means wait as long as the run
+	routingID    string
 }
 
 // endpoints collects a repeatable endpoint flag, remembering the order
@@ -100,7 +132,11 @@ const usageText = `Usage: wispcat -type TYPE (-bind EP | -connect EP)... [flags]
 wispcat sends lines of stdin as messages, or prints received messages as
 lines, over a wisp socket.
 
-Types: push (sends stdin or -data), pull (prints what it receives).
+Types: push (sends stdin or -data), pull (prints what it receives),
+req (sends each line as a request, prints each reply), rep (prints each
+request, answers with it or -data), dealer and pair (send stdin and print
+what they receive, both at once), router (prints "HEXID<TAB>message",
+sends stdin lines "HEXID<TAB>text" to that peer).
 
 Endpoints: tcp://HOST:PORT (port 0 picks one; wispcat prints it),
 ipc:///path/to/socket, inproc://NAME (same process only).
@@ -114,6 +150,8 @@ Examples:
   seq 1000 | wispcat -type push -connect ipc:///tmp/w.sock
   wispcat -type pull -bind tcp://127.0.0.1:5555 -count 10 -timeout 30s
   wispcat -type push -connect tcp://127.0.0.1:5555 -data hello -linger 1s
+  wispcat -type rep -bind tcp://127.0.0.1:5556
+  seq 10 | wispcat -type req -connect tcp://127.0.0.1:5556 -reply-timeout 30s
 
 Exit status: 0 success; 1 failure (undelivered messages, timeout, socket
 error); 2 usage error; 130 after SIGINT, 143 after SIGTERM.
@@ -131,18 +169,21 @@ func parse(args []string, stderr io.Writer) (*config, error) {
 		fs.PrintDefaults()
 		fmt.Fprint(stderr, examplesText)
 	}
-	fs.StringVar(&cfg.typeName, "type", "", "socket `TYPE`: push or pull")
+	fs.StringVar(&cfg.typeName, "type", "", "socket `TYPE`: push, pull, req, rep, dealer, router or pair")
 	fs.Var(endpoints{order: &eps, bind: true}, "bind", "bind to endpoint `EP` (repeatable)")
 	fs.Var(endpoints{order: &eps}, "connect", "connect to endpoint `EP` (repeatable)")
-	fs.IntVar(&cfg.count, "count", 0, "stop after `N` messages sent or received (0: no limit)")
+	fs.IntVar(&cfg.count, "count", 0, "stop after `N` messages sent or received (0: no limit);\nreq: replies, rep: requests answered, dealer, router, pair: received")
 	fs.DurationVar(&cfg.timeout, "timeout", 0, "give up after `DUR` with exit status 1 (0: never)")
 	fs.DurationVar(&cfg.linger, "linger", defaultLinger, "wait up to `DUR` for acknowledgements when a sender is done")
-	fs.Func("data", "send `STR` as one message instead of reading stdin", func(v string) error {
+	fs.Func("data", "send `STR` as one message instead of reading stdin;\nrep: answer every request with STR", func(v string) error {
 		cfg.data, cfg.hasData = v, true
 		return nil
 	})
 	fs.IntVar(&cfg.hwm, "hwm", 0, "set the send and receive high-water marks to `N` messages (0: socket default)")
 	fs.BoolVar(&cfg.verbose, "v", false, "print socket events on stderr")
+	fs.DurationVar(&cfg.retry, "retry", defaultRetry, "req: send the request again every `DUR` while no reply came,\nand at once when its connection ends (0: only then; negative: never)")
+	fs.DurationVar(&cfg.replyTimeout, "reply-timeout", 0, "req: fail with exit status 1 when a reply takes longer than `DUR` (0: no limit)")
+	fs.StringVar(&cfg.routingID, "routing-id", "", "req, dealer, router: state routing id `STR` to router peers\n(1 to 255 bytes; they print it in hex)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -177,6 +218,8 @@ func parse(args []string, stderr io.Writer) (*config, error) {
 			cfg.connects = append(cfg.connects, e.addr)
 		}
 	}
+	set := make(map[string]bool)
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	switch {
 	case cfg.count < 0:
 		return bad("-count %d: want 0 or more", cfg.count)
@@ -188,11 +231,26 @@ func parse(args []string, stderr io.Writer) (*config, error) {
 		return bad("-hwm %d: want 0 or more", cfg.hwm)
 	case cfg.hasData && !cfg.mode.sends:
 		return bad("-data is for sending types, not %s", cfg.typeName)
-	case cfg.hasData && cfg.count > 1:
+	case cfg.hasData && cfg.mode.data == dataNone:
+		return bad("-data is not for %s: each stdin line names the peer it goes to", cfg.typeName)
+	case cfg.hasData && cfg.mode.countsSent && cfg.count > 1:
 		return bad("-data sends its message once; -count %d would not repeat it", cfg.count)
+	case set["retry"] && cfg.mode.typ != socket.Req:
+		return bad("-retry is for req, not %s", cfg.typeName)
+	case set["reply-timeout"] && cfg.mode.typ != socket.Req:
+		return bad("-reply-timeout is for req, not %s", cfg.typeName)
+	case cfg.replyTimeout < 0:
+		return bad("-reply-timeout %v: want 0 or more", cfg.replyTimeout)
+	case set["routing-id"] && !cfg.mode.routable:
+		return bad("-routing-id is for the types a router talks to (req, dealer, router), not %s", cfg.typeName)
+	case set["routing-id"] && (len(cfg.routingID) == 0 || len(cfg.routingID) > maxRoutingID):
+		return bad("-routing-id %s: got %d bytes, want 1 to %d", strconv.Quote(cfg.routingID), len(cfg.routingID), maxRoutingID)
 	}
 	return cfg, nil
 }
+
+// maxRoutingID is the longest routing id a socket may state.
+const maxRoutingID = 255
 
 func typeNames() []string {
 	names := make([]string, 0, len(modes))
@@ -287,6 +345,19 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}
 	if cfg.hwm > 0 {
 		opts = append(opts, socket.WithSendHWM(cfg.hwm), socket.WithRecvHWM(cfg.hwm))
+	}
+	switch cfg.mode.typ {
+	case socket.Req:
+		if cfg.retry >= 0 {
+			opts = append(opts, socket.WithRequestRetry(cfg.retry))
+		}
+	case socket.Router:
+		// An unknown peer is reported per stdin line rather than the
+		// message dropped in silence.
+		opts = append(opts, socket.WithRouterMandatory(true))
+	}
+	if cfg.routingID != "" {
+		opts = append(opts, socket.WithRoutingID([]byte(cfg.routingID)))
 	}
 	s, err := socket.New(cfg.mode.typ, opts...)
 	if err != nil {
@@ -388,13 +459,14 @@ func readLine(br *bufio.Reader, limit int) ([]byte, error) {
 }
 
 // input yields the messages a sending type sends: -data once, or the lines
-// of stdin, at most -count of them. Reading stdin happens in its own
-// goroutine so a signal or timeout can stop the run while a read blocks;
-// that goroutine ends at the next line or end of input after stop closes.
-func (r *runner) input(stop <-chan struct{}) <-chan inputItem {
+// of stdin, at most limit of them (0: no limit). Reading stdin happens in
+// its own goroutine so a signal or timeout can stop the run while a read
+// blocks; that goroutine ends at the next line or end of input after stop
+// closes.
+func (r *runner) input(stop <-chan struct{}, limit int) <-chan inputItem {
 	if r.cfg.hasData {
 		ch := make(chan inputItem, 1)
-		ch <- inputItem{line: []byte(r.cfg.data)}
+		ch <- inputItem{line: []byte(r.cfg.data), n: 1}
 		close(ch)
 		return ch
 	}
@@ -402,12 +474,12 @@ func (r *runner) input(stop <-chan struct{}) <-chan inputItem {
 	go func() {
 		defer close(ch)
 		br := bufio.NewReaderSize(r.stdin, 64<<10)
-		for n := 0; r.cfg.count == 0 || n < r.cfg.count; n++ {
+		for n := 0; limit == 0 || n < limit; n++ {
 			line, err := readLine(br, maxLine)
 			if err == io.EOF {
 				return
 			}
-			it := inputItem{line: line, err: err}
+			it := inputItem{line: line, err: err, n: n + 1}
 			if err != nil {
 				it.err = fmt.Errorf("reading stdin line %d: %w", n+1, err)
 			}
@@ -427,6 +499,7 @@ func (r *runner) input(stop <-chan struct{}) <-chan inputItem {
 type inputItem struct {
 	line []byte
 	err  error
+	n    int // the line's number, from 1
 }
 
 // runPush sends the input, then waits up to -linger for every message to be
@@ -435,7 +508,7 @@ func runPush(r *runner) int {
 	s := r.s
 	stop := make(chan struct{})
 	defer close(stop)
-	in := r.input(stop)
+	in := r.input(stop, r.cfg.count)
 	sent, status := 0, exitOK
 	var why string
 	for {
@@ -467,21 +540,7 @@ func runPush(r *runner) int {
 		sent++
 	}
 
-	// Wait for acknowledgements, also after a signal; not after the
-	// timeout, which ends the run.
-	if why != "timeout" {
-		lctx, cancel := context.WithTimeout(context.WithoutCancel(r.base), r.cfg.linger)
-		if !r.deadline.IsZero() {
-			var c2 context.CancelFunc
-			lctx, c2 = context.WithDeadline(lctx, r.deadline)
-			defer c2()
-		}
-		err := s.Flush(lctx)
-		cancel()
-		if err != nil && !r.deadline.IsZero() && !time.Now().Before(r.deadline) {
-			why = "timeout"
-		}
-	}
+	why = r.lingerFlush(why)
 	s.Close()
 	// After Close every goroutine of the socket has ended: what it still
 	// holds is final.
@@ -501,6 +560,39 @@ func runPush(r *runner) int {
 		return exitFailure
 	}
 	return status
+}
+
+// lingerFlush waits up to -linger, and not past -timeout, until every
+// message sent is acknowledged: also after a signal, not after the timeout,
+// which ends the run. It returns why the run stopped, "timeout" if the
+// deadline passed while it waited.
+func (r *runner) lingerFlush(why string) string {
+	if why == "timeout" {
+		return why
+	}
+	lctx, cancel := context.WithTimeout(context.WithoutCancel(r.base), r.cfg.linger)
+	defer cancel()
+	if !r.deadline.IsZero() {
+		var c2 context.CancelFunc
+		lctx, c2 = context.WithDeadline(lctx, r.deadline)
+		defer c2()
+	}
+	err := r.s.Flush(lctx)
+	if err != nil && !r.deadline.IsZero() && !time.Now().Before(r.deadline) {
+		why = "timeout"
+	}
+	return why
+}
+
+// writeMessage writes m as one line: its frames joined by one space.
+func writeMessage(w *bufio.Writer, m socket.Message) {
+	for i, f := range m {
+		if i > 0 {
+			w.WriteByte(' ')
+		}
+		w.Write(f)
+	}
+	w.WriteByte('\n')
 }
 
 // runPull prints each received message as a line until -count messages,
@@ -526,13 +618,7 @@ func runPull(r *runner) int {
 			}
 			break
 		}
-		for i, f := range m {
-			if i > 0 {
-				w.WriteByte(' ')
-			}
-			w.Write(f)
-		}
-		w.WriteByte('\n')
+		writeMessage(w, m)
 		if err := w.Flush(); err != nil {
 			r.errorf("writing output: %v", err)
 			status = exitFailure

@@ -49,7 +49,7 @@ func TestUsageErrors(t *testing.T) {
 	}{
 		{"no type", []string{"-bind", "inproc://x"}, "-type is required"},
 		{"unknown type", []string{"-type", "blah", "-bind", "inproc://x"}, `unknown -type "blah"`},
-		{"planned type", []string{"-type", "req", "-bind", "inproc://x"}, "-type req is not implemented yet"},
+		{"planned type", []string{"-type", "pub", "-bind", "inproc://x"}, "-type pub is not implemented yet"},
 		{"no endpoint", []string{"-type", "pull"}, "at least one -bind or -connect"},
 		{"empty endpoint", []string{"-type", "pull", "-bind", ""}, "empty endpoint"},
 		{"negative count", []string{"-type", "pull", "-bind", "inproc://x", "-count", "-1"}, "-count -1"},
@@ -58,6 +58,17 @@ func TestUsageErrors(t *testing.T) {
 		{"negative hwm", []string{"-type", "push", "-bind", "inproc://x", "-hwm", "-1"}, "-hwm -1"},
 		{"data on pull", []string{"-type", "pull", "-bind", "inproc://x", "-data", "x"}, "-data is for sending types"},
 		{"data with count", []string{"-type", "push", "-bind", "inproc://x", "-data", "x", "-count", "2"}, "-data sends its message once"},
+		{"data on router", []string{"-type", "router", "-bind", "inproc://x", "-data", "x"}, "-data is not for router"},
+		{"data with count on req", []string{"-type", "req", "-connect", "inproc://x", "-data", "x", "-count", "2"}, "-data sends its message once"},
+		{"retry on rep", []string{"-type", "rep", "-bind", "inproc://x", "-retry", "1s"}, "-retry is for req, not rep"},
+		{"retry on push", []string{"-type", "push", "-bind", "inproc://x", "-retry", "-1s"}, "-retry is for req, not push"},
+		{"bad retry", []string{"-type", "req", "-bind", "inproc://x", "-retry", "soon"}, `invalid value "soon" for flag -retry`},
+		{"reply timeout on dealer", []string{"-type", "dealer", "-bind", "inproc://x", "-reply-timeout", "1s"}, "-reply-timeout is for req, not dealer"},
+		{"negative reply timeout", []string{"-type", "req", "-bind", "inproc://x", "-reply-timeout", "-1s"}, "-reply-timeout -1s"},
+		{"routing id on pull", []string{"-type", "pull", "-bind", "inproc://x", "-routing-id", "a"}, "-routing-id is for the types a router talks to"},
+		{"routing id on rep", []string{"-type", "rep", "-bind", "inproc://x", "-routing-id", "a"}, "-routing-id is for the types a router talks to"},
+		{"empty routing id", []string{"-type", "dealer", "-bind", "inproc://x", "-routing-id", ""}, "got 0 bytes, want 1 to 255"},
+		{"long routing id", []string{"-type", "req", "-bind", "inproc://x", "-routing-id", strings.Repeat("r", 256)}, "got 256 bytes, want 1 to 255"},
 		{"extra argument", []string{"-type", "pull", "-bind", "inproc://x", "stray"}, `unexpected argument "stray"`},
 		{"unknown flag", []string{"-type", "pull", "-bind", "inproc://x", "-nope"}, "flag provided but not defined"},
 	}
@@ -82,7 +93,8 @@ func TestHelp(t *testing.T) {
 	if status != exitOK {
 		t.Errorf("got status %d, want %d", status, exitOK)
 	}
-	for _, want := range []string{"-type", "-bind", "-connect", "-count", "-timeout", "-linger", "-data", "-hwm", "-v", "Examples:", "Exit status"} {
+	for _, want := range []string{"-type", "-bind", "-connect", "-count", "-timeout", "-linger", "-data", "-hwm", "-v",
+		"-retry", "-reply-timeout", "-routing-id", "req", "rep", "dealer", "router", "pair", "Examples:", "Exit status"} {
 		if !strings.Contains(stderr, want) {
 			t.Errorf("usage text lacks %q", want)
 		}
@@ -300,6 +312,23 @@ func TestTimeouts(t *testing.T) {
 			exitFailure, "wispcat: 3 messages undelivered\n"},
 		{"push linger zero", []string{"-type", "push", "-connect", "inproc://nobody", "-linger", "0", "-data", "x"}, "",
 			exitFailure, "wispcat: 1 messages undelivered\n"},
+		{"req timeout", []string{"-type", "req", "-connect", "inproc://nobody", "-count", "3", "-timeout", "2s"}, "a\nb\nc\n",
+			exitFailure, "wispcat: timeout after 2s: received 0 of 3 replies\n"},
+		{"req reply timeout", []string{"-type", "req", "-connect", "inproc://nobody", "-reply-timeout", "2s", "-timeout", "1h"}, "a\nb\n",
+			exitFailure, "wispcat: no reply within 2s to request 1 (0 replies received)\n"},
+		{"req without retries", []string{"-type", "req", "-connect", "inproc://nobody", "-retry", "-1ns", "-reply-timeout", "2s", "-data", "x"}, "",
+			exitFailure, "wispcat: no reply within 2s to request 1 (0 replies received)\n"},
+		{"rep timeout", []string{"-type", "rep", "-bind", "inproc://trep", "-count", "2", "-timeout", "2s"}, "",
+			exitFailure, "wispcat: timeout after 2s: answered 0 of 2 requests, 0 replies unacknowledged\n"},
+		{"dealer timeout", []string{"-type", "dealer", "-connect", "inproc://nobody", "-count", "1", "-timeout", "2s"}, "a\nb\n",
+			exitFailure, "wispcat: timeout after 2s: sent 2 messages, 2 unacknowledged; received 0 of 1 messages\n"},
+		{"pair linger", []string{"-type", "pair", "-connect", "inproc://nobody", "-linger", "200ms"}, "a\n",
+			exitFailure, "wispcat: 1 messages undelivered\n"},
+		{"router bad lines", []string{"-type", "router", "-bind", "inproc://trouter"}, "0g\tx\nnotab\n\t\nab\tnobody\n",
+			exitOK, "wispcat: stdin line 1: want \"HEXID<TAB>text\": routing id \"0g\": encoding/hex: invalid byte: U+0067 'g'\n" +
+				"wispcat: stdin line 2: want \"HEXID<TAB>text\"\n" +
+				"wispcat: stdin line 3: want \"HEXID<TAB>text\"\n" +
+				"wispcat: stdin line 4: wisp: no peer with this routing id: ab\n"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -347,5 +376,128 @@ func TestVerboseEvents(t *testing.T) {
 	}
 	if !strings.Contains(stderr, "wispcat: event: listening") || !strings.Contains(stderr, "wispcat: event: closed") {
 		t.Errorf("got stderr %q, want listening and closed events", stderr)
+	}
+}
+
+// TestReqRepInProcess runs a rep and a req in this process over inproc,
+// with an empty line and a multi-word one.
+func TestReqRepInProcess(t *testing.T) {
+	ep := "inproc://" + t.Name()
+	type result struct {
+		status         int
+		stdout, stderr string
+	}
+	served := make(chan result, 1)
+	go func() {
+		var r result
+		r.status, r.stdout, r.stderr = runArgs(t.Context(), "", "-type", "rep", "-bind", ep, "-count", "3")
+		served <- r
+	}()
+	status, stdout, stderr := runArgs(t.Context(), "one\n\nthree words\n", "-type", "req", "-connect", ep, "-routing-id", "me")
+	if status != exitOK {
+		t.Errorf("req: got status %d (stderr %q), want 0", status, stderr)
+	}
+	want := "one\n\nthree words\n"
+	if stdout != want {
+		t.Errorf("req: got output %q, want %q", stdout, want)
+	}
+	r := <-served
+	if r.status != exitOK || r.stdout != want {
+		t.Errorf("rep: got status %d, output %q (stderr %q), want 0, %q", r.status, r.stdout, r.stderr, want)
+	}
+}
+
+// TestRouterMultiFrame prints what a ROUTER receives from a REQ: the
+// routing id in hex, a tab, then the frames joined by spaces as pull joins
+// them, envelope included.
+func TestRouterMultiFrame(t *testing.T) {
+	ep := "inproc://" + t.Name()
+	req, err := socket.New(socket.Req, socket.WithRoutingID([]byte("q")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer req.Close()
+	if err := req.Connect(ep); err != nil {
+		t.Fatal(err)
+	}
+	if err := req.Send(t.Context(), []byte("a"), []byte("b c")); err != nil {
+		t.Fatal(err)
+	}
+	status, stdout, stderr := runArgs(t.Context(), "", "-type", "router", "-bind", ep, "-count", "1")
+	if status != exitOK {
+		t.Fatalf("got status %d (stderr %q), want 0", status, stderr)
+	}
+	id, rest, ok := strings.Cut(stdout, "\t")
+	if !ok || id != "71" {
+		t.Fatalf("got %q, want the routing id 71 and a tab first", stdout)
+	}
+	// The REQ envelope: a 4-byte request id and the empty delimiter.
+	if len(rest) < 4 || !strings.HasSuffix(rest, "  a b c\n") || len(rest) != 4+len("  a b c\n") {
+		t.Errorf("got %q after the tab, want a 4-byte request id, an empty frame, then %q", rest, "a b c")
+	}
+}
+
+func TestParseRouted(t *testing.T) {
+	tests := []struct {
+		line string
+		want []string // nil: an error
+	}{
+		{"6431\thello", []string{"d1", "hello"}},
+		{"6431\t", []string{"d1", ""}},
+		{"6431\ta\tb", []string{"d1", "a\tb"}},
+		{"FF\tx", []string{"\xff", "x"}},
+		{"\tx", nil},
+		{"6431", nil},
+		{"643\tx", nil},
+		{"zz\tx", nil},
+	}
+	for _, tt := range tests {
+		got, err := parseRouted([]byte(tt.line))
+		if tt.want == nil {
+			if !errors.Is(err, errRoutedLine) {
+				t.Errorf("%q: got %q, %v, want an error wrapping errRoutedLine", tt.line, got, err)
+			}
+			continue
+		}
+		if err != nil || fmt.Sprintf("%q", got) != fmt.Sprintf("%q", tt.want) {
+			t.Errorf("%q: got %q, %v, want %q", tt.line, got, err, tt.want)
+		}
+	}
+}
+
+// TestRepSignal stops a rep the way main does on SIGINT after it answered
+// a request: it exits with 130, its reply delivered.
+func TestRepSignal(t *testing.T) {
+	ep := "inproc://" + t.Name()
+	req, err := socket.New(socket.Req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer req.Close()
+	if err := req.Connect(ep); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancelCause(t.Context())
+	done := make(chan int, 1)
+	var out, errOut syncBuffer
+	go func() {
+		done <- run(ctx, []string{"-type", "rep", "-bind", ep, "-data", "pong"}, strings.NewReader(""), &out, &errOut)
+	}()
+	if err := req.Send(t.Context(), []byte("ping")); err != nil {
+		t.Fatal(err)
+	}
+	m, err := req.Recv(t.Context())
+	if err != nil || string(m.Bytes()) != "pong" {
+		t.Fatalf("got reply %q, %v, want %q", m, err, "pong")
+	}
+	cancel(SignalError{Signal: syscall.SIGINT})
+	if status := <-done; status != 130 {
+		t.Errorf("got status %d (stderr %q), want 130", status, errOut.String())
+	}
+	if out.String() != "ping\n" {
+		t.Errorf("got output %q, want %q", out.String(), "ping\n")
+	}
+	if errOut.String() != "" {
+		t.Errorf("got stderr %q, want none", errOut.String())
 	}
 }
