@@ -14,15 +14,20 @@ import (
 // runDuplex is dealer and pair: each input line is sent as a message, as
 // push sends it, while each message received is printed, as pull prints it.
 func runDuplex(r *runner) int {
-	return duplex(r, writeMessage, func(line []byte) ([][]byte, error) { return [][]byte{line}, nil })
+	status, _ := duplex(r, writeMessage, oneFrame)
+	return status
 }
 
 // runRouter is router: it prints each message as the sender's routing id
 // in hex, a tab, and the frames as pull prints them; an input line
 // "HEXID<TAB>text" sends text to the peer with that routing id.
 func runRouter(r *runner) int {
-	return duplex(r, writeRouted, parseRouted)
+	status, _ := duplex(r, writeRouted, parseRouted)
+	return status
 }
+
+// oneFrame makes an input line a one-frame message.
+func oneFrame(line []byte) ([][]byte, error) { return [][]byte{line}, nil }
 
 // writeRouted writes a message a ROUTER received: routing id in hex, a
 // tab, then the rest as writeMessage does.
@@ -59,8 +64,8 @@ func parseRouted(line []byte) ([][]byte, error) {
 // not either: a run that stopped at -count before its input ended would
 // leave lines unsent, and whether it did would depend on timing. An input
 // line that frames rejects, or whose peer is unknown, is reported and
-// skipped.
-func duplex(r *runner, write func(*bufio.Writer, socket.Message), frames func([]byte) ([][]byte, error)) int {
+// skipped. It returns the exit status and how many messages it sent.
+func duplex(r *runner, write func(*bufio.Writer, socket.Message), frames func([]byte) ([][]byte, error)) (status, sent int) {
 	s := r.s
 	// rctx ends the receiver when the sender is done; sctx ends the sender
 	// when the receiver failed.
@@ -98,7 +103,7 @@ func duplex(r *runner, write func(*bufio.Writer, socket.Message), frames func([]
 	stop := make(chan struct{})
 	defer close(stop)
 	in := r.input(stop, 0)
-	sent, status := 0, exitOK
+	status = exitOK
 	var why string
 	ended := false // the input ended
 	for {
@@ -156,17 +161,17 @@ func duplex(r *runner, write func(*bufio.Writer, socket.Message), frames func([]
 	left := s.Stats().SendQueue
 	switch why {
 	case "timeout":
-		r.errorf("%s: sent %d messages, %d unacknowledged; received %s messages", r.timeoutReason(), sent, left, r.ofCount(got))
-		return exitFailure
+		r.errorf("%s: sent %d messages, %s; received %s messages", r.timeoutReason(), sent, r.unsent(left), r.ofCount(got))
+		return exitFailure, sent
 	case "signal":
 		if left > 0 {
 			r.errorf("%d messages undelivered", left)
 		}
-		return r.signalStatus()
+		return r.signalStatus(), sent
 	}
 	if left > 0 {
 		r.errorf("%d messages undelivered", left)
-		return exitFailure
+		return exitFailure, sent
 	}
-	return status
+	return status, sent
 }

@@ -59,7 +59,9 @@ type mode struct {
 	countsSent bool
 	// routable: a ROUTER peer can talk to it, so -routing-id matters.
 	routable bool
-	run      func(r *runner) int
+	// setup, if set, prepares the socket before it binds or connects.
+	setup func(r *runner) int
+	run   func(r *runner) int
 }
 
 // dataUse is what -data means for a type.
@@ -79,12 +81,11 @@ var modes = map[string]mode{
 	"dealer": {typ: socket.Dealer, sends: true, data: dataOnce, routable: true, run: runDuplex},
 	"router": {typ: socket.Router, sends: true, routable: true, run: runRouter},
 	"pair":   {typ: socket.Pair, sends: true, data: dataOnce, run: runDuplex},
+	"pub":    {typ: socket.Pub, sends: true, data: dataOnce, countsSent: true, run: runPub},
+	"sub":    {typ: socket.Sub, setup: setupSub, run: runPull},
+	"xpub":   {typ: socket.XPub, sends: true, data: dataOnce, run: runXPub},
+	"xsub":   {typ: socket.XSub, setup: setupXSub, run: runPull},
 }
-
-// planned are the socket types of the protocol that wispcat does not
-// implement yet; naming one is a usage error with a clearer message than an
-// unknown name gets.
-var planned = []string{"pub", "sub", "xpub", "xsub"}
 
 // config holds the parsed command line.
 type config struct {
@@ -103,6 +104,9 @@ type config struct {
 	retry        time.Duration // req: negative means no retries
 	replyTimeout time.Duration // req: 0 means wait as long as the run
 	routingID    string
+
+	subscribe stringList // sub, xsub: the prefixes, in order
+	waitSubs  int        // pub, xpub: subscribers to wait for before sending
 }
 
 // endpoints collects a repeatable endpoint flag, remembering the order
@@ -115,6 +119,17 @@ type endpoints struct {
 type endpoint struct {
 	addr string
 	bind bool
+}
+
+// stringList collects a repeatable string flag; the empty string is a
+// value like any other.
+type stringList []string
+
+func (l *stringList) String() string { return "" }
+
+func (l *stringList) Set(v string) error {
+	*l = append(*l, v)
+	return nil
 }
 
 func (e endpoints) String() string { return "" }
@@ -136,7 +151,10 @@ Types: push (sends stdin or -data), pull (prints what it receives),
 req (sends each line as a request, prints each reply), rep (prints each
 request, answers with it or -data), dealer and pair (send stdin and print
 what they receive, both at once), router (prints "HEXID<TAB>message",
-sends stdin lines "HEXID<TAB>text" to that peer).
+sends stdin lines "HEXID<TAB>text" to that peer), pub (publishes stdin or
+-data to its subscribers, at most once), sub and xsub (print the messages
+that start with a -subscribe prefix), xpub (publishes as pub does and
+prints "subscribe PREFIX" and "cancel PREFIX" as its subscribers change).
 
 Endpoints: tcp://HOST:PORT (port 0 picks one; wispcat prints it),
 ipc:///path/to/socket, inproc://NAME (same process only).
@@ -152,6 +170,8 @@ Examples:
   wispcat -type push -connect tcp://127.0.0.1:5555 -data hello -linger 1s
   wispcat -type rep -bind tcp://127.0.0.1:5556
   seq 10 | wispcat -type req -connect tcp://127.0.0.1:5556 -reply-timeout 30s
+  wispcat -type sub -connect tcp://127.0.0.1:5557 -subscribe weather.
+  wispcat -type pub -bind tcp://127.0.0.1:5557 -wait-subs 1 < feed.txt
 
 Exit status: 0 success; 1 failure (undelivered messages, timeout, socket
 error); 2 usage error; 130 after SIGINT, 143 after SIGTERM.
@@ -169,21 +189,23 @@ func parse(args []string, stderr io.Writer) (*config, error) {
 		fs.PrintDefaults()
 		fmt.Fprint(stderr, examplesText)
 	}
-	fs.StringVar(&cfg.typeName, "type", "", "socket `TYPE`: push, pull, req, rep, dealer, router or pair")
+	fs.StringVar(&cfg.typeName, "type", "", "socket `TYPE`: push, pull, req, rep, dealer, router, pair,\npub, sub, xpub or xsub")
 	fs.Var(endpoints{order: &eps, bind: true}, "bind", "bind to endpoint `EP` (repeatable)")
 	fs.Var(endpoints{order: &eps}, "connect", "connect to endpoint `EP` (repeatable)")
-	fs.IntVar(&cfg.count, "count", 0, "stop after `N` messages sent or received (0: no limit);\nreq: replies, rep: requests answered, dealer, router, pair: received")
+	fs.IntVar(&cfg.count, "count", 0, "stop after `N` messages sent or received (0: no limit);\nreq: replies, rep: requests answered, dealer, router, pair: received;\nxpub: subscription changes received")
 	fs.DurationVar(&cfg.timeout, "timeout", 0, "give up after `DUR` with exit status 1 (0: never)")
-	fs.DurationVar(&cfg.linger, "linger", defaultLinger, "wait up to `DUR` for acknowledgements when a sender is done")
+	fs.DurationVar(&cfg.linger, "linger", defaultLinger, "wait up to `DUR` for acknowledgements when a sender is done\n(pub, xpub: for queued messages to be written)")
 	fs.Func("data", "send `STR` as one message instead of reading stdin;\nrep: answer every request with STR", func(v string) error {
 		cfg.data, cfg.hasData = v, true
 		return nil
 	})
 	fs.IntVar(&cfg.hwm, "hwm", 0, "set the send and receive high-water marks to `N` messages (0: socket default)")
-	fs.BoolVar(&cfg.verbose, "v", false, "print socket events on stderr")
+	fs.BoolVar(&cfg.verbose, "v", false, "print socket events on stderr;\npub, xpub: then how many messages were written and dropped")
 	fs.DurationVar(&cfg.retry, "retry", defaultRetry, "req: send the request again every `DUR` while no reply came,\nand at once when its connection ends (0: only then; negative: never)")
 	fs.DurationVar(&cfg.replyTimeout, "reply-timeout", 0, "req: fail with exit status 1 when a reply takes longer than `DUR` (0: no limit)")
 	fs.StringVar(&cfg.routingID, "routing-id", "", "req, dealer, router: state routing id `STR` to router peers\n(1 to 255 bytes; they print it in hex)")
+	fs.Var(&cfg.subscribe, "subscribe", "sub, xsub: receive the messages whose first frame starts with `PREFIX`\n(repeatable; without it, every message)")
+	fs.IntVar(&cfg.waitSubs, "wait-subs", 0, "pub, xpub: before sending, wait until `N` subscribers have subscribed\n(0: send at once, to whoever has subscribed by then)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -200,14 +222,10 @@ func parse(args []string, stderr io.Writer) (*config, error) {
 		return bad("-type is required (one of %s)", strings.Join(typeNames(), ", "))
 	}
 	m, ok := modes[cfg.typeName]
-	switch {
-	case ok:
-		cfg.mode = m
-	case slices.Contains(planned, cfg.typeName):
-		return bad("-type %s is not implemented yet (implemented: %s)", cfg.typeName, strings.Join(typeNames(), ", "))
-	default:
+	if !ok {
 		return bad("unknown -type %q (implemented: %s)", cfg.typeName, strings.Join(typeNames(), ", "))
 	}
+	cfg.mode = m
 	if len(eps) == 0 {
 		return bad("at least one -bind or -connect endpoint is required")
 	}
@@ -245,6 +263,12 @@ func parse(args []string, stderr io.Writer) (*config, error) {
 		return bad("-routing-id is for the types a router talks to (req, dealer, router), not %s", cfg.typeName)
 	case set["routing-id"] && (len(cfg.routingID) == 0 || len(cfg.routingID) > maxRoutingID):
 		return bad("-routing-id %s: got %d bytes, want 1 to %d", strconv.Quote(cfg.routingID), len(cfg.routingID), maxRoutingID)
+	case set["subscribe"] && cfg.mode.typ != socket.Sub && cfg.mode.typ != socket.XSub:
+		return bad("-subscribe is for sub and xsub, not %s", cfg.typeName)
+	case set["wait-subs"] && cfg.mode.typ != socket.Pub && cfg.mode.typ != socket.XPub:
+		return bad("-wait-subs is for pub and xpub, not %s", cfg.typeName)
+	case cfg.waitSubs < 0:
+		return bad("-wait-subs %d: want 0 or more", cfg.waitSubs)
 	}
 	return cfg, nil
 }
@@ -287,6 +311,10 @@ type runner struct {
 	base     context.Context
 	ctx      context.Context
 	deadline time.Time // zero without -timeout
+
+	// report, if set by the run function, prints a last word on stderr
+	// after every event has been printed.
+	report func()
 }
 
 func (r *runner) errorf(format string, a ...any) {
@@ -376,13 +404,22 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			}
 		}
 	}()
-	status := r.open()
+	status := exitOK
+	if cfg.mode.setup != nil {
+		status = cfg.mode.setup(r)
+	}
+	if status == exitOK {
+		status = r.open()
+	}
 	if status == exitOK {
 		status = cfg.mode.run(r)
 	} else {
 		s.Close()
 	}
 	events.Wait()
+	if r.report != nil {
+		r.report()
+	}
 	return status
 }
 
@@ -506,40 +543,7 @@ type inputItem struct {
 // acknowledged.
 func runPush(r *runner) int {
 	s := r.s
-	stop := make(chan struct{})
-	defer close(stop)
-	in := r.input(stop, r.cfg.count)
-	sent, status := 0, exitOK
-	var why string
-	for {
-		var it inputItem
-		var ok bool
-		select {
-		case it, ok = <-in:
-		case <-r.ctx.Done():
-		}
-		if why = r.stopped(); why != "" {
-			break
-		}
-		if !ok {
-			break
-		}
-		if it.err != nil {
-			r.errorf("%v", it.err)
-			status = exitFailure
-			break
-		}
-		if err := s.Send(r.ctx, it.line); err != nil {
-			if why = r.stopped(); why != "" {
-				break
-			}
-			r.errorf("send: %v", err)
-			status = exitFailure
-			break
-		}
-		sent++
-	}
-
+	sent, status, why := r.sendInput(r.cfg.count)
 	why = r.lingerFlush(why)
 	s.Close()
 	// After Close every goroutine of the socket has ended: what it still
@@ -560,6 +564,41 @@ func runPush(r *runner) int {
 		return exitFailure
 	}
 	return status
+}
+
+// sendInput sends each input message (at most limit, 0: no limit) until
+// the input ends, a send fails, a signal or the timeout. It returns how many
+// it sent, the status so far and why the run stopped ("" if it did not).
+func (r *runner) sendInput(limit int) (sent, status int, why string) {
+	stop := make(chan struct{})
+	defer close(stop)
+	in := r.input(stop, limit)
+	for {
+		var it inputItem
+		var ok bool
+		select {
+		case it, ok = <-in:
+		case <-r.ctx.Done():
+		}
+		if why = r.stopped(); why != "" {
+			return sent, status, why
+		}
+		if !ok {
+			return sent, status, why
+		}
+		if it.err != nil {
+			r.errorf("%v", it.err)
+			return sent, exitFailure, why
+		}
+		if err := r.s.Send(r.ctx, it.line); err != nil {
+			if why = r.stopped(); why != "" {
+				return sent, status, why
+			}
+			r.errorf("send: %v", err)
+			return sent, exitFailure, why
+		}
+		sent++
+	}
 }
 
 // lingerFlush waits up to -linger, and not past -timeout, until every

@@ -49,7 +49,18 @@ func TestUsageErrors(t *testing.T) {
 	}{
 		{"no type", []string{"-bind", "inproc://x"}, "-type is required"},
 		{"unknown type", []string{"-type", "blah", "-bind", "inproc://x"}, `unknown -type "blah"`},
-		{"planned type", []string{"-type", "pub", "-bind", "inproc://x"}, "-type pub is not implemented yet"},
+		{"subscribe on pub", []string{"-type", "pub", "-bind", "inproc://x", "-subscribe", "a"}, "-subscribe is for sub and xsub, not pub"},
+		{"subscribe on pull", []string{"-type", "pull", "-bind", "inproc://x", "-subscribe", ""}, "-subscribe is for sub and xsub, not pull"},
+		{"subscribe on xpub", []string{"-type", "xpub", "-bind", "inproc://x", "-subscribe", "a"}, "-subscribe is for sub and xsub, not xpub"},
+		{"wait subs on sub", []string{"-type", "sub", "-bind", "inproc://x", "-wait-subs", "1"}, "-wait-subs is for pub and xpub, not sub"},
+		{"wait subs on push", []string{"-type", "push", "-bind", "inproc://x", "-wait-subs", "0"}, "-wait-subs is for pub and xpub, not push"},
+		{"negative wait subs", []string{"-type", "pub", "-bind", "inproc://x", "-wait-subs", "-1"}, "-wait-subs -1: want 0 or more"},
+		{"data on sub", []string{"-type", "sub", "-bind", "inproc://x", "-data", "x"}, "-data is for sending types"},
+		{"data on xsub", []string{"-type", "xsub", "-bind", "inproc://x", "-data", "x"}, "-data is for sending types"},
+		{"data with count on pub", []string{"-type", "pub", "-bind", "inproc://x", "-data", "x", "-count", "2"}, "-data sends its message once"},
+		{"routing id on sub", []string{"-type", "sub", "-bind", "inproc://x", "-routing-id", "a"}, "-routing-id is for the types a router talks to"},
+		{"long prefix on sub", []string{"-type", "sub", "-bind", "inproc://x", "-subscribe", strings.Repeat("p", 1024)}, "-subscribe: "},
+		{"long prefix on xsub", []string{"-type", "xsub", "-bind", "inproc://x", "-subscribe", "a", "-subscribe", strings.Repeat("p", 1024)}, "-subscribe: "},
 		{"no endpoint", []string{"-type", "pull"}, "at least one -bind or -connect"},
 		{"empty endpoint", []string{"-type", "pull", "-bind", ""}, "empty endpoint"},
 		{"negative count", []string{"-type", "pull", "-bind", "inproc://x", "-count", "-1"}, "-count -1"},
@@ -94,7 +105,8 @@ func TestHelp(t *testing.T) {
 		t.Errorf("got status %d, want %d", status, exitOK)
 	}
 	for _, want := range []string{"-type", "-bind", "-connect", "-count", "-timeout", "-linger", "-data", "-hwm", "-v",
-		"-retry", "-reply-timeout", "-routing-id", "req", "rep", "dealer", "router", "pair", "Examples:", "Exit status"} {
+		"-retry", "-reply-timeout", "-routing-id", "-subscribe", "-wait-subs", "req", "rep", "dealer", "router", "pair",
+		"pub", "sub", "xpub", "xsub", "Examples:", "Exit status"} {
 		if !strings.Contains(stderr, want) {
 			t.Errorf("usage text lacks %q", want)
 		}
@@ -324,6 +336,17 @@ func TestTimeouts(t *testing.T) {
 			exitFailure, "wispcat: timeout after 2s: sent 2 messages, 2 unacknowledged; received 0 of 1 messages\n"},
 		{"pair linger", []string{"-type", "pair", "-connect", "inproc://nobody", "-linger", "200ms"}, "a\n",
 			exitFailure, "wispcat: 1 messages undelivered\n"},
+		{"pub waiting for subscribers", []string{"-type", "pub", "-bind", "inproc://tpub", "-wait-subs", "2", "-timeout", "2s"}, "a\n",
+			exitFailure, "wispcat: timeout after 2s: 0 of 2 subscribers, sent 0 messages\n"},
+		{"xpub waiting for subscribers", []string{"-type", "xpub", "-bind", "inproc://txpub", "-wait-subs", "1", "-timeout", "2s"}, "a\n",
+			exitFailure, "wispcat: timeout after 2s: 0 of 1 subscribers, sent 0 messages\n"},
+		{"xpub timeout", []string{"-type", "xpub", "-bind", "inproc://txpub", "-count", "1", "-timeout", "2s"}, "a\nb\n",
+			exitFailure, "wispcat: timeout after 2s: sent 2 messages, 0 dropped; received 0 of 1 messages\n"},
+		{"sub timeout", []string{"-type", "sub", "-connect", "inproc://nobody", "-subscribe", "a", "-count", "3", "-timeout", "2s"}, "",
+			exitFailure, "wispcat: timeout after 2s: received 0 of 3 messages\n"},
+		{"xsub timeout", []string{"-type", "xsub", "-connect", "inproc://nobody", "-count", "3", "-timeout", "2s"}, "",
+			exitFailure, "wispcat: timeout after 2s: received 0 of 3 messages\n"},
+		{"pub to nobody", []string{"-type", "pub", "-bind", "inproc://tpub"}, "a\nb\n", exitOK, ""},
 		{"router bad lines", []string{"-type", "router", "-bind", "inproc://trouter"}, "0g\tx\nnotab\n\t\nab\tnobody\n",
 			exitOK, "wispcat: stdin line 1: want \"HEXID<TAB>text\": routing id \"0g\": encoding/hex: invalid byte: U+0067 'g'\n" +
 				"wispcat: stdin line 2: want \"HEXID<TAB>text\"\n" +
