@@ -65,6 +65,7 @@ type conn struct {
 	ackArmed      atomic.Bool           // the delayed-ack timer is running
 	ackFired      atomic.Bool           // the delayed-ack timer fired: the ACK is due
 	ackTimer      *time.Timer           // the delayed ACK; set in attach
+	inlineOK      bool                  // a kernel socket: Send may write small messages itself
 	ackEvery      uint64                // the peer's window/4: acknowledge at once past this
 	ackEveryBytes int64                 // the same for the peer's byte window (max when unstated)
 	finished      chan struct{}         // closed by the writer once that ACK is written
@@ -80,6 +81,19 @@ type conn struct {
 	pongCtx     [wire.MaxPingContext]byte
 	pongLen     int
 
+	// The read side belongs to whoever holds rmu: the serving goroutine,
+	// or a Recv reading directly (readDirect).
+	rmu         sync.Mutex
+	readReady   bool        // readInit ran
+	direct      bool        // a Recv is reading: deliver must not wait for room
+	lent        atomic.Bool // the serving goroutine lent the read side and waits in lend
+	lastDirect  atomic.Int64
+	directErr   chan error // capacity 1: the error a direct read ended the connection with
+	dlMu        sync.Mutex // orders yield requests with read deadlines
+	wantRead    int        // guarded by dlMu: Recvs waiting to take the read side
+	stopDirect  bool       // guarded by dlMu: the Recv reading directly must return
+	deadlineSet bool       // guarded by dlMu: nc has a read deadline
+
 	dec        wire.Decoder
 	afterLarge bool // the last frame was read by readLarge
 	rbuf       []byte
@@ -91,7 +105,8 @@ type conn struct {
 	partial    [][]byte
 	hdrs       [][]byte
 
-	// The writer goroutine's.
+	// Writing, by the writer goroutine or an inline Send, guarded by wmu.
+	wmu            sync.Mutex
 	wbuf           []byte
 	bufs           net.Buffers
 	batch          []msg
@@ -111,6 +126,7 @@ func (s *Socket) newConn(endpoint string) *conn {
 		done:       make(chan struct{}),
 		writerDone: make(chan struct{}),
 		finished:   make(chan struct{}),
+		directErr:  make(chan error, 1),
 	}
 	c.dec.MaxMessageSize = uint64(s.opts.maxMessageSize)
 	return c
@@ -133,6 +149,23 @@ func (c *conn) signal() {
 	case c.wake <- struct{}{}:
 	default:
 	}
+}
+
+// kickLocked tells p's connection that p has a new message of size bytes,
+// and returns the connection when the caller should write it itself after
+// releasing s.mu (see inlineFlush). Callers hold s.mu.
+func (s *Socket) kickLocked(p *pipe, size int) *conn {
+	c := p.conn
+	if c == nil {
+		return nil
+	}
+	if c.idle && c.inlineOK && s.opts.acks && size <= maxInlineWrite &&
+		p.ledger.Unacked() == 0 && p.ledger.Unsent() == 1 {
+		c.idle = false // the caller writes; nobody needs to wake the writer
+		return c
+	}
+	c.wakeLocked()
+	return nil
 }
 
 // wakeLocked wakes the writer if it is waiting for work. Callers hold s.mu.
@@ -284,60 +317,132 @@ func (c *conn) setTimers() {
 	}
 }
 
-// readLoop reads and dispatches frames until the connection fails.
+// readLoop reads and dispatches frames until the connection fails. It
+// lends the read side to a Recv that asks for it (see readDirect).
 func (c *conn) readLoop() error {
+	c.rmu.Lock()
+	defer c.rmu.Unlock()
+	if err := c.readInit(); err != nil {
+		return err
+	}
+	for {
+		select {
+		case err := <-c.directErr:
+			return err // a Recv reading directly ended the connection
+		default:
+		}
+		err := c.readStep()
+		if err == nil {
+			continue
+		}
+		if err != errYield {
+			return err
+		}
+		if err := c.lend(); err != nil {
+			return err
+		}
+	}
+}
+
+// readInit sizes the read buffer and dispatches what arrived with the
+// greeting. It runs once, by whoever reads first. Callers hold rmu.
+func (c *conn) readInit() error {
+	if c.readReady {
+		return nil
+	}
+	c.readReady = true
 	if len(c.rbuf) < readBufSize {
 		nb := make([]byte, readBufSize)
 		c.w = copy(nb, c.rbuf[c.r:c.w])
 		c.rbuf, c.r = nb, 0
 	}
-	for {
-		if err := c.parse(); err != nil {
-			return err
-		}
-		if c.r > 0 {
-			n := copy(c.rbuf, c.rbuf[c.r:c.w])
-			c.r, c.w = 0, n
-		}
-		if c.largeFramePending() {
-			if err := c.readLarge(); err != nil {
-				return err
-			}
-			continue
-		}
-		if need := c.dec.Need(); need > len(c.rbuf) {
-			// Bounded: the decoder already checked the frame against the
-			// maximum message size.
-			nb := make([]byte, max(need, 2*len(c.rbuf)))
-			copy(nb, c.rbuf[:c.w])
-			c.rbuf = nb
-		}
-		end := len(c.rbuf)
-		if c.afterLarge {
-			// Large messages tend to follow each other: read little, so the
-			// next one's payload goes straight to its own memory rather than
-			// through rbuf and a copy.
-			end = min(end, c.w+largePeek)
-			c.afterLarge = false
-		}
-		n, err := c.read(c.rbuf[c.w:end])
-		c.w += n
-		if err != nil {
-			if n > 0 {
-				if perr := c.parse(); perr != nil {
-					return perr
-				}
-			}
-			return c.readError(err)
-		}
-	}
+	return c.parse()
 }
 
-// read reads once, under the heartbeat deadline.
-func (c *conn) read(b []byte) (int, error) {
+// readStep reads once (or one large frame's payload) and dispatches every
+// whole frame it completed. It returns errYield when another reader asked
+// for the read side. Callers hold rmu.
+func (c *conn) readStep() error {
+	if c.r > 0 {
+		n := copy(c.rbuf, c.rbuf[c.r:c.w])
+		c.r, c.w = 0, n
+	}
+	if c.largeFramePending() {
+		return c.readLarge()
+	}
+	if need := c.dec.Need(); need > len(c.rbuf) {
+		// Bounded: the decoder already checked the frame against the
+		// maximum message size.
+		nb := make([]byte, max(need, 2*len(c.rbuf)))
+		copy(nb, c.rbuf[:c.w])
+		c.rbuf = nb
+	}
+	end := len(c.rbuf)
+	if c.afterLarge {
+		// Large messages tend to follow each other: read little, so the
+		// next one's payload goes straight to its own memory rather than
+		// through rbuf and a copy.
+		end = min(end, c.w+largePeek)
+		c.afterLarge = false
+	}
+	n, err := c.read(c.rbuf[c.w:end], c.direct)
+	c.w += n
+	if n > 0 {
+		if perr := c.parse(); perr != nil {
+			return perr
+		}
+	}
+	if err == errYield {
+		return err
+	}
+	if err != nil {
+		return c.readError(err)
+	}
+	return nil
+}
+
+// read reads once, under the heartbeat deadline. It returns errYield
+// instead when the reader must hand over the read side: the serving
+// goroutine when a Recv wants to read (direct false), a Recv reading
+// directly when it must return (direct true).
+func (c *conn) read(b []byte, direct bool) (int, error) {
+	c.dlMu.Lock()
+	if c.mustYieldLocked(direct) {
+		c.dlMu.Unlock()
+		return 0, errYield
+	}
 	if c.readTimeout > 0 {
 		c.nc.SetReadDeadline(time.Now().Add(c.readTimeout))
+		c.deadlineSet = true
+	} else if c.deadlineSet {
+		c.nc.SetReadDeadline(time.Time{}) // undo a yield request's
+		c.deadlineSet = false
 	}
+	c.dlMu.Unlock()
+	n, err := c.nc.Read(b)
+	if err != nil && errors.Is(err, os.ErrDeadlineExceeded) {
+		c.dlMu.Lock()
+		yield := c.mustYieldLocked(direct)
+		c.dlMu.Unlock()
+		if yield {
+			return n, errYield
+		}
+	}
+	return n, err
+}
+
+// readPayload reads part of a large frame's payload. Nobody takes the read
+// side in the middle of a frame.
+func (c *conn) readPayload(b []byte) (int, error) {
+	c.dlMu.Lock()
+	if c.readTimeout > 0 {
+		c.nc.SetReadDeadline(time.Now().Add(c.readTimeout))
+		c.deadlineSet = true
+	} else if c.deadlineSet {
+		c.nc.SetReadDeadline(time.Time{})
+		c.deadlineSet = false
+	}
+	c.dlMu.Unlock()
 	return c.nc.Read(b)
 }
 
@@ -379,7 +484,7 @@ func (c *conn) readLarge() error {
 	k := copy(payload, c.rbuf[c.r+h:c.w])
 	c.r, c.w = 0, 0
 	for k < length {
-		n, err := c.read(payload[k:])
+		n, err := c.readPayload(payload[k:])
 		k += n
 		if err != nil && k < length {
 			c.partial = append(c.partial, nil) // mid-message, for readError
@@ -575,7 +680,9 @@ func (c *conn) writeLoop() {
 		tick = t.C
 	}
 	for {
-		wrote, stop := c.writeOnce()
+		c.wmu.Lock()
+		wrote, stop := c.writeOnce(false)
+		c.wmu.Unlock()
 		if stop {
 			return
 		}
@@ -585,18 +692,53 @@ func (c *conn) writeLoop() {
 		select {
 		case <-c.wake:
 		case <-tick:
+			c.wmu.Lock()
 			c.pingDue, c.wrote = !c.wrote, false
+			c.wmu.Unlock()
 		case <-c.done:
 			return
 		}
 	}
 }
 
+// maxInlineWrite bounds the messages Send writes itself (see inlineFlush).
+const maxInlineWrite = 8 << 10
+
+// inlineFlush writes what the pipe holds from the sending goroutine instead
+// of waking the writer. Handing work between goroutines makes the runtime
+// wake another thread, which costs more than the write itself: a
+// request-reply round trip without handoffs takes a third of the time. Send
+// asks for it only when the writer was idle and the peer had acknowledged
+// everything sent before, so it has read it all, the socket buffer has room
+// and a small write does not block.
+func (c *conn) inlineFlush() {
+	if !c.wmu.TryLock() {
+		c.signal() // the writer is busy and takes the message along
+		return
+	}
+	for range 2 {
+		wrote, stop := c.writeOnce(true)
+		if stop || !wrote {
+			c.wmu.Unlock()
+			if stop {
+				c.signal()
+			}
+			return // nothing more: takeBatch marked the writer idle
+		}
+	}
+	c.wmu.Unlock()
+	c.signal() // more came in meanwhile: the writer takes it from here
+}
+
 // writeOnce writes one round of commands and messages and reports whether
 // it wrote anything and whether the writer must stop (the connection is
-// over).
-func (c *conn) writeOnce() (wrote, stop bool) {
+// over). inline says the caller is a sending goroutine, which leaves the
+// end of the connection to the writer. Callers hold wmu.
+func (c *conn) writeOnce(inline bool) (wrote, stop bool) {
 	if f := c.fatal.Load(); f != nil {
+		if inline {
+			return false, true
+		}
 		// The peer broke the protocol: tell it why, best effort (the
 		// reader set a write deadline), then stop.
 		reason := []byte((*f).Error())
@@ -661,6 +803,7 @@ func (c *conn) writeOnce() (wrote, stop bool) {
 		return false, false
 	}
 	err := c.flush(cmds, batch)
+	wroteMsgs := len(batch) > 0
 	clear(batch) // the ledger keeps what it needs; drop our references
 	c.batch = batch[:0]
 	if err != nil {
@@ -669,19 +812,32 @@ func (c *conn) writeOnce() (wrote, stop bool) {
 		}
 		return false, true
 	}
+	if wroteMsgs && !c.s.opts.acks {
+		c.s.writtenLocked(c)
+	}
 	c.wrote = true
 	return true, false
 }
 
-// appendAck appends ACK(d), records it, and cancels the delayed ACK.
+// writtenLocked releases what c's writer has written, for a socket without
+// acks: such a message is done once written, and not before, so Flush and
+// Close's linger wait for the write. The name says the caller holds wmu.
+func (s *Socket) writtenLocked(c *conn) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if p := c.pipe; p.conn == c {
+		p.ack(p.ledger.FirstUnsentSeq() - 1)
+		s.broadcastRoomLocked()
+	}
+}
+
+// appendAck appends ACK(d) and records it. A delayed ACK that is armed
+// stays armed and finds nothing to do: stopping and re-arming a timer for
+// every reply would wake the runtime's poller each time.
 func (c *conn) appendAck(cmds []wire.Command, d uint64, taken int64) []wire.Command {
 	cmds = append(cmds, wire.Command{ID: wire.CmdAck, Seq: d})
 	c.flow.ackSent.Store(d)
 	c.flow.ackedBytes.Store(taken)
-	if c.ackArmed.Load() {
-		c.ackTimer.Stop()
-		c.ackArmed.Store(false)
-	}
 	return cmds
 }
 
@@ -693,11 +849,14 @@ func (c *conn) armAck() {
 	}
 }
 
-// ackTimerFired runs when the delayed ACK is due.
+// ackTimerFired runs when the delayed ACK is due, and wakes the writer if
+// no ACK went out meanwhile.
 func (c *conn) ackTimerFired() {
 	c.ackArmed.Store(false)
-	c.ackFired.Store(true)
-	c.signal()
+	if c.flow.delivered.Load() > c.flow.ackSent.Load() {
+		c.ackFired.Store(true)
+		c.signal()
+	}
 }
 
 func (c *conn) stopAckTimer() {
@@ -730,12 +889,7 @@ func (c *conn) takeBatch(batch []msg, mayIdle bool) (_ []msg, resumeAt uint64) {
 		if s.opts.acks && (c.needResume || p.resumeNeeded) {
 			resumeAt, c.needResume, p.resumeNeeded = first, false, false
 		}
-		if !s.opts.acks {
-			// Without acks a message is done once it is handed to the
-			// connection.
-			p.ack(p.ledger.FirstUnsentSeq() - 1)
-			s.broadcastRoomLocked()
-		}
+
 	} else if mayIdle {
 		c.idle = true
 	}

@@ -451,8 +451,16 @@ func (s *Socket) attach(c *conn) error {
 		s.detachLocked(old)
 	}
 	c.setTimers()
-	c.ackTimer = time.AfterFunc(time.Hour, c.ackTimerFired)
-	c.ackTimer.Stop()
+	if s.receives {
+		c.ackTimer = time.AfterFunc(time.Hour, c.ackTimerFired)
+		c.ackTimer.Stop()
+	}
+	switch c.nc.(type) {
+	case *net.TCPConn, *net.UnixConn:
+		// A kernel socket with room takes a small write without blocking;
+		// a user's conn (net.Pipe, TLS) may block.
+		c.inlineOK = true
+	}
 	c.ackEvery = max(1, uint64(c.peer.Window/4))
 	c.ackEveryBytes = math.MaxInt64
 	if wb := c.peer.WindowBytes; wb > 0 {

@@ -119,3 +119,44 @@ func TestXPubXSubProxy(t *testing.T) {
 		t.Fatalf("Proxy: got %v, want context.Canceled", err)
 	}
 }
+
+// TestPubFlushWaitsForTheWrite is a regression test: without acks a
+// message counted as done when the writer took it, before the write, so
+// Flush returned early and Close cut the write; the subscriber got nothing
+// and nothing was counted. Now Flush returns once the message is written.
+func TestPubFlushWaitsForTheWrite(t *testing.T) {
+	ctx := testContext(t)
+	for i := range 200 {
+		sub := newSocket(t, Sub)
+		if err := sub.Subscribe([]byte("a")); err != nil {
+			t.Fatal(err)
+		}
+		ep, err := sub.Bind("tcp://127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		pub := newSocket(t, Pub)
+		if err := pub.Connect(ep); err != nil {
+			t.Fatal(err)
+		}
+		if err := pub.WaitSubscribers(ctx, 1); err != nil {
+			t.Fatal(err)
+		}
+		if err := pub.Send(ctx, []byte("apple")); err != nil {
+			t.Fatal(err)
+		}
+		if err := pub.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if st := pub.Stats(); st.MsgsOut != 1 {
+			t.Fatalf("exchange %d: MsgsOut after Flush: got %d, want 1", i, st.MsgsOut)
+		}
+		if err := pub.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if m, err := sub.Recv(ctx); err != nil || string(m.Bytes()) != "apple" {
+			t.Fatalf("exchange %d: Recv got %q, %v, want apple", i, m, err)
+		}
+		sub.Close()
+	}
+}

@@ -59,6 +59,9 @@ type inbox struct {
 	queued  int
 	wait    chan struct{} // closed and replaced when messages arrive and someone waits
 	waiters int
+	// directConn is the connection a Recv is reading from directly, if
+	// any: a message that arrives on another one must interrupt it.
+	directConn atomic.Pointer[conn]
 
 	// The consumer's batch, guarded by recvMu (taken before mu).
 	recvMu      sync.Mutex
@@ -185,6 +188,9 @@ func (in *inbox) deliver(c *conn, f *inflow, msgs []Message, seqOn bool, next *u
 
 	s := in.s
 	if added > 0 {
+		if dc := in.directConn.Load(); dc != nil && dc != c {
+			dc.returnRead()
+		}
 		f.msgsIn.Add(uint64(added))
 		f.bytesIn.Add(uint64(bytes))
 		s.stats.msgsIn.Add(uint64(added))
@@ -193,7 +199,8 @@ func (in *inbox) deliver(c *conn, f *inflow, msgs []Message, seqOn bool, next *u
 	if dups > 0 {
 		s.stats.duplicates.Add(uint64(dups))
 	}
-	if room != nil {
+	if room != nil && !c.direct {
+		// A Recv reading directly must return to drain the queue itself.
 		select {
 		case <-room:
 		case <-c.done:
@@ -249,6 +256,7 @@ func (s *Socket) Recv(ctx context.Context) (Message, error) {
 
 // next returns the next message and the flow it came from.
 func (in *inbox) next(ctx context.Context) (Message, *inflow, error) {
+	triedDirect := false
 	for {
 		in.recvMu.Lock()
 		if in.closedFlag.Load() {
@@ -258,8 +266,17 @@ func (in *inbox) next(ctx context.Context) (Message, *inflow, error) {
 		if in.head < len(in.batch) || in.refill() {
 			return in.pop()
 		}
-		// Nothing queued: wait without holding recvMu, so other callers'
-		// contexts still work.
+		// Nothing queued: read it ourselves where we may (directread.go),
+		// else wait without holding recvMu, so other callers' contexts
+		// still work.
+		if !triedDirect && ctx.Err() == nil {
+			in.recvMu.Unlock()
+			if c := in.s.directConn(); c != nil && c.readDirect(ctx, in) {
+				continue
+			}
+			triedDirect = true
+			continue
+		}
 		in.mu.Lock()
 		if len(in.ready) > 0 || in.closed {
 			// Arrived between refill and here: no wakeup will come for it.

@@ -57,15 +57,17 @@ func (s *Socket) sendRequest(frames [][]byte) error {
 		return fmt.Errorf("%w: %d frames and the envelope's 2, the most is %d", ErrInvalidMessage, len(frames), wire.MaxFramesPerMessage)
 	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if s.closing {
+		s.mu.Unlock()
 		return ErrClosed
 	}
 	r := &s.req
 	if r.active && !r.gaveUp {
+		s.mu.Unlock()
 		return fmt.Errorf("%w: REQ must receive the reply to request %d before sending another", ErrState, r.id)
 	}
 	if s.opts.failFast && !s.anyConnectedLocked() {
+		s.mu.Unlock()
 		return ErrNoPeer
 	}
 	id := r.nextID
@@ -79,33 +81,48 @@ func (s *Socket) sendRequest(frames [][]byte) error {
 	r.active, r.gaveUp, r.lost, r.given, r.id, r.carrier = true, false, false, false, id, nil
 	r.m = msg{first: idFrame, rest: rest, size: requestIDSize + body.size}
 	r.gen++
-	s.dispatchRequestLocked(false)
+	c := s.dispatchRequestLocked(false)
 	s.armRetryLocked()
+	s.mu.Unlock()
+	if c != nil {
+		c.inlineFlush()
+	}
 	return nil
 }
 
 // dispatchRequestLocked gives the outstanding request to the next pipe in
 // turn, connected ones first, unless that pipe still holds it unacknowledged
-// (it will deliver it). Callers hold s.mu.
-func (s *Socket) dispatchRequestLocked(retry bool) {
+// (it will deliver it). It returns the connection the caller should write
+// the request on itself once it releases s.mu (see kickLocked); callers that
+// cannot use redispatchLocked. Callers hold s.mu.
+func (s *Socket) dispatchRequestLocked(retry bool) *conn {
 	r := &s.req
 	p := s.pickLocked(r.m.size)
 	if p == nil {
 		if r.carrier == nil || r.carrier.conn == nil {
 			r.carrier = nil // wait for a peer: attachPipeLocked dispatches
 		}
-		return
+		return nil
 	}
+	var c *conn
 	if !p.holds(r.m) {
 		p.push(r.m)
-		if p.conn != nil {
-			p.conn.wakeLocked()
-		}
+		c = s.kickLocked(p, r.m.size)
 		if retry || r.given {
 			s.stats.retries.Add(1)
 		}
 	}
 	r.carrier, r.given = p, true
+	return c
+}
+
+// redispatchLocked is dispatchRequestLocked for callers that cannot write
+// (timers, connection events): the writer sends the request. Callers hold
+// s.mu.
+func (s *Socket) redispatchLocked(retry bool) {
+	if c := s.dispatchRequestLocked(retry); c != nil {
+		c.signal() // kickLocked cleared idle, so wakeLocked would not
+	}
 }
 
 // holds reports whether the pipe's ledger still has m, by the identity of
@@ -146,7 +163,7 @@ func (s *Socket) retryRequest(gen uint64) {
 		return
 	}
 	r.timer = nil
-	s.dispatchRequestLocked(true)
+	s.redispatchLocked(true)
 	s.armRetryLocked()
 }
 
@@ -161,7 +178,7 @@ func (s *Socket) requestPipeLost(p *pipe) {
 		r.lost = true
 		return
 	}
-	s.dispatchRequestLocked(true)
+	s.redispatchLocked(true)
 }
 
 // requestPipeAttached runs when p gets a connection. A request that found
@@ -172,11 +189,11 @@ func (s *Socket) requestPipeAttached(p *pipe, newSession bool) {
 	switch {
 	case !r.active || s.closing:
 	case r.carrier == nil:
-		s.dispatchRequestLocked(false)
+		s.redispatchLocked(false)
 	case r.carrier == p && newSession && s.opts.requestRetry && r.gaveUp:
 		r.lost = true
 	case r.carrier == p && newSession && s.opts.requestRetry:
-		s.dispatchRequestLocked(true)
+		s.redispatchLocked(true)
 	}
 }
 
@@ -194,7 +211,7 @@ func (s *Socket) recvReply(ctx context.Context) (Message, error) {
 		if r.lost {
 			// The server that had it went away while nobody waited.
 			r.lost = false
-			s.dispatchRequestLocked(true)
+			s.redispatchLocked(true)
 		}
 		s.armRetryLocked()
 	}
@@ -282,12 +299,13 @@ func (s *Socket) sendReply(ctx context.Context, frames [][]byte) error {
 		return err
 	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	rep := s.rep
 	if !rep.pending {
+		s.mu.Unlock()
 		return fmt.Errorf("%w: REP has no request to answer; Recv one first", ErrState)
 	}
 	if len(rep.envelope)+1+len(frames) > wire.MaxFramesPerMessage {
+		s.mu.Unlock()
 		return fmt.Errorf("%w: %d frames and the envelope's %d, the most is %d", ErrInvalidMessage, len(frames), len(rep.envelope)+1, wire.MaxFramesPerMessage)
 	}
 	s.rep = replier{}
@@ -304,30 +322,41 @@ func (s *Socket) sendReply(ctx context.Context, frames [][]byte) error {
 	return s.sendToLocked(ctx, m, func() *pipe { return s.bySession[rep.session] })
 }
 
+// unlockAndFlush releases s.mu and writes on c, if kickLocked asked for it.
+func (s *Socket) unlockAndFlush(c *conn) {
+	s.mu.Unlock()
+	if c != nil {
+		c.inlineFlush()
+	}
+}
+
 // sendToLocked queues m on the pipe route returns, waiting for room below
 // the high-water marks. A message whose pipe is gone, or goes while Send
-// waits, is dropped and counted. Callers hold s.mu.
+// waits, is dropped and counted. Callers hold s.mu; sendToLocked releases
+// it, and writes the message itself when kickLocked says so.
 func (s *Socket) sendToLocked(ctx context.Context, m msg, route func() *pipe) error {
 	for {
 		if s.closing {
+			s.mu.Unlock()
 			return ErrClosed
 		}
 		p := route()
 		if p == nil {
 			s.stats.unroutable.Add(1)
+			s.mu.Unlock()
 			return nil
 		}
 		if p.peerMax != 0 && uint64(m.size) > p.peerMax {
+			s.mu.Unlock()
 			return fmt.Errorf("%w: %d bytes, and the peer accepts at most %d", ErrMessageTooLarge, m.size, p.peerMax)
 		}
 		if p.room(m.size) {
 			p.push(m)
-			if p.conn != nil {
-				p.conn.wakeLocked()
-			}
+			s.unlockAndFlush(s.kickLocked(p, m.size))
 			return nil
 		}
 		if !s.waitRoomLocked(ctx.Done()) {
+			s.mu.Unlock()
 			return ctx.Err()
 		}
 	}

@@ -31,8 +31,8 @@ func (s *Socket) sendRouted(ctx context.Context, frames [][]byte) error {
 	}
 	rid := frames[0]
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if s.opts.routerMandatory && s.byRoutingID[string(rid)] == nil && !s.closing {
+		s.mu.Unlock()
 		return fmt.Errorf("%w: %x", ErrUnroutable, rid)
 	}
 	return s.sendToLocked(ctx, m, func() *pipe { return s.byRoutingID[string(rid)] })

@@ -66,10 +66,11 @@ func (s *Socket) Send(ctx context.Context, frames ...[]byte) error {
 		}
 		if p := s.pickLocked(m.size); p != nil {
 			p.push(m)
-			if p.conn != nil {
-				p.conn.wakeLocked()
-			}
+			c := s.kickLocked(p, m.size)
 			s.mu.Unlock()
+			if c != nil {
+				c.inlineFlush()
+			}
 			return nil
 		}
 		if limit, ok := s.largestPeerMaxLocked(); ok && uint64(m.size) > limit {

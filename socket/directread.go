@@ -1,0 +1,205 @@
+package socket
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Direct reads. A message normally travels from the connection's serving
+// goroutine, which reads it, to the goroutine blocked in Recv. On a machine
+// with idle processors every such handoff makes the Go runtime wake another
+// thread, and for a request-reply round trip that costs more than the
+// network: measured on loopback, a ping-pong without handoffs takes a third
+// of the time of one with them. So a REQ or REP socket with a single stream
+// connection lets Recv read from the connection itself when nothing is
+// queued: the serving goroutine lends it the read side (readLoop's lend)
+// and takes it back once Recv has not used it for reclaimAfter. Whoever
+// reads holds conn.rmu; a reader that wants the read side asks the current
+// one to yield with a flag and a past read deadline.
+
+// errYield tells a reader that another one asked for the read side.
+var errYield = errors.New("wisp: read side requested by another reader")
+
+// reclaimAfter is how long the serving goroutine leaves the read side to
+// Recv after Recv last used it. Meanwhile commands from the peer (ACKs,
+// PINGs) wait in the socket buffer until the next Recv, well within any
+// heartbeat timeout.
+const reclaimAfter = 5 * time.Millisecond
+
+// longAgo is a read deadline in the past: it makes a blocked Read return.
+var longAgo = time.Unix(1, 0)
+
+// askToRead tells the serving goroutine that a Recv wants the read side,
+// and interrupts its Read. The request holds until the Recv has it
+// (tookRead) or gives up (gaveUpRead).
+func (c *conn) askToRead() {
+	c.dlMu.Lock()
+	c.wantRead++
+	c.interruptLocked()
+	c.dlMu.Unlock()
+}
+
+// tookRead records that a Recv that asked holds the read side now.
+func (c *conn) tookRead() {
+	c.dlMu.Lock()
+	c.wantRead--
+	c.stopDirect = false
+	c.dlMu.Unlock()
+}
+
+// returnRead makes a Recv reading directly return (its context ended, or a
+// message arrived on another connection).
+func (c *conn) returnRead() {
+	c.dlMu.Lock()
+	c.stopDirect = true
+	c.interruptLocked()
+	c.dlMu.Unlock()
+}
+
+// interruptLocked makes a Read in progress, or the next one, return at
+// once. Callers hold dlMu.
+func (c *conn) interruptLocked() {
+	c.nc.SetReadDeadline(longAgo)
+	c.deadlineSet = true
+}
+
+// mustYieldLocked reports whether the reader must hand over the read side.
+// Callers hold dlMu.
+func (c *conn) mustYieldLocked(direct bool) bool {
+	if direct {
+		return c.stopDirect
+	}
+	return c.wantRead > 0
+}
+
+// wanted reports whether a Recv waits for the read side.
+func (c *conn) wanted() bool {
+	c.dlMu.Lock()
+	defer c.dlMu.Unlock()
+	return c.wantRead > 0
+}
+
+// lend gives the read side to Recv until Recv has left it unused for
+// reclaimAfter, the connection closes, or a direct read ended it with an
+// error, which lend returns. Callers hold rmu; it is held again on return.
+func (c *conn) lend() error {
+	c.lent.Store(true)
+	c.rmu.Unlock()
+	t := time.NewTimer(reclaimAfter)
+	defer t.Stop()
+	for {
+		select {
+		case err := <-c.directErr:
+			c.rmu.Lock()
+			c.lent.Store(false)
+			return err
+		case <-c.done:
+			c.rmu.Lock()
+			c.lent.Store(false)
+			return c.closeErr
+		case <-t.C:
+		}
+		if c.rmu.TryLock() {
+			idle := time.Duration(nanotime() - c.lastDirect.Load())
+			if idle >= reclaimAfter && !c.wanted() {
+				c.lent.Store(false)
+				select {
+				case err := <-c.directErr:
+					return err
+				default:
+				}
+				return nil
+			}
+			c.rmu.Unlock()
+			t.Reset(max(reclaimAfter-idle, time.Millisecond))
+			continue
+		}
+		t.Reset(reclaimAfter)
+	}
+}
+
+// directConn returns the connection Recv may read from itself: that of a
+// REQ or REP socket with exactly one connected peer over a kernel socket.
+func (s *Socket) directConn() *conn {
+	if s.typ != Req && s.typ != Rep {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.attached) != 1 {
+		return nil
+	}
+	for _, c := range s.attached {
+		if c.inlineOK && c.flow != nil && !c.closing() {
+			return c
+		}
+	}
+	return nil
+}
+
+// readDirect reads from the connection in the calling Recv until a message
+// is queued, ctx ends, or the connection fails (the serving goroutine then
+// ends it as usual). It reports whether it read; false means the caller
+// should wait as usual.
+func (c *conn) readDirect(ctx context.Context, in *inbox) bool {
+	c.askToRead() // the serving goroutine yields at its next read
+	c.rmu.Lock()  // held briefly by a lending serving goroutine, or another Recv
+	c.tookRead()
+	defer c.rmu.Unlock()
+	if c.closing() {
+		return false
+	}
+	stop := context.AfterFunc(ctx, c.returnRead)
+	defer stop()
+	if ctx.Err() != nil {
+		return true // the caller returns ctx's error
+	}
+	if err := c.readInit(); err != nil {
+		c.failDirect(err)
+		return false
+	}
+	c.direct = true
+	in.directConn.Store(c) // a message from another connection interrupts us
+	defer func() {
+		in.directConn.Store(nil)
+		c.direct = false
+		c.lastDirect.Store(nanotime())
+	}()
+	for !in.hasReady() {
+		err := c.readStep()
+		if err == errYield {
+			return true // ctx ended, or the serving goroutine wants it back
+		}
+		if err != nil {
+			c.failDirect(err)
+			return false
+		}
+	}
+	return true
+}
+
+// failDirect hands the error a direct read ended with to the serving
+// goroutine, which ends the connection with it.
+func (c *conn) failDirect(err error) {
+	select {
+	case c.directErr <- err:
+	default: // one reason is enough
+	}
+	c.dlMu.Lock()
+	c.interruptLocked() // a serving goroutine in Read sees it too
+	c.dlMu.Unlock()
+}
+
+// hasReady reports whether a message waits for Recv, or the inbox closed.
+func (in *inbox) hasReady() bool {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return len(in.ready) > 0 || in.closed
+}
+
+// epoch anchors nanotime.
+var epoch = time.Now()
+
+// nanotime is a monotonic clock reading in nanoseconds.
+func nanotime() int64 { return int64(time.Since(epoch)) }
