@@ -383,7 +383,9 @@ func (s *Socket) serveStream(c *conn, bo *patterns.Backoff) error {
 		s.emit(Event{Kind: EventHandshakeFailed, Endpoint: c.endpoint, Peer: c.remote, Session: c.peer.Session.String(), Err: err})
 		return err
 	}
+	var backoff patterns.Backoff
 	if bo != nil {
+		backoff = *bo
 		bo.Reset()
 	}
 	s.emit(Event{Kind: EventConnected, Endpoint: c.endpoint, Peer: c.remote, Session: c.peer.Session.String()})
@@ -402,6 +404,12 @@ func (s *Socket) serveStream(c *conn, bo *patterns.Backoff) error {
 	}
 	c.close(err)
 	<-c.writerDone
+	if bo != nil && errors.Is(c.closeErr, ErrPeerError) {
+		// The peer refused us after the handshake (a routing id in use, a
+		// PAIR that has a peer): keep backing off rather than redialing
+		// every initial interval forever.
+		*bo = backoff
+	}
 	return s.ended(c)
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"testing"
+	"time"
 
 	"github.com/wispmq/wisp/wire"
 )
@@ -123,5 +124,39 @@ func TestReqOnTheWire(t *testing.T) {
 	}
 	if st := req.Stats(); st.StaleReplies != 1 {
 		t.Fatalf("StaleReplies: got %d, want 1", st.StaleReplies)
+	}
+}
+
+// TestRefusedPeerBacksOff checks that a DEALER refused after its handshake
+// (its routing id is in use) redials with growing delays rather than every
+// initial interval forever.
+func TestRefusedPeerBacksOff(t *testing.T) {
+	ctx := testContext(t)
+	router := newSocket(t, Router)
+	ep, err := router.Bind("tcp://127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := newSocket(t, Dealer, WithRoutingID([]byte("w")))
+	if err := first.Connect(ep); err != nil {
+		t.Fatal(err)
+	}
+	waitConnected(t, ctx, router, 1)
+	const initial = 5 * time.Millisecond
+	second := newSocket(t, Dealer, WithRoutingID([]byte("w")), WithReconnectInterval(initial, time.Minute))
+	if err := second.Connect(ep); err != nil {
+		t.Fatal(err)
+	}
+	var delays []time.Duration
+	for len(delays) < 5 {
+		e := waitKind(t, ctx, second, EventRetrying)
+		if !errors.Is(e.Err, ErrPeerError) {
+			t.Fatalf("retry %d: got reason %v, want the ROUTER's ERROR (ErrPeerError)", len(delays)+1, e.Err)
+		}
+		delays = append(delays, e.Delay)
+	}
+	// The n-th delay is at least initial * 2^(n-1) / 2 (jitter halves at most).
+	if want := initial * 16 / 2; delays[4] < want {
+		t.Fatalf("retry delays: got %v, want the fifth at least %v", delays, want)
 	}
 }
