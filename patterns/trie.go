@@ -23,8 +23,17 @@ type trieNode[K comparable] struct {
 }
 
 func (n *trieNode[K]) child(b byte) *trieNode[K] {
-	if i := bytes.IndexByte(n.labels, b); i >= 0 {
-		return n.kids[i]
+	if len(n.labels) > 8 {
+		if i := bytes.IndexByte(n.labels, b); i >= 0 {
+			return n.kids[i]
+		}
+		return nil
+	}
+	// Most nodes have a child or two: a loop beats the call.
+	for i, l := range n.labels {
+		if l == b {
+			return n.kids[i]
+		}
 	}
 	return nil
 }
