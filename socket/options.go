@@ -54,6 +54,7 @@ type options struct {
 	retryInterval     time.Duration
 	failFast          bool
 	maxSubscriptions  int
+	noDrop            bool
 }
 
 func defaultOptions() options {
@@ -365,6 +366,20 @@ func WithMaxSubscriptions(n int) Option {
 			return invalid("WithMaxSubscriptions", n, "must be positive")
 		}
 		o.maxSubscriptions = n
+		return nil
+	}
+}
+
+// WithNoDrop makes Send on a PUB or XPUB socket wait, until there is room
+// or its context ends, when a matching subscriber's queue is full, instead
+// of dropping the message for that subscriber (ZeroMQ's XPUB_NODROP). No
+// message is then lost at the publisher while subscribers stay connected,
+// but the slowest subscriber paces the publisher and everyone else. If the
+// context ends, the message is dropped, and counted, for the peers still
+// full; the others have it.
+func WithNoDrop(on bool) Option {
+	return func(o *options) error {
+		o.noDrop = on
 		return nil
 	}
 }

@@ -197,8 +197,8 @@ func (s *Socket) sendSubscription(frames [][]byte) error {
 
 // publish is Send on a PUB or XPUB socket. It never blocks: a subscriber
 // whose queue is full misses the message, which is counted, and everyone
-// else gets it.
-func (s *Socket) publish(frames [][]byte) error {
+// else gets it. WithNoDrop makes it wait for room instead.
+func (s *Socket) publish(ctx context.Context, frames [][]byte) error {
 	m, err := s.makeMsg(frames)
 	if err != nil {
 		return err
@@ -211,27 +211,60 @@ func (s *Socket) publish(frames [][]byte) error {
 	pub := &s.pub
 	pub.gen++
 	matches := pub.trie.AppendMatches(pub.scratch[:0], m.first)
+	var full []*pipe // WithNoDrop: peers to wait for
 	for _, p := range matches {
 		if p.mark == pub.gen || p.conn == nil {
 			continue
 		}
 		p.mark = pub.gen
-		if p.room(m.size) {
+		switch {
+		case p.room(m.size):
 			p.push(m)
 			p.conn.wakeLocked()
 			p.dropping = false
-			continue
-		}
-		p.drops.Add(1)
-		s.stats.drops.Add(1)
-		if !p.dropping {
-			p.dropping = true
-			s.emit(Event{Kind: EventDropping, Endpoint: p.conn.endpoint, Peer: p.conn.remote, Session: p.session.String()})
+		case s.opts.noDrop:
+			full = append(full, p)
+		default:
+			s.dropFor(p)
 		}
 	}
 	clear(matches) // keep no pipe alive through the scratch slice
 	pub.scratch = matches[:0]
+	for len(full) > 0 {
+		if !s.waitRoomLocked(ctx.Done()) || s.closing {
+			for _, p := range full {
+				s.dropFor(p)
+			}
+			if s.closing {
+				return ErrClosed
+			}
+			return ctx.Err()
+		}
+		waiting := full[:0]
+		for _, p := range full {
+			switch {
+			case p.conn == nil: // gone meanwhile: its queue was dropped too
+			case p.room(m.size):
+				p.push(m)
+				p.conn.wakeLocked()
+			default:
+				waiting = append(waiting, p)
+			}
+		}
+		full = waiting
+	}
 	return nil
+}
+
+// dropFor counts a message p's full queue could not take. Callers hold
+// s.mu.
+func (s *Socket) dropFor(p *pipe) {
+	p.drops.Add(1)
+	s.stats.drops.Add(1)
+	if !p.dropping && p.conn != nil {
+		p.dropping = true
+		s.emit(Event{Kind: EventDropping, Endpoint: p.conn.endpoint, Peer: p.conn.remote, Session: p.session.String()})
+	}
 }
 
 // handleSubscription applies a SUBSCRIBE or CANCEL from a subscriber.

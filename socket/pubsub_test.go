@@ -160,3 +160,61 @@ func TestPubFlushWaitsForTheWrite(t *testing.T) {
 		sub.Close()
 	}
 }
+
+// TestPubNoDropWaits checks WithNoDrop: a subscriber that is slow to read
+// makes Send wait rather than lose messages, and every message arrives.
+func TestPubNoDropWaits(t *testing.T) {
+	forEachTransport(t, func(t *testing.T, nw *network) {
+		ctx := testContext(t)
+		pub := newSocket(t, Pub, WithNoDrop(true), WithSendHWM(10))
+		ep := nw.bind(pub)
+		sub := newSocket(t, Sub, WithRecvHWM(10))
+		if err := sub.Subscribe(nil); err != nil {
+			t.Fatal(err)
+		}
+		nw.connect(sub, ep)
+		if err := pub.WaitSubscribers(ctx, 1); err != nil {
+			t.Fatal(err)
+		}
+		const n = 5000
+		sent := make(chan error, 1)
+		go func() {
+			for i := range n {
+				if err := pub.Send(ctx, []byte(fmt.Sprint(i))); err != nil {
+					sent <- err
+					return
+				}
+			}
+			sent <- nil
+		}()
+		for i, m := range recvN(t, ctx, sub, n) {
+			if string(m.Bytes()) != fmt.Sprint(i) {
+				t.Fatalf("message %d: got %q, want %d", i, m.Bytes(), i)
+			}
+		}
+		if err := <-sent; err != nil {
+			t.Fatal(err)
+		}
+		if d := pub.Stats().Drops; d != 0 {
+			t.Fatalf("Drops: got %d, want 0", d)
+		}
+		// A Send that cannot get room ends with its context. Big messages
+		// fill the queues and socket buffers of the unread subscriber fast.
+		sctx, cancel := context.WithCancel(ctx)
+		cancel()
+		big := make([]byte, 64<<10)
+		for i := 0; ; i++ {
+			err := pub.Send(sctx, big)
+			if err == nil {
+				if i > 100000 {
+					t.Fatal("Send kept succeeding with a subscriber that does not read")
+				}
+				continue
+			}
+			if !errors.Is(err, context.Canceled) {
+				t.Fatalf("Send with a full subscriber and a canceled context: got %v, want context.Canceled", err)
+			}
+			break
+		}
+	})
+}

@@ -39,7 +39,7 @@ func (s *Socket) Send(ctx context.Context, frames ...[]byte) error {
 	}
 	switch s.typ {
 	case Pub, XPub:
-		return s.publish(frames)
+		return s.publish(ctx, frames)
 	case Req:
 		return s.sendRequest(frames)
 	case Rep:
