@@ -28,6 +28,9 @@ type config struct {
 	// PUB/SUB only: subscriber sockets, and the share of messages (percent)
 	// that match their subscription.
 	Subs, Match int
+	// NoDrop makes the publisher wait for full subscribers
+	// (socket.WithNoDrop) instead of dropping.
+	NoDrop bool
 }
 
 // result is one measurement: the JSON line thr prints. Field names are a

@@ -90,7 +90,7 @@ func TestThr(t *testing.T) {
 // pubSubOnlyFields are in thr's line for the pubsub pattern only.
 var pubSubOnlyFields = []string{
 	"subs", "match", "matched", "pub_msgs_per_sec", "pub_msgs_written", "pub_drops",
-	"sub_msgs_per_sec_median", "sub_msgs_per_sec_min", "subscribers",
+	"sub_msgs_per_sec_median", "sub_msgs_per_sec_min", "subscribers", "nodrop",
 }
 
 // subscriberFields are in each entry of a pubsub line's subscribers.
@@ -103,19 +103,21 @@ func TestPubSub(t *testing.T) {
 		count       int64
 		match, hwm  int
 		wantMatched int64
+		nodrop      bool
 	}{
-		{"inproc", 16, 4, 3000, 100, 0, 3000},
-		{"ipc", 16, 2, 3000, 100, 0, 3000},
-		{"tcp", 16, 4, 3000, 100, 0, 3000},
-		{"tcp", 100, 3, 3001, 50, 0, 1501},
-		{"inproc", 2, 2, 3001, 50, 0, 1501},
-		{"tcp", 16, 2, 3000, 100, 10, 3000}, // drops at the mark; counts still add up
+		{"inproc", 16, 4, 3000, 100, 0, 3000, false},
+		{"ipc", 16, 2, 3000, 100, 0, 3000, false},
+		{"tcp", 16, 4, 3000, 100, 0, 3000, false},
+		{"tcp", 100, 3, 3001, 50, 0, 1501, false},
+		{"inproc", 2, 2, 3001, 50, 0, 1501, false},
+		{"tcp", 16, 2, 3000, 100, 10, 3000, false}, // drops at the mark; counts still add up
+		{"tcp", 16, 2, 3000, 100, 10, 3000, true},  // the same mark, and no drops
 	} {
-		name := fmt.Sprintf("%s/size=%d/subs=%d/match=%d/hwm=%d", tc.transport, tc.size, tc.subs, tc.match, tc.hwm)
+		name := fmt.Sprintf("%s/size=%d/subs=%d/match=%d/hwm=%d/nodrop=%v", tc.transport, tc.size, tc.subs, tc.match, tc.hwm, tc.nodrop)
 		t.Run(name, func(t *testing.T) {
 			args := []string{"thr", "-pattern", "pubsub", "-transport", tc.transport, "-size", strconv.Itoa(tc.size),
 				"-count", strconv.FormatInt(tc.count, 10), "-subs", strconv.Itoa(tc.subs), "-match", strconv.Itoa(tc.match),
-				"-hwm", strconv.Itoa(tc.hwm)}
+				"-hwm", strconv.Itoa(tc.hwm), "-nodrop=" + strconv.FormatBool(tc.nodrop)}
 			var line json.RawMessage
 			oneJSONLine(t, args, append(thrFields, pubSubOnlyFields...), &line)
 			var raw map[string]any
@@ -147,6 +149,12 @@ func TestPubSub(t *testing.T) {
 			}
 			if r.HWM != wantHWM {
 				t.Errorf("hwm: got %d, want %d", r.HWM, wantHWM)
+			}
+			if r.PubSubResult != nil && r.PubSubResult.NoDrop != tc.nodrop {
+				t.Errorf("nodrop: got %v, want %v", r.PubSubResult.NoDrop, tc.nodrop)
+			}
+			if tc.nodrop && r.PubSubResult != nil && r.PubSubResult.PubDrops != 0 {
+				t.Errorf("pub_drops with -nodrop: got %d, want 0", r.PubSubResult.PubDrops)
 			}
 		})
 	}

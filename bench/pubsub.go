@@ -83,6 +83,8 @@ func matchedOf(count int64, match int) int64 {
 type PubSubResult struct {
 	Subs  int `json:"subs"`
 	Match int `json:"match"` // percent of the messages that match
+	// NoDrop says the publisher waited for full subscribers (-nodrop).
+	NoDrop bool `json:"nodrop"`
 	// Matched is how many messages matched the subscriptions: what each
 	// subscriber would get without drops.
 	Matched int64 `json:"matched"`
@@ -129,7 +131,7 @@ func runPubSub(ctx context.Context, c config) (result, error) {
 	// Acks stays false: publication never uses acknowledgements.
 	r := result{
 		Pattern: c.Pattern, Transport: c.Transport, Size: c.Size, Count: c.Count, HWM: c.HWM,
-		PubSubResult: &PubSubResult{Subs: c.Subs, Match: c.Match, Matched: matched},
+		PubSubResult: &PubSubResult{Subs: c.Subs, Match: c.Match, NoDrop: c.NoDrop, Matched: matched},
 	}
 	if r.HWM == 0 {
 		r.HWM = socket.DefaultSendHWM
@@ -140,7 +142,7 @@ func runPubSub(ctx context.Context, c config) (result, error) {
 	if err != nil {
 		return result{}, err
 	}
-	var opts []socket.Option
+	opts := []socket.Option{socket.WithNoDrop(c.NoDrop)}
 	if c.HWM > 0 {
 		opts = append(opts, socket.WithSendHWM(c.HWM))
 	}

@@ -28,6 +28,7 @@ func runThr(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&c.Window, "window", defaultWindow, "broker: requests each client keeps in flight")
 	fs.IntVar(&c.Subs, "subs", defaultSubs, "pubsub: subscriber sockets, each in its own process (tcp, ipc)")
 	fs.IntVar(&c.Match, "match", 100, "pubsub: percent of messages that match the subscriptions: 100 or 50")
+	fs.BoolVar(&c.NoDrop, "nodrop", false, "pubsub: the publisher waits for a full subscriber instead of dropping (socket.WithNoDrop)")
 	if err := parseFlags(fs, args); err != nil {
 		fmt.Fprintf(stderr, "bench thr: %v\n", err)
 		return exitUsage
