@@ -485,6 +485,7 @@ func (s *Socket) attach(c *conn) error {
 	if s.isSubscriber() {
 		s.attachSubscriberLocked(c)
 	}
+	s.broadcastRoomLocked() // WaitPeers
 	if s.receives {
 		c.flow = s.in.attach(c)
 	}
@@ -530,6 +531,7 @@ func (s *Socket) detach(c *conn) {
 func (s *Socket) detachLocked(c *conn) {
 	if s.attached[c.peer.Session] == c {
 		delete(s.attached, c.peer.Session)
+		s.broadcastRoomLocked()
 	}
 	if c.pipe != nil {
 		s.detachPipeLocked(c)

@@ -55,6 +55,7 @@ type options struct {
 	failFast          bool
 	maxSubscriptions  int
 	noDrop            bool
+	deferAck          bool
 }
 
 func defaultOptions() options {
@@ -380,6 +381,20 @@ func WithMaxSubscriptions(n int) Option {
 func WithNoDrop(on bool) Option {
 	return func(o *options) error {
 		o.noDrop = on
+		return nil
+	}
+}
+
+// WithDeferredAck makes Recv acknowledge the message it returned before,
+// not the one it returns: a message counts as delivered only once the
+// application asks for the next one (or calls Ack). A receiver that dies
+// while handling a message then has it resent to another receiver, so
+// processing is at least once; the cost is one message's delay in the
+// acknowledgements. Without it, Recv acknowledges what it returns, and a
+// receiver that dies while handling a message loses that message.
+func WithDeferredAck(on bool) Option {
+	return func(o *options) error {
+		o.deferAck = on
 		return nil
 	}
 }

@@ -70,6 +70,7 @@ type inbox struct {
 	head        int
 	flow        *inflow // the flow the batch came from
 	flowDrained bool    // the flow's queue was empty after the batch was taken
+	pending     taken   // WithDeferredAck: the last message returned, not yet acknowledged
 	ackEvery    uint64
 }
 
@@ -85,6 +86,7 @@ func (in *inbox) close() {
 	defer in.recvMu.Unlock()
 	clear(in.batch)
 	in.batch, in.head = in.batch[:0], 0
+	in.pending = taken{} // not handled: its sender gives it to another receiver
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	if in.closed {
@@ -360,25 +362,72 @@ func (in *inbox) pop() (Message, *inflow, error) {
 	last := in.head == len(in.batch)
 	drained := last && in.flowDrained
 	ackEvery := in.ackEvery
-	var taken int64
-	if e.seq != 0 {
-		f.delivered.Store(e.seq)
-		taken = f.taken.Add(int64(e.size))
+	if in.s.opts.deferAck {
+		// The previous message is handled now that the application asks
+		// for the next: acknowledge it, and hold this one until then.
+		in.commitPending()
+		if e.seq != 0 {
+			in.pending = taken{f: f, seq: e.seq, size: e.size, ackEvery: ackEvery}
+		}
+		in.recvMu.Unlock()
+		return e.m, f, nil
 	}
 	in.recvMu.Unlock()
 	if e.seq != 0 {
-		if c := f.conn.Load(); c != nil {
-			// A full ack interval (in messages or bytes) is acknowledged at
-			// once; a drained queue arms the short delayed ack, which a
-			// reply going out soon makes unnecessary.
-			if e.seq-f.ackSent.Load() >= ackEvery || taken-f.ackedBytes.Load() >= c.ackEveryBytes {
-				c.signal()
-			} else if drained && !c.ackArmed.Load() {
-				c.armAck()
-			}
-		}
+		in.acknowledge(f, e.seq, e.size, ackEvery, drained)
 	}
 	return e.m, f, nil
+}
+
+// taken is a message the application took whose acknowledgement waits
+// (WithDeferredAck).
+type taken struct {
+	f        *inflow
+	seq      uint64
+	size     int
+	ackEvery uint64
+}
+
+// commitPending acknowledges the message Recv returned last under
+// WithDeferredAck. Callers hold recvMu.
+func (in *inbox) commitPending() {
+	if p := in.pending; p.f != nil {
+		in.pending = taken{}
+		in.acknowledge(p.f, p.seq, p.size, p.ackEvery, true)
+	}
+}
+
+// acknowledge records that the application took message seq of flow f
+// and gets the ACK on its way: at once after a full ack interval (in
+// messages or bytes), else, when the queue drained, by the short delayed
+// ACK, which a reply going out soon makes unnecessary.
+func (in *inbox) acknowledge(f *inflow, seq uint64, size int, ackEvery uint64, drained bool) {
+	f.delivered.Store(seq)
+	total := f.taken.Add(int64(size))
+	c := f.conn.Load()
+	if c == nil {
+		return
+	}
+	if seq-f.ackSent.Load() >= ackEvery || total-f.ackedBytes.Load() >= c.ackEveryBytes {
+		c.signal()
+	} else if drained && !c.ackArmed.Load() {
+		c.armAck()
+	}
+}
+
+// Ack acknowledges every message Recv has returned so far. It is needed
+// only with WithDeferredAck, where Recv acknowledges the previous message
+// rather than the one it returns: call Ack once a message is handled when
+// no Recv follows soon (before a pause, say). Without WithDeferredAck it
+// does nothing.
+func (s *Socket) Ack() error {
+	if !s.receives {
+		return fmt.Errorf("%w: Ack on %v", ErrNotSupported, s.typ)
+	}
+	s.in.recvMu.Lock()
+	s.in.commitPending()
+	s.in.recvMu.Unlock()
+	return nil
 }
 
 // stats adds the receive side to the per-peer list and returns the total

@@ -184,6 +184,26 @@ func (s *Socket) heldLocked() int {
 	return n
 }
 
+// WaitPeers waits until at least n peers are connected (handshake done), or
+// until ctx ends (returning its error) or the socket closes (ErrClosed). A
+// PUSH can use it to wait for its workers before it deals out tasks, which
+// would otherwise all go to the first worker to connect.
+func (s *Socket) WaitPeers(ctx context.Context, n int) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for {
+		if s.closing || s.ctx.Err() != nil {
+			return ErrClosed
+		}
+		if len(s.attached) >= n {
+			return nil
+		}
+		if !s.waitRoomLocked(ctx.Done()) {
+			return ctx.Err()
+		}
+	}
+}
+
 // Flush waits until every message sent so far has been acknowledged by its
 // receiver (with acks off: written to a connection), or until ctx ends. It
 // returns nil when nothing is outstanding, or an error wrapping ErrUndelivered

@@ -1,0 +1,83 @@
+package socket
+
+import (
+	"testing"
+	"time"
+)
+
+// TestDeferredAck checks WithDeferredAck: a message a receiver took but
+// did not finish (no next Recv, no Ack) before it closed goes to another
+// receiver; one it acknowledged with Ack does not.
+func TestDeferredAck(t *testing.T) {
+	forEachTransport(t, func(t *testing.T, nw *network) {
+		if nw.name == "conn" {
+			t.Skip("needs a second receiver on the same endpoint")
+		}
+		ctx := testContext(t)
+		push := newSocket(t, Push, WithResumeTimeout(50*time.Millisecond))
+		ep := nw.bind(push)
+		first := newSocket(t, Pull, WithDeferredAck(true))
+		nw.connect(first, ep)
+		waitConnected(t, ctx, push, 1)
+		for _, body := range []string{"one", "two"} {
+			if err := push.Send(ctx, []byte(body)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if m := recvN(t, ctx, first, 1)[0]; string(m.Bytes()) != "one" {
+			t.Fatalf("first Recv: got %q, want one", m.Bytes())
+		}
+		// "one" is acknowledged by the next Recv; "two" stays pending.
+		if m := recvN(t, ctx, first, 1)[0]; string(m.Bytes()) != "two" {
+			t.Fatalf("second Recv: got %q, want two", m.Bytes())
+		}
+		waitFor(t, ctx, "the PUSH to release the acknowledged message", func() bool { return push.Stats().Unacked == 1 })
+		if err := first.Close(); err != nil {
+			t.Fatal(err)
+		}
+		second := newSocket(t, Pull, WithDeferredAck(true))
+		nw.connect(second, ep)
+		if m := recvN(t, ctx, second, 1)[0]; string(m.Bytes()) != "two" {
+			t.Fatalf("the second receiver: got %q, want two, which the first never finished", m.Bytes())
+		}
+		if err := second.Ack(); err != nil {
+			t.Fatal(err)
+		}
+		if err := push.Flush(ctx); err != nil {
+			t.Fatalf("Flush after Ack: got %v, want nil", err)
+		}
+	})
+}
+
+// TestWaitPeers checks that WaitPeers returns once n peers are connected,
+// on a sending and on a receiving socket.
+func TestWaitPeers(t *testing.T) {
+	forEachTransport(t, func(t *testing.T, nw *network) {
+		if nw.name == "conn" {
+			t.Skip("needs several peers on one endpoint")
+		}
+		ctx := testContext(t)
+		push := newSocket(t, Push)
+		ep := nw.bind(push)
+		pulls := make([]*Socket, 3)
+		for i := range pulls {
+			pulls[i] = newSocket(t, Pull)
+			nw.connect(pulls[i], ep)
+		}
+		if err := push.WaitPeers(ctx, 3); err != nil {
+			t.Fatal(err)
+		}
+		if n := len(push.Stats().Peers); n < 3 {
+			t.Fatalf("peers after WaitPeers(3): got %d, want at least 3", n)
+		}
+		for _, p := range pulls {
+			if err := p.WaitPeers(ctx, 1); err != nil {
+				t.Fatal(err)
+			}
+		}
+		push.Close()
+		if err := push.WaitPeers(ctx, 1); err != ErrClosed {
+			t.Fatalf("WaitPeers after Close: got %v, want ErrClosed", err)
+		}
+	})
+}
