@@ -34,13 +34,17 @@ const (
 // conn is one connection to a peer socket: a byte stream (tcp, ipc, a
 // user's net.Conn) or an in-process link. Ownership of its fields:
 //   - fixed before the connection's goroutines start: s, endpoint, remote,
-//     dialer, binding, nc, link, peer, pipe, flow, pingEvery, readTimeout;
-//   - the reader role (the serve goroutine for streams; the peer's writer for
-//     inproc links): dec, rbuf, r, w, seqOn, nextSeq, msgs, partial, hdrs;
-//   - the writer goroutine: wbuf, bufs, batch, cmds;
-//   - idle and needResume are guarded by Socket.mu; pong by pongMu; the
-//     rest is atomic or
-//     set once.
+//     dialer, binding, nc, link, peer, pipe, flow, pingEvery, readTimeout,
+//     ackTimer, inlineOK;
+//   - the reader role, held with rmu (the serve goroutine, or a Recv reading
+//     directly, for streams; the peer's writer for inproc links): dec,
+//     rbuf, r, w, seqOn, nextSeq, msgs, partial, hdrs, direct, readReady;
+//   - the writer role, held with wmu (the writer goroutine, or a Send
+//     writing inline): wbuf, bufs, batch, cmds, pong, firstAckDone, wrote,
+//     pingDue, finishedClosed;
+//   - idle, needResume, subPending and subOrder are guarded by Socket.mu;
+//     pongPending and pongCtx by pongMu; wantRead, stopDirect and
+//     deadlineSet by dlMu; the rest is atomic or set once.
 type conn struct {
 	s           *Socket
 	endpoint    string
