@@ -21,6 +21,11 @@
 // acknowledgement; Close waits up to the linger time and reports how many
 // messages were not acknowledged (ErrUndelivered).
 //
+// Taking a message with Recv acknowledges it. With WithDeferredAck, Recv
+// acknowledges the message it returned before instead, so a message is
+// acknowledged only once the application asks for the next (or calls Ack):
+// a receiver that dies while it handles a message then loses nothing.
+//
 // # Request and reply
 //
 // A REQ socket sends one request at a time and receives its reply; each
