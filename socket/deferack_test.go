@@ -81,3 +81,35 @@ func TestWaitPeers(t *testing.T) {
 		}
 	})
 }
+
+// TestPeerStatsOncePerPeer checks that a socket that sends and receives
+// lists each peer once, with both directions' counters, and that a
+// ROUTER's entry carries the routing id Send takes.
+func TestPeerStatsOncePerPeer(t *testing.T) {
+	ctx := testContext(t)
+	router := newSocket(t, Router)
+	ep, err := router.Bind("tcp://127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dealer := newSocket(t, Dealer, WithRoutingID([]byte("d1")))
+	if err := dealer.Connect(ep); err != nil {
+		t.Fatal(err)
+	}
+	if err := dealer.Send(ctx, []byte("ping")); err != nil {
+		t.Fatal(err)
+	}
+	m := recvN(t, ctx, router, 1)[0]
+	if err := router.Send(ctx, m[0], []byte("pong")); err != nil {
+		t.Fatal(err)
+	}
+	recvN(t, ctx, dealer, 1)
+	waitFor(t, ctx, "the ROUTER to count its write", func() bool { return router.Stats().MsgsOut == 1 })
+	peers := router.Stats().Peers
+	if len(peers) != 1 {
+		t.Fatalf("ROUTER peers: got %d entries %+v, want 1", len(peers), peers)
+	}
+	if p := peers[0]; p.MsgsIn != 1 || p.MsgsOut != 1 || string(p.RoutingID) != "d1" || p.Session != dealer.Session() {
+		t.Fatalf("ROUTER peer: got %+v, want MsgsIn 1, MsgsOut 1, RoutingID d1, the DEALER's session", p)
+	}
+}

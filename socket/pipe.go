@@ -127,6 +127,9 @@ func (p *pipe) statsLocked() PeerStats {
 	if p.hasSession {
 		ps.Session = p.session.String()
 	}
+	if p.routingID != "" {
+		ps.RoutingID = []byte(p.routingID)
+	}
 	if p.dialer != nil {
 		ps.Endpoint = p.dialer.endpoint
 	}

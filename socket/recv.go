@@ -432,11 +432,25 @@ func (s *Socket) Ack() error {
 
 // stats adds the receive side to the per-peer list and returns the total
 // queued.
+// A peer the send side already listed (a socket that sends and receives)
+// gets its receive counters added to that entry.
 func (in *inbox) stats(peers []PeerStats) (int, []PeerStats) {
 	batched := in.batched() // recvMu is taken before mu, never inside it
 	in.mu.Lock()
 	defer in.mu.Unlock()
+	sent := make(map[string]int, len(peers))
+	for i, ps := range peers {
+		if ps.Session != "" {
+			sent[ps.Session] = i
+		}
+	}
 	for _, f := range in.flows {
+		if i, ok := sent[f.session.String()]; ok {
+			peers[i].MsgsIn = f.msgsIn.Load()
+			peers[i].BytesIn = f.bytesIn.Load()
+			peers[i].RecvQueue = f.q.Len()
+			continue
+		}
 		ps := PeerStats{
 			Session:   f.session.String(),
 			Connected: f.conn.Load() != nil,

@@ -25,10 +25,13 @@ type Stats struct {
 
 // PeerStats are the counters of one peer: a connected or recently
 // disconnected socket on the other end, or an endpoint this socket connects.
+// A socket that sends and receives lists each peer once, with both
+// directions' counters.
 type PeerStats struct {
 	Endpoint      string // the endpoint it was reached through, if any
 	Remote        string // remote network address of the current connection
 	Session       string // the peer socket's session id, once known
+	RoutingID     []byte // ROUTER: the id that addresses this peer in Send
 	Connected     bool
 	MsgsIn        uint64
 	MsgsOut       uint64
