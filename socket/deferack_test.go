@@ -113,3 +113,26 @@ func TestPeerStatsOncePerPeer(t *testing.T) {
 		t.Fatalf("ROUTER peer: got %+v, want MsgsIn 1, MsgsOut 1, RoutingID d1, the DEALER's session", p)
 	}
 }
+
+// TestRouterEventsNamePeers checks that a ROUTER's connection events carry
+// the routing id Send takes, and that a peer that does not come back
+// within the resume timeout is reported gone.
+func TestRouterEventsNamePeers(t *testing.T) {
+	forEachTransport(t, func(t *testing.T, nw *network) {
+		ctx := testContext(t)
+		router := newSocket(t, Router, WithResumeTimeout(20*time.Millisecond))
+		ep := nw.bind(router)
+		dealer := newSocket(t, Dealer, WithRoutingID([]byte("w1")))
+		nw.connect(dealer, ep)
+		if e := waitKind(t, ctx, router, EventConnected); string(e.RoutingID) != "w1" {
+			t.Fatalf("EventConnected: got routing id %q, want w1", e.RoutingID)
+		}
+		dealer.Close()
+		if e := waitKind(t, ctx, router, EventDisconnected); string(e.RoutingID) != "w1" {
+			t.Fatalf("EventDisconnected: got routing id %q, want w1", e.RoutingID)
+		}
+		if e := waitKind(t, ctx, router, EventPeerGone); string(e.RoutingID) != "w1" || e.Session != dealer.Session() {
+			t.Fatalf("EventPeerGone: got %+v, want routing id w1 and the DEALER's session", e)
+		}
+	})
+}

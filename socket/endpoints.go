@@ -388,7 +388,7 @@ func (s *Socket) serveStream(c *conn, bo *patterns.Backoff) error {
 		backoff = *bo
 		bo.Reset()
 	}
-	s.emit(Event{Kind: EventConnected, Endpoint: c.endpoint, Peer: c.remote, Session: c.peer.Session.String()})
+	s.emit(Event{Kind: EventConnected, Endpoint: c.endpoint, Peer: c.remote, Session: c.peer.Session.String(), RoutingID: s.eventRoutingID(c)})
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
@@ -421,7 +421,7 @@ func (s *Socket) ended(c *conn) error {
 	if errors.As(err, &pe) {
 		s.protocolErr.Add(1)
 	}
-	s.emit(Event{Kind: EventDisconnected, Endpoint: c.endpoint, Peer: c.remote, Session: c.peer.Session.String(), Err: err})
+	s.emit(Event{Kind: EventDisconnected, Endpoint: c.endpoint, Peer: c.remote, Session: c.peer.Session.String(), RoutingID: s.eventRoutingID(c), Err: err})
 	return err
 }
 

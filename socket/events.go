@@ -37,6 +37,11 @@ const (
 	// It is reported again only after a message for that subscriber got
 	// through; Stats counts every dropped message per peer.
 	EventDropping
+	// EventPeerGone: a peer that disconnected did not come back within the
+	// resume timeout (WithResumeTimeout): the socket forgot it, and what it
+	// still held for the peer went to other peers or, for addressed
+	// messages (ROUTER, REP), was dropped. Sending sockets only.
+	EventPeerGone
 )
 
 var eventNames = [...]string{
@@ -48,6 +53,7 @@ var eventNames = [...]string{
 	EventRetrying:        "retrying",
 	EventAcceptFailed:    "accept-failed",
 	EventClosed:          "closed",
+	EventPeerGone:        "peer-gone",
 	EventDropping:        "dropping",
 }
 
@@ -63,11 +69,14 @@ func (k EventKind) String() string {
 // logging. Events are delivered on the channel returned by Socket.Events.
 type Event struct {
 	Kind     EventKind
-	Endpoint string        // the bound or connected endpoint it concerns, if any
-	Peer     string        // the remote network address, if known
-	Session  string        // the peer socket's session id (hex), once known
-	Err      error         // the reason, for failures and disconnects
-	Delay    time.Duration // for EventRetrying and EventAcceptFailed
+	Endpoint string // the bound or connected endpoint it concerns, if any
+	Peer     string // the remote network address, if known
+	Session  string // the peer socket's session id (hex), once known
+	// RoutingID is, on a ROUTER, the id that addresses the peer in Send
+	// (its stated routing id, else its session id's bytes).
+	RoutingID []byte
+	Err       error         // the reason, for failures and disconnects
+	Delay     time.Duration // for EventRetrying and EventAcceptFailed
 }
 
 // String formats the event for a log line: kind, endpoint, peer, session,

@@ -143,7 +143,7 @@ func (s *Socket) attachInproc(c *conn) error {
 // for the link to end.
 func (s *Socket) serveInproc(c *conn) error {
 	if !c.closing() {
-		s.emit(Event{Kind: EventConnected, Endpoint: c.endpoint, Peer: c.remote, Session: c.peer.Session.String()})
+		s.emit(Event{Kind: EventConnected, Endpoint: c.endpoint, Peer: c.remote, Session: c.peer.Session.String(), RoutingID: s.eventRoutingID(c)})
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()

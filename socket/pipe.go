@@ -290,6 +290,16 @@ func (s *Socket) expirePipe(p *pipe, gen uint64) {
 		return
 	}
 	p.expiry = nil
+	if p.hasSession {
+		e := Event{Kind: EventPeerGone, Session: p.session.String()}
+		if p.routingID != "" {
+			e.RoutingID = []byte(p.routingID)
+		}
+		if p.dialer != nil {
+			e.Endpoint = p.dialer.endpoint
+		}
+		s.emit(e)
+	}
 	if s.addressed() {
 		// Nobody else may have these: the peer they were for is gone.
 		s.dropHeldLocked(p)

@@ -72,6 +72,14 @@ func (s *Socket) mapRoutingIDLocked(p *pipe, c *conn) {
 	s.byRoutingID[rid] = p
 }
 
+// eventRoutingID is the routing id a ROUTER's events carry for c's peer.
+func (s *Socket) eventRoutingID(c *conn) []byte {
+	if s.typ != Router {
+		return nil
+	}
+	return peerRoutingID(&c.peer)
+}
+
 // addressed reports whether the socket's messages are addressed to one peer
 // (ROUTER by routing id, REP to the peer that asked) rather than to any: an
 // addressed message is never handed to another peer, only dropped.
