@@ -4,14 +4,14 @@
 //	pipeline sink [-bind tcp://127.0.0.1:5558] [-control tcp://127.0.0.1:5559]
 //	pipeline worker [-name w1] [-tasks tcp://127.0.0.1:5557] [-results tcp://127.0.0.1:5558]
 //	pipeline ventilator [-bind tcp://127.0.0.1:5557] [-sink tcp://127.0.0.1:5559]
-//	                    [-n 20] [-workers 3] [-work 500ms] [-resume 1s] [-retry 3s]
+//	                    [-n 20] [-workers 3] [-work 500ms] [-resume 1s]
 //
 // Kill a worker in the middle of a run and the sink still counts every
-// task's result exactly once. What makes that true is in README.md: the
-// PUSH socket hands the tasks a dead worker had not taken to the others,
-// the ventilator sends again the tasks whose results it never hears of
-// (the sink reports each result to it over a PAIR socket), and the sink
-// drops a result it already has.
+// task's result exactly once. What makes that true is in README.md: a
+// worker acknowledges a task (WithDeferredAck, then Ack) only once the
+// sink has taken its result, so the ventilator's PUSH socket hands every
+// task a dead worker had not finished to the others, and the sink drops a
+// result it already has.
 package main
 
 import (
@@ -23,9 +23,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/signal"
-	"slices"
 	"strconv"
-	"strings"
 	"syscall"
 	"time"
 
@@ -36,7 +34,7 @@ const usage = `usage:
   pipeline sink [-bind endpoint] [-control endpoint]
   pipeline worker [-name name] [-tasks endpoint] [-results endpoint]
   pipeline ventilator [-bind endpoint] [-sink endpoint] [-n tasks] [-workers n]
-                      [-work duration] [-resume duration] [-retry duration]
+                      [-work duration] [-resume duration]
 `
 
 // Messages, each frame a string:
@@ -44,7 +42,7 @@ const usage = `usage:
 //	ventilator -> sink (PAIR)    "batch" <batch> <number of tasks>
 //	ventilator -> worker (PUSH)  <batch> <task id> <work, as a duration>
 //	worker -> sink (PUSH)        <batch> <task id> <worker name>
-//	sink -> ventilator (PAIR)    <batch> <task id>   (a result accepted)
+//	sink -> ventilator (PAIR)    "done" <batch>   (every result is in)
 //
 // The batch id keeps results left over from an earlier run (copies of
 // tasks a worker finished after that run's sink had left) out of this one.
@@ -55,7 +53,6 @@ type ventilatorConfig struct {
 	workers    int           // how many workers to wait for before sending
 	work       time.Duration // how long each task takes a worker
 	resume     time.Duration // how long a lost worker's tasks wait for it
-	retry      time.Duration // how long without any result before sending missing tasks again
 }
 
 type workerConfig struct {
@@ -86,7 +83,6 @@ func main() {
 		fs.IntVar(&c.workers, "workers", 3, "how many workers to wait for before sending")
 		fs.DurationVar(&c.work, "work", 500*time.Millisecond, "how long each task takes a worker")
 		fs.DurationVar(&c.resume, "resume", time.Second, "how long a disconnected worker's tasks wait for it before going to others")
-		fs.DurationVar(&c.retry, "retry", 3*time.Second, "how long without any result before sending the missing tasks again")
 		fs.Parse(args)
 		err = ventilator(ctx, os.Stdout, c)
 	case "worker":
@@ -112,8 +108,9 @@ func main() {
 	}
 }
 
-// ventilator sends one batch of tasks and sends again, until the sink has
-// reported every result, the tasks whose results went missing.
+// ventilator sends one batch of tasks and stays until the sink has every
+// result: until then its PUSH socket may have to give a lost worker's
+// tasks to the others.
 func ventilator(ctx context.Context, out io.Writer, cfg ventilatorConfig) error {
 	if cfg.tasks < 1 || cfg.workers < 1 {
 		return fmt.Errorf("-n and -workers must be at least 1")
@@ -144,72 +141,59 @@ func ventilator(ctx context.Context, out io.Writer, cfg ventilatorConfig) error 
 	// PUSH deals each task out when it is sent, round-robin over the
 	// workers connected at that moment: start when they all are.
 	fmt.Fprintf(out, "ventilator: waiting for the sink and %d workers\n", cfg.workers)
-	if err := waitPeers(ctx, sink, 1); err != nil {
-		return err
+	if err := sink.WaitPeers(ctx, 1); err != nil {
+		return interrupted(ctx, err)
 	}
-	if err := waitPeers(ctx, tasks, cfg.workers); err != nil {
-		return err
+	if err := tasks.WaitPeers(ctx, cfg.workers); err != nil {
+		return interrupted(ctx, err)
 	}
 
 	batch := []byte(fmt.Sprintf("%08x", rand.Uint32()))
 	if err := sink.Send(ctx, []byte("batch"), batch, []byte(strconv.Itoa(cfg.tasks))); err != nil {
-		return err
+		return interrupted(ctx, err)
 	}
 	work := []byte(cfg.work.String())
-	missing := make(map[int]bool, cfg.tasks)
 	for id := 1; id <= cfg.tasks; id++ {
-		missing[id] = true
 		if err := tasks.Send(ctx, batch, []byte(strconv.Itoa(id)), work); err != nil {
-			return err
+			return interrupted(ctx, err)
 		}
 	}
 	fmt.Fprintf(out, "ventilator: batch %s: sent %d tasks of %v each\n", batch, cfg.tasks, cfg.work)
 
-	again := 0
-	for len(missing) > 0 {
-		rctx, cancel := context.WithTimeout(ctx, cfg.retry)
-		m, err := sink.Recv(rctx)
-		cancel()
-		if err != nil && ctx.Err() == nil && rctx.Err() != nil {
-			// No result for cfg.retry: the workers have nothing left to
-			// work on (cfg.retry is longer than a task), so what is still
-			// missing was lost, most likely taken by a worker that died
-			// before its result got out. PUSH cannot know about those: a
-			// worker acknowledges a task when it takes it.
-			ids := make([]int, 0, len(missing))
-			for id := range missing {
-				ids = append(ids, id)
-			}
-			slices.Sort(ids)
-			fmt.Fprintf(out, "ventilator: no result for %v, sending again: tasks %s\n", cfg.retry, joinInts(ids))
-			for _, id := range ids {
-				if err := tasks.Send(ctx, batch, []byte(strconv.Itoa(id)), work); err != nil {
-					return err
-				}
-			}
-			again += len(ids)
-			continue
-		}
+	// Nothing more to do but be here: a worker that dies hands its
+	// unfinished tasks back to this PUSH socket, which gives them to the
+	// others after cfg.resume. The sink says when every result is in.
+	for {
+		m, err := sink.Recv(ctx)
 		if err != nil {
-			if ctx.Err() != nil {
-				return fmt.Errorf("interrupted with %d results missing", len(missing))
-			}
-			return err
+			return interrupted(ctx, err)
 		}
-		if len(m) != 2 || string(m[0]) != string(batch) {
-			continue // a report about another batch
+		if len(m) == 2 && string(m[0]) == "done" && string(m[1]) == string(batch) {
+			break
 		}
-		id, _ := strconv.Atoi(string(m[1]))
-		delete(missing, id)
 	}
-	fmt.Fprintf(out, "ventilator: all %d results in; tasks resent by the PUSH socket: %d, sent again by the ventilator: %d\n",
-		cfg.tasks, tasks.Stats().Resends, again)
+	fmt.Fprintf(out, "ventilator: all %d results in; tasks resent by the PUSH socket: %d\n",
+		cfg.tasks, tasks.Stats().Resends)
 	return nil
 }
 
-// worker runs tasks until it is stopped.
+// interrupted says that a role was stopped (Ctrl-C) rather than passing on
+// the context's error.
+func interrupted(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return errors.New("interrupted")
+	}
+	return err
+}
+
+// worker runs tasks until it is stopped. A task is acknowledged to the
+// ventilator only once the sink has taken its result: until then, if this
+// worker dies or is stopped, the ventilator's PUSH socket gives the task to
+// another worker.
 func worker(ctx context.Context, out io.Writer, cfg workerConfig) error {
-	tasks, err := socket.New(socket.Pull)
+	// WithDeferredAck: Recv does not acknowledge the task it returns; Ack
+	// below does, when the task is done.
+	tasks, err := socket.New(socket.Pull, socket.WithDeferredAck(true))
 	if err != nil {
 		return err
 	}
@@ -226,9 +210,6 @@ func worker(ctx context.Context, out io.Writer, cfg workerConfig) error {
 		return err
 	}
 	for {
-		// Taking a task acknowledges it to the ventilator: from here on
-		// only this process has it, and if it dies before the result is
-		// out, the task is lost until the ventilator sends it again.
 		m, err := tasks.Recv(ctx)
 		if ctx.Err() != nil {
 			break
@@ -238,11 +219,13 @@ func worker(ctx context.Context, out io.Writer, cfg workerConfig) error {
 		}
 		if len(m) != 3 {
 			fmt.Fprintf(out, "%s: malformed task dropped\n", cfg.name)
+			tasks.Ack() // nothing to do for it, nor for anyone else
 			continue
 		}
 		work, err := time.ParseDuration(string(m[2]))
 		if err != nil {
 			fmt.Fprintf(out, "%s: task %s: %v\n", cfg.name, m[1], err)
+			tasks.Ack()
 			continue
 		}
 		fmt.Fprintf(out, "%s: working on task %s\n", cfg.name, m[1])
@@ -255,9 +238,28 @@ func worker(ctx context.Context, out io.Writer, cfg workerConfig) error {
 			}
 			return err
 		}
+		// Flush returns once the sink has taken the result; only then is
+		// the task done. Acknowledging it any earlier (Recv without
+		// WithDeferredAck, or Ack before Flush) leaves a moment when this
+		// worker's death loses the task: acknowledged to the ventilator,
+		// its result not yet out. Ack rather than leaving it to the next
+		// Recv, which acknowledges only once another task arrives: an
+		// idle worker would hold its last task.
+		if err := results.Flush(ctx); err != nil {
+			if ctx.Err() != nil {
+				break
+			}
+			return err
+		}
+		if err := tasks.Ack(); err != nil {
+			return err
+		}
 	}
-	// Stopped. Close waits a while for the sink to acknowledge the last
-	// results; if it has gone, they are not needed any more.
+	// Stopped. A task in hand was not acknowledged, so closing the PULL
+	// socket leaves it to the ventilator, which gives it to another worker
+	// after its resume timeout. Close waits a while for the sink to take a
+	// result this worker was stopped waiting for; if it has gone, the
+	// result is not needed any more.
 	tasks.Close()
 	if err := results.Close(); errors.Is(err, socket.ErrUndelivered) {
 		fmt.Fprintf(out, "%s: %v\n", cfg.name, err)
@@ -265,8 +267,8 @@ func worker(ctx context.Context, out io.Writer, cfg workerConfig) error {
 	return nil
 }
 
-// sink collects the results of one batch, each task's once, and reports
-// each to the ventilator.
+// sink collects the results of one batch, each task's once, and then tells
+// the ventilator it has them all.
 func sink(ctx context.Context, out io.Writer, cfg sinkConfig) error {
 	results, err := socket.New(socket.Pull)
 	if err != nil {
@@ -325,50 +327,31 @@ func sink(ctx context.Context, out io.Writer, cfg sinkConfig) error {
 			continue
 		}
 		if first, ok := from[id]; ok {
-			// The same task run twice: its worker died before the
-			// ventilator heard its acknowledgement, or the ventilator sent
-			// it again. The first result counts.
+			// The same task run twice: its first worker died after its
+			// result had left but before its acknowledgement of the task
+			// reached the ventilator, which gave the task to another
+			// worker too. The first result counts.
 			dups++
 			fmt.Fprintf(out, "sink: task %d from %s again (counted from %s), dropped\n", id, m[2], first)
 			continue
 		}
 		from[id] = string(m[2])
 		fmt.Fprintf(out, "sink: task %d from %s\n", id, m[2])
-		if err := control.Send(ctx, []byte(batch), m[1]); err != nil {
-			return err
-		}
 	}
 	fmt.Fprintf(out, "sink: all %d results, each counted once; duplicates dropped: %d\n", n, dups)
-	// Close waits for the ventilator to take the last reports.
-	return control.Close()
-}
-
-// waitPeers waits until n peers are connected to s, counting its
-// connection events.
-func waitPeers(ctx context.Context, s *socket.Socket, n int) error {
-	connected := 0
-	for connected < n {
-		select {
-		case ev, ok := <-s.Events():
-			if !ok {
-				return socket.ErrClosed
-			}
-			switch ev.Kind {
-			case socket.EventConnected:
-				connected++
-			case socket.EventDisconnected:
-				connected--
-			}
-		case <-ctx.Done():
-			return fmt.Errorf("interrupted with %d of %d peers connected", connected, n)
-		}
+	// The ventilator may go now. Close waits for it to take the message.
+	if err := control.Send(ctx, []byte("done"), []byte(batch)); err != nil {
+		return err
 	}
-	return nil
+	return control.Close()
 }
 
 // sleep stands for a task's work: it waits d, or until ctx ends and then
 // reports false.
 func sleep(ctx context.Context, d time.Duration) bool {
+	if ctx.Err() != nil {
+		return false // stopped already: do not start
+	}
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
@@ -377,12 +360,4 @@ func sleep(ctx context.Context, d time.Duration) bool {
 	case <-ctx.Done():
 		return false
 	}
-}
-
-func joinInts(ids []int) string {
-	s := make([]string, len(ids))
-	for i, id := range ids {
-		s[i] = strconv.Itoa(id)
-	}
-	return strings.Join(s, ", ")
 }

@@ -10,7 +10,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -18,7 +17,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wispmq/wisp/socket"
 	"go.uber.org/goleak"
 )
 
@@ -31,7 +29,9 @@ var buildFlags, processEnv []string
 // TestWorkerKilled runs the pipeline as the README does, in five
 // processes, and SIGKILLs a worker in the middle of its first task: the
 // sink must still count every task's result exactly once, with nothing
-// started to replace the worker.
+// started to replace the worker, and the task the worker had in hand must
+// reach another worker through the ventilator's PUSH socket (the worker
+// had not acknowledged it: WithDeferredAck).
 func TestWorkerKilled(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -47,7 +47,7 @@ func TestWorkerKilled(t *testing.T) {
 	// Each worker gets 10 tasks of 100ms: the one killed in its first
 	// task dies with most of its share still to do, whatever the load.
 	vent := start(ctx, t, bin, "ventilator", "-bind", "tcp://127.0.0.1:0", "-sink", control,
-		"-n", strconv.Itoa(tasks), "-workers", "3", "-work", "100ms", "-resume", "300ms", "-retry", "1s")
+		"-n", strconv.Itoa(tasks), "-workers", "3", "-work", "100ms", "-resume", "300ms")
 	taskEP := strings.TrimPrefix(vent.expect(ctx, "ventilator: tasks on "), "ventilator: tasks on ")
 	var workers []*proc
 	for _, name := range []string{"w1", "w2", "w3"} {
@@ -63,47 +63,68 @@ func TestWorkerKilled(t *testing.T) {
 	if err := victim.wait(); !killed(err) {
 		t.Fatalf("w2: got %v, want killed by SIGKILL", err)
 	}
+	// The task in w2's hands: the last it said it was working on.
+	var inHand string
+	for _, l := range victim.seen {
+		if id, ok := strings.CutPrefix(l, "w2: working on task "); ok {
+			inHand = id
+		}
+	}
 
 	sinkLines := sink.rest(ctx)
 	if err := sink.wait(); err != nil {
 		t.Fatalf("sink: got %v, want exit status 0", err)
 	}
-	checkExactlyOnce(t, sinkLines, tasks)
+	counted := checkExactlyOnce(t, sinkLines, tasks)
 
 	ventLines := vent.rest(ctx)
 	if err := vent.wait(); err != nil {
 		t.Fatalf("ventilator: got %v, want exit status 0", err)
 	}
 	last := ventLines[len(ventLines)-1]
-	var resent, again int
-	if _, err := fmt.Sscanf(last, "ventilator: all 30 results in; tasks resent by the PUSH socket: %d, sent again by the ventilator: %d", &resent, &again); err != nil {
+	var resent int
+	if _, err := fmt.Sscanf(last, "ventilator: all 30 results in; tasks resent by the PUSH socket: %d", &resent); err != nil {
 		t.Fatalf("ventilator's last line %q: %v", last, err)
 	}
-	// w2 had tasks it had not finished: PUSH, the ventilator or both sent
-	// them to the others.
-	if resent+again == 0 {
-		t.Fatalf("ventilator: got no task sent a second time, want w2's unfinished tasks sent again (%q)", ventLines)
+	// w2 had tasks it had not finished, the one in hand among them, and
+	// PUSH is the only way they reach the others.
+	if resent == 0 {
+		t.Fatalf("ventilator: got no task resent by PUSH, want w2's unfinished tasks resent (%q)", ventLines)
 	}
-	t.Logf("resent by PUSH %d, by the ventilator %d", resent, again)
+	id, _ := strconv.Atoi(inHand)
+	switch counted[id] {
+	case "w1", "w3":
+		// Redelivered: w2 never acknowledged it.
+	case "w2":
+		// The SIGKILL landed after w2's result had left: nothing to see.
+		t.Logf("w2 finished task %s before the SIGKILL landed", inHand)
+	default:
+		t.Fatalf("task %q in w2's hands: counted from %q, want w1 or w3", inHand, counted[id])
+	}
+	t.Logf("task %s, in w2's hands, counted from %s; %d tasks resent by PUSH", inHand, counted[id], resent)
 
+	// Both at once: a worker stopped waiting for a spare result to be
+	// taken lingers a while.
 	for _, w := range []*proc{workers[0], workers[2]} {
 		w.stop(syscall.SIGTERM)
+	}
+	for _, w := range []*proc{workers[0], workers[2]} {
 		if err := w.wait(); err != nil {
 			t.Fatalf("%s after SIGTERM: got %v, want exit status 0", w.name, err)
 		}
 	}
 }
 
-// TestTakenTaskLost runs the roles as goroutines with a worker that takes
-// a task, which acknowledges it, and then quits without a result: PUSH
-// cannot give that task to another worker, the ventilator must send it
-// again.
-func TestTakenTaskLost(t *testing.T) {
+// TestStoppedWorker runs the roles as goroutines with a worker that is
+// stopped (Ctrl-C) as it starts its first task: it never acknowledged that
+// task, so the ventilator's PUSH socket gives it to the other worker, and
+// the sink counts every result once.
+func TestStoppedWorker(t *testing.T) {
 	var wg sync.WaitGroup
 	defer wg.Wait() // after cancel, which ends every role if the test fails
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	errs := make(chan error, 3)
+	errs := make(chan error, 4)
 	run := func(f func() error) {
 		wg.Add(1)
 		go func() {
@@ -112,7 +133,7 @@ func TestTakenTaskLost(t *testing.T) {
 		}()
 	}
 
-	sinkOut, ventOut, workerOut := newLines(), newLines(), newLines()
+	sinkOut, ventOut, w1Out, w2Out := newLines(), newLines(), newLines(), newLines()
 	run(func() error {
 		return sink(ctx, sinkOut, sinkConfig{bind: "tcp://127.0.0.1:0", control: "tcp://127.0.0.1:0"})
 	})
@@ -124,51 +145,44 @@ func TestTakenTaskLost(t *testing.T) {
 	const tasks = 6
 	run(func() error {
 		return ventilator(ctx, ventOut, ventilatorConfig{bind: "tcp://127.0.0.1:0", sink: control,
-			tasks: tasks, workers: 2, work: time.Millisecond, resume: 200 * time.Millisecond, retry: 500 * time.Millisecond})
+			tasks: tasks, workers: 2, work: time.Millisecond, resume: 200 * time.Millisecond})
 	})
 	taskEP := strings.TrimPrefix(ventOut.expect(ctx, t, "ventilator: tasks on "), "ventilator: tasks on ")
-	workerCtx, stopWorker := context.WithCancel(ctx)
-	defer stopWorker()
+	w1Ctx, stopW1 := context.WithCancel(ctx)
+	defer stopW1()
 	run(func() error {
-		return worker(workerCtx, workerOut, workerConfig{name: "w1", tasks: taskEP, results: results})
+		return worker(w1Ctx, w1Out, workerConfig{name: "w1", tasks: taskEP, results: results})
 	})
-
-	// The quitter: it takes one task and closes, which acknowledges what
-	// it took; the tasks it had not taken go back to PUSH.
-	quitter, err := socket.New(socket.Pull)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer quitter.Close()
-	if err := quitter.Connect(taskEP); err != nil {
-		t.Fatal(err)
-	}
-	m, err := quitter.Recv(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(m) != 3 {
-		t.Fatalf("got a task of %d frames, want 3", len(m))
-	}
-	lost := string(m[1])
-	if err := quitter.Close(); err != nil {
-		t.Fatal(err)
-	}
-
-	checkExactlyOnce(t, sinkOut.until(ctx, t, "sink: all "), tasks)
-	ventLines := ventOut.until(ctx, t, "ventilator: all ")
-	sentAgain := false
-	for _, l := range ventLines {
-		if ids, ok := strings.CutPrefix(l, "ventilator: no result for 500ms, sending again: tasks "); ok &&
-			slices.Contains(strings.Split(ids, ", "), lost) {
-			sentAgain = true
+	// w2 is stopped by its own first line, before it does the work.
+	w2Ctx, stopW2 := context.WithCancel(ctx)
+	defer stopW2()
+	w2Out.onLine = func(l string) {
+		if strings.HasPrefix(l, "w2: working on task ") {
+			stopW2()
 		}
 	}
-	if !sentAgain {
-		t.Fatalf("ventilator printed %q, want task %s sent again", ventLines, lost)
+	run(func() error {
+		return worker(w2Ctx, w2Out, workerConfig{name: "w2", tasks: taskEP, results: results})
+	})
+
+	inHand := strings.TrimPrefix(w2Out.expect(ctx, t, "w2: working on task "), "w2: working on task ")
+	counted := checkExactlyOnce(t, sinkOut.until(ctx, t, "sink: all "), tasks)
+	id, _ := strconv.Atoi(inHand)
+	if counted[id] != "w1" {
+		t.Errorf("task %s, which w2 was stopped in: counted from %q, want w1 (resent by PUSH)", inHand, counted[id])
 	}
-	stopWorker()
-	for range 3 {
+	for id, from := range counted {
+		if from != "w1" {
+			t.Errorf("task %d: counted from %s, want w1: w2 finished nothing", id, from)
+		}
+	}
+	last := ventOut.expect(ctx, t, "ventilator: all ")
+	var resent int
+	if _, err := fmt.Sscanf(last, "ventilator: all 6 results in; tasks resent by the PUSH socket: %d", &resent); err != nil || resent < 1 {
+		t.Errorf("ventilator's last line: got %q, want at least 1 task resent by PUSH", last)
+	}
+	stopW1()
+	for range 4 {
 		if err := <-errs; err != nil {
 			t.Fatalf("got %v, want every role to end without error", err)
 		}
@@ -177,14 +191,17 @@ func TestTakenTaskLost(t *testing.T) {
 
 var resultLine = regexp.MustCompile(`^sink: task (\d+) from (\S+)$`)
 
-// checkExactlyOnce checks the sink counted each task's result once.
-func checkExactlyOnce(t *testing.T, lines []string, tasks int) {
+// checkExactlyOnce checks the sink counted each task's result once, and
+// returns which worker's result it counted for each task.
+func checkExactlyOnce(t *testing.T, lines []string, tasks int) map[int]string {
 	t.Helper()
 	counted := make(map[int]int)
+	from := make(map[int]string)
 	for _, l := range lines {
 		if m := resultLine.FindStringSubmatch(l); m != nil {
 			id, _ := strconv.Atoi(m[1])
 			counted[id]++
+			from[id] = m[2]
 		}
 	}
 	for id := 1; id <= tasks; id++ {
@@ -202,15 +219,17 @@ func checkExactlyOnce(t *testing.T, lines []string, tasks int) {
 	if t.Failed() {
 		t.Fatalf("sink printed %q", lines)
 	}
+	return from
 }
 
 // lines is an io.Writer for a role run as a goroutine: the test reads what
 // it prints line by line.
 type lines struct {
-	mu   sync.Mutex
-	buf  []byte
-	ch   chan string
-	seen []string // read by the test
+	mu     sync.Mutex
+	buf    []byte
+	ch     chan string
+	onLine func(string) // if set, called with each line as it is written
+	seen   []string     // read by the test
 }
 
 func newLines() *lines { return &lines{ch: make(chan string, 1024)} }
@@ -224,8 +243,12 @@ func (l *lines) Write(p []byte) (int, error) {
 		if i < 0 {
 			return len(p), nil
 		}
-		l.ch <- string(l.buf[:i])
+		line := string(l.buf[:i])
 		l.buf = l.buf[i+1:]
+		if l.onLine != nil {
+			l.onLine(line)
+		}
+		l.ch <- line
 	}
 }
 
