@@ -20,12 +20,12 @@
 //   - producer to group (PUB/SUB): at most once. A group that is not
 //     connected when a message is published, or whose queue at the producer
 //     is full, never gets it; nothing is kept to replay.
-//   - group to members (PUSH/PULL): at least once. A message stays with the
-//     group until a member's Recv takes it; if a member leaves and does not
-//     come back within -member-timeout, what it had not acknowledged goes
-//     to another member, which may see a message twice. Recv is the
-//     acknowledgement: a member that dies while handling a message it took
-//     loses that message.
+//   - group to members (PUSH/PULL): at least once, up to the end of the
+//     member's handler. A message stays with the group until a member
+//     acknowledges it, which a member does (WithDeferredAck, then Ack) once
+//     it has handled the message; if a member leaves and does not come back
+//     within -member-timeout, what it had not acknowledged goes to another
+//     member, which may see a message twice.
 //
 // There is no log: nothing is written to disk, nothing can be replayed.
 package main
@@ -81,7 +81,7 @@ func main() {
 		fs := flag.NewFlagSet("consume", flag.ExitOnError)
 		name := fs.String("name", "", "the member's name (required)")
 		connect := fs.String("connect", "tcp://127.0.0.1:5561", "the group's endpoint")
-		crashAfter := fs.Int("crash-after", 0, "exit abruptly, without closing the socket, after handling this many messages (0: never)")
+		crashAfter := fs.Int("crash-after", 0, "exit abruptly, without closing the socket, in the middle of handling this many-th message (0: never)")
 		fs.Parse(os.Args[2:])
 		if *name == "" {
 			fmt.Fprintln(os.Stderr, "topics consume: -name is required")
@@ -293,11 +293,15 @@ func group(ctx context.Context, out *printer, name, topic, connect, bind string,
 	return closeErr
 }
 
-// consume prints the messages the group hands this member until ctx ends.
-// With crashAfter > 0 it exits abruptly after that many messages, leaving
-// those it had not yet taken unacknowledged.
+// consume prints the messages the group hands this member until ctx ends,
+// and acknowledges each once it is printed. With crashAfter > 0 it exits
+// abruptly in the middle of handling that many-th message, which it has
+// printed but not acknowledged.
 func consume(ctx context.Context, out *printer, name, connect string, crashAfter int) error {
-	pull, err := socket.New(socket.Pull)
+	// WithDeferredAck: Recv does not acknowledge the message it returns,
+	// so the group keeps it until Ack below, and gives it to another
+	// member if this one dies before.
+	pull, err := socket.New(socket.Pull, socket.WithDeferredAck(true))
 	if err != nil {
 		return err
 	}
@@ -308,8 +312,6 @@ func consume(ctx context.Context, out *printer, name, connect string, crashAfter
 	out.printf("%s: connected to %s", name, connect)
 	handled := 0
 	for {
-		// Taking a message with Recv acknowledges it: from here on the
-		// group will not give it to another member.
 		m, err := pull.Recv(ctx)
 		if err != nil {
 			if ctx.Err() != nil {
@@ -319,13 +321,22 @@ func consume(ctx context.Context, out *printer, name, connect string, crashAfter
 		}
 		if len(m) != 3 {
 			out.printf("%s: skipped a message of %d frames, want 3", name, len(m))
+			pull.Ack() // no member can do more with it
 			continue
 		}
+		// The handler.
 		out.printf("%s got %s#%s: %s", name, topicName(m[0]), m[1], m[2])
 		handled++
 		if handled == crashAfter {
-			out.printf("%s: crashing after %d messages", name, handled)
-			os.Exit(3) // no Close: as if the process had died
+			out.printf("%s: crashing in the middle of %s#%s, message %d", name, topicName(m[0]), m[1], handled)
+			os.Exit(3) // no Ack, no Close: as if the process had died
+		}
+		// Handled: acknowledge it now. The next Recv would acknowledge it
+		// too, but only once another message arrives; until then an idle
+		// member would hold it, and a member that left would have it
+		// given to another.
+		if err := pull.Ack(); err != nil {
+			return err
 		}
 	}
 	out.printf("%s: handled %d messages", name, handled)

@@ -53,8 +53,10 @@ func TestMain(m *testing.M) {
 // TestConsumerGroups runs a producer, two groups on the topic "orders"
 // (shipping with members alice and bob, analytics with member carol) and
 // messages on another topic, as processes. Every group gets every order;
-// within shipping each order goes to one member; alice crashes after three
-// messages and what she had not taken is resent to bob (at least once).
+// within shipping each order goes to one member; alice crashes in the
+// middle of her third message and what she had not acknowledged, that
+// message included, is resent to bob (at least once, up to the end of the
+// handler).
 func TestConsumerGroups(t *testing.T) {
 	if runtime.GOOS == "windows" {
 		t.Skip("stops the processes with an interrupt signal")
@@ -90,7 +92,8 @@ func TestConsumerGroups(t *testing.T) {
 	}
 	producer.write(input.String())
 
-	// alice takes three messages and exits without closing her socket.
+	// alice takes three messages and exits in the middle of the third,
+	// without acknowledging it or closing her socket.
 	err := alice.wait(ctx)
 	if ee := (*exec.ExitError)(nil); !errors.As(err, &ee) || ee.ExitCode() != 3 {
 		t.Fatalf("alice: got %v, want exit status 3 (-crash-after)\n%s", err, alice.output())
@@ -99,8 +102,13 @@ func TestConsumerGroups(t *testing.T) {
 	if len(aliceGot) != 3 {
 		t.Fatalf("alice handled %v before crashing, want 3 messages", aliceGot)
 	}
+	inHand := aliceGot[2]
+	alice.waitLine(ctx, 0, equal, fmt.Sprintf("alice: crashing in the middle of orders#%d, message 3", inHand))
 	// Every order reaches shipping's members at least once: what alice did
-	// not handle, bob does, once the group gives up waiting for her.
+	// not handle, bob does, once the group gives up waiting for her; and
+	// so does the one she crashed in, which she never acknowledged
+	// (WithDeferredAck), although she had taken it.
+	bob.waitLine(ctx, 0, strings.HasPrefix, fmt.Sprintf("bob got orders#%d: ", inHand))
 	for i := 1; i <= orders; i++ {
 		if !slices.Contains(aliceGot, i) {
 			bob.waitLine(ctx, 0, strings.HasPrefix, fmt.Sprintf("bob got orders#%d: ", i))
