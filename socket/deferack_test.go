@@ -1,6 +1,8 @@
 package socket
 
 import (
+	"context"
+	"errors"
 	"testing"
 	"time"
 )
@@ -135,4 +137,36 @@ func TestRouterEventsNamePeers(t *testing.T) {
 			t.Fatalf("EventPeerGone: got %+v, want routing id w1 and the DEALER's session", e)
 		}
 	})
+}
+
+// TestDeferredAckOnWaitingRecv checks that a Recv that has to wait still
+// acknowledges the message returned before it.
+func TestDeferredAckOnWaitingRecv(t *testing.T) {
+	ctx := testContext(t)
+	push := newSocket(t, Push)
+	ep, err := push.Bind("tcp://127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pull := newSocket(t, Pull, WithDeferredAck(true))
+	if err := pull.Connect(ep); err != nil {
+		t.Fatal(err)
+	}
+	if err := push.Send(ctx, []byte("only")); err != nil {
+		t.Fatal(err)
+	}
+	recvN(t, ctx, pull, 1)
+	wctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() {
+		_, err := pull.Recv(wctx)
+		done <- err
+	}()
+	if err := push.Flush(ctx); err != nil {
+		t.Fatalf("Flush while the receiver waits for its next message: got %v, want nil", err)
+	}
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("the waiting Recv: got %v, want context.Canceled", err)
+	}
 }

@@ -265,6 +265,9 @@ func (in *inbox) next(ctx context.Context) (Message, *inflow, error) {
 			in.recvMu.Unlock()
 			return nil, nil, ErrClosed
 		}
+		// Asking for the next message is what acknowledges the last one
+		// (WithDeferredAck), whether or not the next is there yet.
+		in.commitPending()
 		if in.head < len(in.batch) || in.refill() {
 			return in.pop()
 		}
