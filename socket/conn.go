@@ -97,6 +97,8 @@ type conn struct {
 	wantRead    int        // guarded by dlMu: Recvs waiting to take the read side
 	stopDirect  bool       // guarded by dlMu: the Recv reading directly must return
 	deadlineSet bool       // guarded by dlMu: nc has a read deadline
+	hbDeadline  time.Time  // guarded by dlMu: the heartbeat deadline last set
+	readDone    bool       // reader role: the serving goroutine gave up reading
 
 	dec        wire.Decoder
 	afterLarge bool // the last frame was read by readLarge
@@ -326,6 +328,7 @@ func (c *conn) setTimers() {
 func (c *conn) readLoop() error {
 	c.rmu.Lock()
 	defer c.rmu.Unlock()
+	defer func() { c.readDone = true }() // before the unlock: no Recv reads on
 	if err := c.readInit(); err != nil {
 		return err
 	}
@@ -415,39 +418,60 @@ func (c *conn) read(b []byte, direct bool) (int, error) {
 		c.dlMu.Unlock()
 		return 0, errYield
 	}
-	if c.readTimeout > 0 {
-		c.nc.SetReadDeadline(time.Now().Add(c.readTimeout))
-		c.deadlineSet = true
-	} else if c.deadlineSet {
-		c.nc.SetReadDeadline(time.Time{}) // undo a yield request's
-		c.deadlineSet = false
-	}
+	c.armReadDeadlineLocked()
 	c.dlMu.Unlock()
 	n, err := c.nc.Read(b)
 	if err != nil && errors.Is(err, os.ErrDeadlineExceeded) {
 		c.dlMu.Lock()
 		yield := c.mustYieldLocked(direct)
+		spurious := c.interruptedLocked()
 		c.dlMu.Unlock()
 		if yield {
 			return n, errYield
 		}
+		if spurious {
+			return n, nil // an interrupt meant for another reader: read again
+		}
 	}
 	return n, err
+}
+
+// armReadDeadlineLocked sets the heartbeat deadline for the next read, or
+// clears a deadline an interrupt left. Callers hold dlMu.
+func (c *conn) armReadDeadlineLocked() {
+	if c.readTimeout > 0 {
+		c.hbDeadline = time.Now().Add(c.readTimeout)
+		c.nc.SetReadDeadline(c.hbDeadline)
+		c.deadlineSet = true
+	} else if c.deadlineSet {
+		c.nc.SetReadDeadline(time.Time{})
+		c.deadlineSet = false
+	}
+}
+
+// interruptedLocked reports whether a read that failed with a deadline
+// error was interrupted (see interruptLocked) rather than timed out: the
+// heartbeat deadline has not passed, or there is none. Callers hold dlMu.
+func (c *conn) interruptedLocked() bool {
+	return c.readTimeout == 0 || time.Now().Before(c.hbDeadline)
 }
 
 // readPayload reads part of a large frame's payload. Nobody takes the read
 // side in the middle of a frame.
 func (c *conn) readPayload(b []byte) (int, error) {
 	c.dlMu.Lock()
-	if c.readTimeout > 0 {
-		c.nc.SetReadDeadline(time.Now().Add(c.readTimeout))
-		c.deadlineSet = true
-	} else if c.deadlineSet {
-		c.nc.SetReadDeadline(time.Time{})
-		c.deadlineSet = false
-	}
+	c.armReadDeadlineLocked()
 	c.dlMu.Unlock()
-	return c.nc.Read(b)
+	n, err := c.nc.Read(b)
+	if err != nil && errors.Is(err, os.ErrDeadlineExceeded) {
+		c.dlMu.Lock()
+		spurious := c.interruptedLocked()
+		c.dlMu.Unlock()
+		if spurious {
+			return n, nil // someone wants the read side: after this frame
+		}
+	}
+	return n, err
 }
 
 // readError turns a failed read into the reason the connection ends.

@@ -127,8 +127,8 @@ func (s *Socket) directConn() *conn {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if len(s.attached) != 1 {
-		return nil
+	if len(s.attached) != 1 || s.in.directConn.Load() != nil {
+		return nil // a second Recv waits for the first to deliver
 	}
 	for _, c := range s.attached {
 		if c.inlineOK && c.flow != nil && !c.closing() {
@@ -147,7 +147,7 @@ func (c *conn) readDirect(ctx context.Context, in *inbox) bool {
 	c.rmu.Lock()  // held briefly by a lending serving goroutine, or another Recv
 	c.tookRead()
 	defer c.rmu.Unlock()
-	if c.closing() {
+	if c.closing() || c.readDone {
 		return false
 	}
 	stop := context.AfterFunc(ctx, c.returnRead)

@@ -104,6 +104,9 @@ func (in *inbox) close() {
 	in.ready = nil
 	in.queued = 0
 	close(in.wait)
+	if dc := in.directConn.Load(); dc != nil {
+		dc.returnRead() // a Recv blocked in a direct read returns ErrClosed now
+	}
 }
 
 // attach returns the flow of c's peer session, creating it if needed.
