@@ -183,13 +183,27 @@ func (in *inbox) deliver(c *conn, f *inflow, msgs []Message, seqOn bool, next *u
 		}
 	}
 	var room chan struct{}
-	if f.q.Len() >= in.s.opts.recvHWM {
+	var overrun error
+	switch {
+	case seqOn && in.s.sends && c.peer.Window > 0:
+		// This socket sends on the same connection (REP, DEALER...): a
+		// reader that stopped here would also stop reading the peer's
+		// ACKs, and a Send waiting for them would never return while the
+		// peer waits for us to read. The peer's window bounds the queue
+		// instead: it may not have more messages unacknowledged.
+		if f.q.Len() > int(c.peer.Window) {
+			overrun = protocolErrorf("%d messages queued, beyond the window of %d the peer stated", f.q.Len(), c.peer.Window)
+		}
+	case f.q.Len() >= in.s.opts.recvHWM:
 		if f.room == nil {
 			f.room = make(chan struct{})
 		}
 		room = f.room
 	}
 	in.mu.Unlock()
+	if overrun != nil {
+		return overrun
+	}
 
 	s := in.s
 	if added > 0 {

@@ -160,3 +160,51 @@ func TestRefusedPeerBacksOff(t *testing.T) {
 		t.Fatalf("retry delays: got %v, want the fifth at least %v", delays, want)
 	}
 }
+
+// TestDealerRepStreamDoesNotDeadlock pipelines many requests from a DEALER
+// to a REP. A regression: the REP's reader stopped at its receive
+// high-water mark, so it also stopped reading the DEALER's ACKs for its
+// replies; its Send waited for those ACKs, and the DEALER's writer waited
+// for the REP to read: both stuck after a few thousand messages.
+func TestDealerRepStreamDoesNotDeadlock(t *testing.T) {
+	forEachTransport(t, func(t *testing.T, nw *network) {
+		ctx := testContext(t)
+		rep := newSocket(t, Rep)
+		dealer := newSocket(t, Dealer)
+		nw.connect(dealer, nw.bind(rep))
+		go func() {
+			for {
+				m, err := rep.Recv(ctx)
+				if err != nil {
+					return
+				}
+				if rep.Send(ctx, m...) != nil {
+					return
+				}
+			}
+		}()
+		const n = 60000
+		sent := make(chan error, 1)
+		go func() {
+			for i := range n {
+				if err := dealer.Send(ctx, nil, []byte(fmt.Sprint(i))); err != nil {
+					sent <- err
+					return
+				}
+			}
+			sent <- nil
+		}()
+		for i := range n {
+			m, err := dealer.Recv(ctx)
+			if err != nil {
+				t.Fatalf("reply %d of %d: %v", i, n, err)
+			}
+			if len(m) != 2 || string(m[1]) != fmt.Sprint(i) {
+				t.Fatalf("reply %d: got %q, want [\"\" %d]", i, m, i)
+			}
+		}
+		if err := <-sent; err != nil {
+			t.Fatal(err)
+		}
+	})
+}
