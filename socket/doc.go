@@ -65,7 +65,8 @@
 // Every queue is bounded: Send blocks at the send high-water marks
 // (WithSendHWM, WithSendHWMBytes) until there is room or its context ends,
 // and a receiving socket stops reading from a peer whose queue reached
-// WithRecvHWM. Send keeps a reference to the frames it is given until they
+// WithRecvHWM (a socket that also sends bounds an acknowledged peer's queue
+// by that peer's window instead, so its ACKs keep flowing). Send keeps a reference to the frames it is given until they
 // are acknowledged, so the caller must not modify them afterwards; it copies
 // nothing, and over inproc the receiver gets the same memory.
 //

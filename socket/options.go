@@ -113,7 +113,10 @@ func WithSendHWMBytes(n int64) Option {
 
 // WithRecvHWM sets the receive high-water mark: how many received messages
 // the socket queues per peer before it stops reading from that peer.
-// Default DefaultRecvHWM.
+// Default DefaultRecvHWM. A socket that also sends (REQ, REP, DEALER,
+// ROUTER, PAIR) keeps reading a peer that asks for acknowledgements, since
+// the peer's ACKs arrive on the same connection; that peer's own window
+// (its send high-water mark) bounds the queue instead.
 func WithRecvHWM(n int) Option {
 	return func(o *options) error {
 		if n < 1 {
