@@ -131,7 +131,10 @@ func (s *Socket) directConn() *conn {
 		return nil // a second Recv waits for the first to deliver
 	}
 	for _, c := range s.attached {
-		if c.inlineOK && c.flow != nil && !c.closing() {
+		// Only a peer whose queue deliver never waits on (an acknowledged
+		// sender, bounded by its window): a reader waiting for room would
+		// hold the read side while Recv waits for it.
+		if c.inlineOK && c.flow != nil && c.peer.Acks && c.peer.Window > 0 && !c.closing() {
 			return c
 		}
 	}

@@ -130,3 +130,48 @@ func TestDirectReadDuringLargeFrame(t *testing.T) {
 		t.Fatalf("REP Recv after Close: got %v, want ErrClosed", err)
 	}
 }
+
+// TestDirectReadNotWithoutAcks pipelines requests to a REP from a DEALER
+// that does not ask for acknowledgements, so the REP's reader waits at its
+// receive mark. A regression: a Recv that wanted to read directly waited
+// for the read side while the reader, holding it, waited for Recv to drain
+// the queue.
+func TestDirectReadNotWithoutAcks(t *testing.T) {
+	ctx := testContext(t)
+	// Neither side asks for acknowledgements: with them on at the REP only,
+	// its blocked Send would wait for ACKs its full reader does not read
+	// (the limit noted in the WithAcks docs).
+	rep := newSocket(t, Rep, WithRecvHWM(100), WithAcks(false))
+	ep, err := rep.Bind("tcp://127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dealer := newSocket(t, Dealer, WithAcks(false))
+	if err := dealer.Connect(ep); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		for {
+			m, err := rep.Recv(ctx)
+			if err != nil {
+				return
+			}
+			if rep.Send(ctx, m...) != nil {
+				return
+			}
+		}
+	}()
+	const n = 20000
+	go func() {
+		for range n {
+			if dealer.Send(ctx, nil, []byte("x")) != nil {
+				return
+			}
+		}
+	}()
+	for i := range n {
+		if _, err := dealer.Recv(ctx); err != nil {
+			t.Fatalf("reply %d of %d: %v", i, n, err)
+		}
+	}
+}

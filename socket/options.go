@@ -218,6 +218,10 @@ func WithResumeTimeout(d time.Duration) Option {
 // application has taken it, and resent after a reconnect, so nothing is
 // lost. Off, a message counts as delivered once written to the connection:
 // faster, but messages in flight are lost when a connection breaks.
+// Sockets that both send and receive (REQ, REP, DEALER, ROUTER, PAIR)
+// should agree: a peer with acks off is read only up to WithRecvHWM, and
+// once its reader stops, the ACKs this socket's own sends wait for stop
+// too, so heavy pipelining in both directions can stall.
 func WithAcks(on bool) Option {
 	return func(o *options) error {
 		o.acks = on
