@@ -49,7 +49,7 @@ type replier struct {
 // the next connected peer in turn, or waits for a connecting endpoint, or
 // for the first peer to arrive.
 func (s *Socket) sendRequest(frames [][]byte) error {
-	body, err := s.makeMsg(frames)
+	bodySize, err := s.checkFrames(frames)
 	if err != nil {
 		return err
 	}
@@ -75,11 +75,10 @@ func (s *Socket) sendRequest(frames [][]byte) error {
 	idFrame := binary.BigEndian.AppendUint32(make([]byte, 0, requestIDSize), id)
 	rest := make([][]byte, 0, len(frames)+1)
 	rest = append(rest, []byte{})
-	rest = append(rest, body.first)
-	rest = append(rest, body.rest...)
+	rest = append(rest, frames...)
 	r.stopTimer()
 	r.active, r.gaveUp, r.lost, r.given, r.id, r.carrier = true, false, false, false, id, nil
-	r.m = msg{first: idFrame, rest: rest, size: requestIDSize + body.size}
+	r.m = msg{first: idFrame, rest: rest, size: requestIDSize + bodySize}
 	r.gen++
 	c := s.dispatchRequestLocked(false)
 	s.armRetryLocked()
@@ -294,7 +293,7 @@ func (s *Socket) recvRequest(ctx context.Context) (Message, error) {
 // sendReply is Send on a REP socket: it answers the request the last Recv
 // returned, on the connection of the peer that sent it.
 func (s *Socket) sendReply(ctx context.Context, frames [][]byte) error {
-	body, err := s.makeMsg(frames)
+	size, err := s.checkFrames(frames)
 	if err != nil {
 		return err
 	}
@@ -312,22 +311,12 @@ func (s *Socket) sendReply(ctx context.Context, frames [][]byte) error {
 	all := make([][]byte, 0, len(rep.envelope)+1+len(frames))
 	all = append(all, rep.envelope...)
 	all = append(all, []byte{})
-	all = append(all, body.first)
-	all = append(all, body.rest...)
-	size := body.size
+	all = append(all, frames...)
 	for _, f := range rep.envelope {
 		size += len(f)
 	}
 	m := msg{first: all[0], rest: all[1:], size: size}
 	return s.sendToLocked(ctx, m, func() *pipe { return s.bySession[rep.session] })
-}
-
-// unlockAndFlush releases s.mu and writes on c, if kickLocked asked for it.
-func (s *Socket) unlockAndFlush(c *conn) {
-	s.mu.Unlock()
-	if c != nil {
-		c.inlineFlush()
-	}
 }
 
 // sendToLocked queues m on the pipe route returns, waiting for room below
@@ -352,7 +341,11 @@ func (s *Socket) sendToLocked(ctx context.Context, m msg, route func() *pipe) er
 		}
 		if p.room(m.size) {
 			p.push(m)
-			s.unlockAndFlush(s.kickLocked(p, m.size))
+			c := s.kickLocked(p, m.size)
+			s.mu.Unlock()
+			if c != nil {
+				c.inlineFlush()
+			}
 			return nil
 		}
 		if !s.waitRoomLocked(ctx.Done()) {

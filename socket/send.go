@@ -128,22 +128,31 @@ func (s *Socket) pickLocked(size int) *pipe {
 	return s.pipes[i]
 }
 
-func (s *Socket) makeMsg(frames [][]byte) (msg, error) {
-	if len(frames) == 1 && int64(len(frames[0])) <= s.opts.maxMessageSize {
-		return msg{first: frames[0], size: len(frames[0])}, nil // the common case
-	}
+// checkFrames validates a message's frames and returns its payload size.
+func (s *Socket) checkFrames(frames [][]byte) (int, error) {
 	if len(frames) == 0 {
-		return msg{}, fmt.Errorf("%w: a message needs at least one frame", ErrInvalidMessage)
+		return 0, fmt.Errorf("%w: a message needs at least one frame", ErrInvalidMessage)
 	}
 	if len(frames) > wire.MaxFramesPerMessage {
-		return msg{}, fmt.Errorf("%w: %d frames, the most is %d", ErrInvalidMessage, len(frames), wire.MaxFramesPerMessage)
+		return 0, fmt.Errorf("%w: %d frames, the most is %d", ErrInvalidMessage, len(frames), wire.MaxFramesPerMessage)
 	}
 	size := 0
 	for _, f := range frames {
 		size += len(f)
 	}
 	if int64(size) > s.opts.maxMessageSize {
-		return msg{}, fmt.Errorf("%w: %d bytes, the limit is %d", ErrMessageTooLarge, size, s.opts.maxMessageSize)
+		return 0, fmt.Errorf("%w: %d bytes, the limit is %d", ErrMessageTooLarge, size, s.opts.maxMessageSize)
+	}
+	return size, nil
+}
+
+func (s *Socket) makeMsg(frames [][]byte) (msg, error) {
+	if len(frames) == 1 && int64(len(frames[0])) <= s.opts.maxMessageSize {
+		return msg{first: frames[0], size: len(frames[0])}, nil // the common case
+	}
+	size, err := s.checkFrames(frames)
+	if err != nil {
+		return msg{}, err
 	}
 	m := msg{first: frames[0], size: size}
 	if len(frames) > 1 {
