@@ -119,6 +119,14 @@ func (c *conn) lend() error {
 	}
 }
 
+// windowBounded reports whether the peer's queue at this socket is bounded
+// by the peer's window rather than by WithRecvHWM, so that deliver never
+// waits for room: an acknowledged sender with a stated window, at a socket
+// that sends on the same connection.
+func (c *conn) windowBounded() bool {
+	return c.s.sends && c.peer.Acks && c.peer.Window > 0
+}
+
 // directConn returns the connection Recv may read from itself: that of a
 // REQ or REP socket with exactly one connected peer over a kernel socket.
 func (s *Socket) directConn() *conn {
@@ -134,7 +142,7 @@ func (s *Socket) directConn() *conn {
 		// Only a peer whose queue deliver never waits on (an acknowledged
 		// sender, bounded by its window): a reader waiting for room would
 		// hold the read side while Recv waits for it.
-		if c.inlineOK && c.flow != nil && c.peer.Acks && c.peer.Window > 0 && !c.closing() {
+		if c.inlineOK && c.flow != nil && c.windowBounded() && !c.closing() {
 			return c
 		}
 	}

@@ -185,7 +185,7 @@ func (in *inbox) deliver(c *conn, f *inflow, msgs []Message, seqOn bool, next *u
 	var room chan struct{}
 	var overrun error
 	switch {
-	case seqOn && in.s.sends && c.peer.Window > 0:
+	case seqOn && c.windowBounded():
 		// This socket sends on the same connection (REP, DEALER...): a
 		// reader that stopped here would also stop reading the peer's
 		// ACKs, and a Send waiting for them would never return while the
