@@ -17,7 +17,9 @@
 // had, so each message arrives exactly once and in order per sender. When a
 // receiver is gone for good (a new session at its endpoint, or no return
 // within WithResumeTimeout), its unacknowledged messages go to another
-// receiver; only then can a message arrive twice. Flush waits for every
+// receiver; only then can a message arrive twice. Until another receiver has
+// them, Send accepts no new message: they still count against the send
+// marks, and nothing sent later overtakes them. Flush waits for every
 // acknowledgement; Close waits up to the linger time and reports how many
 // messages were not acknowledged (ErrUndelivered).
 //

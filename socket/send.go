@@ -57,9 +57,6 @@ func (s *Socket) Send(ctx context.Context, frames ...[]byte) error {
 			s.mu.Unlock()
 			return ErrClosed
 		}
-		if s.orphans.Len() > 0 {
-			s.pumpOrphansLocked()
-		}
 		if s.opts.failFast && !s.anyConnectedLocked() {
 			s.mu.Unlock()
 			return ErrNoPeer
@@ -110,8 +107,18 @@ func (s *Socket) largestPeerMaxLocked() (uint64, bool) {
 }
 
 // pickLocked chooses the pipe for the next message: connected pipes in turn
-// first, then pipes of endpoints still connecting. Callers hold s.mu.
+// first, then pipes of endpoints still connecting. While messages of a
+// departed peer wait for room elsewhere it chooses none: a new message must
+// not overtake them, and they count against the send marks until they are
+// placed, so a peer that stays away cannot make the socket hold more than
+// its marks. Callers hold s.mu.
 func (s *Socket) pickLocked(size int) *pipe {
+	if s.orphans.Len() > 0 {
+		s.pumpOrphansLocked()
+		if s.orphans.Len() > 0 {
+			return nil
+		}
+	}
 	i := s.rr.Pick(len(s.pipes), func(i int) bool {
 		p := s.pipes[i]
 		return p.conn != nil && p.room(size)
