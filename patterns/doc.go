@@ -13,6 +13,11 @@
 //     sent to one peer, keeps them until the peer acknowledges them, and
 //     hands them back for resending after a reconnect or for moving to
 //     another peer when this one is gone for good.
+//   - [RecvWindow]: the receive side of one sender's acknowledged stream. It
+//     drops resent duplicates, follows what the application took, and
+//     decides when to acknowledge: at once after a quarter of the sender's
+//     window, otherwise on a delayed-ACK timer or along with other writes,
+//     and again on every new connection.
 //   - [RoundRobin]: which ready peer an outgoing message goes to (PUSH,
 //     DEALER).
 //   - [FairQueue]: which ready peer the next incoming message is taken from

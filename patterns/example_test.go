@@ -35,6 +35,34 @@ func ExampleLedger() {
 	// move [b c] held 0
 }
 
+// A receiver drops a resent duplicate, acknowledges once a quarter of the
+// sender's window has been taken, and restates its last ACK on a new
+// connection.
+func ExampleRecvWindow() {
+	var w patterns.RecvWindow
+	w.SetWindow(8, 0) // the sender's greeting stated window 8: ACK every 2
+
+	fmt.Println("accept", w.Accept(1), w.Accept(2), w.Accept(1)) // 1 again: a resend
+
+	due := w.Take(1, 5) // the application took message 1, 5 bytes
+	seq, ok := w.AckNow(false)
+	fmt.Println("take 1: due", due, "ack", seq, ok, "arm timer", w.Owed())
+
+	due = w.Take(2, 5)
+	seq, ok = w.AckNow(false)
+	fmt.Println("take 2: due", due, "ack", seq, ok)
+
+	// A new connection: ACK 2 may have been lost with the old one.
+	w.Reconnected()
+	seq, ok = w.AckNow(false)
+	fmt.Println("reconnected: ack", seq, ok, "settled", w.Settled())
+	// Output:
+	// accept true true false
+	// take 1: due false ack 0 false arm timer true
+	// take 2: due true ack 2 true
+	// reconnected: ack 2 true settled true
+}
+
 func ExampleRoundRobin() {
 	var rr patterns.RoundRobin
 	full := []bool{false, true, false} // peer 1's queue is at its high-water mark
