@@ -217,8 +217,8 @@ func (b *rawBench) refused(t *testing.T, p *rawPeer) {
 	if !rawConnEnded(err) {
 		t.Errorf("connection ended with %v, want EOF or reset", err)
 	}
-	if !bytes.HasPrefix(b.target.greeting, got) {
-		t.Errorf("got %q from the socket, want at most its greeting %q", got, b.target.greeting)
+	if !bytes.HasPrefix(greetingOf(b.target), got) {
+		t.Errorf("got %q from the socket, want at most its greeting %q", got, greetingOf(b.target))
 	}
 }
 
@@ -322,7 +322,7 @@ func rawCases() []rawCase {
 			name: "incompatible-type", kind: EventHandshakeFailed, want: ErrIncompatiblePeer, count: "handshake",
 			run: func(t *testing.T, b *rawBench) {
 				p := rawDial(t, b.ep)
-				p.greet(rawGreeting(b.target.typ, false)) // PUSH to PUSH, PULL to PULL
+				p.greet(rawGreeting(wireType(b.target.typ), false)) // PUSH to PUSH, PULL to PULL
 				rawExpectError(t, p, "incompatible")
 			},
 		},
@@ -411,8 +411,8 @@ func rawCases() []rawCase {
 				p := rawDial(t, b.ep)
 				p.mustSend(g.Append(nil)[:13])
 				got := rawHungUp(t, p)
-				if !bytes.Equal(got, b.target.greeting) {
-					t.Errorf("got %q before the hang-up, want the greeting %q", got, b.target.greeting)
+				if !bytes.Equal(got, greetingOf(b.target)) {
+					t.Errorf("got %q before the hang-up, want the greeting %q", got, greetingOf(b.target))
 				}
 			},
 		},

@@ -395,7 +395,7 @@ func TestReqToRouterAndDealerToRep(t *testing.T) {
 			t.Fatalf("REQ Send: got error %v, want nil", err)
 		}
 		m := mustRecv(t, ctx, router, "ROUTER")
-		if len(m) != 5 || !slices.Equal(m[0], sessionBytes(t, req)) || len(m[1]) != requestIDSize || len(m[2]) != 0 ||
+		if len(m) != 5 || !slices.Equal(m[0], sessionBytes(t, req)) || len(m[1]) != 4 || len(m[2]) != 0 ||
 			string(m[3]) != "what" || string(m[4]) != "now" {
 			t.Fatalf("ROUTER got %q, want [REQ session, 4-byte request id, \"\", what, now]", texts(m))
 		}

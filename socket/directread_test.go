@@ -48,20 +48,9 @@ func TestDirectReadTwoRecvs(t *testing.T) {
 		}
 	}
 	go recv()
-	waitFor(t, ctx, "the first Recv to read directly", func() bool { return rep.in.directConn.Load() != nil })
+	waitFor(t, ctx, "the first Recv to read directly", rep.e.ReadingDirectly)
 	go recv()
-	waitFor(t, ctx, "the second Recv to wait", func() bool {
-		rep.in.mu.Lock()
-		waiting := rep.in.waiters > 0
-		rep.in.mu.Unlock()
-		var asked bool
-		for _, c := range rep.attachedConns() {
-			c.dlMu.Lock()
-			asked = asked || c.wantRead > 0
-			c.dlMu.Unlock()
-		}
-		return waiting || asked
-	})
+	waitFor(t, ctx, "the second Recv to wait", rep.e.RecvWaiting)
 	if err := req.Send(ctx, []byte("one")); err != nil {
 		t.Fatal(err)
 	}
@@ -73,17 +62,6 @@ func TestDirectReadTwoRecvs(t *testing.T) {
 	if st := rep.Stats(); len(st.Peers) != 1 || !st.Peers[0].Connected {
 		t.Fatalf("REP peers after the exchange: got %+v, want the one REQ, still connected", st.Peers)
 	}
-}
-
-// attachedConns lists the socket's attached connections.
-func (s *Socket) attachedConns() []*conn {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var out []*conn
-	for _, c := range s.attached {
-		out = append(out, c)
-	}
-	return out
 }
 
 // TestDirectReadDuringLargeFrame: a Recv that asks for the read side while

@@ -1,89 +1,83 @@
 package socket
 
 import (
-	"errors"
 	"fmt"
-	"net"
+
+	"github.com/wispmq/wisp/internal/engine"
 )
 
 // Sentinel errors. Errors returned by this package wrap one of these (or a
-// context error) so callers can test them with errors.Is.
+// context error) so callers can test them with errors.Is. They are the
+// engine's own values, so errors from any layer match.
 var (
 	// ErrClosed is returned by operations on a closed socket. It matches
 	// net.ErrClosed too, so code written for net.Conn keeps working.
-	ErrClosed error = closedError{}
+	ErrClosed = engine.ErrClosed
 	// ErrUndelivered is returned by Close and Flush when messages were not
 	// acknowledged in time. The error text carries the number.
-	ErrUndelivered = errors.New("wisp: messages not acknowledged")
+	ErrUndelivered = engine.ErrUndelivered
 	// ErrInvalidOption reports an option value out of range; the error text
 	// names the option.
-	ErrInvalidOption = errors.New("wisp: invalid option")
+	ErrInvalidOption = engine.ErrInvalidOption
 	// ErrUnsupportedType is returned by New for a socket type this version of
 	// wisp does not implement yet.
-	ErrUnsupportedType = errors.New("wisp: unsupported socket type")
+	ErrUnsupportedType = engine.ErrUnsupportedType
 	// ErrNotSupported is returned for an operation the socket type does not
 	// have, such as Send on a PULL socket.
-	ErrNotSupported = errors.New("wisp: operation not supported by socket type")
+	ErrNotSupported = engine.ErrNotSupported
 	// ErrMessageTooLarge is returned by Send for a message larger than the
 	// socket's maximum message size.
-	ErrMessageTooLarge = errors.New("wisp: message too large")
+	ErrMessageTooLarge = engine.ErrMessageTooLarge
 	// ErrInvalidMessage is returned by Send for an empty message (no frames)
 	// or one with more frames than the protocol allows.
-	ErrInvalidMessage = errors.New("wisp: invalid message")
+	ErrInvalidMessage = engine.ErrInvalidMessage
 	// ErrEndpointInUse is returned by Bind or Connect for an endpoint the
 	// socket already binds or connects.
-	ErrEndpointInUse = errors.New("wisp: endpoint already in use by this socket")
+	ErrEndpointInUse = engine.ErrEndpointInUse
 	// ErrUnknownEndpoint is returned by Unbind or Disconnect for an endpoint the
 	// socket does not have.
-	ErrUnknownEndpoint = errors.New("wisp: unknown endpoint")
+	ErrUnknownEndpoint = engine.ErrUnknownEndpoint
 	// ErrIncompatiblePeer is the reason given when a peer's socket type cannot
 	// talk to this socket's (PUSH to PUSH, say).
-	ErrIncompatiblePeer = errors.New("wisp: incompatible peer socket type")
+	ErrIncompatiblePeer = engine.ErrIncompatiblePeer
 	// ErrHandshakeTimeout is the reason given when a peer did not complete its
 	// greeting within the handshake timeout.
-	ErrHandshakeTimeout = errors.New("wisp: handshake timed out")
+	ErrHandshakeTimeout = engine.ErrHandshakeTimeout
 	// ErrHeartbeatTimeout is the reason given when a peer sent nothing for
 	// longer than the heartbeat timeout.
-	ErrHeartbeatTimeout = errors.New("wisp: peer heartbeat timed out")
+	ErrHeartbeatTimeout = engine.ErrHeartbeatTimeout
 	// ErrDuplicateConnection is the reason given when a second connection
 	// between the same two sockets is refused.
-	ErrDuplicateConnection = errors.New("wisp: duplicate connection to the same peer")
+	ErrDuplicateConnection = engine.ErrDuplicateConnection
 	// ErrProtocol is the reason given when a peer broke WISP/1 after the
 	// handshake: a malformed or oversized frame, a command out of place, an
 	// ACK for a message never sent. The wire package's sentinel (such as
 	// wire.ErrFrameTooLarge) matches too where one applies.
-	ErrProtocol = errors.New("wisp: protocol error")
+	ErrProtocol = engine.ErrProtocol
 	// ErrPeerError is the reason given when the peer closed the connection
 	// with an ERROR command; the error text carries the peer's reason.
-	ErrPeerError = errors.New("wisp: peer reported an error")
+	ErrPeerError = engine.ErrPeerError
 	// ErrState is returned for a call the socket's pattern does not allow
 	// at this point: a second Send on a REQ socket before its reply, Recv on
 	// a REQ socket with no request outstanding, or Send on a REP socket with
 	// no request to answer. The socket stays usable.
-	ErrState = errors.New("wisp: operation not allowed in the socket's current state")
+	ErrState = engine.ErrState
 	// ErrNoPeer is returned by Send on a socket made WithFailFast when no
 	// peer is connected.
-	ErrNoPeer = errors.New("wisp: no connected peer")
+	ErrNoPeer = engine.ErrNoPeer
 	// ErrUnroutable is returned by Send on a ROUTER socket made
 	// WithRouterMandatory when no peer has the message's routing id.
-	ErrUnroutable = errors.New("wisp: no peer with this routing id")
+	ErrUnroutable = engine.ErrUnroutable
 	// ErrDuplicateRoutingID is the reason a ROUTER refuses a peer that
 	// states a routing id another connected peer already has.
-	ErrDuplicateRoutingID = errors.New("wisp: routing id already in use by another peer")
+	ErrDuplicateRoutingID = engine.ErrDuplicateRoutingID
 	// ErrAlreadyPaired is the reason a PAIR socket refuses a second peer
 	// while it has one.
-	ErrAlreadyPaired = errors.New("wisp: PAIR socket already has a peer")
+	ErrAlreadyPaired = engine.ErrAlreadyPaired
 	// ErrNotSubscribed is returned by Unsubscribe for a prefix the socket
 	// does not subscribe to.
-	ErrNotSubscribed = errors.New("wisp: not subscribed to this prefix")
+	ErrNotSubscribed = engine.ErrNotSubscribed
 )
-
-type closedError struct{}
-
-func (closedError) Error() string { return "wisp: socket closed" }
-
-// Is makes errors.Is(err, net.ErrClosed) true for ErrClosed.
-func (closedError) Is(target error) bool { return target == net.ErrClosed }
 
 func undelivered(n int) error {
 	return fmt.Errorf("%w: %d", ErrUndelivered, n)

@@ -3,6 +3,8 @@ package socket
 import (
 	"fmt"
 	"time"
+
+	"github.com/wispmq/wisp/internal/engine"
 )
 
 // EventKind says what happened to a socket's endpoint or connection.
@@ -11,37 +13,37 @@ type EventKind uint8
 // Event kinds, in roughly the order a connection goes through them.
 const (
 	// EventListening: a Bind succeeded; Endpoint is the bound endpoint.
-	EventListening EventKind = iota + 1
+	EventListening = EventKind(engine.EventListening)
 	// EventAccepted: a listener accepted a connection; the handshake follows.
-	EventAccepted
+	EventAccepted = EventKind(engine.EventAccepted)
 	// EventConnected: a connection completed its handshake and carries
 	// messages. Peer and Session say who is on the other end.
-	EventConnected
+	EventConnected = EventKind(engine.EventConnected)
 	// EventDisconnected: a connection ended; Err says why.
-	EventDisconnected
+	EventDisconnected = EventKind(engine.EventDisconnected)
 	// EventHandshakeFailed: a connection was dropped before or during its
 	// handshake; Err says why (bad magic, version, incompatible type,
 	// timeout...).
-	EventHandshakeFailed
+	EventHandshakeFailed = EventKind(engine.EventHandshakeFailed)
 	// EventRetrying: a connecting endpoint will dial again after Delay; Err
 	// is the reason the last attempt failed, if it failed.
-	EventRetrying
+	EventRetrying = EventKind(engine.EventRetrying)
 	// EventAcceptFailed: a listener's Accept failed; it retries after Delay
 	// unless the listener is gone.
-	EventAcceptFailed
+	EventAcceptFailed = EventKind(engine.EventAcceptFailed)
 	// EventClosed: the socket is closed. It is the last event; the channel
 	// is closed after it.
-	EventClosed
+	EventClosed = EventKind(engine.EventClosed)
 	// EventDropping: a PUB or XPUB socket began dropping messages for a
 	// subscriber whose queue is full (Session, Peer and Endpoint say which).
 	// It is reported again only after a message for that subscriber got
 	// through; Stats counts every dropped message per peer.
-	EventDropping
+	EventDropping = EventKind(engine.EventDropping)
 	// EventPeerGone: a peer that disconnected did not come back within the
 	// resume timeout (WithResumeTimeout): the socket forgot it, and what it
 	// still held for the peer went to other peers or, for addressed
 	// messages (ROUTER, REP), was dropped. Sending sockets only.
-	EventPeerGone
+	EventPeerGone = EventKind(engine.EventPeerGone)
 )
 
 var eventNames = [...]string{
@@ -99,4 +101,17 @@ func (e Event) String() string {
 		s += ": " + e.Err.Error()
 	}
 	return s
+}
+
+// eventOf converts an engine event for the Events channel.
+func eventOf(e engine.Event) Event {
+	return Event{
+		Kind:      EventKind(e.Kind),
+		Endpoint:  e.Endpoint,
+		Peer:      e.Peer,
+		Session:   e.Session,
+		RoutingID: e.RoutingID,
+		Err:       e.Err,
+		Delay:     e.Delay,
+	}
 }

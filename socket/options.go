@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net"
 	"time"
+
+	"github.com/wispmq/wisp/internal/engine"
 )
 
 // Defaults for the options. Every queue is bounded and every wait is timed
@@ -22,6 +24,9 @@ const (
 	DefaultHeartbeatTimeout     = 15 * time.Second
 	DefaultResumeTimeout        = 5 * time.Second
 	DefaultEventBuffer          = 256
+	// DefaultMaxSubscriptions is how many prefixes a publisher holds for
+	// one peer unless WithMaxSubscriptions says otherwise.
+	DefaultMaxSubscriptions = 100000
 )
 
 // An Option configures a socket in New. Options are validated when New runs;
@@ -29,51 +34,26 @@ const (
 // names it.
 type Option func(*options) error
 
-type options struct {
-	sendHWM           int
-	sendHWMBytes      int64
-	recvHWM           int
-	linger            time.Duration
-	reconnect         time.Duration
-	reconnectMax      time.Duration
-	maxMessageSize    int64
-	handshakeTimeout  time.Duration
-	heartbeatInterval time.Duration
-	heartbeatTimeout  time.Duration
-	resumeTimeout     time.Duration
-	acks              bool
-	reusePort         bool
-	localAddr         string
-	dial              func(ctx context.Context, network, address string) (net.Conn, error)
-	listen            func(ctx context.Context, network, address string) (net.Listener, error)
-	eventBuffer       int
-	maxConns          int
-	routingID         []byte
-	routerMandatory   bool
-	requestRetry      bool
-	retryInterval     time.Duration
-	failFast          bool
-	maxSubscriptions  int
-	noDrop            bool
-	deferAck          bool
-}
+// options are the engine's settings; the With functions below validate
+// and set them.
+type options = engine.Options
 
 func defaultOptions() options {
 	return options{
-		sendHWM:           DefaultSendHWM,
-		sendHWMBytes:      DefaultSendHWMBytes,
-		recvHWM:           DefaultRecvHWM,
-		linger:            DefaultLinger,
-		reconnect:         DefaultReconnectInterval,
-		reconnectMax:      DefaultReconnectIntervalMax,
-		maxMessageSize:    DefaultMaxMessageSize,
-		handshakeTimeout:  DefaultHandshakeTimeout,
-		heartbeatInterval: DefaultHeartbeatInterval,
-		heartbeatTimeout:  DefaultHeartbeatTimeout,
-		resumeTimeout:     DefaultResumeTimeout,
-		acks:              true,
-		eventBuffer:       DefaultEventBuffer,
-		maxSubscriptions:  DefaultMaxSubscriptions,
+		SendHWM:           DefaultSendHWM,
+		SendHWMBytes:      DefaultSendHWMBytes,
+		RecvHWM:           DefaultRecvHWM,
+		Linger:            DefaultLinger,
+		Reconnect:         DefaultReconnectInterval,
+		ReconnectMax:      DefaultReconnectIntervalMax,
+		MaxMessageSize:    DefaultMaxMessageSize,
+		HandshakeTimeout:  DefaultHandshakeTimeout,
+		HeartbeatInterval: DefaultHeartbeatInterval,
+		HeartbeatTimeout:  DefaultHeartbeatTimeout,
+		ResumeTimeout:     DefaultResumeTimeout,
+		Acks:              true,
+		EventBuffer:       DefaultEventBuffer,
+		MaxSubscriptions:  DefaultMaxSubscriptions,
 	}
 }
 
@@ -92,7 +72,7 @@ func WithSendHWM(n int) Option {
 		if n < 1 {
 			return invalid("WithSendHWM", n, "must be at least 1")
 		}
-		o.sendHWM = n
+		o.SendHWM = n
 		return nil
 	}
 }
@@ -106,7 +86,7 @@ func WithSendHWMBytes(n int64) Option {
 		if n < 1 {
 			return invalid("WithSendHWMBytes", n, "must be at least 1")
 		}
-		o.sendHWMBytes = n
+		o.SendHWMBytes = n
 		return nil
 	}
 }
@@ -122,7 +102,7 @@ func WithRecvHWM(n int) Option {
 		if n < 1 {
 			return invalid("WithRecvHWM", n, "must be at least 1")
 		}
-		o.recvHWM = n
+		o.RecvHWM = n
 		return nil
 	}
 }
@@ -134,7 +114,7 @@ func WithLinger(d time.Duration) Option {
 		if d < 0 {
 			return invalid("WithLinger", d, "must not be negative")
 		}
-		o.linger = d
+		o.Linger = d
 		return nil
 	}
 }
@@ -151,7 +131,7 @@ func WithReconnectInterval(initial, max time.Duration) Option {
 		if max < initial {
 			return invalid("WithReconnectInterval", max, "maximum must be at least the initial interval")
 		}
-		o.reconnect, o.reconnectMax = initial, max
+		o.Reconnect, o.ReconnectMax = initial, max
 		return nil
 	}
 }
@@ -164,7 +144,7 @@ func WithMaxMessageSize(n int64) Option {
 		if n < 1 || n > 1<<32-1 {
 			return invalid("WithMaxMessageSize", n, "must be between 1 and 4294967295")
 		}
-		o.maxMessageSize = n
+		o.MaxMessageSize = n
 		return nil
 	}
 }
@@ -176,7 +156,7 @@ func WithHandshakeTimeout(d time.Duration) Option {
 		if d <= 0 {
 			return invalid("WithHandshakeTimeout", d, "must be positive")
 		}
-		o.handshakeTimeout = d
+		o.HandshakeTimeout = d
 		return nil
 	}
 }
@@ -194,7 +174,7 @@ func WithHeartbeat(interval, timeout time.Duration) Option {
 		if timeout > 0 && interval > 0 && timeout <= interval {
 			return invalid("WithHeartbeat", timeout, "timeout must be longer than the interval")
 		}
-		o.heartbeatInterval, o.heartbeatTimeout = interval, timeout
+		o.HeartbeatInterval, o.HeartbeatTimeout = interval, timeout
 		return nil
 	}
 }
@@ -208,7 +188,7 @@ func WithResumeTimeout(d time.Duration) Option {
 		if d <= 0 {
 			return invalid("WithResumeTimeout", d, "must be positive")
 		}
-		o.resumeTimeout = d
+		o.ResumeTimeout = d
 		return nil
 	}
 }
@@ -224,7 +204,7 @@ func WithResumeTimeout(d time.Duration) Option {
 // too, so heavy pipelining in both directions can stall.
 func WithAcks(on bool) Option {
 	return func(o *options) error {
-		o.acks = on
+		o.Acks = on
 		return nil
 	}
 }
@@ -234,7 +214,7 @@ func WithAcks(on bool) Option {
 // own bound port.
 func WithReusePort(on bool) Option {
 	return func(o *options) error {
-		o.reusePort = on
+		o.ReusePort = on
 		return nil
 	}
 }
@@ -246,7 +226,7 @@ func WithLocalAddr(addr string) Option {
 		if _, _, err := net.SplitHostPort(addr); err != nil {
 			return invalid("WithLocalAddr", addr, err.Error())
 		}
-		o.localAddr = addr
+		o.LocalAddr = addr
 		return nil
 	}
 }
@@ -259,7 +239,7 @@ func WithDialer(dial func(ctx context.Context, network, address string) (net.Con
 		if dial == nil {
 			return invalid("WithDialer", "nil", "must not be nil")
 		}
-		o.dial = dial
+		o.Dial = dial
 		return nil
 	}
 }
@@ -271,7 +251,7 @@ func WithListener(listen func(ctx context.Context, network, address string) (net
 		if listen == nil {
 			return invalid("WithListener", "nil", "must not be nil")
 		}
-		o.listen = listen
+		o.Listen = listen
 		return nil
 	}
 }
@@ -286,7 +266,7 @@ func WithMaxConnections(n int) Option {
 		if n < 0 {
 			return invalid("WithMaxConnections", n, "must not be negative")
 		}
-		o.maxConns = n
+		o.MaxConns = n
 		return nil
 	}
 }
@@ -299,7 +279,7 @@ func WithEventBuffer(n int) Option {
 		if n < 0 {
 			return invalid("WithEventBuffer", n, "must not be negative")
 		}
-		o.eventBuffer = n
+		o.EventBuffer = n
 		return nil
 	}
 }
@@ -316,7 +296,7 @@ func WithRoutingID(id []byte) Option {
 		if len(id) == 0 || len(id) > maxRoutingID {
 			return invalid("WithRoutingID", len(id), "must be 1 to 255 bytes")
 		}
-		o.routingID = append([]byte(nil), id...)
+		o.RoutingID = append([]byte(nil), id...)
 		return nil
 	}
 }
@@ -329,7 +309,7 @@ const maxRoutingID = 255
 // dropped and counted in Stats.Unroutable.
 func WithRouterMandatory(on bool) Option {
 	return func(o *options) error {
-		o.routerMandatory = on
+		o.RouterMandatory = on
 		return nil
 	}
 }
@@ -348,7 +328,7 @@ func WithRequestRetry(interval time.Duration) Option {
 		if interval < 0 {
 			return invalid("WithRequestRetry", interval, "must not be negative")
 		}
-		o.requestRetry, o.retryInterval = true, interval
+		o.RequestRetry, o.RetryInterval = true, interval
 		return nil
 	}
 }
@@ -359,7 +339,7 @@ func WithRequestRetry(interval time.Duration) Option {
 // PAIR and REQ.
 func WithFailFast(on bool) Option {
 	return func(o *options) error {
-		o.failFast = on
+		o.FailFast = on
 		return nil
 	}
 }
@@ -373,7 +353,7 @@ func WithMaxSubscriptions(n int) Option {
 		if n <= 0 {
 			return invalid("WithMaxSubscriptions", n, "must be positive")
 		}
-		o.maxSubscriptions = n
+		o.MaxSubscriptions = n
 		return nil
 	}
 }
@@ -387,7 +367,7 @@ func WithMaxSubscriptions(n int) Option {
 // full; the others have it.
 func WithNoDrop(on bool) Option {
 	return func(o *options) error {
-		o.noDrop = on
+		o.NoDrop = on
 		return nil
 	}
 }
@@ -401,7 +381,7 @@ func WithNoDrop(on bool) Option {
 // receiver that dies while handling a message loses that message.
 func WithDeferredAck(on bool) Option {
 	return func(o *options) error {
-		o.deferAck = on
+		o.DeferAck = on
 		return nil
 	}
 }

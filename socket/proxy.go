@@ -27,10 +27,10 @@ func Proxy(ctx context.Context, frontend, backend, capture *Socket) error {
 	if frontend == nil || backend == nil {
 		return fmt.Errorf("%w: Proxy needs a frontend and a backend socket", ErrInvalidOption)
 	}
-	if !frontend.canRecv() || !backend.canSend() {
+	if !frontend.e.CanRecv() || !backend.e.CanSend() {
 		return fmt.Errorf("%w: Proxy cannot forward from %v to %v", ErrNotSupported, frontend.typ, backend.typ)
 	}
-	if capture != nil && !capture.canSend() {
+	if capture != nil && !capture.e.CanSend() {
 		return fmt.Errorf("%w: Proxy capture socket %v cannot send", ErrNotSupported, capture.typ)
 	}
 	ctx, cancel := context.WithCancel(ctx)
@@ -49,7 +49,7 @@ func Proxy(ctx context.Context, frontend, backend, capture *Socket) error {
 	}
 	wg.Add(1)
 	go run(frontend, backend)
-	if backend.canRecv() && frontend.canSend() {
+	if backend.e.CanRecv() && frontend.e.CanSend() {
 		wg.Add(1)
 		go run(backend, frontend)
 	}

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wispmq/wisp/internal/codec/wisp"
 	"github.com/wispmq/wisp/wire"
 )
 
@@ -56,6 +57,21 @@ func rawOn(t *testing.T, nc net.Conn) *rawPeer {
 	p := &rawPeer{t: t, nc: nc}
 	t.Cleanup(func() { nc.Close() })
 	return p
+}
+
+// greetingOf returns the WISP/1 greeting s sends on every connection.
+func greetingOf(s *Socket) []byte {
+	self := s.e.Self()
+	return wisp.AppendGreeting(nil, &self)
+}
+
+// wireType is the WISP/1 value of a socket type (SPEC.md section 2.4).
+func wireType(t Type) wire.SocketType {
+	return map[Type]wire.SocketType{
+		Pair: wire.Pair, Pub: wire.Pub, Sub: wire.Sub, Req: wire.Req, Rep: wire.Rep,
+		Dealer: wire.Dealer, Router: wire.Router, Pull: wire.Pull, Push: wire.Push,
+		XPub: wire.XPub, XSub: wire.XSub,
+	}[t]
 }
 
 // rawGreeting is the greeting of a well-behaved peer of type typ.

@@ -126,7 +126,7 @@ func TestReqRepBadInputReplies(t *testing.T) {
 
 		rfSend(t, ctx, req, "q")
 		m := p.readMsg()
-		if len(m) != 3 || len(m[0]) != requestIDSize || len(m[1]) != 0 || string(m[2]) != "q" {
+		if len(m) != 3 || len(m[0]) != 4 || len(m[1]) != 0 || string(m[2]) != "q" {
 			t.Fatalf("request on the wire: got %q, want [4-byte id, empty, q]", m)
 		}
 		p.ack()

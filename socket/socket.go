@@ -2,14 +2,12 @@ package socket
 
 import (
 	"context"
-	"fmt"
+	"net"
 	"sync"
 	"sync/atomic"
-	"time"
 
-	"github.com/wispmq/wisp/internal/queue"
-	"github.com/wispmq/wisp/patterns"
-	"github.com/wispmq/wisp/wire"
+	"github.com/wispmq/wisp/internal/codec/wisp"
+	"github.com/wispmq/wisp/internal/engine"
 )
 
 // A Socket is one end of a messaging pattern. It binds and connects to any
@@ -17,134 +15,42 @@ import (
 // between the application and its peers. A Socket is safe for concurrent use
 // by multiple goroutines.
 type Socket struct {
-	typ      Type
-	opts     options
-	session  wire.SessionID
-	self     wire.Greeting // what this socket tells its peers
-	greeting []byte        // self encoded, sent first on every stream connection
-	sends    bool          // the type sends messages (has pipes and ledgers)
-	receives bool          // the type receives messages (has flows and an inbox)
-
-	// ctx ends when Close has finished lingering; every goroutine the socket
-	// starts watches it and is counted in wg.
-	ctx    context.Context
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	e   *engine.Engine
+	typ Type
 
 	events        chan Event
 	eventsMu      sync.RWMutex // lets emit race with closing the channel safely
 	eventsClosed  bool         // guarded by eventsMu
 	eventsDropped atomic.Uint64
-	stats         counters
-	handshakeFail atomic.Uint64
-	protocolErr   atomic.Uint64
 
 	closeOnce sync.Once
 	closeErr  error
-
-	// mu guards the socket's topology and send side. Writers take it once
-	// per batch; Send once per message.
-	mu          sync.Mutex
-	closing     bool
-	binds       map[string]*binding
-	dialers     map[string]*dialer
-	conns       map[*conn]struct{}        // every open connection, handshaking or attached
-	attached    map[wire.SessionID]*conn  // at most one attached connection per peer session
-	pipes       []*pipe                   // send side, one per peer session (and per unconnected dialer)
-	bySession   map[wire.SessionID]*pipe  // pipes that have a peer session
-	streamPos   map[wire.SessionID]uint64 // next sequence of sessions whose pipe is gone
-	rr          patterns.RoundRobin       // over pipes
-	orphans     queue.FIFO[msg]           // messages of departed peers waiting for room elsewhere
-	room        chan struct{}             // closed and replaced to wake Send and Flush waiters
-	roomWaiters int                       // how many wait on room
-
-	in inbox // receive side
-
-	byRoutingID map[string]*pipe // ROUTER: the pipe of each peer's routing id; guarded by mu
-	req         requester        // REQ state; guarded by mu
-	rep         replier          // REP state; guarded by mu
-	pub         publisher        // PUB and XPUB state; guarded by mu
-	sub         subscriber       // SUB and XSUB state; guarded by mu
 }
 
 // New creates a socket of type t. It starts no goroutine and opens no
 // connection until Bind or Connect.
 func New(t Type, opts ...Option) (*Socket, error) {
-	s := &Socket{typ: t, opts: defaultOptions()}
-	switch t {
-	case Push:
-		s.sends = true
-	case Pull:
-		s.receives = true
-	case Req, Rep, Dealer, Router, Pair:
-		s.sends, s.receives = true, true
-	case Pub, XPub:
-		s.sends = true // XPUB's Recv reads subscriptions, not an inbox
-	case Sub, XSub:
-		s.receives = true // XSUB's Send subscribes, it queues nothing
-	default:
-		if !t.Valid() {
-			return nil, fmt.Errorf("%w: %v", ErrUnsupportedType, t)
-		}
-		return nil, fmt.Errorf("%w: %v is not implemented yet", ErrUnsupportedType, t)
-	}
-	for _, o := range opts {
-		if err := o(&s.opts); err != nil {
+	o := defaultOptions()
+	for _, opt := range opts {
+		if err := opt(&o); err != nil {
 			return nil, err
 		}
 	}
-	if s.isPublisher() {
-		s.opts.acks = false // publication is at most once (SPEC.md section 6)
+	s := &Socket{typ: t, events: make(chan Event, o.EventBuffer)}
+	e, err := engine.New(engine.Config{Type: engine.Type(t), Options: o, Protocol: wisp.Protocol{}, Emit: s.emit})
+	if err != nil {
+		return nil, err
 	}
-	if s.opts.dial != nil && (s.opts.reusePort || s.opts.localAddr != "") {
-		return nil, fmt.Errorf("%w: WithReusePort and WithLocalAddr cannot apply to a WithDialer dialer", ErrInvalidOption)
-	}
-	if s.opts.listen != nil && s.opts.reusePort {
-		return nil, fmt.Errorf("%w: WithReusePort cannot apply to a WithListener listener", ErrInvalidOption)
-	}
-	s.session = wire.NewSessionID()
-	g := wire.Greeting{
-		Major:             wire.VersionMajor,
-		Minor:             wire.VersionMinor,
-		Type:              t,
-		Acks:              s.sends && s.opts.acks,
-		Session:           s.session,
-		MaxMessageSize:    uint64(s.opts.maxMessageSize),
-		HeartbeatInterval: s.opts.heartbeatInterval,
-		HeartbeatTimeout:  s.opts.heartbeatTimeout,
-		Window:            uint32(s.opts.sendHWM),
-		WindowBytes:       uint64(s.opts.sendHWMBytes),
-		RoutingID:         s.opts.routingID,
-	}
-	s.self = g
-	s.greeting = g.Append(nil)
-	s.ctx, s.cancel = context.WithCancel(context.Background())
-	s.events = make(chan Event, s.opts.eventBuffer)
-	s.binds = make(map[string]*binding)
-	s.dialers = make(map[string]*dialer)
-	s.conns = make(map[*conn]struct{})
-	s.attached = make(map[wire.SessionID]*conn)
-	s.bySession = make(map[wire.SessionID]*pipe)
-	s.streamPos = make(map[wire.SessionID]uint64)
-	s.byRoutingID = make(map[string]*pipe)
-	s.req.init()
-	s.sub.count = make(map[string]int)
-	s.room = make(chan struct{})
-	s.in.init(s)
+	s.e = e
 	return s, nil
 }
-
-// finalAckTimeout bounds how long a closing receiver waits to write the
-// ACKs for what its application took; a healthy connection needs a round
-// trip.
-const finalAckTimeout = time.Second
 
 // Type returns the socket's type.
 func (s *Socket) Type() Type { return s.typ }
 
 // Session returns the socket's session id, which its peers see in their
 // events. It is random and new for every socket.
-func (s *Socket) Session() string { return s.session.String() }
+func (s *Socket) Session() string { return s.e.Session().String() }
 
 // Events returns the channel on which the socket reports connection events.
 // The channel is buffered (WithEventBuffer); events that do not fit are
@@ -152,101 +58,136 @@ func (s *Socket) Session() string { return s.session.String() }
 // EventClosed event, when Close returns.
 func (s *Socket) Events() <-chan Event { return s.events }
 
-func (s *Socket) emit(e Event) {
+// emit delivers an engine event on the Events channel without ever waiting.
+func (s *Socket) emit(ev engine.Event) {
 	s.eventsMu.RLock()
 	defer s.eventsMu.RUnlock()
 	if s.eventsClosed {
 		return
 	}
 	select {
-	case s.events <- e:
+	case s.events <- eventOf(ev):
 	default:
 		s.eventsDropped.Add(1)
 	}
 }
 
-// broadcastRoomLocked wakes every Send and Flush waiting for the send side
-// to change. Callers hold s.mu.
-func (s *Socket) broadcastRoomLocked() {
-	if s.roomWaiters > 0 {
-		close(s.room)
-		s.room = make(chan struct{})
-	}
+// Bind makes the socket accept connections on endpoint: "tcp://host:port"
+// (port 0 picks a free port; host "*" means every interface),
+// "ipc:///path/to/socket" (a stale socket file left by a dead process is
+// replaced; a live one is an error), or "inproc://name". It returns the
+// endpoint actually bound, with the real port, for use in Connect and
+// Unbind.
+func (s *Socket) Bind(endpoint string) (string, error) { return s.e.Bind(endpoint) }
+
+// BindListener makes the socket accept connections on a listener the
+// application opened (a TLS listener, say). The socket owns it from then on
+// and closes it on Unbind or Close. It returns the endpoint name the socket
+// reports for it, derived from the listener's address.
+func (s *Socket) BindListener(l net.Listener) (string, error) { return s.e.BindListener(l) }
+
+// Unbind stops accepting on an endpoint given to Bind (as given, or as Bind
+// returned it) and closes the connections accepted through it.
+func (s *Socket) Unbind(endpoint string) error { return s.e.Unbind(endpoint) }
+
+// Connect makes the socket connect to endpoint and returns at once: the
+// socket dials in the background, and dials again after a failure or a lost
+// connection, waiting a jittered, doubling interval between attempts
+// (WithReconnectInterval). The peer need not exist yet. For a sending socket,
+// messages may queue for this endpoint before it connects.
+func (s *Socket) Connect(endpoint string) error { return s.e.Connect(endpoint) }
+
+// ConnectConn makes the socket talk over a connection the application
+// already has (a TLS or SOCKS connection, one end of net.Pipe...). The socket
+// owns it from then on. It is not redialed when it ends; its peer's
+// unacknowledged messages wait for the resume timeout as usual.
+func (s *Socket) ConnectConn(nc net.Conn) error { return s.e.ConnectConn(nc) }
+
+// Disconnect stops connecting to an endpoint given to Connect and closes its
+// connection. Messages it still held go to other peers after the resume
+// timeout, unless the same peer returns through another endpoint first.
+func (s *Socket) Disconnect(endpoint string) error { return s.e.Disconnect(endpoint) }
+
+// Send sends one message made of the given frames (at least one).
+//
+// PUSH, DEALER and PAIR pick the next peer in turn that has room below the
+// send high-water mark; messages wait for a connecting endpoint that is not
+// connected yet only when no connected peer has room. When no peer has
+// room, Send blocks until one has, or until ctx ends (returning ctx's error)
+// or the socket closes (ErrClosed). A bound socket with no peer at all
+// blocks the same way, unless it was made WithFailFast (ErrNoPeer).
+//
+// REQ sends a request and never blocks: it fails with ErrState while the
+// previous request awaits its reply (unless a Recv for it gave up), and
+// otherwise queues the request for the next peer in turn. REP sends the
+// reply to the request the last Recv returned (ErrState if there is none).
+// ROUTER takes the routing id of the receiving peer as the first frame and
+// sends the rest to that peer.
+//
+// A message larger than every connected peer's stated maximum size fails at
+// once with ErrMessageTooLarge rather than waiting.
+//
+// Send keeps the frames until the receiver acknowledges the message, and may
+// write them again after a reconnect: the caller must not modify them after
+// Send returns. Send copies nothing, so sending a large message costs no
+// more than sending a small one.
+func (s *Socket) Send(ctx context.Context, frames ...[]byte) error { return s.e.Send(ctx, frames) }
+
+// Recv returns the next message, waiting until one arrives, ctx ends
+// (returning ctx's error) or the socket closes (ErrClosed). Messages are
+// taken from the socket's peers in turn, one from each (fair queuing).
+// Taking a message with Recv is what acknowledges it to its sender.
+//
+// What Recv returns depends on the type: PULL, DEALER and PAIR return the
+// message as sent; ROUTER puts the sending peer's routing id in front of
+// it; REP returns the request without its envelope and remembers whom to
+// answer; REQ returns the reply to its outstanding request, dropping any
+// other.
+//
+// The frames of a received message belong to the caller.
+func (s *Socket) Recv(ctx context.Context) (Message, error) {
+	m, err := s.e.Recv(ctx)
+	return Message(m), err
 }
 
-// heldLocked counts messages the socket still owes its peers: queued,
-// unacknowledged, or orphaned. Callers hold s.mu.
-func (s *Socket) heldLocked() int {
-	n := s.orphans.Len()
-	for _, p := range s.pipes {
-		n += p.ledger.Len()
-	}
-	return n
-}
+// Ack acknowledges every message Recv has returned so far. It is needed
+// only with WithDeferredAck, where Recv acknowledges the previous message
+// rather than the one it returns: call Ack once a message is handled when
+// no Recv follows soon (before a pause, say). Without WithDeferredAck it
+// does nothing.
+func (s *Socket) Ack() error { return s.e.Ack() }
 
 // WaitPeers waits until at least n peers are connected (handshake done), or
 // until ctx ends (returning its error) or the socket closes (ErrClosed). A
 // PUSH can use it to wait for its workers before it deals out tasks, which
 // would otherwise all go to the first worker to connect.
-func (s *Socket) WaitPeers(ctx context.Context, n int) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for {
-		if s.closing || s.ctx.Err() != nil {
-			return ErrClosed
-		}
-		if len(s.attached) >= n {
-			return nil
-		}
-		if !s.waitRoomLocked(ctx.Done()) {
-			return ctx.Err()
-		}
-	}
-}
+func (s *Socket) WaitPeers(ctx context.Context, n int) error { return s.e.WaitPeers(ctx, n) }
 
 // Flush waits until every message sent so far has been acknowledged by its
 // receiver (with acks off: written to a connection), or until ctx ends. It
 // returns nil when nothing is outstanding, or an error wrapping ErrUndelivered
 // with the number still outstanding, joined with the context's error.
-func (s *Socket) Flush(ctx context.Context) error {
-	if !s.sends {
-		return nil
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for {
-		n := s.heldLocked()
-		if n == 0 {
-			return nil
-		}
-		if s.ctx.Err() != nil {
-			return fmt.Errorf("%w; %w", undelivered(n), ErrClosed)
-		}
-		if !s.waitRoomLocked(ctx.Done()) {
-			if n := s.heldLocked(); n > 0 {
-				return fmt.Errorf("%w; %w", undelivered(n), ctx.Err())
-			}
-			return nil
-		}
-	}
-}
+func (s *Socket) Flush(ctx context.Context) error { return s.e.Flush(ctx) }
 
-// waitRoomLocked releases s.mu until the send side changes (an ACK, a new
-// peer, Close) or done fires, and reports whether it woke for a change.
-// Callers hold s.mu; it is held again on return.
-func (s *Socket) waitRoomLocked(done <-chan struct{}) bool {
-	ch := s.room
-	s.roomWaiters++
-	s.mu.Unlock()
-	woke := true
-	select {
-	case <-ch:
-	case <-done:
-		woke = false
-	}
-	s.mu.Lock()
-	s.roomWaiters--
-	return woke
+// Subscribe makes a SUB socket receive the messages whose first frame
+// starts with prefix; the empty prefix means every message. Subscriptions
+// count: a prefix subscribed twice needs two Unsubscribe calls. The
+// subscription goes to every connected publisher at once and to every
+// publisher that connects later, and is stated again after each reconnect.
+// A publisher learns of it a round trip later: see WaitSubscribers for how
+// a publisher can wait for its subscribers.
+func (s *Socket) Subscribe(prefix []byte) error { return s.e.Subscribe(prefix) }
+
+// Unsubscribe undoes one Subscribe of prefix. It returns an error wrapping
+// ErrNotSubscribed if prefix is not subscribed.
+func (s *Socket) Unsubscribe(prefix []byte) error { return s.e.Unsubscribe(prefix) }
+
+// WaitSubscribers waits until at least n connected peers of a PUB or XPUB
+// socket have subscribed to something, or until ctx ends (returning its
+// error). A publisher that calls it before publishing loses no message to
+// the time subscriptions take to arrive (ZeroMQ's "slow joiner").
+func (s *Socket) WaitSubscribers(ctx context.Context, n int) error {
+	return s.e.WaitSubscribers(ctx, n)
 }
 
 // Close closes the socket. A sending socket first waits up to its linger
@@ -259,152 +200,20 @@ func (s *Socket) waitRoomLocked(done <-chan struct{}) bool {
 // deliver them elsewhere. Close is idempotent: later calls return the first
 // call's result.
 func (s *Socket) Close() error {
-	s.closeOnce.Do(func() { s.closeErr = s.close() })
+	s.closeOnce.Do(func() {
+		s.closeErr = s.e.Close()
+		s.emit(engine.Event{Kind: engine.EventClosed})
+		s.eventsMu.Lock()
+		s.eventsClosed = true
+		close(s.events)
+		s.eventsMu.Unlock()
+	})
 	return s.closeErr
-}
-
-func (s *Socket) close() error {
-	s.mu.Lock()
-	s.closing = true
-	s.broadcastRoomLocked() // blocked Sends return ErrClosed
-	s.mu.Unlock()
-	s.in.close()
-
-	held := s.linger()
-	s.finishAcks()
-
-	s.mu.Lock()
-	binds := make([]*binding, 0, len(s.binds))
-	for _, b := range s.binds {
-		binds = append(binds, b)
-	}
-	dialers := make([]*dialer, 0, len(s.dialers))
-	for _, d := range s.dialers {
-		dialers = append(dialers, d)
-	}
-	conns := make([]*conn, 0, len(s.conns))
-	for c := range s.conns {
-		conns = append(conns, c)
-	}
-	for _, p := range s.pipes {
-		p.stopExpiry()
-	}
-	s.req.stopTimer()
-	s.mu.Unlock()
-
-	s.mu.Lock()
-	s.cancel()
-	s.broadcastRoomLocked() // Flush waiters see the socket closed
-	s.mu.Unlock()
-	for _, b := range binds {
-		b.close()
-	}
-	for _, d := range dialers {
-		d.cancel()
-	}
-	for _, c := range conns {
-		c.close(ErrClosed)
-	}
-	s.wg.Wait()
-
-	s.mu.Lock()
-	for _, p := range s.pipes {
-		p.stopExpiry() // a detach during shutdown may have armed one
-	}
-	s.mu.Unlock()
-
-	s.emit(Event{Kind: EventClosed})
-	s.eventsMu.Lock()
-	s.eventsClosed = true
-	close(s.events)
-	s.eventsMu.Unlock()
-	if held > 0 {
-		return undelivered(held)
-	}
-	return nil
-}
-
-// finishAcks lets every connection write the ACK for what the application
-// took, so its senders need not resend it elsewhere. It waits at most
-// finalAckTimeout whatever the linger time: linger is about this socket's own
-// unsent messages, and skipping these ACKs would cause duplicates.
-func (s *Socket) finishAcks() {
-	if !s.receives {
-		return
-	}
-	s.mu.Lock()
-	conns := make([]*conn, 0, len(s.attached))
-	for _, c := range s.attached {
-		if c.flow != nil && c.peer.Acks {
-			conns = append(conns, c)
-		}
-	}
-	s.mu.Unlock()
-	if len(conns) == 0 {
-		return
-	}
-	t := time.NewTimer(finalAckTimeout)
-	defer t.Stop()
-	for _, c := range conns {
-		c.finishing.Store(true)
-		c.signal()
-	}
-	for _, c := range conns {
-		select {
-		case <-c.finished:
-		case <-c.done:
-		case <-t.C:
-			return
-		}
-	}
-}
-
-// linger waits up to the linger time for the send side to drain and returns
-// how many messages remain.
-func (s *Socket) linger() int {
-	if !s.sends {
-		return 0
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), s.opts.linger)
-	defer cancel()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for {
-		n := s.heldLocked()
-		if n == 0 || !s.waitRoomLocked(ctx.Done()) {
-			return n
-		}
-	}
 }
 
 // Stats returns a snapshot of the socket's counters and queues.
 func (s *Socket) Stats() Stats {
-	st := Stats{
-		MsgsIn:            s.stats.msgsIn.Load(),
-		MsgsOut:           s.stats.msgsOut.Load(),
-		BytesIn:           s.stats.bytesIn.Load(),
-		BytesOut:          s.stats.bytesOut.Load(),
-		Resends:           s.stats.resends.Load(),
-		Duplicates:        s.stats.duplicates.Load(),
-		Drops:             s.stats.drops.Load(),
-		Unroutable:        s.stats.unroutable.Load(),
-		StaleReplies:      s.stats.stale.Load(),
-		BadEnvelopes:      s.stats.badEnvelopes.Load(),
-		Retries:           s.stats.retries.Load(),
-		HandshakeFailures: s.handshakeFail.Load(),
-		ProtocolErrors:    s.protocolErr.Load(),
-		EventsDropped:     s.eventsDropped.Load(),
-	}
-	s.mu.Lock()
-	st.Orphans = s.orphans.Len()
-	st.SendQueue = st.Orphans
-	for _, p := range s.pipes {
-		ps := p.statsLocked()
-		st.Unacked += ps.Unacked
-		st.SendQueue += ps.SendQueue
-		st.Peers = append(st.Peers, ps)
-	}
-	s.mu.Unlock()
-	st.RecvQueue, st.Peers = s.in.stats(st.Peers)
+	st := statsOf(s.e.Stats())
+	st.EventsDropped = s.eventsDropped.Load()
 	return st
 }

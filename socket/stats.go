@@ -1,6 +1,6 @@
 package socket
 
-import "sync/atomic"
+import "github.com/wispmq/wisp/internal/engine"
 
 // Stats is a snapshot of a socket's counters.
 type Stats struct {
@@ -45,11 +45,32 @@ type PeerStats struct {
 	Subscriptions int    // PUB, XPUB: prefixes this peer subscribes to
 }
 
-// counters are updated with atomics by the goroutines that move messages,
-// once per batch rather than once per message.
-type counters struct {
-	msgsIn, msgsOut, bytesIn, bytesOut atomic.Uint64
-	resends, duplicates, drops         atomic.Uint64
-	unroutable, stale, badEnvelopes    atomic.Uint64
-	retries                            atomic.Uint64
+// statsOf converts the engine's snapshot; EventsDropped is the socket's own.
+func statsOf(e engine.Stats) Stats {
+	st := Stats{
+		MsgsIn:            e.MsgsIn,
+		MsgsOut:           e.MsgsOut,
+		BytesIn:           e.BytesIn,
+		BytesOut:          e.BytesOut,
+		Resends:           e.Resends,
+		Duplicates:        e.Duplicates,
+		Drops:             e.Drops,
+		Unroutable:        e.Unroutable,
+		StaleReplies:      e.StaleReplies,
+		BadEnvelopes:      e.BadEnvelopes,
+		Retries:           e.Retries,
+		Unacked:           e.Unacked,
+		SendQueue:         e.SendQueue,
+		RecvQueue:         e.RecvQueue,
+		Orphans:           e.Orphans,
+		HandshakeFailures: e.HandshakeFailures,
+		ProtocolErrors:    e.ProtocolErrors,
+	}
+	if len(e.Peers) > 0 {
+		st.Peers = make([]PeerStats, len(e.Peers))
+		for i, p := range e.Peers {
+			st.Peers[i] = PeerStats(p)
+		}
+	}
+	return st
 }

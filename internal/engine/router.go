@@ -1,16 +1,15 @@
-package socket
+package engine
 
 import (
 	"context"
 	"fmt"
 
-	"github.com/wispmq/wisp/wire"
 )
 
 // peerRoutingID is the id a ROUTER knows a peer by: the routing id the peer
 // stated in its greeting, or else its session id, which is unique and stays
 // the same across its reconnections.
-func peerRoutingID(g *wire.Greeting) []byte {
+func peerRoutingID(g *PeerInfo) []byte {
 	if len(g.RoutingID) > 0 {
 		return append([]byte(nil), g.RoutingID...)
 	}
@@ -21,7 +20,7 @@ func peerRoutingID(g *wire.Greeting) []byte {
 // is the message. A message for an unknown peer is dropped and counted, or
 // fails with ErrUnroutable under WithRouterMandatory. A known peer whose
 // queue is full makes Send wait for room, like PUSH.
-func (s *Socket) sendRouted(ctx context.Context, frames [][]byte) error {
+func (s *Engine) sendRouted(ctx context.Context, frames [][]byte) error {
 	if len(frames) < 2 {
 		return fmt.Errorf("%w: a ROUTER message needs a routing id frame and at least one more", ErrInvalidMessage)
 	}
@@ -31,7 +30,7 @@ func (s *Socket) sendRouted(ctx context.Context, frames [][]byte) error {
 	}
 	rid := frames[0]
 	s.mu.Lock()
-	if s.opts.routerMandatory && s.byRoutingID[string(rid)] == nil && !s.closing {
+	if s.opts.RouterMandatory && s.byRoutingID[string(rid)] == nil && !s.closing {
 		s.mu.Unlock()
 		return fmt.Errorf("%w: %x", ErrUnroutable, rid)
 	}
@@ -41,7 +40,7 @@ func (s *Socket) sendRouted(ctx context.Context, frames [][]byte) error {
 // routingIDTakenLocked reports, as an error, that another session's
 // connected peer already has the routing id connection c's peer states.
 // Callers hold s.mu.
-func (s *Socket) routingIDTakenLocked(c *conn) error {
+func (s *Engine) routingIDTakenLocked(c *conn) error {
 	rid := peerRoutingID(&c.peer)
 	holder := s.byRoutingID[string(rid)]
 	if holder != nil && holder.conn != nil && !(holder.hasSession && holder.session == c.peer.Session) {
@@ -54,7 +53,7 @@ func (s *Socket) routingIDTakenLocked(c *conn) error {
 // of another, departed session that had the id loses it, and the messages
 // queued for the id move to p, whose peer now answers to it. Callers hold
 // s.mu.
-func (s *Socket) mapRoutingIDLocked(p *pipe, c *conn) {
+func (s *Engine) mapRoutingIDLocked(p *pipe, c *conn) {
 	rid := string(peerRoutingID(&c.peer))
 	if p.routingID != rid && p.routingID != "" && s.byRoutingID[p.routingID] == p {
 		delete(s.byRoutingID, p.routingID)
@@ -73,7 +72,7 @@ func (s *Socket) mapRoutingIDLocked(p *pipe, c *conn) {
 }
 
 // eventRoutingID is the routing id a ROUTER's events carry for c's peer.
-func (s *Socket) eventRoutingID(c *conn) []byte {
+func (s *Engine) eventRoutingID(c *conn) []byte {
 	if s.typ != Router {
 		return nil
 	}
@@ -83,12 +82,12 @@ func (s *Socket) eventRoutingID(c *conn) []byte {
 // addressed reports whether the socket's messages are addressed to one peer
 // (ROUTER by routing id, REP to the peer that asked) rather than to any: an
 // addressed message is never handed to another peer, only dropped.
-func (s *Socket) addressed() bool { return s.typ == Router || s.typ == Rep || s.isPublisher() }
+func (s *Engine) addressed() bool { return s.typ == Router || s.typ == Rep || s.isPublisher() }
 
 // keepsAddress reports whether the messages p holds are still addressed
 // correctly once p leads to connection c's peer: always for unaddressed
 // types; for ROUTER when the peer's routing id is unchanged.
-func (s *Socket) keepsAddress(p *pipe, c *conn) bool {
+func (s *Engine) keepsAddress(p *pipe, c *conn) bool {
 	switch s.typ {
 	case Router:
 		return p.routingID == string(peerRoutingID(&c.peer))
@@ -100,7 +99,7 @@ func (s *Socket) keepsAddress(p *pipe, c *conn) bool {
 
 // dropHeldLocked discards what an addressed pipe holds for a peer that is
 // gone, counting it as unroutable. Callers hold s.mu.
-func (s *Socket) dropHeldLocked(p *pipe) {
+func (s *Engine) dropHeldLocked(p *pipe) {
 	if n := p.ledger.Len(); n > 0 {
 		p.takeAll()
 		s.stats.unroutable.Add(uint64(n))

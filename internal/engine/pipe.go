@@ -1,4 +1,4 @@
-package socket
+package engine
 
 import (
 	"fmt"
@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/wispmq/wisp/patterns"
-	"github.com/wispmq/wisp/wire"
 )
 
 // msg is a message on the send side. The first frame is kept apart so a
@@ -20,11 +19,11 @@ type msg struct {
 
 // pipe is the send side of one peer session: the ledger of messages it owes
 // that peer. It outlives connections so a reconnect resumes where the last
-// connection stopped. Every field is guarded by Socket.mu unless noted.
+// connection stopped. Every field is guarded by Engine.mu unless noted.
 type pipe struct {
-	s            *Socket
+	s            *Engine
 	dialer       *dialer // the connecting endpoint it belongs to, or nil
-	session      wire.SessionID
+	session      SessionID
 	hasSession   bool
 	conn         *conn // the attached connection, or nil
 	peerMax      uint64
@@ -49,8 +48,8 @@ type pipe struct {
 // peer's stated maximum message size.
 func (p *pipe) room(n int) bool {
 	o := &p.s.opts
-	return p.ledger.Len() < o.sendHWM &&
-		(p.heldBytes == 0 || p.heldBytes+int64(n) <= o.sendHWMBytes) &&
+	return p.ledger.Len() < o.SendHWM &&
+		(p.heldBytes == 0 || p.heldBytes+int64(n) <= o.SendHWMBytes) &&
 		(p.peerMax == 0 || uint64(n) <= p.peerMax)
 }
 
@@ -110,7 +109,7 @@ func (p *pipe) stopExpiry() {
 func (p *pipe) armExpiry() {
 	p.stopExpiry()
 	gen := p.gen
-	p.expiry = time.AfterFunc(p.s.opts.resumeTimeout, func() { p.s.expirePipe(p, gen) })
+	p.expiry = time.AfterFunc(p.s.opts.ResumeTimeout, func() { p.s.expirePipe(p, gen) })
 }
 
 func (p *pipe) statsLocked() PeerStats {
@@ -140,7 +139,7 @@ func (p *pipe) statsLocked() PeerStats {
 }
 
 // newPipeLocked adds an empty pipe. Callers hold s.mu.
-func (s *Socket) newPipeLocked(d *dialer) *pipe {
+func (s *Engine) newPipeLocked(d *dialer) *pipe {
 	p := &pipe{s: s, dialer: d}
 	s.pipes = append(s.pipes, p)
 	return p
@@ -154,7 +153,7 @@ const maxStreamPos = 1 << 16
 // so a later stream to that session continues past every sequence number the
 // session may hold (it would drop lower ones as duplicates). Callers hold
 // s.mu.
-func (s *Socket) rememberStreamLocked(p *pipe) {
+func (s *Engine) rememberStreamLocked(p *pipe) {
 	if !p.hasSession {
 		return
 	}
@@ -168,7 +167,7 @@ func (s *Socket) rememberStreamLocked(p *pipe) {
 }
 
 // removePipeLocked drops p from the socket. Its ledger must be empty.
-func (s *Socket) removePipeLocked(p *pipe) {
+func (s *Engine) removePipeLocked(p *pipe) {
 	p.stopExpiry()
 	s.rememberStreamLocked(p)
 	if p.hasSession && s.bySession[p.session] == p {
@@ -194,7 +193,7 @@ func (s *Socket) removePipeLocked(p *pipe) {
 // attachPipeLocked binds connection c to the pipe of its peer session,
 // merging and renumbering as the peer's identity requires, and returns the
 // sequence number its stream resumes at. Callers hold s.mu.
-func (s *Socket) attachPipeLocked(c *conn) {
+func (s *Engine) attachPipeLocked(c *conn) {
 	sess := c.peer.Session
 	p := s.bySession[sess]
 	var d *pipe
@@ -243,7 +242,7 @@ func (s *Socket) attachPipeLocked(c *conn) {
 		delete(s.streamPos, sess)
 		p.sentHigh = p.ledger.AckedSeq()
 	}
-	c.needResume = s.opts.acks
+	c.needResume = s.opts.Acks
 	if resumed > 0 {
 		p.resends.Add(uint64(resumed))
 		s.stats.resends.Add(uint64(resumed))
@@ -262,7 +261,7 @@ func (s *Socket) attachPipeLocked(c *conn) {
 
 // detachPipeLocked unhooks c from its pipe; the pipe keeps its ledger for the
 // resume timeout. Callers hold s.mu.
-func (s *Socket) detachPipeLocked(c *conn) {
+func (s *Engine) detachPipeLocked(c *conn) {
 	p := c.pipe
 	if p == nil || p.conn != c {
 		return
@@ -283,7 +282,7 @@ func (s *Socket) detachPipeLocked(c *conn) {
 
 // expirePipe runs when a detached pipe's resume timeout ends: its messages
 // become orphans for other peers, and a pipe without a dialer is dropped.
-func (s *Socket) expirePipe(p *pipe, gen uint64) {
+func (s *Engine) expirePipe(p *pipe, gen uint64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if p.gen != gen || p.conn != nil || s.ctx.Err() != nil {
@@ -332,7 +331,7 @@ func (s *Socket) expirePipe(p *pipe, gen uint64) {
 
 // pumpOrphansLocked hands orphaned messages, oldest first, to connected
 // pipes that have room. Callers hold s.mu.
-func (s *Socket) pumpOrphansLocked() {
+func (s *Engine) pumpOrphansLocked() {
 	for s.orphans.Len() > 0 {
 		m := s.orphans.Peek()
 		i := s.rr.Pick(len(s.pipes), func(i int) bool {

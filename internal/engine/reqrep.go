@@ -1,4 +1,4 @@
-package socket
+package engine
 
 import (
 	"context"
@@ -7,7 +7,6 @@ import (
 	"math/rand/v2"
 	"time"
 
-	"github.com/wispmq/wisp/wire"
 )
 
 // Request-reply envelopes (wire/SPEC.md section 4.1). A request travels as
@@ -22,7 +21,7 @@ import (
 // requestIDSize is the length of a REQ request id frame.
 const requestIDSize = 4
 
-// requester is a REQ socket's outstanding request. Guarded by Socket.mu.
+// requester is a REQ socket's outstanding request. Guarded by Engine.mu.
 type requester struct {
 	nextID  uint32
 	active  bool   // a request awaits its reply
@@ -38,23 +37,23 @@ type requester struct {
 
 func (r *requester) init() { r.nextID = rand.Uint32() }
 
-// replier is a REP socket's request being answered. Guarded by Socket.mu.
+// replier is a REP socket's request being answered. Guarded by Engine.mu.
 type replier struct {
 	pending  bool
-	session  wire.SessionID // who asked
+	session  SessionID // who asked
 	envelope [][]byte       // the frames before the delimiter
 }
 
 // sendRequest is Send on a REQ socket: it never blocks. The request goes to
 // the next connected peer in turn, or waits for a connecting endpoint, or
 // for the first peer to arrive.
-func (s *Socket) sendRequest(frames [][]byte) error {
+func (s *Engine) sendRequest(frames [][]byte) error {
 	bodySize, err := s.checkFrames(frames)
 	if err != nil {
 		return err
 	}
-	if len(frames)+2 > wire.MaxFramesPerMessage {
-		return fmt.Errorf("%w: %d frames and the envelope's 2, the most is %d", ErrInvalidMessage, len(frames), wire.MaxFramesPerMessage)
+	if len(frames)+2 > MaxFramesPerMessage {
+		return fmt.Errorf("%w: %d frames and the envelope's 2, the most is %d", ErrInvalidMessage, len(frames), MaxFramesPerMessage)
 	}
 	s.mu.Lock()
 	if s.closing {
@@ -66,7 +65,7 @@ func (s *Socket) sendRequest(frames [][]byte) error {
 		s.mu.Unlock()
 		return fmt.Errorf("%w: REQ must receive the reply to request %d before sending another", ErrState, r.id)
 	}
-	if s.opts.failFast && !s.anyConnectedLocked() {
+	if s.opts.FailFast && !s.anyConnectedLocked() {
 		s.mu.Unlock()
 		return ErrNoPeer
 	}
@@ -94,7 +93,7 @@ func (s *Socket) sendRequest(frames [][]byte) error {
 // (it will deliver it). It returns the connection the caller should write
 // the request on itself once it releases s.mu (see kickLocked); callers that
 // cannot use redispatchLocked. Callers hold s.mu.
-func (s *Socket) dispatchRequestLocked(retry bool) *conn {
+func (s *Engine) dispatchRequestLocked(retry bool) *conn {
 	r := &s.req
 	p := s.pickLocked(r.m.size)
 	if p == nil {
@@ -118,7 +117,7 @@ func (s *Socket) dispatchRequestLocked(retry bool) *conn {
 // redispatchLocked is dispatchRequestLocked for callers that cannot write
 // (timers, connection events): the writer sends the request. Callers hold
 // s.mu.
-func (s *Socket) redispatchLocked(retry bool) {
+func (s *Engine) redispatchLocked(retry bool) {
 	if c := s.dispatchRequestLocked(retry); c != nil {
 		c.signal() // kickLocked cleared idle, so wakeLocked would not
 	}
@@ -144,17 +143,17 @@ func (r *requester) stopTimer() {
 
 // armRetryLocked starts the retry interval of the outstanding request.
 // Callers hold s.mu.
-func (s *Socket) armRetryLocked() {
+func (s *Engine) armRetryLocked() {
 	r := &s.req
 	r.stopTimer()
-	if !s.opts.requestRetry || s.opts.retryInterval <= 0 || !r.active || r.gaveUp || s.closing {
+	if !s.opts.RequestRetry || s.opts.RetryInterval <= 0 || !r.active || r.gaveUp || s.closing {
 		return
 	}
 	gen := r.gen
-	r.timer = time.AfterFunc(s.opts.retryInterval, func() { s.retryRequest(gen) })
+	r.timer = time.AfterFunc(s.opts.RetryInterval, func() { s.retryRequest(gen) })
 }
 
-func (s *Socket) retryRequest(gen uint64) {
+func (s *Engine) retryRequest(gen uint64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	r := &s.req
@@ -168,9 +167,9 @@ func (s *Socket) retryRequest(gen uint64) {
 
 // requestPipeLost runs when p's connection ends: a request it carried goes
 // out again at once. Callers hold s.mu.
-func (s *Socket) requestPipeLost(p *pipe) {
+func (s *Engine) requestPipeLost(p *pipe) {
 	r := &s.req
-	if !r.active || r.carrier != p || !s.opts.requestRetry || s.closing {
+	if !r.active || r.carrier != p || !s.opts.RequestRetry || s.closing {
 		return
 	}
 	if r.gaveUp {
@@ -183,22 +182,22 @@ func (s *Socket) requestPipeLost(p *pipe) {
 // requestPipeAttached runs when p gets a connection. A request that found
 // no peer goes out now; one whose carrier now leads to a new server session
 // goes out again, since the old server took it with it. Callers hold s.mu.
-func (s *Socket) requestPipeAttached(p *pipe, newSession bool) {
+func (s *Engine) requestPipeAttached(p *pipe, newSession bool) {
 	r := &s.req
 	switch {
 	case !r.active || s.closing:
 	case r.carrier == nil:
 		s.redispatchLocked(false)
-	case r.carrier == p && newSession && s.opts.requestRetry && r.gaveUp:
+	case r.carrier == p && newSession && s.opts.RequestRetry && r.gaveUp:
 		r.lost = true
-	case r.carrier == p && newSession && s.opts.requestRetry:
+	case r.carrier == p && newSession && s.opts.RequestRetry:
 		s.redispatchLocked(true)
 	}
 }
 
 // recvReply is Recv on a REQ socket: it returns the body of the reply to
 // the outstanding request and drops every other reply.
-func (s *Socket) recvReply(ctx context.Context) (Message, error) {
+func (s *Engine) recvReply(ctx context.Context) (Message, error) {
 	r := &s.req
 	s.mu.Lock()
 	if !r.active {
@@ -272,7 +271,7 @@ func delimiterIndex(m Message) int {
 // recvRequest is Recv on a REP socket: it returns the request's body and
 // remembers its envelope and its sender for Send. A request that was never
 // answered is abandoned.
-func (s *Socket) recvRequest(ctx context.Context) (Message, error) {
+func (s *Engine) recvRequest(ctx context.Context) (Message, error) {
 	for {
 		m, f, err := s.in.next(ctx)
 		if err != nil {
@@ -292,7 +291,7 @@ func (s *Socket) recvRequest(ctx context.Context) (Message, error) {
 
 // sendReply is Send on a REP socket: it answers the request the last Recv
 // returned, on the connection of the peer that sent it.
-func (s *Socket) sendReply(ctx context.Context, frames [][]byte) error {
+func (s *Engine) sendReply(ctx context.Context, frames [][]byte) error {
 	size, err := s.checkFrames(frames)
 	if err != nil {
 		return err
@@ -303,9 +302,9 @@ func (s *Socket) sendReply(ctx context.Context, frames [][]byte) error {
 		s.mu.Unlock()
 		return fmt.Errorf("%w: REP has no request to answer; Recv one first", ErrState)
 	}
-	if len(rep.envelope)+1+len(frames) > wire.MaxFramesPerMessage {
+	if len(rep.envelope)+1+len(frames) > MaxFramesPerMessage {
 		s.mu.Unlock()
-		return fmt.Errorf("%w: %d frames and the envelope's %d, the most is %d", ErrInvalidMessage, len(frames), len(rep.envelope)+1, wire.MaxFramesPerMessage)
+		return fmt.Errorf("%w: %d frames and the envelope's %d, the most is %d", ErrInvalidMessage, len(frames), len(rep.envelope)+1, MaxFramesPerMessage)
 	}
 	s.rep = replier{}
 	all := make([][]byte, 0, len(rep.envelope)+1+len(frames))
@@ -323,7 +322,7 @@ func (s *Socket) sendReply(ctx context.Context, frames [][]byte) error {
 // the high-water marks. A message whose pipe is gone, or goes while Send
 // waits, is dropped and counted. Callers hold s.mu; sendToLocked releases
 // it, and writes the message itself when kickLocked says so.
-func (s *Socket) sendToLocked(ctx context.Context, m msg, route func() *pipe) error {
+func (s *Engine) sendToLocked(ctx context.Context, m msg, route func() *pipe) error {
 	for {
 		if s.closing {
 			s.mu.Unlock()

@@ -1,4 +1,4 @@
-package socket
+package engine
 
 import (
 	"context"
@@ -8,7 +8,6 @@ import (
 
 	"github.com/wispmq/wisp/internal/queue"
 	"github.com/wispmq/wisp/patterns"
-	"github.com/wispmq/wisp/wire"
 )
 
 // maxIdleFlows bounds how many departed senders a receiving socket
@@ -26,7 +25,7 @@ type entry struct {
 // inflow is the receive side of one peer session. It outlives connections
 // so that a sender that reconnects is neither duplicated nor lost.
 type inflow struct {
-	session wire.SessionID
+	session SessionID
 
 	// Guarded by inbox.mu.
 	q        queue.FIFO[entry]
@@ -50,10 +49,10 @@ type inflow struct {
 // inbox holds what the socket received until the application takes it,
 // fair-queued across senders.
 type inbox struct {
-	s       *Socket
+	s       *Engine
 	mu      sync.Mutex
 	closed  bool
-	flows   map[wire.SessionID]*inflow
+	flows   map[SessionID]*inflow
 	ready   []*inflow // flows with queued messages, in fair-queue order
 	fq      patterns.FairQueue
 	queued  int
@@ -74,9 +73,9 @@ type inbox struct {
 	ackEvery    uint64
 }
 
-func (in *inbox) init(s *Socket) {
+func (in *inbox) init(s *Engine) {
 	in.s = s
-	in.flows = make(map[wire.SessionID]*inflow)
+	in.flows = make(map[SessionID]*inflow)
 	in.wait = make(chan struct{})
 }
 
@@ -194,7 +193,7 @@ func (in *inbox) deliver(c *conn, f *inflow, msgs []Message, seqOn bool, next *u
 		if f.q.Len() > int(c.peer.Window) {
 			overrun = protocolErrorf("%d messages queued, beyond the window of %d the peer stated", f.q.Len(), c.peer.Window)
 		}
-	case f.q.Len() >= in.s.opts.recvHWM:
+	case f.q.Len() >= in.s.opts.RecvHWM:
 		if f.room == nil {
 			f.room = make(chan struct{})
 		}
@@ -240,7 +239,7 @@ func (in *inbox) deliver(c *conn, f *inflow, msgs []Message, seqOn bool, next *u
 // other.
 //
 // The frames of a received message belong to the caller.
-func (s *Socket) Recv(ctx context.Context) (Message, error) {
+func (s *Engine) Recv(ctx context.Context) (Message, error) {
 	if s.typ == XPub {
 		return s.recvSubscription(ctx)
 	}
@@ -360,7 +359,7 @@ func (in *inbox) refill() bool {
 		in.fq.Removed(i)
 	}
 	var room chan struct{}
-	if f.room != nil && left <= in.s.opts.recvHWM/2 {
+	if f.room != nil && left <= in.s.opts.RecvHWM/2 {
 		room, f.room = f.room, nil
 	}
 	in.flow, in.flowDrained, in.ackEvery = f, left == 0, f.ackEvery
@@ -382,7 +381,7 @@ func (in *inbox) pop() (Message, *inflow, error) {
 	last := in.head == len(in.batch)
 	drained := last && in.flowDrained
 	ackEvery := in.ackEvery
-	if in.s.opts.deferAck {
+	if in.s.opts.DeferAck {
 		// The previous message is handled now that the application asks
 		// for the next: acknowledge it, and hold this one until then.
 		in.commitPending()
@@ -440,7 +439,7 @@ func (in *inbox) acknowledge(f *inflow, seq uint64, size int, ackEvery uint64, d
 // rather than the one it returns: call Ack once a message is handled when
 // no Recv follows soon (before a pause, say). Without WithDeferredAck it
 // does nothing.
-func (s *Socket) Ack() error {
+func (s *Engine) Ack() error {
 	if !s.receives {
 		return fmt.Errorf("%w: Ack on %v", ErrNotSupported, s.typ)
 	}

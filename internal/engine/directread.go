@@ -1,4 +1,4 @@
-package socket
+package engine
 
 import (
 	"context"
@@ -129,7 +129,7 @@ func (c *conn) windowBounded() bool {
 
 // directConn returns the connection Recv may read from itself: that of a
 // REQ or REP socket with exactly one connected peer over a kernel socket.
-func (s *Socket) directConn() *conn {
+func (s *Engine) directConn() *conn {
 	if s.typ != Req && s.typ != Rep {
 		return nil
 	}

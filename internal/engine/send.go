@@ -1,10 +1,9 @@
-package socket
+package engine
 
 import (
 	"context"
 	"fmt"
 
-	"github.com/wispmq/wisp/wire"
 )
 
 // Send sends one message made of the given frames (at least one).
@@ -30,7 +29,7 @@ import (
 // write them again after a reconnect: the caller must not modify them after
 // Send returns. Send copies nothing, so sending a large message costs no
 // more than sending a small one.
-func (s *Socket) Send(ctx context.Context, frames ...[]byte) error {
+func (s *Engine) Send(ctx context.Context, frames [][]byte) error {
 	if s.typ == XSub {
 		return s.sendSubscription(frames)
 	}
@@ -57,7 +56,7 @@ func (s *Socket) Send(ctx context.Context, frames ...[]byte) error {
 			s.mu.Unlock()
 			return ErrClosed
 		}
-		if s.opts.failFast && !s.anyConnectedLocked() {
+		if s.opts.FailFast && !s.anyConnectedLocked() {
 			s.mu.Unlock()
 			return ErrNoPeer
 		}
@@ -83,7 +82,7 @@ func (s *Socket) Send(ctx context.Context, frames ...[]byte) error {
 
 // anyConnectedLocked reports whether some pipe has a connection. Callers
 // hold s.mu.
-func (s *Socket) anyConnectedLocked() bool {
+func (s *Engine) anyConnectedLocked() bool {
 	for _, p := range s.pipes {
 		if p.conn != nil {
 			return true
@@ -95,7 +94,7 @@ func (s *Socket) anyConnectedLocked() bool {
 // largestPeerMaxLocked returns the largest message any peer could take, when
 // every peer has stated a limit; waiting would not help a larger message.
 // Callers hold s.mu.
-func (s *Socket) largestPeerMaxLocked() (uint64, bool) {
+func (s *Engine) largestPeerMaxLocked() (uint64, bool) {
 	var limit uint64
 	for _, p := range s.pipes {
 		if p.peerMax == 0 {
@@ -112,7 +111,7 @@ func (s *Socket) largestPeerMaxLocked() (uint64, bool) {
 // not overtake them, and they count against the send marks until they are
 // placed, so a peer that stays away cannot make the socket hold more than
 // its marks. Callers hold s.mu.
-func (s *Socket) pickLocked(size int) *pipe {
+func (s *Engine) pickLocked(size int) *pipe {
 	if s.orphans.Len() > 0 {
 		s.pumpOrphansLocked()
 		if s.orphans.Len() > 0 {
@@ -136,25 +135,25 @@ func (s *Socket) pickLocked(size int) *pipe {
 }
 
 // checkFrames validates a message's frames and returns its payload size.
-func (s *Socket) checkFrames(frames [][]byte) (int, error) {
+func (s *Engine) checkFrames(frames [][]byte) (int, error) {
 	if len(frames) == 0 {
 		return 0, fmt.Errorf("%w: a message needs at least one frame", ErrInvalidMessage)
 	}
-	if len(frames) > wire.MaxFramesPerMessage {
-		return 0, fmt.Errorf("%w: %d frames, the most is %d", ErrInvalidMessage, len(frames), wire.MaxFramesPerMessage)
+	if len(frames) > MaxFramesPerMessage {
+		return 0, fmt.Errorf("%w: %d frames, the most is %d", ErrInvalidMessage, len(frames), MaxFramesPerMessage)
 	}
 	size := 0
 	for _, f := range frames {
 		size += len(f)
 	}
-	if int64(size) > s.opts.maxMessageSize {
-		return 0, fmt.Errorf("%w: %d bytes, the limit is %d", ErrMessageTooLarge, size, s.opts.maxMessageSize)
+	if int64(size) > s.opts.MaxMessageSize {
+		return 0, fmt.Errorf("%w: %d bytes, the limit is %d", ErrMessageTooLarge, size, s.opts.MaxMessageSize)
 	}
 	return size, nil
 }
 
-func (s *Socket) makeMsg(frames [][]byte) (msg, error) {
-	if len(frames) == 1 && int64(len(frames[0])) <= s.opts.maxMessageSize {
+func (s *Engine) makeMsg(frames [][]byte) (msg, error) {
+	if len(frames) == 1 && int64(len(frames[0])) <= s.opts.MaxMessageSize {
 		return msg{first: frames[0], size: len(frames[0])}, nil // the common case
 	}
 	size, err := s.checkFrames(frames)

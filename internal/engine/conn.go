@@ -1,4 +1,4 @@
-package socket
+package engine
 
 import (
 	"errors"
@@ -10,7 +10,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/wispmq/wisp/wire"
 )
 
 const (
@@ -42,18 +41,19 @@ const (
 //   - the writer role, held with wmu (the writer goroutine, or a Send
 //     writing inline): wbuf, bufs, batch, cmds, pong, firstAckDone, wrote,
 //     pingDue, finishedClosed;
-//   - idle, needResume, subPending and subOrder are guarded by Socket.mu;
+//   - idle, needResume, subPending and subOrder are guarded by Engine.mu;
 //     pongPending and pongCtx by pongMu; wantRead, stopDirect and
 //     deadlineSet by dlMu; the rest is atomic or set once.
 type conn struct {
-	s           *Socket
+	s           *Engine
 	endpoint    string
 	remote      string
 	dialer      *dialer
 	binding     *binding
 	nc          net.Conn
 	link        *conn // inproc: the peer socket's end of the link
-	peer        wire.Greeting
+	peer        PeerInfo
+	codec       Codec // the protocol chosen at the handshake; nil for inproc links
 	pipe        *pipe
 	flow        *inflow
 	pingEvery   time.Duration
@@ -61,7 +61,7 @@ type conn struct {
 
 	idle          bool
 	needResume    bool                  // the next data must be preceded by RESUME
-	subPending    map[string]bool       // SUB, XSUB: subscription changes to write; guarded by Socket.mu
+	subPending    map[string]bool       // SUB, XSUB: subscription changes to write; guarded by Engine.mu
 	subOrder      []string              // the keys of subPending, oldest first
 	subsDirty     atomic.Bool           // subOrder is not empty
 	finishing     atomic.Bool           // Close wants the final ACK written before the connection ends
@@ -82,7 +82,7 @@ type conn struct {
 
 	pongMu      sync.Mutex
 	pongPending bool
-	pongCtx     [wire.MaxPingContext]byte
+	pongCtx     [MaxPingContext]byte
 	pongLen     int
 
 	// The read side belongs to whoever holds rmu: the serving goroutine,
@@ -100,7 +100,6 @@ type conn struct {
 	hbDeadline  time.Time  // guarded by dlMu: the heartbeat deadline last set
 	readDone    bool       // reader role: the serving goroutine gave up reading
 
-	dec        wire.Decoder
 	afterLarge bool // the last frame was read by readLarge
 	rbuf       []byte
 	r, w       int
@@ -116,15 +115,15 @@ type conn struct {
 	wbuf           []byte
 	bufs           net.Buffers
 	batch          []msg
-	cmds           []wire.Command
-	pong           [wire.MaxPingContext]byte
+	cmds           []Command
+	pong           [MaxPingContext]byte
 	firstAckDone   bool // the first round may owe an ACK after RESUME
 	wrote          bool // something was written since the last ping tick
 	pingDue        bool
 	finishedClosed bool // finished is closed
 }
 
-func (s *Socket) newConn(endpoint string) *conn {
+func (s *Engine) newConn(endpoint string) *conn {
 	c := &conn{
 		s:          s,
 		endpoint:   endpoint,
@@ -134,7 +133,6 @@ func (s *Socket) newConn(endpoint string) *conn {
 		finished:   make(chan struct{}),
 		directErr:  make(chan error, 1),
 	}
-	c.dec.MaxMessageSize = uint64(s.opts.maxMessageSize)
 	return c
 }
 
@@ -160,12 +158,12 @@ func (c *conn) signal() {
 // kickLocked tells p's connection that p has a new message of size bytes,
 // and returns the connection when the caller should write it itself after
 // releasing s.mu (see inlineFlush). Callers hold s.mu.
-func (s *Socket) kickLocked(p *pipe, size int) *conn {
+func (s *Engine) kickLocked(p *pipe, size int) *conn {
 	c := p.conn
 	if c == nil {
 		return nil
 	}
-	if c.idle && c.inlineOK && s.opts.acks && size <= maxInlineWrite &&
+	if c.idle && c.inlineOK && s.opts.Acks && size <= maxInlineWrite &&
 		p.ledger.Unacked() == 0 && p.ledger.Unsent() == 1 {
 		c.idle = false // the caller writes; nobody needs to wake the writer
 		return c
@@ -189,10 +187,15 @@ func (c *conn) refuse(err error) {
 	if c.nc == nil || errors.Is(err, ErrClosed) {
 		return
 	}
-	reason := []byte(err.Error())
-	e := wire.Command{ID: wire.CmdError, Data: reason[:min(len(reason), wire.MaxErrorReason)]}
 	c.nc.SetWriteDeadline(time.Now().Add(errorWriteTimeout))
-	c.nc.Write(e.Append(nil))
+	c.nc.Write(c.codec.AppendCommand(nil, errorCommand(err)))
+}
+
+// errorCommand is the ERROR that tells a peer err, cut to the longest
+// reason a command carries.
+func errorCommand(err error) Command {
+	reason := []byte(err.Error())
+	return Command{Kind: CmdError, Data: reason[:min(len(reason), MaxErrorReason)]}
 }
 
 // close ends the connection with reason err; only the first reason is kept.
@@ -221,85 +224,32 @@ func (c *conn) closing() bool {
 	}
 }
 
-// handshake exchanges greetings on a stream connection within the handshake
-// timeout. Bytes the peer sent after its greeting stay in rbuf.
+// handshake runs the protocol's handshake on a stream connection within
+// the handshake timeout, and checks the peer it found. Bytes the peer sent
+// after its greeting stay in rbuf.
 func (c *conn) handshake() error {
 	s, nc := c.s, c.nc
-	nc.SetDeadline(time.Now().Add(s.opts.handshakeTimeout))
-	// The write runs beside the read: on a synchronous conn (net.Pipe) both
-	// ends would otherwise wait for each other.
-	werr := make(chan error, 1)
-	go func() {
-		_, err := nc.Write(s.greeting)
-		werr <- err
-	}()
-	err := c.readGreeting()
-	if err != nil && errors.Is(err, wire.ErrVersion) {
-		// Refuse politely (SPEC.md 2.6), but only after our own greeting:
-		// an ERROR is a frame, and frames follow the greeting.
-		if <-werr == nil {
-			e := wire.Command{ID: wire.CmdError, Data: []byte(fmt.Sprintf("unsupported version %d.%d", c.peer.Major, c.peer.Minor))}
-			nc.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
-			nc.Write(e.Append(nil))
-		}
-		return err
-	}
+	nc.SetDeadline(time.Now().Add(s.opts.HandshakeTimeout))
+	h, err := s.proto.Handshake(nc, &s.self)
 	if err != nil {
-		nc.Close() // unblocks the write
-		<-werr
 		return err
 	}
-	if err := <-werr; err != nil {
-		return handshakeIOError(err, "sending greeting")
-	}
+	c.peer, c.codec = h.Peer, h.Codec
+	c.rbuf = append([]byte(nil), h.Rest...)
+	c.w = len(c.rbuf)
 	if reason := s.checkPeer(&c.peer); reason != nil {
-		// Tell the peer why before hanging up; it speaks WISP/1 framing.
-		e := wire.Command{ID: wire.CmdError, Data: []byte(reason.Error())}
-		nc.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
-		nc.Write(e.Append(nil))
+		// Tell the peer why before hanging up.
+		nc.SetWriteDeadline(time.Now().Add(errorWriteTimeout))
+		nc.Write(c.codec.AppendCommand(nil, errorCommand(reason)))
 		return reason
 	}
 	nc.SetDeadline(time.Time{})
 	return nil
 }
 
-func (c *conn) readGreeting() error {
-	// Small until the peer proves it speaks WISP: a flood of failed
-	// handshakes then costs little memory.
-	c.rbuf = make([]byte, wire.GreetingFixedLen+wire.MaxPropertiesLen+64)
-	for {
-		g, n, err := wire.ParseGreeting(c.rbuf[:c.w])
-		if err == nil {
-			c.peer, c.r = g, n
-			return nil
-		}
-		if err != io.ErrUnexpectedEOF {
-			if errors.Is(err, wire.ErrVersion) {
-				c.peer = g // the version, for handshake's ERROR reply
-			}
-			return err
-		}
-		m, rerr := c.nc.Read(c.rbuf[c.w:])
-		c.w += m
-		if rerr != nil && m == 0 {
-			return handshakeIOError(rerr, "reading greeting")
-		}
-	}
-}
-
-func handshakeIOError(err error, doing string) error {
-	if errors.Is(err, os.ErrDeadlineExceeded) {
-		return fmt.Errorf("%w while %s", ErrHandshakeTimeout, doing)
-	}
-	if errors.Is(err, io.EOF) {
-		return fmt.Errorf("peer closed the connection while %s: %w", doing, io.ErrUnexpectedEOF)
-	}
-	return fmt.Errorf("%s: %w", doing, err)
-}
-
-// checkPeer validates a peer's greeting against this socket.
-func (s *Socket) checkPeer(g *wire.Greeting) error {
-	if !g.Type.Valid() || !wire.Compatible(s.typ, g.Type) {
+// checkPeer validates a peer's handshake against this socket.
+func (s *Engine) checkPeer(g *PeerInfo) error {
+	if !compatible(s.typ, g.Type) {
 		return fmt.Errorf("%w: %v cannot talk to %v", ErrIncompatiblePeer, s.typ, g.Type)
 	}
 	if g.Session == s.session {
@@ -313,11 +263,11 @@ func (s *Socket) checkPeer(g *wire.Greeting) error {
 // chose not to ping.
 func (c *conn) setTimers() {
 	o := &c.s.opts
-	c.pingEvery = o.heartbeatInterval
+	c.pingEvery = o.HeartbeatInterval
 	if t := c.peer.HeartbeatTimeout; t > 0 && (c.pingEvery == 0 || t/3 < c.pingEvery) {
 		c.pingEvery = t / 3 // SPEC.md section 7
 	}
-	c.readTimeout = o.heartbeatTimeout
+	c.readTimeout = o.HeartbeatTimeout
 	if c.link != nil {
 		c.pingEvery, c.readTimeout = 0, 0 // an in-process peer cannot vanish silently
 	}
@@ -377,7 +327,7 @@ func (c *conn) readStep() error {
 	if c.largeFramePending() {
 		return c.readLarge()
 	}
-	if need := c.dec.Need(); need > len(c.rbuf) {
+	if need := c.codec.Need(); need > len(c.rbuf) {
 		// Bounded: the decoder already checked the frame against the
 		// maximum message size.
 		nb := make([]byte, max(need, 2*len(c.rbuf)))
@@ -482,7 +432,7 @@ func (c *conn) readError(err error) error {
 	case errors.Is(err, os.ErrDeadlineExceeded):
 		return fmt.Errorf("%w: nothing received for %v", ErrHeartbeatTimeout, c.readTimeout)
 	case errors.Is(err, io.EOF):
-		if c.dec.Need() > 0 || len(c.partial) > 0 || c.w > c.r {
+		if c.codec.Need() > 0 || len(c.partial) > 0 || c.w > c.r {
 			return protocolErrorf("peer closed the connection in the middle of a message: %w", io.ErrUnexpectedEOF)
 		}
 		return fmt.Errorf("connection closed by peer: %w", io.EOF)
@@ -493,18 +443,18 @@ func (c *conn) readError(err error) error {
 // largeFramePending reports whether rbuf starts with the complete header of
 // an incomplete data frame of at least largeFrame bytes.
 func (c *conn) largeFramePending() bool {
-	if c.dec.Need() <= c.w-c.r {
+	if c.codec.Need() <= c.w-c.r {
 		return false
 	}
-	f, length, _, err := wire.ParseFrameHeader(c.rbuf[c.r:c.w])
-	return err == nil && f&wire.FlagCommand == 0 && length >= largeFrame
+	length, ok := c.codec.DataHeader(c.rbuf[c.r:c.w])
+	return ok && length >= largeFrame
 }
 
 // readLarge reads a large frame's payload from the connection straight into
 // the memory the application will receive, instead of through rbuf and a
 // copy.
 func (c *conn) readLarge() error {
-	length, more, h, err := c.dec.DecodeHeader(c.rbuf[c.r:c.w])
+	length, more, h, err := c.codec.DecodeHeader(c.rbuf[c.r:c.w])
 	if err != nil {
 		return &protocolError{err}
 	}
@@ -543,7 +493,7 @@ type frameRef struct {
 func (c *conn) parse() error {
 	refs := c.refs[:0]
 	for c.r < c.w {
-		it, n, err := c.dec.Decode(c.rbuf[c.r:c.w])
+		it, n, err := c.codec.Decode(c.rbuf[c.r:c.w])
 		if err == io.ErrUnexpectedEOF {
 			break
 		}
@@ -551,7 +501,7 @@ func (c *conn) parse() error {
 			return &protocolError{err}
 		}
 		if it.IsCommand {
-			if it.Command.ID == wire.CmdResume && len(refs) > 0 {
+			if it.Command.Kind == CmdResume && len(refs) > 0 {
 				// Messages before a RESUME belong to the old numbering.
 				if err := c.deliverRefs(refs); err != nil {
 					return err
@@ -639,9 +589,9 @@ func (c *conn) receive(msgs []Message) error {
 }
 
 // handleCommand acts on one command from the peer. Reader role.
-func (c *conn) handleCommand(cmd wire.Command) error {
-	switch cmd.ID {
-	case wire.CmdResume:
+func (c *conn) handleCommand(cmd Command) error {
+	switch cmd.Kind {
+	case CmdResume:
 		if c.flow == nil || !c.peer.Acks {
 			return protocolErrorf("unexpected RESUME")
 		}
@@ -649,35 +599,35 @@ func (c *conn) handleCommand(cmd wire.Command) error {
 			return protocolErrorf("RESUME 0, want a sequence number of at least 1")
 		}
 		c.seqOn, c.nextSeq = true, cmd.Seq
-	case wire.CmdAck:
-		if c.pipe == nil || !c.s.opts.acks {
+	case CmdAck:
+		if c.pipe == nil || !c.s.opts.Acks {
 			return protocolErrorf("unexpected ACK")
 		}
 		return c.s.handleAck(c, cmd.Seq)
-	case wire.CmdPing:
+	case CmdPing:
 		c.pongMu.Lock()
 		c.pongPending = true
 		c.pongLen = copy(c.pongCtx[:], cmd.Data)
 		c.pongMu.Unlock()
 		c.signal()
-	case wire.CmdPong:
+	case CmdPong:
 		// Liveness only: receiving anything already counts.
-	case wire.CmdError:
+	case CmdError:
 		return fmt.Errorf("%w: %q", ErrPeerError, cmd.Data)
-	case wire.CmdSubscribe, wire.CmdCancel:
+	case CmdSubscribe, CmdCancel:
 		if !c.s.isPublisher() {
-			return protocolErrorf("unexpected %v command for a %v socket", cmd.ID, c.s.typ)
+			return protocolErrorf("unexpected %v command for a %v socket", cmd.Kind, c.s.typ)
 		}
 		return c.s.handleSubscription(c, cmd)
 	default:
-		return protocolErrorf("unexpected %v command for a %v socket", cmd.ID, c.s.typ)
+		return protocolErrorf("unexpected %v command for a %v socket", cmd.Kind, c.s.typ)
 	}
 	return nil
 }
 
 // handleAck releases acknowledged messages and wakes senders waiting for
 // room.
-func (s *Socket) handleAck(c *conn, seq uint64) error {
+func (s *Engine) handleAck(c *conn, seq uint64) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	p := c.pipe
@@ -769,8 +719,7 @@ func (c *conn) writeOnce(inline bool) (wrote, stop bool) {
 		}
 		// The peer broke the protocol: tell it why, best effort (the
 		// reader set a write deadline), then stop.
-		reason := []byte((*f).Error())
-		c.flushStream([]wire.Command{{ID: wire.CmdError, Data: reason[:min(len(reason), wire.MaxErrorReason)]}}, nil)
+		c.flushStream([]Command{errorCommand(*f)}, nil)
 		return false, true
 	}
 	acking := c.flow != nil && c.peer.Acks
@@ -799,12 +748,12 @@ func (c *conn) writeOnce(inline bool) (wrote, stop bool) {
 	if c.pongPending {
 		// Copied: the reader may overwrite pongCtx before the write.
 		n := copy(c.pong[:], c.pongCtx[:c.pongLen])
-		cmds = append(cmds, wire.Command{ID: wire.CmdPong, Data: c.pong[:n]})
+		cmds = append(cmds, Command{Kind: CmdPong, Data: c.pong[:n]})
 		c.pongPending = false
 	}
 	c.pongMu.Unlock()
 	if c.pingDue {
-		cmds = append(cmds, wire.Command{ID: wire.CmdPing})
+		cmds = append(cmds, Command{Kind: CmdPing})
 		c.pingDue = false
 	}
 	if c.subsDirty.Load() {
@@ -816,7 +765,7 @@ func (c *conn) writeOnce(inline bool) (wrote, stop bool) {
 		batch, resumeAt = c.takeBatch(batch, len(cmds) == 0)
 		if resumeAt != 0 {
 			// Commands go out before data, so RESUME precedes its batch.
-			cmds = append(cmds, wire.Command{ID: wire.CmdResume, Seq: resumeAt})
+			cmds = append(cmds, Command{Kind: CmdResume, Seq: resumeAt})
 		}
 	}
 	if acking && !acked && len(batch) > 0 {
@@ -840,7 +789,7 @@ func (c *conn) writeOnce(inline bool) (wrote, stop bool) {
 		}
 		return false, true
 	}
-	if wroteMsgs && !c.s.opts.acks {
+	if wroteMsgs && !c.s.opts.Acks {
 		c.s.writtenLocked(c)
 	}
 	c.wrote = true
@@ -850,7 +799,7 @@ func (c *conn) writeOnce(inline bool) (wrote, stop bool) {
 // writtenLocked releases what c's writer has written, for a socket without
 // acks: such a message is done once written, and not before, so Flush and
 // Close's linger wait for the write. The name says the caller holds wmu.
-func (s *Socket) writtenLocked(c *conn) {
+func (s *Engine) writtenLocked(c *conn) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if p := c.pipe; p.conn == c {
@@ -862,8 +811,8 @@ func (s *Socket) writtenLocked(c *conn) {
 // appendAck appends ACK(d) and records it. A delayed ACK that is armed
 // stays armed and finds nothing to do: stopping and re-arming a timer for
 // every reply would wake the runtime's poller each time.
-func (c *conn) appendAck(cmds []wire.Command, d uint64, taken int64) []wire.Command {
-	cmds = append(cmds, wire.Command{ID: wire.CmdAck, Seq: d})
+func (c *conn) appendAck(cmds []Command, d uint64, taken int64) []Command {
+	cmds = append(cmds, Command{Kind: CmdAck, Seq: d})
 	c.flow.ackSent.Store(d)
 	c.flow.ackedBytes.Store(taken)
 	return cmds
@@ -914,7 +863,7 @@ func (c *conn) takeBatch(batch []msg, mayIdle bool) (_ []msg, resumeAt uint64) {
 		}
 		batch = p.ledger.TakeUnsent(batch, limit)
 		p.sentHigh = max(p.sentHigh, p.ledger.FirstUnsentSeq()-1)
-		if s.opts.acks && (c.needResume || p.resumeNeeded) {
+		if s.opts.Acks && (c.needResume || p.resumeNeeded) {
 			resumeAt, c.needResume, p.resumeNeeded = first, false, false
 		}
 
@@ -925,7 +874,7 @@ func (c *conn) takeBatch(batch []msg, mayIdle bool) (_ []msg, resumeAt uint64) {
 }
 
 // flush writes commands, then messages, to the peer.
-func (c *conn) flush(cmds []wire.Command, batch []msg) error {
+func (c *conn) flush(cmds []Command, batch []msg) error {
 	var err error
 	if c.link != nil {
 		err = c.flushInproc(cmds, batch)
@@ -946,23 +895,20 @@ func (c *conn) flush(cmds []wire.Command, batch []msg) error {
 	return nil
 }
 
-func (c *conn) flushStream(cmds []wire.Command, batch []msg) error {
+func (c *conn) flushStream(cmds []Command, batch []msg) error {
 	wb := c.wbuf[:0]
 	bufs := c.bufs[:0]
 	mark := 0
+	codec := c.codec
 	for _, cmd := range cmds {
-		wb = cmd.Append(wb)
+		wb = codec.AppendCommand(wb, cmd)
 	}
 	frame := func(f []byte, more bool) {
 		if len(f) < largeFrame {
-			wb = wire.AppendFrame(wb, more, f)
+			wb = codec.AppendFrame(wb, more, f)
 			return
 		}
-		var fl wire.Flags
-		if more {
-			fl = wire.FlagMore
-		}
-		wb = wire.AppendFrameHeader(wb, fl, len(f))
+		wb = codec.AppendFrameHeader(wb, more, len(f))
 		bufs = append(bufs, wb[mark:], f)
 		mark = len(wb)
 	}
@@ -997,7 +943,7 @@ func (c *conn) flushStream(cmds []wire.Command, batch []msg) error {
 
 // flushInproc hands commands and messages to the peer's end of the link
 // without encoding or copying them.
-func (c *conn) flushInproc(cmds []wire.Command, batch []msg) error {
+func (c *conn) flushInproc(cmds []Command, batch []msg) error {
 	peer := c.link // attached: no writer starts before both ends are ready
 	for _, cmd := range cmds {
 		if err := peer.handleCommand(cmd); err != nil {

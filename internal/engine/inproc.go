@@ -1,4 +1,4 @@
-package socket
+package engine
 
 import (
 	"context"
@@ -20,7 +20,7 @@ var inprocNames = struct {
 // socket binds it; the dialer keeps retrying.
 var errInprocNotBound = errors.New("wisp: no socket is bound to this inproc name")
 
-func (s *Socket) bindInproc(endpoint, name string) (string, error) {
+func (s *Engine) bindInproc(endpoint, name string) (string, error) {
 	b := &binding{s: s, endpoint: endpoint, asked: endpoint, inproc: name, done: make(chan struct{})}
 	close(b.done) // no accept loop
 	s.mu.Lock()
@@ -54,7 +54,7 @@ func unregisterInproc(b *binding) {
 // connectInproc links dialer d's socket with the socket bound to d's name
 // and serves the link until it ends. Messages then move between the two
 // sockets by reference, never encoded.
-func (s *Socket) connectInproc(d *dialer, bo *patterns.Backoff) error {
+func (s *Engine) connectInproc(d *dialer, bo *patterns.Backoff) error {
 	inprocNames.Lock()
 	b := inprocNames.m[d.ep.Address]
 	inprocNames.Unlock()
@@ -114,7 +114,7 @@ func (s *Socket) connectInproc(d *dialer, bo *patterns.Backoff) error {
 
 // attachInproc attaches the bound end of an inproc link and starts its
 // serving goroutine, which waits for the link to be ready.
-func (s *Socket) attachInproc(c *conn) error {
+func (s *Engine) attachInproc(c *conn) error {
 	s.mu.Lock()
 	if s.ctx.Err() != nil {
 		s.mu.Unlock()
@@ -141,7 +141,7 @@ func (s *Socket) attachInproc(c *conn) error {
 
 // serveInproc runs one end of an inproc link: it starts the writer and waits
 // for the link to end.
-func (s *Socket) serveInproc(c *conn) error {
+func (s *Engine) serveInproc(c *conn) error {
 	if !c.closing() {
 		s.emit(Event{Kind: EventConnected, Endpoint: c.endpoint, Peer: c.remote, Session: c.peer.Session.String(), RoutingID: s.eventRoutingID(c)})
 		s.wg.Add(1)

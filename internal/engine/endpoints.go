@@ -1,4 +1,4 @@
-package socket
+package engine
 
 import (
 	"context"
@@ -18,7 +18,7 @@ import (
 // binding is one bound endpoint: a listener and its accept loop, or an
 // inproc name.
 type binding struct {
-	s        *Socket
+	s        *Engine
 	endpoint string // the endpoint actually bound
 	asked    string // the endpoint as the application gave it
 	l        net.Listener
@@ -31,7 +31,7 @@ type binding struct {
 // dialer is one connected endpoint: it dials, serves the connection, and
 // dials again with backoff until Disconnect or Close.
 type dialer struct {
-	s        *Socket
+	s        *Engine
 	endpoint string
 	ep       transport.Endpoint
 	ctx      context.Context
@@ -40,12 +40,12 @@ type dialer struct {
 	done     chan struct{}
 }
 
-func (s *Socket) transportConfig() transport.Config {
+func (s *Engine) transportConfig() transport.Config {
 	return transport.Config{
-		ReusePort: s.opts.reusePort,
-		LocalAddr: s.opts.localAddr,
-		Dial:      s.opts.dial,
-		Listen:    s.opts.listen,
+		ReusePort: s.opts.ReusePort,
+		LocalAddr: s.opts.LocalAddr,
+		Dial:      s.opts.Dial,
+		Listen:    s.opts.Listen,
 	}
 }
 
@@ -55,7 +55,7 @@ func (s *Socket) transportConfig() transport.Config {
 // replaced; a live one is an error), or "inproc://name". It returns the
 // endpoint actually bound, with the real port, for use in Connect and
 // Unbind.
-func (s *Socket) Bind(endpoint string) (string, error) {
+func (s *Engine) Bind(endpoint string) (string, error) {
 	ep, err := transport.ParseEndpoint(endpoint)
 	if err != nil {
 		return "", err
@@ -84,14 +84,14 @@ func (s *Socket) Bind(endpoint string) (string, error) {
 // application opened (a TLS listener, say). The socket owns it from then on
 // and closes it on Unbind or Close. It returns the endpoint name the socket
 // reports for it, derived from the listener's address.
-func (s *Socket) BindListener(l net.Listener) (string, error) {
+func (s *Engine) BindListener(l net.Listener) (string, error) {
 	ep := transport.EndpointFromAddr(l.Addr()).String()
 	return s.serveListener(l, ep, ep)
 }
 
-func (s *Socket) serveListener(l net.Listener, asked, endpoint string) (string, error) {
-	if s.opts.maxConns > 0 {
-		l = netutil.LimitListener(l, s.opts.maxConns)
+func (s *Engine) serveListener(l net.Listener, asked, endpoint string) (string, error) {
+	if s.opts.MaxConns > 0 {
+		l = netutil.LimitListener(l, s.opts.MaxConns)
 	}
 	b := &binding{s: s, endpoint: endpoint, asked: asked, l: l, stop: make(chan struct{}), done: make(chan struct{})}
 	s.mu.Lock()
@@ -192,7 +192,7 @@ func (b *binding) close() {
 
 // Unbind stops accepting on an endpoint given to Bind (as given, or as Bind
 // returned it) and closes the connections accepted through it.
-func (s *Socket) Unbind(endpoint string) error {
+func (s *Engine) Unbind(endpoint string) error {
 	s.mu.Lock()
 	b := s.binds[endpoint]
 	if b == nil {
@@ -216,7 +216,7 @@ func (s *Socket) Unbind(endpoint string) error {
 // connection, waiting a jittered, doubling interval between attempts
 // (WithReconnectInterval). The peer need not exist yet. For a sending socket,
 // messages may queue for this endpoint before it connects.
-func (s *Socket) Connect(endpoint string) error {
+func (s *Engine) Connect(endpoint string) error {
 	ep, err := transport.ParseEndpoint(endpoint)
 	if err != nil {
 		return err
@@ -252,7 +252,7 @@ func (s *Socket) Connect(endpoint string) error {
 // already has (a TLS or SOCKS connection, one end of net.Pipe...). The socket
 // owns it from then on. It is not redialed when it ends; its peer's
 // unacknowledged messages wait for the resume timeout as usual.
-func (s *Socket) ConnectConn(nc net.Conn) error {
+func (s *Engine) ConnectConn(nc net.Conn) error {
 	c := s.newConn(transport.EndpointFromAddr(nc.RemoteAddr()).String())
 	c.nc, c.remote = nc, nc.RemoteAddr().String()
 	s.mu.Lock()
@@ -274,7 +274,7 @@ func (s *Socket) ConnectConn(nc net.Conn) error {
 // Disconnect stops connecting to an endpoint given to Connect and closes its
 // connection. Messages it still held go to other peers after the resume
 // timeout, unless the same peer returns through another endpoint first.
-func (s *Socket) Disconnect(endpoint string) error {
+func (s *Engine) Disconnect(endpoint string) error {
 	s.mu.Lock()
 	d := s.dialers[endpoint]
 	if d != nil {
@@ -305,7 +305,7 @@ func (d *dialer) run() {
 	s := d.s
 	defer s.wg.Done()
 	defer close(d.done)
-	bo := patterns.Backoff{Initial: s.opts.reconnect, Max: s.opts.reconnectMax}
+	bo := patterns.Backoff{Initial: s.opts.Reconnect, Max: s.opts.ReconnectMax}
 	for {
 		err := d.once(&bo)
 		if d.ctx.Err() != nil {
@@ -334,7 +334,7 @@ func (d *dialer) once(bo *patterns.Backoff) error {
 		cfg.ReusePort, cfg.LocalAddr = false, ""
 	}
 	// A dial into a black hole would otherwise wait for the OS's timeout.
-	dctx, cancel := context.WithTimeout(d.ctx, s.opts.handshakeTimeout)
+	dctx, cancel := context.WithTimeout(d.ctx, s.opts.HandshakeTimeout)
 	nc, err := transport.Dial(dctx, d.ep, cfg)
 	cancel()
 	if err != nil {
@@ -354,7 +354,7 @@ func (d *dialer) once(bo *patterns.Backoff) error {
 
 // track registers a new connection so Close can end it. It fails once the
 // socket has finished lingering.
-func (s *Socket) track(c *conn) bool {
+func (s *Engine) track(c *conn) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.ctx.Err() != nil {
@@ -367,7 +367,7 @@ func (s *Socket) track(c *conn) bool {
 // serveStream runs a stream connection from handshake to end: it is the
 // connection's reader, and it starts and waits for the writer. bo, for
 // dialed connections, is reset once the handshake succeeds.
-func (s *Socket) serveStream(c *conn, bo *patterns.Backoff) error {
+func (s *Engine) serveStream(c *conn, bo *patterns.Backoff) error {
 	if err := c.handshake(); err != nil {
 		c.close(err)
 		s.forget(c)
@@ -414,7 +414,7 @@ func (s *Socket) serveStream(c *conn, bo *patterns.Backoff) error {
 }
 
 // ended detaches a finished connection and reports why it ended.
-func (s *Socket) ended(c *conn) error {
+func (s *Engine) ended(c *conn) error {
 	s.detach(c)
 	err := c.closeErr
 	var pe *protocolError
@@ -425,14 +425,14 @@ func (s *Socket) ended(c *conn) error {
 	return err
 }
 
-func (s *Socket) forget(c *conn) {
+func (s *Engine) forget(c *conn) {
 	s.mu.Lock()
 	delete(s.conns, c)
 	s.mu.Unlock()
 }
 
 // attach makes a handshaken connection the peer session's connection.
-func (s *Socket) attach(c *conn) error {
+func (s *Engine) attach(c *conn) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.ctx.Err() != nil {
@@ -495,7 +495,7 @@ func (s *Socket) attach(c *conn) error {
 // admitLocked applies the limits of the socket's type to a new peer: a
 // PAIR takes one peer at a time, a ROUTER one peer per routing id. Callers
 // hold s.mu.
-func (s *Socket) admitLocked(c *conn) error {
+func (s *Engine) admitLocked(c *conn) error {
 	switch s.typ {
 	case Pair:
 		for sess := range s.attached {
@@ -510,7 +510,7 @@ func (s *Socket) admitLocked(c *conn) error {
 }
 
 // prefer reports whether the new connection c should replace old.
-func (s *Socket) prefer(c, old *conn) bool {
+func (s *Engine) prefer(c, old *conn) bool {
 	initiator := func(x *conn) string {
 		if x.dialer != nil {
 			return string(s.session[:])
@@ -521,14 +521,14 @@ func (s *Socket) prefer(c, old *conn) bool {
 	return a < b
 }
 
-func (s *Socket) detach(c *conn) {
+func (s *Engine) detach(c *conn) {
 	s.mu.Lock()
 	s.detachLocked(c)
 	delete(s.conns, c)
 	s.mu.Unlock()
 }
 
-func (s *Socket) detachLocked(c *conn) {
+func (s *Engine) detachLocked(c *conn) {
 	if s.attached[c.peer.Session] == c {
 		delete(s.attached, c.peer.Session)
 		s.broadcastRoomLocked()

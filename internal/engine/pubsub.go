@@ -1,11 +1,10 @@
-package socket
+package engine
 
 import (
 	"context"
 	"fmt"
 
 	"github.com/wispmq/wisp/patterns"
-	"github.com/wispmq/wisp/wire"
 )
 
 // Publish-subscribe (wire/SPEC.md section 4.3). Subscribers tell each
@@ -14,10 +13,6 @@ import (
 // only to the peers with a prefix its first frame starts with. Subscription
 // state is not data: it is never queued behind messages or dropped at a
 // high-water mark, and a subscriber states it in full on every connection.
-
-// DefaultMaxSubscriptions is how many prefixes a publisher holds for one
-// peer unless WithMaxSubscriptions says otherwise.
-const DefaultMaxSubscriptions = 100000
 
 // maxSubCommandsPerWrite bounds the subscription commands one write
 // carries, so a burst of thousands goes out in a few writes of bounded
@@ -34,14 +29,14 @@ const (
 )
 
 // subscriber is the subscription state of a SUB or XSUB socket. Guarded by
-// Socket.mu.
+// Engine.mu.
 type subscriber struct {
 	count map[string]int // how many Subscribe calls hold each prefix
 	trie  patterns.Trie[struct{}]
 }
 
 // publisher is the subscription state of a PUB or XPUB socket. Guarded by
-// Socket.mu.
+// Engine.mu.
 type publisher struct {
 	trie    patterns.Trie[*pipe]
 	gen     uint64  // bumped per message, to send it once per peer
@@ -55,13 +50,13 @@ type publisher struct {
 	noteOff int             // notes[:noteOff] are consumed
 }
 
-func (s *Socket) isPublisher() bool { return s.typ == Pub || s.typ == XPub }
+func (s *Engine) isPublisher() bool { return s.typ == Pub || s.typ == XPub }
 
 // canSend and canRecv report whether Send and Recv apply to the type: XSUB
 // sends subscriptions and XPUB receives them without queues of data.
-func (s *Socket) canSend() bool      { return s.sends || s.typ == XSub }
-func (s *Socket) canRecv() bool      { return s.receives || s.typ == XPub }
-func (s *Socket) isSubscriber() bool { return s.typ == Sub || s.typ == XSub }
+func (s *Engine) canSend() bool      { return s.sends || s.typ == XSub }
+func (s *Engine) canRecv() bool      { return s.receives || s.typ == XPub }
+func (s *Engine) isSubscriber() bool { return s.typ == Sub || s.typ == XSub }
 
 // Subscribe makes a SUB socket receive the messages whose first frame
 // starts with prefix; the empty prefix means every message. Subscriptions
@@ -70,7 +65,7 @@ func (s *Socket) isSubscriber() bool { return s.typ == Sub || s.typ == XSub }
 // publisher that connects later, and is stated again after each reconnect.
 // A publisher learns of it a round trip later: see WaitSubscribers for how
 // a publisher can wait for its subscribers.
-func (s *Socket) Subscribe(prefix []byte) error {
+func (s *Engine) Subscribe(prefix []byte) error {
 	if s.typ != Sub {
 		return fmt.Errorf("%w: Subscribe on %v (XSUB subscribes by sending)", ErrNotSupported, s.typ)
 	}
@@ -79,7 +74,7 @@ func (s *Socket) Subscribe(prefix []byte) error {
 
 // Unsubscribe undoes one Subscribe of prefix. It returns an error wrapping
 // ErrNotSubscribed if prefix is not subscribed.
-func (s *Socket) Unsubscribe(prefix []byte) error {
+func (s *Engine) Unsubscribe(prefix []byte) error {
 	if s.typ != Sub {
 		return fmt.Errorf("%w: Unsubscribe on %v (XSUB unsubscribes by sending)", ErrNotSupported, s.typ)
 	}
@@ -88,9 +83,9 @@ func (s *Socket) Unsubscribe(prefix []byte) error {
 
 // subscribe changes the count of prefix and, when the prefix appears or
 // disappears, queues the command for every connection.
-func (s *Socket) subscribe(prefix []byte, add bool) error {
-	if len(prefix) > wire.MaxPrefixLen {
-		return fmt.Errorf("%w: a prefix of %d bytes; the most is %d", ErrInvalidMessage, len(prefix), wire.MaxPrefixLen)
+func (s *Engine) subscribe(prefix []byte, add bool) error {
+	if len(prefix) > MaxPrefixLen {
+		return fmt.Errorf("%w: a prefix of %d bytes; the most is %d", ErrInvalidMessage, len(prefix), MaxPrefixLen)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -142,7 +137,7 @@ func (c *conn) queueSubLocked(prefix string, add bool) {
 // attachSubscriberLocked queues every current subscription for a new
 // connection: subscriptions are stated in full on every connection.
 // Callers hold s.mu.
-func (s *Socket) attachSubscriberLocked(c *conn) {
+func (s *Engine) attachSubscriberLocked(c *conn) {
 	for prefix := range s.sub.count {
 		c.queueSubLocked(prefix, true)
 	}
@@ -150,18 +145,18 @@ func (s *Socket) attachSubscriberLocked(c *conn) {
 
 // takeSubCommands appends the subscription commands waiting for the
 // connection to cmds, at most maxSubCommandsPerWrite of them.
-func (c *conn) takeSubCommands(cmds []wire.Command) []wire.Command {
+func (c *conn) takeSubCommands(cmds []Command) []Command {
 	s := c.s
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	n := min(len(c.subOrder), maxSubCommandsPerWrite)
 	for _, prefix := range c.subOrder[:n] {
-		id := wire.CmdCancel
+		kind := CmdCancel
 		if c.subPending[prefix] {
-			id = wire.CmdSubscribe
+			kind = CmdSubscribe
 		}
 		delete(c.subPending, prefix)
-		cmds = append(cmds, wire.Command{ID: id, Data: []byte(prefix)})
+		cmds = append(cmds, Command{Kind: kind, Data: []byte(prefix)})
 	}
 	clear(c.subOrder[:n])
 	c.subOrder = c.subOrder[n:]
@@ -175,7 +170,7 @@ func (c *conn) takeSubCommands(cmds []wire.Command) []wire.Command {
 // wanted reports whether a SUB socket still subscribes to a message that
 // arrived: a publisher sends what matched when it sent, and an Unsubscribe
 // may have happened since.
-func (s *Socket) wanted(m Message) bool {
+func (s *Engine) wanted(m Message) bool {
 	var topic []byte
 	if len(m) > 0 {
 		topic = m[0]
@@ -188,7 +183,7 @@ func (s *Socket) wanted(m Message) bool {
 
 // sendSubscription is Send on an XSUB socket: a message [1, prefix...]
 // subscribes and [0, prefix...] unsubscribes.
-func (s *Socket) sendSubscription(frames [][]byte) error {
+func (s *Engine) sendSubscription(frames [][]byte) error {
 	if len(frames) != 1 || len(frames[0]) == 0 || frames[0][0] > SubscriptionAdd {
 		return fmt.Errorf("%w: XSUB sends only subscriptions: one frame, 1 or 0 then the prefix", ErrInvalidMessage)
 	}
@@ -198,7 +193,7 @@ func (s *Socket) sendSubscription(frames [][]byte) error {
 // publish is Send on a PUB or XPUB socket. It never blocks: a subscriber
 // whose queue is full misses the message, which is counted, and everyone
 // else gets it. WithNoDrop makes it wait for room instead.
-func (s *Socket) publish(ctx context.Context, frames [][]byte) error {
+func (s *Engine) publish(ctx context.Context, frames [][]byte) error {
 	m, err := s.makeMsg(frames)
 	if err != nil {
 		return err
@@ -222,7 +217,7 @@ func (s *Socket) publish(ctx context.Context, frames [][]byte) error {
 			p.push(m)
 			p.conn.wakeLocked()
 			p.dropping = false
-		case s.opts.noDrop:
+		case s.opts.NoDrop:
 			full = append(full, p)
 		default:
 			s.dropFor(p)
@@ -258,7 +253,7 @@ func (s *Socket) publish(ctx context.Context, frames [][]byte) error {
 
 // dropFor counts a message p's full queue could not take. Callers hold
 // s.mu.
-func (s *Socket) dropFor(p *pipe) {
+func (s *Engine) dropFor(p *pipe) {
 	p.drops.Add(1)
 	s.stats.drops.Add(1)
 	if !p.dropping && p.conn != nil {
@@ -268,7 +263,7 @@ func (s *Socket) dropFor(p *pipe) {
 }
 
 // handleSubscription applies a SUBSCRIBE or CANCEL from a subscriber.
-func (s *Socket) handleSubscription(c *conn, cmd wire.Command) error {
+func (s *Engine) handleSubscription(c *conn, cmd Command) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	p := c.pipe
@@ -276,12 +271,12 @@ func (s *Socket) handleSubscription(c *conn, cmd wire.Command) error {
 		return nil // the connection is being replaced
 	}
 	key := string(cmd.Data)
-	if cmd.ID == wire.CmdSubscribe {
+	if cmd.Kind == CmdSubscribe {
 		if _, ok := p.subs[key]; ok {
 			return nil
 		}
-		if len(p.subs) >= s.opts.maxSubscriptions {
-			return protocolErrorf("more than %d subscriptions", s.opts.maxSubscriptions)
+		if len(p.subs) >= s.opts.MaxSubscriptions {
+			return protocolErrorf("more than %d subscriptions", s.opts.MaxSubscriptions)
 		}
 		if p.subs == nil {
 			p.subs = make(map[string]struct{})
@@ -305,7 +300,7 @@ func (s *Socket) handleSubscription(c *conn, cmd wire.Command) error {
 // dropSubscriptionsLocked forgets a departed peer's prefixes and the
 // messages queued for it: a publisher's messages are at most once, and the
 // peer states its subscriptions again when it returns. Callers hold s.mu.
-func (s *Socket) dropSubscriptionsLocked(p *pipe) {
+func (s *Engine) dropSubscriptionsLocked(p *pipe) {
 	for key := range p.subs {
 		s.pub.trie.Remove([]byte(key), p)
 		if s.typ == XPub {
@@ -324,7 +319,7 @@ func (s *Socket) dropSubscriptionsLocked(p *pipe) {
 
 // noteLocked queues prefix for XPUB's Recv to compare with what the
 // application was told. Callers hold s.mu.
-func (s *Socket) noteLocked(prefix string) {
+func (s *Engine) noteLocked(prefix string) {
 	pub := &s.pub
 	if pub.noted == nil {
 		pub.noted, pub.told = make(map[string]bool), make(map[string]bool)
@@ -340,7 +335,7 @@ func (s *Socket) noteLocked(prefix string) {
 // when the last one drops it, so a proxy can forward one subscription
 // upstream for many subscribers. Changes that cancel out before Recv are
 // not reported.
-func (s *Socket) recvSubscription(ctx context.Context) (Message, error) {
+func (s *Engine) recvSubscription(ctx context.Context) (Message, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	pub := &s.pub
@@ -379,7 +374,7 @@ func (s *Socket) recvSubscription(ctx context.Context) (Message, error) {
 // socket have subscribed to something, or until ctx ends (returning its
 // error). A publisher that calls it before publishing loses no message to
 // the time subscriptions take to arrive (ZeroMQ's "slow joiner").
-func (s *Socket) WaitSubscribers(ctx context.Context, n int) error {
+func (s *Engine) WaitSubscribers(ctx context.Context, n int) error {
 	if !s.isPublisher() {
 		return fmt.Errorf("%w: WaitSubscribers on %v", ErrNotSupported, s.typ)
 	}

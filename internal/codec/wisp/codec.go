@@ -1,0 +1,83 @@
+package wisp
+
+import (
+	"fmt"
+
+	"github.com/wispmq/wisp/internal/engine"
+	"github.com/wispmq/wisp/wire"
+)
+
+// codec frames one WISP/1 connection after its handshake. dec is the
+// reader's; encoding keeps no state.
+type codec struct {
+	dec wire.Decoder
+}
+
+var _ engine.Codec = (*codec)(nil)
+
+func (c *codec) Decode(b []byte) (engine.Item, int, error) {
+	it, n, err := c.dec.Decode(b)
+	if err != nil {
+		return engine.Item{}, 0, err
+	}
+	if !it.IsCommand {
+		return engine.Item{Frame: it.Frame, More: it.More}, n, nil
+	}
+	kind, ok := kindOf(it.Command.ID)
+	if !ok {
+		// ParseCommand refuses undefined ids, so a defined one is missing
+		// from the table: a bug here, reported as the peer's fault would be.
+		return engine.Item{}, 0, fmt.Errorf("%w: command %v", wire.ErrUnknownCommand, it.Command.ID)
+	}
+	cmd := engine.Command{Kind: kind, Seq: it.Command.Seq, Data: it.Command.Data}
+	return engine.Item{IsCommand: true, Command: cmd}, n, nil
+}
+
+func (c *codec) Need() int { return c.dec.Need() }
+
+func (c *codec) DataHeader(b []byte) (int, bool) {
+	f, length, _, err := wire.ParseFrameHeader(b)
+	return length, err == nil && f&wire.FlagCommand == 0
+}
+
+func (c *codec) DecodeHeader(b []byte) (int, bool, int, error) {
+	return c.dec.DecodeHeader(b)
+}
+
+func (c *codec) AppendCommand(b []byte, cmd engine.Command) []byte {
+	return wire.Command{ID: commandIDs[cmd.Kind], Seq: cmd.Seq, Data: cmd.Data}.Append(b)
+}
+
+func (c *codec) AppendFrame(b []byte, more bool, payload []byte) []byte {
+	return wire.AppendFrame(b, more, payload)
+}
+
+func (c *codec) AppendFrameHeader(b []byte, more bool, n int) []byte {
+	var f wire.Flags
+	if more {
+		f = wire.FlagMore
+	}
+	return wire.AppendFrameHeader(b, f, n)
+}
+
+// commandIDs maps the engine's commands to WISP/1's command ids (SPEC.md
+// section 5).
+var commandIDs = [...]wire.CommandID{
+	engine.CmdResume:    wire.CmdResume,
+	engine.CmdAck:       wire.CmdAck,
+	engine.CmdPing:      wire.CmdPing,
+	engine.CmdPong:      wire.CmdPong,
+	engine.CmdError:     wire.CmdError,
+	engine.CmdSubscribe: wire.CmdSubscribe,
+	engine.CmdCancel:    wire.CmdCancel,
+}
+
+// kindOf maps a WISP/1 command id to the engine's command.
+func kindOf(id wire.CommandID) (engine.CommandKind, bool) {
+	for k, w := range commandIDs {
+		if w == id && k != 0 {
+			return engine.CommandKind(k), true
+		}
+	}
+	return 0, false
+}

@@ -1,0 +1,144 @@
+// Package wisp is WISP/1, wisp's own wire protocol (wire/SPEC.md), behind
+// the engine's codec seam: the handshake that exchanges greetings, and the
+// codec that frames messages and commands after it. The bytes themselves are
+// package wire's; this package maps them to and from the engine's terms.
+package wisp
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"time"
+
+	"github.com/wispmq/wisp/internal/engine"
+	"github.com/wispmq/wisp/wire"
+)
+
+// errorWriteTimeout bounds how long a refused peer may take to accept our
+// ERROR before we hang up.
+const errorWriteTimeout = 100 * time.Millisecond
+
+// Protocol is WISP/1. Its zero value is ready to use.
+type Protocol struct{}
+
+var _ engine.Protocol = Protocol{}
+
+// Handshake sends self's greeting and reads the peer's (SPEC.md section 2).
+// A peer of another major version, or of a socket type WISP/1 does not
+// define, is told why with an ERROR before the connection ends.
+func (Protocol) Handshake(nc net.Conn, self *engine.PeerInfo) (engine.Handshake, error) {
+	mine := AppendGreeting(nil, self)
+	// The write runs beside the read: on a synchronous conn (net.Pipe) both
+	// ends would otherwise wait for each other.
+	werr := make(chan error, 1)
+	go func() {
+		_, err := nc.Write(mine)
+		werr <- err
+	}()
+	g, rest, err := readGreeting(nc)
+	if err != nil && errors.Is(err, wire.ErrVersion) {
+		// Refuse politely (SPEC.md 2.6), but only after our own greeting:
+		// an ERROR is a frame, and frames follow the greeting.
+		if <-werr == nil {
+			refuse(nc, fmt.Sprintf("unsupported version %d.%d", g.Major, g.Minor))
+		}
+		return engine.Handshake{}, err
+	}
+	if err != nil {
+		nc.Close() // unblocks the write
+		<-werr
+		return engine.Handshake{}, err
+	}
+	if err := <-werr; err != nil {
+		return engine.Handshake{}, engine.HandshakeIOError(err, "sending greeting")
+	}
+	typ, ok := typeOf(g.Type)
+	if !ok {
+		err := fmt.Errorf("%w: %v cannot talk to %v", engine.ErrIncompatiblePeer, g.Type, self.Type)
+		refuse(nc, err.Error())
+		return engine.Handshake{}, err
+	}
+	peer := engine.PeerInfo{
+		Type:              typ,
+		Session:           engine.SessionID(g.Session),
+		Acks:              g.Acks,
+		MaxMessageSize:    g.MaxMessageSize,
+		HeartbeatInterval: g.HeartbeatInterval,
+		HeartbeatTimeout:  g.HeartbeatTimeout,
+		Window:            g.Window,
+		WindowBytes:       g.WindowBytes,
+		RoutingID:         g.RoutingID,
+	}
+	c := &codec{dec: wire.Decoder{MaxMessageSize: self.MaxMessageSize}}
+	return engine.Handshake{Peer: peer, Codec: c, Rest: rest}, nil
+}
+
+// refuse writes an ERROR with reason, best effort, before the caller hangs
+// up.
+func refuse(nc net.Conn, reason string) {
+	nc.SetWriteDeadline(time.Now().Add(errorWriteTimeout))
+	nc.Write(wire.Command{ID: wire.CmdError, Data: []byte(reason)}.Append(nil))
+}
+
+// readGreeting reads the peer's greeting and returns it with whatever
+// arrived after it. The buffer holds one greeting at most: until the peer
+// proves it speaks WISP/1, a flood of failed handshakes costs little memory.
+func readGreeting(nc net.Conn) (wire.Greeting, []byte, error) {
+	buf := make([]byte, wire.GreetingFixedLen+wire.MaxPropertiesLen+64)
+	w := 0
+	for {
+		g, n, err := wire.ParseGreeting(buf[:w])
+		if err == nil {
+			if g.RoutingID != nil {
+				g.RoutingID = append([]byte{}, g.RoutingID...) // buf is the connection's
+			}
+			return g, buf[n:w], nil
+		}
+		if err != io.ErrUnexpectedEOF {
+			return g, nil, err // g carries the version for ErrVersion
+		}
+		m, rerr := nc.Read(buf[w:])
+		w += m
+		if rerr != nil && m == 0 {
+			return wire.Greeting{}, nil, engine.HandshakeIOError(rerr, "reading greeting")
+		}
+	}
+}
+
+// AppendGreeting appends what self states, as a WISP/1 greeting, to b.
+func AppendGreeting(b []byte, self *engine.PeerInfo) []byte {
+	g := wire.Greeting{
+		Major:             wire.VersionMajor,
+		Minor:             wire.VersionMinor,
+		Type:              wireTypes[self.Type],
+		Acks:              self.Acks,
+		Session:           wire.SessionID(self.Session),
+		MaxMessageSize:    self.MaxMessageSize,
+		HeartbeatInterval: self.HeartbeatInterval,
+		HeartbeatTimeout:  self.HeartbeatTimeout,
+		Window:            self.Window,
+		WindowBytes:       self.WindowBytes,
+		RoutingID:         self.RoutingID,
+	}
+	return g.Append(b)
+}
+
+// wireTypes maps the engine's socket types to WISP/1's numbering (SPEC.md
+// section 2.4).
+var wireTypes = map[engine.Type]wire.SocketType{
+	engine.Pair: wire.Pair, engine.Pub: wire.Pub, engine.Sub: wire.Sub,
+	engine.Req: wire.Req, engine.Rep: wire.Rep, engine.Dealer: wire.Dealer,
+	engine.Router: wire.Router, engine.Pull: wire.Pull, engine.Push: wire.Push,
+	engine.XPub: wire.XPub, engine.XSub: wire.XSub,
+}
+
+// typeOf maps a WISP/1 socket type to the engine's.
+func typeOf(t wire.SocketType) (engine.Type, bool) {
+	for e, w := range wireTypes {
+		if w == t {
+			return e, true
+		}
+	}
+	return 0, false
+}

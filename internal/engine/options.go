@@ -1,0 +1,38 @@
+package engine
+
+import (
+	"context"
+	"net"
+	"time"
+)
+
+// Options are a socket's settings, validated by package socket's options
+// before the engine sees them.
+type Options struct {
+	SendHWM           int
+	SendHWMBytes      int64
+	RecvHWM           int
+	Linger            time.Duration
+	Reconnect         time.Duration
+	ReconnectMax      time.Duration
+	MaxMessageSize    int64
+	HandshakeTimeout  time.Duration
+	HeartbeatInterval time.Duration
+	HeartbeatTimeout  time.Duration
+	ResumeTimeout     time.Duration
+	Acks              bool
+	ReusePort         bool
+	LocalAddr         string
+	Dial              func(ctx context.Context, network, address string) (net.Conn, error)
+	Listen            func(ctx context.Context, network, address string) (net.Listener, error)
+	EventBuffer       int
+	MaxConns          int
+	RoutingID         []byte
+	RouterMandatory   bool
+	RequestRetry      bool
+	RetryInterval     time.Duration
+	FailFast          bool
+	MaxSubscriptions  int
+	NoDrop            bool
+	DeferAck          bool
+}

@@ -1,0 +1,398 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/wispmq/wisp/internal/queue"
+	"github.com/wispmq/wisp/patterns"
+)
+
+// Message is one message: one or more frames.
+type Message [][]byte
+
+// Size returns the total payload size of all frames.
+func (m Message) Size() int {
+	n := 0
+	for _, f := range m {
+		n += len(f)
+	}
+	return n
+}
+
+// Config is what an Engine is made of.
+type Config struct {
+	Type    Type
+	Options Options
+	// Protocol speaks to stream peers.
+	Protocol Protocol
+	// Emit receives every event. It must not block: it is called with the
+	// engine's locks held.
+	Emit func(Event)
+}
+
+// Engine is the machinery of one socket: its endpoints, connections, peers
+// and queues. It is safe for concurrent use.
+type Engine struct {
+	typ      Type
+	opts     Options
+	proto    Protocol
+	onEvent  func(Event)
+	session  SessionID
+	self     PeerInfo // what this socket tells its peers
+	sends    bool     // the type sends messages (has pipes and ledgers)
+	receives bool     // the type receives messages (has flows and an inbox)
+
+	// ctx ends when Close has finished lingering; every goroutine the socket
+	// starts watches it and is counted in wg.
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	stats         counters
+	handshakeFail atomic.Uint64
+	protocolErr   atomic.Uint64
+
+	closeOnce sync.Once
+	closeErr  error
+
+	// mu guards the socket's topology and send side. Writers take it once
+	// per batch; Send once per message.
+	mu          sync.Mutex
+	closing     bool
+	binds       map[string]*binding
+	dialers     map[string]*dialer
+	conns       map[*conn]struct{}       // every open connection, handshaking or attached
+	attached    map[SessionID]*conn      // at most one attached connection per peer session
+	pipes       []*pipe                  // send side, one per peer session (and per unconnected dialer)
+	bySession   map[SessionID]*pipe      // pipes that have a peer session
+	streamPos   map[SessionID]uint64     // next sequence of sessions whose pipe is gone
+	rr          patterns.RoundRobin      // over pipes
+	orphans     queue.FIFO[msg]          // messages of departed peers waiting for room elsewhere
+	room        chan struct{}            // closed and replaced to wake Send and Flush waiters
+	roomWaiters int                      // how many wait on room
+
+	in inbox // receive side
+
+	byRoutingID map[string]*pipe // ROUTER: the pipe of each peer's routing id; guarded by mu
+	req         requester        // REQ state; guarded by mu
+	rep         replier          // REP state; guarded by mu
+	pub         publisher        // PUB and XPUB state; guarded by mu
+	sub         subscriber       // SUB and XSUB state; guarded by mu
+}
+
+// New creates the engine of a socket. It starts no goroutine and opens no
+// connection until Bind or Connect.
+func New(cfg Config) (*Engine, error) {
+	t := cfg.Type
+	s := &Engine{typ: t, opts: cfg.Options, proto: cfg.Protocol, onEvent: cfg.Emit}
+	switch t {
+	case Push:
+		s.sends = true
+	case Pull:
+		s.receives = true
+	case Req, Rep, Dealer, Router, Pair:
+		s.sends, s.receives = true, true
+	case Pub, XPub:
+		s.sends = true // XPUB's Recv reads subscriptions, not an inbox
+	case Sub, XSub:
+		s.receives = true // XSUB's Send subscribes, it queues nothing
+	default:
+		if !t.Valid() {
+			return nil, fmt.Errorf("%w: %v", ErrUnsupportedType, t)
+		}
+		return nil, fmt.Errorf("%w: %v is not implemented yet", ErrUnsupportedType, t)
+	}
+	if s.isPublisher() {
+		s.opts.Acks = false // publication is at most once (SPEC.md section 6)
+	}
+	if s.opts.Dial != nil && (s.opts.ReusePort || s.opts.LocalAddr != "") {
+		return nil, fmt.Errorf("%w: WithReusePort and WithLocalAddr cannot apply to a WithDialer dialer", ErrInvalidOption)
+	}
+	if s.opts.Listen != nil && s.opts.ReusePort {
+		return nil, fmt.Errorf("%w: WithReusePort cannot apply to a WithListener listener", ErrInvalidOption)
+	}
+	s.session = NewSessionID()
+	s.self = PeerInfo{
+		Type:              t,
+		Acks:              s.sends && s.opts.Acks,
+		Session:           s.session,
+		MaxMessageSize:    uint64(s.opts.MaxMessageSize),
+		HeartbeatInterval: s.opts.HeartbeatInterval,
+		HeartbeatTimeout:  s.opts.HeartbeatTimeout,
+		Window:            uint32(s.opts.SendHWM),
+		WindowBytes:       uint64(s.opts.SendHWMBytes),
+		RoutingID:         s.opts.RoutingID,
+	}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.binds = make(map[string]*binding)
+	s.dialers = make(map[string]*dialer)
+	s.conns = make(map[*conn]struct{})
+	s.attached = make(map[SessionID]*conn)
+	s.bySession = make(map[SessionID]*pipe)
+	s.streamPos = make(map[SessionID]uint64)
+	s.byRoutingID = make(map[string]*pipe)
+	s.req.init()
+	s.sub.count = make(map[string]int)
+	s.room = make(chan struct{})
+	s.in.init(s)
+	return s, nil
+}
+
+// finalAckTimeout bounds how long a closing receiver waits to write the
+// ACKs for what its application took; a healthy connection needs a round
+// trip.
+const finalAckTimeout = time.Second
+
+// Type returns the socket's type.
+func (s *Engine) Type() Type { return s.typ }
+
+// Session returns the socket's session id.
+func (s *Engine) Session() SessionID { return s.session }
+
+// CanSend and CanRecv report whether Send and Recv apply to the type.
+func (s *Engine) CanSend() bool { return s.canSend() }
+func (s *Engine) CanRecv() bool { return s.canRecv() }
+
+func (s *Engine) emit(e Event) { s.onEvent(e) }
+
+// broadcastRoomLocked wakes every Send and Flush waiting for the send side
+// to change. Callers hold s.mu.
+func (s *Engine) broadcastRoomLocked() {
+	if s.roomWaiters > 0 {
+		close(s.room)
+		s.room = make(chan struct{})
+	}
+}
+
+// heldLocked counts messages the socket still owes its peers: queued,
+// unacknowledged, or orphaned. Callers hold s.mu.
+func (s *Engine) heldLocked() int {
+	n := s.orphans.Len()
+	for _, p := range s.pipes {
+		n += p.ledger.Len()
+	}
+	return n
+}
+
+// WaitPeers waits until at least n peers are connected (handshake done), or
+// until ctx ends (returning its error) or the socket closes (ErrClosed). A
+// PUSH can use it to wait for its workers before it deals out tasks, which
+// would otherwise all go to the first worker to connect.
+func (s *Engine) WaitPeers(ctx context.Context, n int) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for {
+		if s.closing || s.ctx.Err() != nil {
+			return ErrClosed
+		}
+		if len(s.attached) >= n {
+			return nil
+		}
+		if !s.waitRoomLocked(ctx.Done()) {
+			return ctx.Err()
+		}
+	}
+}
+
+// Flush waits until every message sent so far has been acknowledged by its
+// receiver (with acks off: written to a connection), or until ctx ends. It
+// returns nil when nothing is outstanding, or an error wrapping ErrUndelivered
+// with the number still outstanding, joined with the context's error.
+func (s *Engine) Flush(ctx context.Context) error {
+	if !s.sends {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for {
+		n := s.heldLocked()
+		if n == 0 {
+			return nil
+		}
+		if s.ctx.Err() != nil {
+			return fmt.Errorf("%w; %w", undelivered(n), ErrClosed)
+		}
+		if !s.waitRoomLocked(ctx.Done()) {
+			if n := s.heldLocked(); n > 0 {
+				return fmt.Errorf("%w; %w", undelivered(n), ctx.Err())
+			}
+			return nil
+		}
+	}
+}
+
+// waitRoomLocked releases s.mu until the send side changes (an ACK, a new
+// peer, Close) or done fires, and reports whether it woke for a change.
+// Callers hold s.mu; it is held again on return.
+func (s *Engine) waitRoomLocked(done <-chan struct{}) bool {
+	ch := s.room
+	s.roomWaiters++
+	s.mu.Unlock()
+	woke := true
+	select {
+	case <-ch:
+	case <-done:
+		woke = false
+	}
+	s.mu.Lock()
+	s.roomWaiters--
+	return woke
+}
+
+// Close closes the socket. A sending socket first waits up to its linger
+// time (WithLinger) for every sent message to be acknowledged, still
+// reconnecting where needed; then every listener and connection is closed
+// and Close returns once every goroutine of the socket has ended. If
+// messages remained unacknowledged it returns an error wrapping
+// ErrUndelivered that says how many. A receiving socket's queued messages
+// that the application had not taken are not acknowledged, so their senders
+// deliver them elsewhere. Close is idempotent: later calls return the first
+// call's result.
+func (s *Engine) Close() error {
+	s.closeOnce.Do(func() { s.closeErr = s.close() })
+	return s.closeErr
+}
+
+func (s *Engine) close() error {
+	s.mu.Lock()
+	s.closing = true
+	s.broadcastRoomLocked() // blocked Sends return ErrClosed
+	s.mu.Unlock()
+	s.in.close()
+
+	held := s.linger()
+	s.finishAcks()
+
+	s.mu.Lock()
+	binds := make([]*binding, 0, len(s.binds))
+	for _, b := range s.binds {
+		binds = append(binds, b)
+	}
+	dialers := make([]*dialer, 0, len(s.dialers))
+	for _, d := range s.dialers {
+		dialers = append(dialers, d)
+	}
+	conns := make([]*conn, 0, len(s.conns))
+	for c := range s.conns {
+		conns = append(conns, c)
+	}
+	for _, p := range s.pipes {
+		p.stopExpiry()
+	}
+	s.req.stopTimer()
+	s.mu.Unlock()
+
+	s.mu.Lock()
+	s.cancel()
+	s.broadcastRoomLocked() // Flush waiters see the socket closed
+	s.mu.Unlock()
+	for _, b := range binds {
+		b.close()
+	}
+	for _, d := range dialers {
+		d.cancel()
+	}
+	for _, c := range conns {
+		c.close(ErrClosed)
+	}
+	s.wg.Wait()
+
+	s.mu.Lock()
+	for _, p := range s.pipes {
+		p.stopExpiry() // a detach during shutdown may have armed one
+	}
+	s.mu.Unlock()
+
+	if held > 0 {
+		return undelivered(held)
+	}
+	return nil
+}
+
+// finishAcks lets every connection write the ACK for what the application
+// took, so its senders need not resend it elsewhere. It waits at most
+// finalAckTimeout whatever the linger time: linger is about this socket's own
+// unsent messages, and skipping these ACKs would cause duplicates.
+func (s *Engine) finishAcks() {
+	if !s.receives {
+		return
+	}
+	s.mu.Lock()
+	conns := make([]*conn, 0, len(s.attached))
+	for _, c := range s.attached {
+		if c.flow != nil && c.peer.Acks {
+			conns = append(conns, c)
+		}
+	}
+	s.mu.Unlock()
+	if len(conns) == 0 {
+		return
+	}
+	t := time.NewTimer(finalAckTimeout)
+	defer t.Stop()
+	for _, c := range conns {
+		c.finishing.Store(true)
+		c.signal()
+	}
+	for _, c := range conns {
+		select {
+		case <-c.finished:
+		case <-c.done:
+		case <-t.C:
+			return
+		}
+	}
+}
+
+// linger waits up to the linger time for the send side to drain and returns
+// how many messages remain.
+func (s *Engine) linger() int {
+	if !s.sends {
+		return 0
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), s.opts.Linger)
+	defer cancel()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for {
+		n := s.heldLocked()
+		if n == 0 || !s.waitRoomLocked(ctx.Done()) {
+			return n
+		}
+	}
+}
+
+// Stats returns a snapshot of the socket's counters and queues.
+func (s *Engine) Stats() Stats {
+	st := Stats{
+		MsgsIn:            s.stats.msgsIn.Load(),
+		MsgsOut:           s.stats.msgsOut.Load(),
+		BytesIn:           s.stats.bytesIn.Load(),
+		BytesOut:          s.stats.bytesOut.Load(),
+		Resends:           s.stats.resends.Load(),
+		Duplicates:        s.stats.duplicates.Load(),
+		Drops:             s.stats.drops.Load(),
+		Unroutable:        s.stats.unroutable.Load(),
+		StaleReplies:      s.stats.stale.Load(),
+		BadEnvelopes:      s.stats.badEnvelopes.Load(),
+		Retries:           s.stats.retries.Load(),
+		HandshakeFailures: s.handshakeFail.Load(),
+		ProtocolErrors:    s.protocolErr.Load(),
+	}
+	s.mu.Lock()
+	st.Orphans = s.orphans.Len()
+	st.SendQueue = st.Orphans
+	for _, p := range s.pipes {
+		ps := p.statsLocked()
+		st.Unacked += ps.Unacked
+		st.SendQueue += ps.SendQueue
+		st.Peers = append(st.Peers, ps)
+	}
+	s.mu.Unlock()
+	st.RecvQueue, st.Peers = s.in.stats(st.Peers)
+	return st
+}

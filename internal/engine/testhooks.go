@@ -1,0 +1,33 @@
+package engine
+
+// Hooks for tests that must see inside the engine: they read state, never
+// change it.
+
+// Self returns what the socket states about itself in every handshake.
+func (s *Engine) Self() PeerInfo { return s.self }
+
+// ReadingDirectly reports whether a Recv is reading a connection itself
+// (see directread.go).
+func (s *Engine) ReadingDirectly() bool { return s.in.directConn.Load() != nil }
+
+// RecvWaiting reports whether a Recv waits: for a message, or for the read
+// side of a connection another Recv reads directly.
+func (s *Engine) RecvWaiting() bool {
+	s.in.mu.Lock()
+	waiting := s.in.waiters > 0
+	s.in.mu.Unlock()
+	if waiting {
+		return true
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, c := range s.attached {
+		c.dlMu.Lock()
+		asked := c.wantRead > 0
+		c.dlMu.Unlock()
+		if asked {
+			return true
+		}
+	}
+	return false
+}
