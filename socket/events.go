@@ -40,9 +40,10 @@ const (
 	// through; Stats counts every dropped message per peer.
 	EventDropping = EventKind(engine.EventDropping)
 	// EventPeerGone: a peer that disconnected did not come back within the
-	// resume timeout (WithResumeTimeout): the socket forgot it, and what it
-	// still held for the peer went to other peers or, for addressed
-	// messages (ROUTER, REP), was dropped. Sending sockets only.
+	// resume timeout (WithResumeTimeout): what the socket still held for
+	// the peer went to other peers or, for addressed messages (ROUTER,
+	// REP), was dropped, and once the application has taken everything the
+	// peer sent, the socket forgets it (it leaves Stats.Peers).
 	EventPeerGone = EventKind(engine.EventPeerGone)
 )
 

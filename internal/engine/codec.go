@@ -67,6 +67,15 @@ type Codec interface {
 	// frame needs. Any other error means the peer broke the protocol. A
 	// data frame's payload and a command's Data alias b.
 	Decode(b []byte) (Item, int, error)
+	// DecodeData decodes the data frames at the start of b, one after
+	// another, appending where each payload lies (offsets into b, plus base)
+	// to refs. It stops before a command, at an incomplete frame or at a
+	// protocol error, and returns refs, the bytes those frames took and
+	// the error: nil when it stopped at a command or the end of b,
+	// io.ErrUnexpectedEOF at an incomplete frame (Need is then counted from
+	// where it stopped). It is the hot path: one call per read, not per
+	// frame.
+	DecodeData(b []byte, base int, refs []FrameRef) ([]FrameRef, int, error)
 	// Need returns, after Decode returned io.ErrUnexpectedEOF, how many
 	// bytes the next frame needs from the start of Decode's input.
 	Need() int
@@ -89,6 +98,12 @@ type Codec interface {
 	// AppendFrameHeader appends the header of a data frame of n bytes whose
 	// payload the caller writes after it.
 	AppendFrameHeader(b []byte, more bool, n int) []byte
+}
+
+// FrameRef locates a data frame's payload in a read buffer.
+type FrameRef struct {
+	Start, End int
+	More       bool // more frames of the same message follow
 }
 
 // Item is one decoded frame: a command, or one data frame of a message.

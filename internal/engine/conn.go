@@ -9,7 +9,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
 )
 
 const (
@@ -33,14 +32,14 @@ const (
 // conn is one connection to a peer socket: a byte stream (tcp, ipc, a
 // user's net.Conn) or an in-process link. Ownership of its fields:
 //   - fixed before the connection's goroutines start: s, endpoint, remote,
-//     dialer, binding, nc, link, peer, pipe, flow, pingEvery, readTimeout,
+//     dialer, binding, nc, link, info, codec, p, pingEvery, readTimeout,
 //     ackTimer, inlineOK;
 //   - the reader role, held with rmu (the serve goroutine, or a Recv reading
 //     directly, for streams; the peer's writer for inproc links): dec,
 //     rbuf, r, w, seqOn, nextSeq, msgs, partial, hdrs, direct, readReady;
 //   - the writer role, held with wmu (the writer goroutine, or a Send
-//     writing inline): wbuf, bufs, batch, cmds, pong, firstAckDone, wrote,
-//     pingDue, finishedClosed;
+//     writing inline): wbuf, bufs, batch, cmds, pong, wrote, pingDue,
+//     finishedClosed;
 //   - idle, needResume, subPending and subOrder are guarded by Engine.mu;
 //     pongPending and pongCtx by pongMu; wantRead, stopDirect and
 //     deadlineSet by dlMu; the rest is atomic or set once.
@@ -51,34 +50,31 @@ type conn struct {
 	dialer      *dialer
 	binding     *binding
 	nc          net.Conn
-	link        *conn // inproc: the peer socket's end of the link
-	peer        PeerInfo
-	codec       Codec // the protocol chosen at the handshake; nil for inproc links
-	pipe        *pipe
-	flow        *inflow
+	link        *conn    // inproc: the peer socket's end of the link
+	info        PeerInfo // what the peer stated in its handshake
+	codec       Codec    // the protocol chosen at the handshake; nil for inproc links
+	p           *Peer    // the peer session the connection belongs to; set at attach
 	pingEvery   time.Duration
 	readTimeout time.Duration
 
-	idle          bool
-	needResume    bool                  // the next data must be preceded by RESUME
-	subPending    map[string]bool       // SUB, XSUB: subscription changes to write; guarded by Engine.mu
-	subOrder      []string              // the keys of subPending, oldest first
-	subsDirty     atomic.Bool           // subOrder is not empty
-	finishing     atomic.Bool           // Close wants the final ACK written before the connection ends
-	fatal         atomic.Pointer[error] // set by the reader: the writer sends ERROR with it and stops
-	ackArmed      atomic.Bool           // the delayed-ack timer is running
-	ackFired      atomic.Bool           // the delayed-ack timer fired: the ACK is due
-	ackTimer      *time.Timer           // the delayed ACK; set in attach
-	inlineOK      bool                  // a kernel socket: Send may write small messages itself
-	ackEvery      uint64                // the peer's window/4: acknowledge at once past this
-	ackEveryBytes int64                 // the same for the peer's byte window (max when unstated)
-	finished      chan struct{}         // closed by the writer once that ACK is written
-	wake          chan struct{}         // capacity 1: the writer has work
-	ready         chan struct{}         // inproc: closed when both ends are attached
-	done          chan struct{}         // closed when the connection is closing
-	writerDone    chan struct{}
-	closeOnce     sync.Once
-	closeErr      error // first reason; set before done is closed
+	idle       bool
+	needResume bool                  // the next data must be preceded by RESUME
+	subPending map[string]bool       // SUB, XSUB: subscription changes to write; guarded by Engine.mu
+	subOrder   []string              // the keys of subPending, oldest first
+	subsDirty  atomic.Bool           // subOrder is not empty
+	finishing  atomic.Bool           // Close wants the final ACK written before the connection ends
+	fatal      atomic.Pointer[error] // set by the reader: the writer sends ERROR with it and stops
+	ackArmed   atomic.Bool           // the delayed-ack timer is running
+	ackFired   atomic.Bool           // the delayed-ack timer fired: the ACK is due
+	ackTimer   *time.Timer           // the delayed ACK; set in attach
+	inlineOK   bool                  // a kernel socket: Send may write small messages itself
+	finished   chan struct{}         // closed by the writer once that ACK is written
+	wake       chan struct{}         // capacity 1: the writer has work
+	ready      chan struct{}         // inproc: closed when both ends are attached
+	done       chan struct{}         // closed when the connection is closing
+	writerDone chan struct{}
+	closeOnce  sync.Once
+	closeErr   error // first reason; set before done is closed
 
 	pongMu      sync.Mutex
 	pongPending bool
@@ -106,7 +102,7 @@ type conn struct {
 	seqOn      bool
 	nextSeq    uint64
 	msgs       []Message
-	refs       []frameRef
+	refs       []FrameRef
 	partial    [][]byte
 	hdrs       [][]byte
 
@@ -117,7 +113,6 @@ type conn struct {
 	batch          []msg
 	cmds           []Command
 	pong           [MaxPingContext]byte
-	firstAckDone   bool // the first round may owe an ACK after RESUME
 	wrote          bool // something was written since the last ping tick
 	pingDue        bool
 	finishedClosed bool // finished is closed
@@ -158,8 +153,8 @@ func (c *conn) signal() {
 // kickLocked tells p's connection that p has a new message of size bytes,
 // and returns the connection when the caller should write it itself after
 // releasing s.mu (see inlineFlush). Callers hold s.mu.
-func (s *Engine) kickLocked(p *pipe, size int) *conn {
-	c := p.conn
+func (s *Engine) kickLocked(p *Peer, size int) *conn {
+	c := p.conn.Load()
 	if c == nil {
 		return nil
 	}
@@ -234,10 +229,10 @@ func (c *conn) handshake() error {
 	if err != nil {
 		return err
 	}
-	c.peer, c.codec = h.Peer, h.Codec
+	c.info, c.codec = h.Peer, h.Codec
 	c.rbuf = append([]byte(nil), h.Rest...)
 	c.w = len(c.rbuf)
-	if reason := s.checkPeer(&c.peer); reason != nil {
+	if reason := s.checkPeer(&c.info); reason != nil {
 		// Tell the peer why before hanging up.
 		nc.SetWriteDeadline(time.Now().Add(errorWriteTimeout))
 		nc.Write(c.codec.AppendCommand(nil, errorCommand(reason)))
@@ -264,7 +259,7 @@ func (s *Engine) checkPeer(g *PeerInfo) error {
 func (c *conn) setTimers() {
 	o := &c.s.opts
 	c.pingEvery = o.HeartbeatInterval
-	if t := c.peer.HeartbeatTimeout; t > 0 && (c.pingEvery == 0 || t/3 < c.pingEvery) {
+	if t := c.info.HeartbeatTimeout; t > 0 && (c.pingEvery == 0 || t/3 < c.pingEvery) {
 		c.pingEvery = t / 3 // SPEC.md section 7
 	}
 	c.readTimeout = o.HeartbeatTimeout
@@ -481,18 +476,22 @@ func (c *conn) readLarge() error {
 	return err
 }
 
-// frameRef locates a data frame's payload in rbuf during one parse.
-type frameRef struct {
-	start, end int
-	more       bool
-}
-
 // parse dispatches every whole frame in rbuf[r:w]. The payloads of a run of
 // data frames are copied out together into one new chunk, so the read
 // buffer can be reused and a message costs no allocation of its own.
 func (c *conn) parse() error {
 	refs := c.refs[:0]
 	for c.r < c.w {
+		var n int
+		var err error
+		refs, n, err = c.codec.DecodeData(c.rbuf[c.r:c.w], c.r, refs)
+		c.r += n
+		if err == io.ErrUnexpectedEOF || c.r == c.w {
+			break
+		}
+		if err != nil {
+			return &protocolError{err}
+		}
 		it, n, err := c.codec.Decode(c.rbuf[c.r:c.w])
 		if err == io.ErrUnexpectedEOF {
 			break
@@ -500,23 +499,25 @@ func (c *conn) parse() error {
 		if err != nil {
 			return &protocolError{err}
 		}
-		if it.IsCommand {
-			if it.Command.Kind == CmdResume && len(refs) > 0 {
-				// Messages before a RESUME belong to the old numbering.
-				if err := c.deliverRefs(refs); err != nil {
-					return err
-				}
-				refs = refs[:0]
-			}
-			c.r += n
-			if err := c.handleCommand(it.Command); err != nil {
-				return err
-			}
+		if !it.IsCommand {
+			// DecodeData stops only before commands; a codec that stops
+			// early loses nothing.
+			end := c.r + n
+			refs = append(refs, FrameRef{Start: end - len(it.Frame), End: end, More: it.More})
+			c.r = end
 			continue
 		}
-		end := c.r + n
-		refs = append(refs, frameRef{start: end - len(it.Frame), end: end, more: it.More})
-		c.r = end
+		if it.Command.Kind == CmdResume && len(refs) > 0 {
+			// Messages before a RESUME belong to the old numbering.
+			if err := c.deliverRefs(refs); err != nil {
+				return err
+			}
+			refs = refs[:0]
+		}
+		c.r += n
+		if err := c.handleCommand(it.Command); err != nil {
+			return err
+		}
 	}
 	err := c.deliverRefs(refs)
 	c.refs = refs[:0]
@@ -525,16 +526,16 @@ func (c *conn) parse() error {
 
 // deliverRefs copies the frames refs point at into one chunk and hands the
 // complete messages among them to the inbox.
-func (c *conn) deliverRefs(refs []frameRef) error {
+func (c *conn) deliverRefs(refs []FrameRef) error {
 	if len(refs) == 0 {
 		return nil
 	}
-	lo, hi := refs[0].start, refs[len(refs)-1].end
+	lo, hi := refs[0].Start, refs[len(refs)-1].End
 	chunk := append([]byte(nil), c.rbuf[lo:hi]...) // one copy, no zeroing
 	msgs := c.msgs[:0]
 	for _, r := range refs {
-		c.partial = append(c.partial, chunk[r.start-lo:r.end-lo:r.end-lo])
-		if !r.more {
+		c.partial = append(c.partial, chunk[r.Start-lo:r.End-lo:r.End-lo])
+		if !r.More {
 			msgs = append(msgs, c.takeMessage())
 		}
 	}
@@ -579,20 +580,20 @@ func (c *conn) messageOf(m msg) Message {
 
 // receive queues complete messages. Reader role.
 func (c *conn) receive(msgs []Message) error {
-	if c.flow == nil {
-		return protocolErrorf("%v peer sent a message to a %v socket, which receives none", c.peer.Type, c.s.typ)
+	if !c.s.receives {
+		return protocolErrorf("%v peer sent a message to a %v socket, which receives none", c.info.Type, c.s.typ)
 	}
-	if c.peer.Acks && !c.seqOn {
+	if c.info.Acks && !c.seqOn {
 		return protocolErrorf("data before RESUME from a peer that asked for acknowledgements")
 	}
-	return c.s.in.deliver(c, c.flow, msgs, c.seqOn, &c.nextSeq)
+	return c.s.in.deliver(c, c.p, msgs, c.seqOn, &c.nextSeq)
 }
 
 // handleCommand acts on one command from the peer. Reader role.
 func (c *conn) handleCommand(cmd Command) error {
 	switch cmd.Kind {
 	case CmdResume:
-		if c.flow == nil || !c.peer.Acks {
+		if !c.s.receives || !c.info.Acks {
 			return protocolErrorf("unexpected RESUME")
 		}
 		if cmd.Seq == 0 {
@@ -600,7 +601,7 @@ func (c *conn) handleCommand(cmd Command) error {
 		}
 		c.seqOn, c.nextSeq = true, cmd.Seq
 	case CmdAck:
-		if c.pipe == nil || !c.s.opts.Acks {
+		if !c.s.sends || !c.s.opts.Acks {
 			return protocolErrorf("unexpected ACK")
 		}
 		return c.s.handleAck(c, cmd.Seq)
@@ -630,8 +631,8 @@ func (c *conn) handleCommand(cmd Command) error {
 func (s *Engine) handleAck(c *conn, seq uint64) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	p := c.pipe
-	if p.conn != c {
+	p := c.p
+	if p.conn.Load() != c {
 		return nil // a late ack on a replaced connection
 	}
 	n, err := p.ack(seq)
@@ -722,8 +723,8 @@ func (c *conn) writeOnce(inline bool) (wrote, stop bool) {
 		c.flushStream([]Command{errorCommand(*f)}, nil)
 		return false, true
 	}
-	acking := c.flow != nil && c.peer.Acks
-	if !c.finishedClosed && c.finishing.Load() && (!acking || c.flow.delivered.Load() <= c.flow.ackSent.Load()) {
+	acking := c.s.receives && c.info.Acks
+	if !c.finishedClosed && c.finishing.Load() && (!acking || c.settled()) {
 		// Everything the application took is acknowledged: the socket
 		// may now close this connection.
 		close(c.finished)
@@ -732,17 +733,16 @@ func (c *conn) writeOnce(inline bool) (wrote, stop bool) {
 	cmds := c.cmds[:0]
 	acked := false
 	if acking {
-		d, sent := c.flow.delivered.Load(), c.flow.ackSent.Load()
-		taken := c.flow.taken.Load()
-		fired := c.ackFired.Swap(false)
-		due := fired || d-sent >= c.ackEvery || taken-c.flow.ackedBytes.Load() >= c.ackEveryBytes || c.finishing.Load()
-		if (d > sent && due) || (!c.firstAckDone && d > 0) {
-			cmds = c.appendAck(cmds, d, taken)
+		seq, ok, owed := c.ackNow(c.ackFired.Swap(false) || c.finishing.Load())
+		if ok {
+			cmds = append(cmds, Command{Kind: CmdAck, Seq: seq})
 			acked = true
-		} else if d > sent {
+		} else if owed {
+			// Armed stays armed and finds nothing to do: stopping and
+			// re-arming a timer for every reply would wake the runtime's
+			// poller each time.
 			c.armAck()
 		}
-		c.firstAckDone = true
 	}
 	c.pongMu.Lock()
 	if c.pongPending {
@@ -760,7 +760,7 @@ func (c *conn) writeOnce(inline bool) (wrote, stop bool) {
 		cmds = c.takeSubCommands(cmds)
 	}
 	batch := c.batch[:0]
-	if c.pipe != nil {
+	if c.s.sends {
 		var resumeAt uint64
 		batch, resumeAt = c.takeBatch(batch, len(cmds) == 0)
 		if resumeAt != 0 {
@@ -771,8 +771,8 @@ func (c *conn) writeOnce(inline bool) (wrote, stop bool) {
 	if acking && !acked && len(batch) > 0 {
 		// Data goes out anyway (a reply, say): an ACK riding along costs
 		// no write of its own, unlike the delayed one.
-		if d := c.flow.delivered.Load(); d > c.flow.ackSent.Load() {
-			cmds = c.appendAck(cmds, d, c.flow.taken.Load())
+		if seq, ok, _ := c.ackNow(true); ok {
+			cmds = append(cmds, Command{Kind: CmdAck, Seq: seq})
 		}
 	}
 	c.cmds = cmds
@@ -802,20 +802,34 @@ func (c *conn) writeOnce(inline bool) (wrote, stop bool) {
 func (s *Engine) writtenLocked(c *conn) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if p := c.pipe; p.conn == c {
+	if p := c.p; p.conn.Load() == c {
 		p.ack(p.ledger.FirstUnsentSeq() - 1)
 		s.broadcastRoomLocked()
 	}
 }
 
-// appendAck appends ACK(d) and records it. A delayed ACK that is armed
-// stays armed and finds nothing to do: stopping and re-arming a timer for
-// every reply would wake the runtime's poller each time.
-func (c *conn) appendAck(cmds []Command, d uint64, taken int64) []Command {
-	cmds = append(cmds, Command{Kind: CmdAck, Seq: d})
-	c.flow.ackSent.Store(d)
-	c.flow.ackedBytes.Store(taken)
-	return cmds
+// ackNow asks the peer's receive window for the ACK to write now (urgent:
+// the delayed ACK fired, the socket is closing, or data goes out anyway)
+// and reports whether one is still owed otherwise. A connection that is no
+// longer its peer's writes none: the ACK belongs on the new one.
+func (c *conn) ackNow(urgent bool) (seq uint64, ok, owed bool) {
+	p := c.p
+	p.ackMu.Lock()
+	defer p.ackMu.Unlock()
+	if p.conn.Load() != c {
+		return 0, false, false
+	}
+	seq, ok = p.win.AckNow(urgent)
+	return seq, ok, p.win.Owed()
+}
+
+// settled reports whether every message the application took is
+// acknowledged, so that a closing socket may end the connection.
+func (c *conn) settled() bool {
+	p := c.p
+	p.ackMu.Lock()
+	defer p.ackMu.Unlock()
+	return p.conn.Load() != c || p.win.Settled()
 }
 
 // armAck starts the delayed ACK unless it is running. Recv calls it too,
@@ -830,7 +844,11 @@ func (c *conn) armAck() {
 // no ACK went out meanwhile.
 func (c *conn) ackTimerFired() {
 	c.ackArmed.Store(false)
-	if c.flow.delivered.Load() > c.flow.ackSent.Load() {
+	p := c.p
+	p.ackMu.Lock()
+	owed := p.win.Owed()
+	p.ackMu.Unlock()
+	if owed {
 		c.ackFired.Store(true)
 		c.signal()
 	}
@@ -850,8 +868,8 @@ func (c *conn) takeBatch(batch []msg, mayIdle bool) (_ []msg, resumeAt uint64) {
 	s := c.s
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	p := c.pipe
-	if p.conn != c {
+	p := c.p
+	if p.conn.Load() != c {
 		return batch, 0
 	}
 	if p.ledger.Unsent() > 0 {
@@ -888,8 +906,8 @@ func (c *conn) flush(cmds []Command, batch []msg) error {
 	for i := range batch {
 		bytes += batch[i].size
 	}
-	c.pipe.msgsOut.Add(uint64(len(batch)))
-	c.pipe.bytesOut.Add(uint64(bytes))
+	c.p.msgsOut.Add(uint64(len(batch)))
+	c.p.bytesOut.Add(uint64(bytes))
 	c.s.stats.msgsOut.Add(uint64(len(batch)))
 	c.s.stats.bytesOut.Add(uint64(bytes))
 	return nil

@@ -124,7 +124,7 @@ func (c *conn) lend() error {
 // waits for room: an acknowledged sender with a stated window, at a socket
 // that sends on the same connection.
 func (c *conn) windowBounded() bool {
-	return c.s.sends && c.peer.Acks && c.peer.Window > 0
+	return c.s.sends && c.info.Acks && c.info.Window > 0
 }
 
 // directConn returns the connection Recv may read from itself: that of a
@@ -135,14 +135,14 @@ func (s *Engine) directConn() *conn {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if len(s.attached) != 1 || s.in.directConn.Load() != nil {
+	if s.connected != 1 || s.in.directConn.Load() != nil {
 		return nil // a second Recv waits for the first to deliver
 	}
-	for _, c := range s.attached {
+	for _, p := range s.peers {
 		// Only a peer whose queue deliver never waits on (an acknowledged
 		// sender, bounded by its window): a reader waiting for room would
 		// hold the read side while Recv waits for it.
-		if c.inlineOK && c.flow != nil && c.windowBounded() && !c.closing() {
+		if c := p.conn.Load(); c != nil && c.inlineOK && s.receives && c.windowBounded() && !c.closing() {
 			return c
 		}
 	}

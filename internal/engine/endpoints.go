@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"math/rand/v2"
 	"net"
 	"time"
@@ -36,7 +35,7 @@ type dialer struct {
 	ep       transport.Endpoint
 	ctx      context.Context
 	cancel   context.CancelFunc
-	pipe     *pipe // guarded by s.mu; the send queue of this endpoint
+	peer     *Peer // guarded by s.mu; where messages for this endpoint queue
 	done     chan struct{}
 }
 
@@ -239,7 +238,7 @@ func (s *Engine) Connect(endpoint string) error {
 	d := &dialer{s: s, endpoint: endpoint, ep: ep, done: make(chan struct{})}
 	d.ctx, d.cancel = context.WithCancel(s.ctx)
 	if s.sends {
-		d.pipe = s.newPipeLocked(d)
+		d.peer = s.newPeerLocked(d)
 		s.broadcastRoomLocked() // a Send blocked for want of any peer may queue here
 	}
 	s.dialers[endpoint] = d
@@ -287,11 +286,11 @@ func (s *Engine) Disconnect(endpoint string) error {
 	d.cancel()
 	<-d.done
 	s.mu.Lock()
-	if p := d.pipe; p != nil && p.dialer == d {
+	if p := d.peer; p != nil && p.dialer == d {
 		p.dialer = nil
-		if p.conn == nil {
+		if p.conn.Load() == nil {
 			if p.ledger.Len() == 0 && !p.hasSession {
-				s.removePipeLocked(p)
+				s.removePeerLocked(p)
 			} else {
 				p.armExpiry()
 			}
@@ -380,7 +379,7 @@ func (s *Engine) serveStream(c *conn, bo *patterns.Backoff) error {
 		c.close(err)
 		s.forget(c)
 		s.handshakeFail.Add(1)
-		s.emit(Event{Kind: EventHandshakeFailed, Endpoint: c.endpoint, Peer: c.remote, Session: c.peer.Session.String(), Err: err})
+		s.emit(Event{Kind: EventHandshakeFailed, Endpoint: c.endpoint, Peer: c.remote, Session: c.info.Session.String(), Err: err})
 		return err
 	}
 	var backoff patterns.Backoff
@@ -388,7 +387,7 @@ func (s *Engine) serveStream(c *conn, bo *patterns.Backoff) error {
 		backoff = *bo
 		bo.Reset()
 	}
-	s.emit(Event{Kind: EventConnected, Endpoint: c.endpoint, Peer: c.remote, Session: c.peer.Session.String(), RoutingID: s.eventRoutingID(c)})
+	s.emit(Event{Kind: EventConnected, Endpoint: c.endpoint, Peer: c.remote, Session: c.info.Session.String(), RoutingID: s.eventRoutingID(c)})
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
@@ -421,7 +420,7 @@ func (s *Engine) ended(c *conn) error {
 	if errors.As(err, &pe) {
 		s.protocolErr.Add(1)
 	}
-	s.emit(Event{Kind: EventDisconnected, Endpoint: c.endpoint, Peer: c.remote, Session: c.peer.Session.String(), RoutingID: s.eventRoutingID(c), Err: err})
+	s.emit(Event{Kind: EventDisconnected, Endpoint: c.endpoint, Peer: c.remote, Session: c.info.Session.String(), RoutingID: s.eventRoutingID(c), Err: err})
 	return err
 }
 
@@ -444,11 +443,12 @@ func (s *Engine) attach(c *conn) error {
 	if c.dialer != nil && c.dialer.ctx.Err() != nil {
 		return fmt.Errorf("%w: endpoint %s disconnected", ErrClosed, c.endpoint)
 	}
-	sess := c.peer.Session
+	sess := c.info.Session
 	if err := s.admitLocked(c); err != nil {
 		return err
 	}
-	if old := s.attached[sess]; old != nil {
+	if p := s.bySession[sess]; p != nil && p.conn.Load() != nil {
+		old := p.conn.Load()
 		// Two connections between the same sockets (each connecting to the
 		// other, say). Both ends keep the one dialed by the smaller session
 		// id, so they agree without talking.
@@ -469,25 +469,13 @@ func (s *Engine) attach(c *conn) error {
 		// a user's conn (net.Pipe, TLS) may block.
 		c.inlineOK = true
 	}
-	c.ackEvery = max(1, uint64(c.peer.Window/4))
-	c.ackEveryBytes = math.MaxInt64
-	if wb := c.peer.WindowBytes; wb > 0 {
-		c.ackEveryBytes = int64(max(1, min(wb/4, math.MaxInt64)))
-	}
-	s.attached[sess] = c
 	s.conns[c] = struct{}{}
-	if s.sends {
-		s.attachPipeLocked(c)
-	}
+	p := s.attachPeerLocked(c)
 	if s.typ == Router {
-		s.mapRoutingIDLocked(c.pipe, c)
+		s.mapRoutingIDLocked(p, c)
 	}
 	if s.isSubscriber() {
 		s.attachSubscriberLocked(c)
-	}
-	s.broadcastRoomLocked() // WaitPeers
-	if s.receives {
-		c.flow = s.in.attach(c)
 	}
 	return nil
 }
@@ -498,9 +486,9 @@ func (s *Engine) attach(c *conn) error {
 func (s *Engine) admitLocked(c *conn) error {
 	switch s.typ {
 	case Pair:
-		for sess := range s.attached {
-			if sess != c.peer.Session {
-				return fmt.Errorf("%w: connected to session %v", ErrAlreadyPaired, sess)
+		for _, p := range s.peers {
+			if p.conn.Load() != nil && p.session != c.info.Session {
+				return fmt.Errorf("%w: connected to session %v", ErrAlreadyPaired, p.session)
 			}
 		}
 	case Router:
@@ -515,7 +503,7 @@ func (s *Engine) prefer(c, old *conn) bool {
 		if x.dialer != nil {
 			return string(s.session[:])
 		}
-		return string(x.peer.Session[:])
+		return string(x.info.Session[:])
 	}
 	a, b := initiator(c), initiator(old)
 	return a < b
@@ -529,14 +517,5 @@ func (s *Engine) detach(c *conn) {
 }
 
 func (s *Engine) detachLocked(c *conn) {
-	if s.attached[c.peer.Session] == c {
-		delete(s.attached, c.peer.Session)
-		s.broadcastRoomLocked()
-	}
-	if c.pipe != nil {
-		s.detachPipeLocked(c)
-	}
-	if c.flow != nil {
-		c.flow.conn.CompareAndSwap(c, nil) // a newer connection may own the flow already
-	}
+	s.detachPeerLocked(c)
 }

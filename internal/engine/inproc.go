@@ -63,13 +63,13 @@ func (s *Engine) connectInproc(d *dialer, bo *patterns.Backoff) error {
 	}
 	peer := b.s
 	local := s.newConn(d.endpoint)
-	local.dialer, local.remote, local.peer = d, d.endpoint, peer.self
+	local.dialer, local.remote, local.info = d, d.endpoint, peer.self
 	remote := peer.newConn(b.endpoint)
-	remote.binding, remote.remote, remote.peer = b, d.endpoint, s.self
+	remote.binding, remote.remote, remote.info = b, d.endpoint, s.self
 	local.link, remote.link = remote, local
 	local.ready, remote.ready = make(chan struct{}), make(chan struct{})
 
-	if err := s.checkPeer(&local.peer); err != nil {
+	if err := s.checkPeer(&local.info); err != nil {
 		s.handshakeFail.Add(1)
 		peer.handshakeFail.Add(1)
 		peer.emit(Event{Kind: EventHandshakeFailed, Endpoint: b.endpoint, Peer: d.endpoint, Session: s.session.String(), Err: err})
@@ -143,7 +143,7 @@ func (s *Engine) attachInproc(c *conn) error {
 // for the link to end.
 func (s *Engine) serveInproc(c *conn) error {
 	if !c.closing() {
-		s.emit(Event{Kind: EventConnected, Endpoint: c.endpoint, Peer: c.remote, Session: c.peer.Session.String(), RoutingID: s.eventRoutingID(c)})
+		s.emit(Event{Kind: EventConnected, Endpoint: c.endpoint, Peer: c.remote, Session: c.info.Session.String(), RoutingID: s.eventRoutingID(c)})
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()

@@ -38,9 +38,9 @@ type subscriber struct {
 // publisher is the subscription state of a PUB or XPUB socket. Guarded by
 // Engine.mu.
 type publisher struct {
-	trie    patterns.Trie[*pipe]
+	trie    patterns.Trie[*Peer]
 	gen     uint64  // bumped per message, to send it once per peer
-	scratch []*pipe // the matches of the message being sent
+	scratch []*Peer // the matches of the message being sent
 
 	// XPUB: prefixes whose state (anyone subscribed or not) may differ
 	// from what Recv last told the application, oldest first.
@@ -113,8 +113,10 @@ func (s *Engine) subscribe(prefix []byte, add bool) error {
 			return nil
 		}
 	}
-	for _, c := range s.attached {
-		c.queueSubLocked(key, add)
+	for _, p := range s.peers {
+		if c := p.conn.Load(); c != nil {
+			c.queueSubLocked(key, add)
+		}
 	}
 	return nil
 }
@@ -206,16 +208,16 @@ func (s *Engine) publish(ctx context.Context, frames [][]byte) error {
 	pub := &s.pub
 	pub.gen++
 	matches := pub.trie.AppendMatches(pub.scratch[:0], m.first)
-	var full []*pipe // WithNoDrop: peers to wait for
+	var full []*Peer // WithNoDrop: peers to wait for
 	for _, p := range matches {
-		if p.mark == pub.gen || p.conn == nil {
+		if p.mark == pub.gen || p.conn.Load() == nil {
 			continue
 		}
 		p.mark = pub.gen
 		switch {
 		case p.room(m.size):
 			p.push(m)
-			p.conn.wakeLocked()
+			p.conn.Load().wakeLocked()
 			p.dropping = false
 		case s.opts.NoDrop:
 			full = append(full, p)
@@ -238,10 +240,10 @@ func (s *Engine) publish(ctx context.Context, frames [][]byte) error {
 		waiting := full[:0]
 		for _, p := range full {
 			switch {
-			case p.conn == nil: // gone meanwhile: its queue was dropped too
+			case p.conn.Load() == nil: // gone meanwhile: its queue was dropped too
 			case p.room(m.size):
 				p.push(m)
-				p.conn.wakeLocked()
+				p.conn.Load().wakeLocked()
 			default:
 				waiting = append(waiting, p)
 			}
@@ -253,12 +255,12 @@ func (s *Engine) publish(ctx context.Context, frames [][]byte) error {
 
 // dropFor counts a message p's full queue could not take. Callers hold
 // s.mu.
-func (s *Engine) dropFor(p *pipe) {
+func (s *Engine) dropFor(p *Peer) {
 	p.drops.Add(1)
 	s.stats.drops.Add(1)
-	if !p.dropping && p.conn != nil {
+	if !p.dropping && p.conn.Load() != nil {
 		p.dropping = true
-		s.emit(Event{Kind: EventDropping, Endpoint: p.conn.endpoint, Peer: p.conn.remote, Session: p.session.String()})
+		s.emit(Event{Kind: EventDropping, Endpoint: p.conn.Load().endpoint, Peer: p.conn.Load().remote, Session: p.session.String()})
 	}
 }
 
@@ -266,8 +268,8 @@ func (s *Engine) dropFor(p *pipe) {
 func (s *Engine) handleSubscription(c *conn, cmd Command) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	p := c.pipe
-	if p == nil || p.conn != c {
+	p := c.p
+	if p == nil || p.conn.Load() != c {
 		return nil // the connection is being replaced
 	}
 	key := string(cmd.Data)
@@ -300,7 +302,7 @@ func (s *Engine) handleSubscription(c *conn, cmd Command) error {
 // dropSubscriptionsLocked forgets a departed peer's prefixes and the
 // messages queued for it: a publisher's messages are at most once, and the
 // peer states its subscriptions again when it returns. Callers hold s.mu.
-func (s *Engine) dropSubscriptionsLocked(p *pipe) {
+func (s *Engine) dropSubscriptionsLocked(p *Peer) {
 	for key := range p.subs {
 		s.pub.trie.Remove([]byte(key), p)
 		if s.typ == XPub {
@@ -385,8 +387,8 @@ func (s *Engine) WaitSubscribers(ctx context.Context, n int) error {
 			return ErrClosed
 		}
 		have := 0
-		for _, p := range s.pipes {
-			if p.conn != nil && len(p.subs) > 0 {
+		for _, p := range s.peers {
+			if p.conn.Load() != nil && len(p.subs) > 0 {
 				have++
 			}
 		}

@@ -6,13 +6,8 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/wispmq/wisp/internal/queue"
 	"github.com/wispmq/wisp/patterns"
 )
-
-// maxIdleFlows bounds how many departed senders a receiving socket
-// remembers for duplicate suppression when they come back.
-const maxIdleFlows = 1024
 
 // entry is a received message waiting for Recv, with its sequence number in
 // its sender's stream (0 when the sender does not ask for acks).
@@ -22,38 +17,14 @@ type entry struct {
 	size int
 }
 
-// inflow is the receive side of one peer session. It outlives connections
-// so that a sender that reconnects is neither duplicated nor lost.
-type inflow struct {
-	session SessionID
-
-	// Guarded by inbox.mu.
-	q        queue.FIFO[entry]
-	lastSeq  uint64        // highest sequence accepted from this sender
-	ready    bool          // listed in inbox.ready
-	room     chan struct{} // non-nil while the connection's reader waits for the queue to drain
-	ackEvery uint64        // acknowledge at least every this many messages
-
-	routingID []byte // ROUTER: the id the application sees for this peer; set once
-
-	delivered  atomic.Uint64 // highest sequence the application took with Recv
-	ackSent    atomic.Uint64 // highest sequence acknowledged; written by the writer
-	taken      atomic.Int64  // payload bytes the application took
-	ackedBytes atomic.Int64  // taken at the last ACK; written by the writer
-	conn       atomic.Pointer[conn]
-	endpoint   atomic.Pointer[string]
-
-	msgsIn, bytesIn atomic.Uint64
-}
-
 // inbox holds what the socket received until the application takes it,
 // fair-queued across senders.
 type inbox struct {
 	s       *Engine
 	mu      sync.Mutex
 	closed  bool
-	flows   map[SessionID]*inflow
-	ready   []*inflow // flows with queued messages, in fair-queue order
+	done    chan struct{} // closed by close: readers waiting for room stop
+	ready   []*Peer       // peers with queued messages, in fair-queue order
 	fq      patterns.FairQueue
 	queued  int
 	wait    chan struct{} // closed and replaced when messages arrive and someone waits
@@ -67,16 +38,15 @@ type inbox struct {
 	closedFlag  atomic.Bool
 	batch       []entry
 	head        int
-	flow        *inflow // the flow the batch came from
-	flowDrained bool    // the flow's queue was empty after the batch was taken
-	pending     taken   // WithDeferredAck: the last message returned, not yet acknowledged
-	ackEvery    uint64
+	from        *Peer // the peer the batch came from
+	fromDrained bool  // its queue was empty after the batch was taken
+	pending     taken // WithDeferredAck: the last message returned, not yet acknowledged
 }
 
 func (in *inbox) init(s *Engine) {
 	in.s = s
-	in.flows = make(map[SessionID]*inflow)
 	in.wait = make(chan struct{})
+	in.done = make(chan struct{})
 }
 
 func (in *inbox) close() {
@@ -92,60 +62,27 @@ func (in *inbox) close() {
 		return
 	}
 	in.closed = true
-	for _, f := range in.flows {
-		f.q.Clear()
-		f.ready = false
-		if f.room != nil {
-			close(f.room)
-			f.room = nil
-		}
+	for _, p := range in.ready {
+		p.q.Clear()
+		p.ready = false
 	}
+	clear(in.ready)
 	in.ready = nil
 	in.queued = 0
+	close(in.done)
 	close(in.wait)
 	if dc := in.directConn.Load(); dc != nil {
 		dc.returnRead() // a Recv blocked in a direct read returns ErrClosed now
 	}
 }
 
-// attach returns the flow of c's peer session, creating it if needed.
-func (in *inbox) attach(c *conn) *inflow {
-	in.mu.Lock()
-	defer in.mu.Unlock()
-	f := in.flows[c.peer.Session]
-	if f == nil {
-		if len(in.flows) >= maxIdleFlows {
-			in.evictLocked()
-		}
-		f = &inflow{session: c.peer.Session, routingID: peerRoutingID(&c.peer)}
-		in.flows[f.session] = f
-	}
-	f.ackEvery = uint64(c.peer.Window / 4)
-	if f.ackEvery == 0 {
-		f.ackEvery = 1
-	}
-	ep := c.endpoint
-	f.endpoint.Store(&ep)
-	f.conn.Store(c)
-	return f
-}
-
-// evictLocked forgets departed senders whose messages were all taken.
-func (in *inbox) evictLocked() {
-	for k, f := range in.flows {
-		if f.conn.Load() == nil && f.q.Len() == 0 {
-			delete(in.flows, k)
-		}
-	}
-}
-
-// deliver queues messages that connection c read from its peer. seq numbers
-// them when the peer asks for acks (*next is the next sequence); those at or
-// below what was already accepted are dropped as duplicates. When the peer's
-// queue reaches the receive high-water mark, deliver waits until Recv has
-// drained half of it or c closes: the reader stops reading and TCP pushes
-// back on the sender.
-func (in *inbox) deliver(c *conn, f *inflow, msgs []Message, seqOn bool, next *uint64) error {
+// deliver queues messages that connection c read from its peer p. seq
+// numbers them when the peer asks for acks (*next is the next sequence);
+// those the peer's window already accepted are dropped as duplicates. When
+// the peer's queue reaches the receive high-water mark, deliver waits until
+// Recv has drained half of it or c closes: the reader stops reading and TCP
+// pushes back on the sender.
+func (in *inbox) deliver(c *conn, p *Peer, msgs []Message, seqOn bool, next *uint64) error {
 	in.mu.Lock()
 	if in.closed {
 		// Keep the connection until Close has written its final ACKs; the
@@ -154,27 +91,32 @@ func (in *inbox) deliver(c *conn, f *inflow, msgs []Message, seqOn bool, next *u
 		return nil
 	}
 	added, bytes, dups := 0, 0, 0
+	if seqOn {
+		p.ackMu.Lock()
+	}
 	for _, m := range msgs {
 		var seq uint64
 		if seqOn {
 			seq = *next
 			*next++
-			if seq <= f.lastSeq {
+			if !p.win.Accept(seq) {
 				dups++
 				continue
 			}
-			f.lastSeq = seq
 		}
 		size := m.Size()
-		f.q.Push(entry{m: m, seq: seq, size: size})
+		p.q.Push(entry{m: m, seq: seq, size: size})
 		added++
 		bytes += size
 	}
+	if seqOn {
+		p.ackMu.Unlock()
+	}
 	if added > 0 {
 		in.queued += added
-		if !f.ready {
-			f.ready = true
-			in.ready = append(in.ready, f)
+		if !p.ready {
+			p.ready = true
+			in.ready = append(in.ready, p)
 		}
 		if in.waiters > 0 {
 			close(in.wait)
@@ -190,14 +132,14 @@ func (in *inbox) deliver(c *conn, f *inflow, msgs []Message, seqOn bool, next *u
 		// ACKs, and a Send waiting for them would never return while the
 		// peer waits for us to read. The peer's window bounds the queue
 		// instead: it may not have more messages unacknowledged.
-		if f.q.Len() > int(c.peer.Window) {
-			overrun = protocolErrorf("%d messages queued, beyond the window of %d the peer stated", f.q.Len(), c.peer.Window)
+		if p.q.Len() > int(c.info.Window) {
+			overrun = protocolErrorf("%d messages queued, beyond the window of %d the peer stated", p.q.Len(), c.info.Window)
 		}
-	case f.q.Len() >= in.s.opts.RecvHWM:
-		if f.room == nil {
-			f.room = make(chan struct{})
+	case p.q.Len() >= in.s.opts.RecvHWM:
+		if p.space == nil {
+			p.space = make(chan struct{})
 		}
-		room = f.room
+		room = p.space
 	}
 	in.mu.Unlock()
 	if overrun != nil {
@@ -209,8 +151,8 @@ func (in *inbox) deliver(c *conn, f *inflow, msgs []Message, seqOn bool, next *u
 		if dc := in.directConn.Load(); dc != nil && dc != c {
 			dc.returnRead()
 		}
-		f.msgsIn.Add(uint64(added))
-		f.bytesIn.Add(uint64(bytes))
+		p.msgsIn.Add(uint64(added))
+		p.bytesIn.Add(uint64(bytes))
 		s.stats.msgsIn.Add(uint64(added))
 		s.stats.bytesIn.Add(uint64(bytes))
 	}
@@ -222,6 +164,7 @@ func (in *inbox) deliver(c *conn, f *inflow, msgs []Message, seqOn bool, next *u
 		select {
 		case <-room:
 		case <-c.done:
+		case <-in.done:
 		}
 	}
 	return nil
@@ -259,21 +202,21 @@ func (s *Engine) Recv(ctx context.Context) (Message, error) {
 	case Rep:
 		return s.recvRequest(ctx)
 	case Router:
-		m, f, err := s.in.next(ctx)
+		m, p, err := s.in.next(ctx)
 		if err != nil {
 			return nil, err
 		}
 		out := make(Message, 0, len(m)+1)
 		// A copy: the caller owns what Recv returns and may change it.
-		out = append(out, append([]byte(nil), f.routingID...))
+		out = append(out, append([]byte(nil), p.recvID...))
 		return append(out, m...), nil
 	}
 	m, _, err := s.in.next(ctx)
 	return m, err
 }
 
-// next returns the next message and the flow it came from.
-func (in *inbox) next(ctx context.Context) (Message, *inflow, error) {
+// next returns the next message and the peer it came from.
+func (in *inbox) next(ctx context.Context) (Message, *Peer, error) {
 	triedDirect := false
 	for {
 		in.recvMu.Lock()
@@ -338,7 +281,7 @@ func (in *inbox) refill() bool {
 		return false
 	}
 	i := in.fq.Pick(len(in.ready), func(int) bool { return true })
-	f := in.ready[i]
+	p := in.ready[i]
 	in.batch, in.head = in.batch[:0], 0
 	// One message per peer in turn while several have messages; a batch
 	// when only one has, which is where the lock per message would cost.
@@ -346,88 +289,86 @@ func (in *inbox) refill() bool {
 	if len(in.ready) == 1 {
 		n = recvBatch
 	}
-	for k := 0; k < n && f.q.Len() > 0; k++ {
-		in.batch = append(in.batch, f.q.Pop())
+	for k := 0; k < n && p.q.Len() > 0; k++ {
+		in.batch = append(in.batch, p.q.Pop())
 	}
 	in.queued -= len(in.batch)
-	left := f.q.Len()
+	left := p.q.Len()
 	if left == 0 {
-		f.ready = false
+		p.ready = false
 		copy(in.ready[i:], in.ready[i+1:])
 		in.ready[len(in.ready)-1] = nil
 		in.ready = in.ready[:len(in.ready)-1]
 		in.fq.Removed(i)
 	}
 	var room chan struct{}
-	if f.room != nil && left <= in.s.opts.RecvHWM/2 {
-		room, f.room = f.room, nil
+	if p.space != nil && left <= in.s.opts.RecvHWM/2 {
+		room, p.space = p.space, nil
 	}
-	in.flow, in.flowDrained, in.ackEvery = f, left == 0, f.ackEvery
+	in.from, in.fromDrained = p, left == 0
 	in.mu.Unlock()
 	if room != nil {
-		close(room) // the flow's reader may read again
+		close(room) // the peer's reader may read again
 	}
 	return true
 }
 
-// pop returns the next message of the batch, records it as delivered, and
-// wakes the flow's writer when an ACK is due. Callers hold recvMu; pop
+// pop returns the next message of the batch, records it as taken, and
+// wakes the peer's writer when an ACK is due. Callers hold recvMu; pop
 // releases it.
-func (in *inbox) pop() (Message, *inflow, error) {
+func (in *inbox) pop() (Message, *Peer, error) {
 	e := in.batch[in.head]
 	in.batch[in.head] = entry{}
 	in.head++
-	f := in.flow
-	last := in.head == len(in.batch)
-	drained := last && in.flowDrained
-	ackEvery := in.ackEvery
+	p := in.from
+	drained := in.head == len(in.batch) && in.fromDrained
 	if in.s.opts.DeferAck {
 		// The previous message is handled now that the application asks
 		// for the next: acknowledge it, and hold this one until then.
 		in.commitPending()
 		if e.seq != 0 {
-			in.pending = taken{f: f, seq: e.seq, size: e.size, ackEvery: ackEvery}
+			in.pending = taken{p: p, seq: e.seq, size: e.size}
 		}
 		in.recvMu.Unlock()
-		return e.m, f, nil
+		return e.m, p, nil
 	}
 	in.recvMu.Unlock()
 	if e.seq != 0 {
-		in.acknowledge(f, e.seq, e.size, ackEvery, drained)
+		in.acknowledge(p, e.seq, e.size, drained)
 	}
-	return e.m, f, nil
+	return e.m, p, nil
 }
 
 // taken is a message the application took whose acknowledgement waits
 // (WithDeferredAck).
 type taken struct {
-	f        *inflow
-	seq      uint64
-	size     int
-	ackEvery uint64
+	p    *Peer
+	seq  uint64
+	size int
 }
 
 // commitPending acknowledges the message Recv returned last under
 // WithDeferredAck. Callers hold recvMu.
 func (in *inbox) commitPending() {
-	if p := in.pending; p.f != nil {
+	if t := in.pending; t.p != nil {
 		in.pending = taken{}
-		in.acknowledge(p.f, p.seq, p.size, p.ackEvery, true)
+		in.acknowledge(t.p, t.seq, t.size, true)
 	}
 }
 
-// acknowledge records that the application took message seq of flow f
-// and gets the ACK on its way: at once after a full ack interval (in
-// messages or bytes), else, when the queue drained, by the short delayed
-// ACK, which a reply going out soon makes unnecessary.
-func (in *inbox) acknowledge(f *inflow, seq uint64, size int, ackEvery uint64, drained bool) {
-	f.delivered.Store(seq)
-	total := f.taken.Add(int64(size))
-	c := f.conn.Load()
+// acknowledge records that the application took message seq of peer p and
+// gets the ACK on its way: at once after a full ack interval (in messages
+// or bytes), else, when the queue drained, by the short delayed ACK, which
+// a reply going out soon makes unnecessary.
+func (in *inbox) acknowledge(p *Peer, seq uint64, size int, drained bool) {
+	p.ackMu.Lock()
+	due := p.win.Take(seq, size)
+	p.ackMu.Unlock()
+	c := p.conn.Load()
 	if c == nil {
 		return
 	}
-	if seq-f.ackSent.Load() >= ackEvery || total-f.ackedBytes.Load() >= c.ackEveryBytes {
+	if due {
 		c.signal()
 	} else if drained && !c.ackArmed.Load() {
 		c.armAck()
@@ -447,45 +388,6 @@ func (s *Engine) Ack() error {
 	s.in.commitPending()
 	s.in.recvMu.Unlock()
 	return nil
-}
-
-// stats adds the receive side to the per-peer list and returns the total
-// queued.
-// A peer the send side already listed (a socket that sends and receives)
-// gets its receive counters added to that entry.
-func (in *inbox) stats(peers []PeerStats) (int, []PeerStats) {
-	batched := in.batched() // recvMu is taken before mu, never inside it
-	in.mu.Lock()
-	defer in.mu.Unlock()
-	sent := make(map[string]int, len(peers))
-	for i, ps := range peers {
-		if ps.Session != "" {
-			sent[ps.Session] = i
-		}
-	}
-	for _, f := range in.flows {
-		if i, ok := sent[f.session.String()]; ok {
-			peers[i].MsgsIn = f.msgsIn.Load()
-			peers[i].BytesIn = f.bytesIn.Load()
-			peers[i].RecvQueue = f.q.Len()
-			continue
-		}
-		ps := PeerStats{
-			Session:   f.session.String(),
-			Connected: f.conn.Load() != nil,
-			MsgsIn:    f.msgsIn.Load(),
-			BytesIn:   f.bytesIn.Load(),
-			RecvQueue: f.q.Len(),
-		}
-		if c := f.conn.Load(); c != nil {
-			ps.Remote = c.remote
-		}
-		if ep := f.endpoint.Load(); ep != nil {
-			ps.Endpoint = *ep
-		}
-		peers = append(peers, ps)
-	}
-	return in.queued + batched, peers
 }
 
 // batched counts messages taken into the consumer's batch but not yet

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"time"
-
 )
 
 // Request-reply envelopes (wire/SPEC.md section 4.1). A request travels as
@@ -30,7 +29,7 @@ type requester struct {
 	given   bool   // it was given to some pipe at least once
 	id      uint32 // the outstanding request's id
 	m       msg    // the outstanding request, envelope included
-	carrier *pipe  // the pipe it was last given to, or nil while unsent
+	carrier *Peer  // the pipe it was last given to, or nil while unsent
 	timer   *time.Timer
 	gen     uint64 // bumped per request, to void stale retry timers
 }
@@ -41,7 +40,7 @@ func (r *requester) init() { r.nextID = rand.Uint32() }
 type replier struct {
 	pending  bool
 	session  SessionID // who asked
-	envelope [][]byte       // the frames before the delimiter
+	envelope [][]byte  // the frames before the delimiter
 }
 
 // sendRequest is Send on a REQ socket: it never blocks. The request goes to
@@ -97,7 +96,7 @@ func (s *Engine) dispatchRequestLocked(retry bool) *conn {
 	r := &s.req
 	p := s.pickLocked(r.m.size)
 	if p == nil {
-		if r.carrier == nil || r.carrier.conn == nil {
+		if r.carrier == nil || r.carrier.conn.Load() == nil {
 			r.carrier = nil // wait for a peer: attachPipeLocked dispatches
 		}
 		return nil
@@ -125,7 +124,7 @@ func (s *Engine) redispatchLocked(retry bool) {
 
 // holds reports whether the pipe's ledger still has m, by the identity of
 // its first frame. Only REQ uses it, whose ledgers hold a few requests.
-func (p *pipe) holds(m msg) bool {
+func (p *Peer) holds(m msg) bool {
 	for i := p.ledger.Len() - 1; i >= 0; i-- {
 		if x := p.ledger.Peek(i); len(x.first) > 0 && &x.first[0] == &m.first[0] {
 			return true
@@ -167,7 +166,7 @@ func (s *Engine) retryRequest(gen uint64) {
 
 // requestPipeLost runs when p's connection ends: a request it carried goes
 // out again at once. Callers hold s.mu.
-func (s *Engine) requestPipeLost(p *pipe) {
+func (s *Engine) requestPipeLost(p *Peer) {
 	r := &s.req
 	if !r.active || r.carrier != p || !s.opts.RequestRetry || s.closing {
 		return
@@ -182,8 +181,12 @@ func (s *Engine) requestPipeLost(p *pipe) {
 // requestPipeAttached runs when p gets a connection. A request that found
 // no peer goes out now; one whose carrier now leads to a new server session
 // goes out again, since the old server took it with it. Callers hold s.mu.
-func (s *Engine) requestPipeAttached(p *pipe, newSession bool) {
+func (s *Engine) requestPipeAttached(p *Peer, newSession bool) {
 	r := &s.req
+	if r.active && r.carrier != nil && r.carrier != p && p.holds(r.m) {
+		// The request came along with what its endpoint's old peer held.
+		r.carrier = p
+	}
 	switch {
 	case !r.active || s.closing:
 	case r.carrier == nil:
@@ -315,14 +318,14 @@ func (s *Engine) sendReply(ctx context.Context, frames [][]byte) error {
 		size += len(f)
 	}
 	m := msg{first: all[0], rest: all[1:], size: size}
-	return s.sendToLocked(ctx, m, func() *pipe { return s.bySession[rep.session] })
+	return s.sendToLocked(ctx, m, func() *Peer { return s.bySession[rep.session] })
 }
 
 // sendToLocked queues m on the pipe route returns, waiting for room below
 // the high-water marks. A message whose pipe is gone, or goes while Send
 // waits, is dropped and counted. Callers hold s.mu; sendToLocked releases
 // it, and writes the message itself when kickLocked says so.
-func (s *Engine) sendToLocked(ctx context.Context, m msg, route func() *pipe) error {
+func (s *Engine) sendToLocked(ctx context.Context, m msg, route func() *Peer) error {
 	for {
 		if s.closing {
 			s.mu.Unlock()

@@ -3,7 +3,6 @@ package engine
 import (
 	"context"
 	"fmt"
-
 )
 
 // peerRoutingID is the id a ROUTER knows a peer by: the routing id the peer
@@ -34,16 +33,16 @@ func (s *Engine) sendRouted(ctx context.Context, frames [][]byte) error {
 		s.mu.Unlock()
 		return fmt.Errorf("%w: %x", ErrUnroutable, rid)
 	}
-	return s.sendToLocked(ctx, m, func() *pipe { return s.byRoutingID[string(rid)] })
+	return s.sendToLocked(ctx, m, func() *Peer { return s.byRoutingID[string(rid)] })
 }
 
 // routingIDTakenLocked reports, as an error, that another session's
 // connected peer already has the routing id connection c's peer states.
 // Callers hold s.mu.
 func (s *Engine) routingIDTakenLocked(c *conn) error {
-	rid := peerRoutingID(&c.peer)
+	rid := peerRoutingID(&c.info)
 	holder := s.byRoutingID[string(rid)]
-	if holder != nil && holder.conn != nil && !(holder.hasSession && holder.session == c.peer.Session) {
+	if holder != nil && holder.conn.Load() != nil && !(holder.hasSession && holder.session == c.info.Session) {
 		return fmt.Errorf("%w: %q", ErrDuplicateRoutingID, rid)
 	}
 	return nil
@@ -53,8 +52,8 @@ func (s *Engine) routingIDTakenLocked(c *conn) error {
 // of another, departed session that had the id loses it, and the messages
 // queued for the id move to p, whose peer now answers to it. Callers hold
 // s.mu.
-func (s *Engine) mapRoutingIDLocked(p *pipe, c *conn) {
-	rid := string(peerRoutingID(&c.peer))
+func (s *Engine) mapRoutingIDLocked(p *Peer, c *conn) {
+	rid := string(peerRoutingID(&c.info))
 	if p.routingID != rid && p.routingID != "" && s.byRoutingID[p.routingID] == p {
 		delete(s.byRoutingID, p.routingID)
 	}
@@ -62,10 +61,7 @@ func (s *Engine) mapRoutingIDLocked(p *pipe, c *conn) {
 		for _, m := range holder.takeAll() {
 			p.push(m)
 		}
-		holder.routingID = ""
-		if holder.dialer == nil {
-			s.removePipeLocked(holder)
-		}
+		holder.routingID = "" // it is away; its resume timeout forgets it
 	}
 	p.routingID = rid
 	s.byRoutingID[rid] = p
@@ -76,7 +72,7 @@ func (s *Engine) eventRoutingID(c *conn) []byte {
 	if s.typ != Router {
 		return nil
 	}
-	return peerRoutingID(&c.peer)
+	return peerRoutingID(&c.info)
 }
 
 // addressed reports whether the socket's messages are addressed to one peer
@@ -87,10 +83,10 @@ func (s *Engine) addressed() bool { return s.typ == Router || s.typ == Rep || s.
 // keepsAddress reports whether the messages p holds are still addressed
 // correctly once p leads to connection c's peer: always for unaddressed
 // types; for ROUTER when the peer's routing id is unchanged.
-func (s *Engine) keepsAddress(p *pipe, c *conn) bool {
+func (s *Engine) keepsAddress(p *Peer, c *conn) bool {
 	switch s.typ {
 	case Router:
-		return p.routingID == string(peerRoutingID(&c.peer))
+		return p.routingID == string(peerRoutingID(&c.info))
 	case Rep, Pub, XPub:
 		return false
 	}
@@ -99,7 +95,7 @@ func (s *Engine) keepsAddress(p *pipe, c *conn) bool {
 
 // dropHeldLocked discards what an addressed pipe holds for a peer that is
 // gone, counting it as unroutable. Callers hold s.mu.
-func (s *Engine) dropHeldLocked(p *pipe) {
+func (s *Engine) dropHeldLocked(p *Peer) {
 	if n := p.ledger.Len(); n > 0 {
 		p.takeAll()
 		s.stats.unroutable.Add(uint64(n))

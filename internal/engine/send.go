@@ -3,7 +3,6 @@ package engine
 import (
 	"context"
 	"fmt"
-
 )
 
 // Send sends one message made of the given frames (at least one).
@@ -83,8 +82,8 @@ func (s *Engine) Send(ctx context.Context, frames [][]byte) error {
 // anyConnectedLocked reports whether some pipe has a connection. Callers
 // hold s.mu.
 func (s *Engine) anyConnectedLocked() bool {
-	for _, p := range s.pipes {
-		if p.conn != nil {
+	for _, p := range s.peers {
+		if p.conn.Load() != nil {
 			return true
 		}
 	}
@@ -96,13 +95,13 @@ func (s *Engine) anyConnectedLocked() bool {
 // Callers hold s.mu.
 func (s *Engine) largestPeerMaxLocked() (uint64, bool) {
 	var limit uint64
-	for _, p := range s.pipes {
+	for _, p := range s.peers {
 		if p.peerMax == 0 {
 			return 0, false // unknown yet, or unlimited
 		}
 		limit = max(limit, p.peerMax)
 	}
-	return limit, len(s.pipes) > 0
+	return limit, len(s.peers) > 0
 }
 
 // pickLocked chooses the pipe for the next message: connected pipes in turn
@@ -111,27 +110,27 @@ func (s *Engine) largestPeerMaxLocked() (uint64, bool) {
 // not overtake them, and they count against the send marks until they are
 // placed, so a peer that stays away cannot make the socket hold more than
 // its marks. Callers hold s.mu.
-func (s *Engine) pickLocked(size int) *pipe {
+func (s *Engine) pickLocked(size int) *Peer {
 	if s.orphans.Len() > 0 {
 		s.pumpOrphansLocked()
 		if s.orphans.Len() > 0 {
 			return nil
 		}
 	}
-	i := s.rr.Pick(len(s.pipes), func(i int) bool {
-		p := s.pipes[i]
-		return p.conn != nil && p.room(size)
+	i := s.rr.Pick(len(s.peers), func(i int) bool {
+		p := s.peers[i]
+		return p.conn.Load() != nil && p.room(size)
 	})
 	if i < 0 {
-		i = s.rr.Pick(len(s.pipes), func(i int) bool {
-			p := s.pipes[i]
-			return p.conn == nil && p.dialer != nil && p.room(size)
+		i = s.rr.Pick(len(s.peers), func(i int) bool {
+			p := s.peers[i]
+			return p.conn.Load() == nil && p.dialer != nil && p.room(size)
 		})
 	}
 	if i < 0 {
 		return nil
 	}
-	return s.pipes[i]
+	return s.peers[i]
 }
 
 // checkFrames validates a message's frames and returns its payload size.

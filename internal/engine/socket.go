@@ -65,19 +65,19 @@ type Engine struct {
 	closing     bool
 	binds       map[string]*binding
 	dialers     map[string]*dialer
-	conns       map[*conn]struct{}       // every open connection, handshaking or attached
-	attached    map[SessionID]*conn      // at most one attached connection per peer session
-	pipes       []*pipe                  // send side, one per peer session (and per unconnected dialer)
-	bySession   map[SessionID]*pipe      // pipes that have a peer session
-	streamPos   map[SessionID]uint64     // next sequence of sessions whose pipe is gone
-	rr          patterns.RoundRobin      // over pipes
-	orphans     queue.FIFO[msg]          // messages of departed peers waiting for room elsewhere
-	room        chan struct{}            // closed and replaced to wake Send and Flush waiters
-	roomWaiters int                      // how many wait on room
+	conns       map[*conn]struct{}     // every open connection, handshaking or attached
+	peers       []*Peer                // every peer the socket knows, in round-robin order
+	bySession   map[SessionID]*Peer    // the peers that have a session
+	connected   int                    // how many peers have a connection
+	departed    map[SessionID]departed // where forgotten peers' streams stood
+	rr          patterns.RoundRobin    // over peers
+	orphans     queue.FIFO[msg]        // messages of departed peers waiting for room elsewhere
+	room        chan struct{}          // closed and replaced to wake Send and Flush waiters
+	roomWaiters int                    // how many wait on room
 
 	in inbox // receive side
 
-	byRoutingID map[string]*pipe // ROUTER: the pipe of each peer's routing id; guarded by mu
+	byRoutingID map[string]*Peer // ROUTER: the pipe of each peer's routing id; guarded by mu
 	req         requester        // REQ state; guarded by mu
 	rep         replier          // REP state; guarded by mu
 	pub         publisher        // PUB and XPUB state; guarded by mu
@@ -131,10 +131,9 @@ func New(cfg Config) (*Engine, error) {
 	s.binds = make(map[string]*binding)
 	s.dialers = make(map[string]*dialer)
 	s.conns = make(map[*conn]struct{})
-	s.attached = make(map[SessionID]*conn)
-	s.bySession = make(map[SessionID]*pipe)
-	s.streamPos = make(map[SessionID]uint64)
-	s.byRoutingID = make(map[string]*pipe)
+	s.bySession = make(map[SessionID]*Peer)
+	s.departed = make(map[SessionID]departed)
+	s.byRoutingID = make(map[string]*Peer)
 	s.req.init()
 	s.sub.count = make(map[string]int)
 	s.room = make(chan struct{})
@@ -172,7 +171,7 @@ func (s *Engine) broadcastRoomLocked() {
 // unacknowledged, or orphaned. Callers hold s.mu.
 func (s *Engine) heldLocked() int {
 	n := s.orphans.Len()
-	for _, p := range s.pipes {
+	for _, p := range s.peers {
 		n += p.ledger.Len()
 	}
 	return n
@@ -189,7 +188,7 @@ func (s *Engine) WaitPeers(ctx context.Context, n int) error {
 		if s.closing || s.ctx.Err() != nil {
 			return ErrClosed
 		}
-		if len(s.attached) >= n {
+		if s.connected >= n {
 			return nil
 		}
 		if !s.waitRoomLocked(ctx.Done()) {
@@ -280,7 +279,7 @@ func (s *Engine) close() error {
 	for c := range s.conns {
 		conns = append(conns, c)
 	}
-	for _, p := range s.pipes {
+	for _, p := range s.peers {
 		p.stopExpiry()
 	}
 	s.req.stopTimer()
@@ -302,7 +301,7 @@ func (s *Engine) close() error {
 	s.wg.Wait()
 
 	s.mu.Lock()
-	for _, p := range s.pipes {
+	for _, p := range s.peers {
 		p.stopExpiry() // a detach during shutdown may have armed one
 	}
 	s.mu.Unlock()
@@ -322,9 +321,9 @@ func (s *Engine) finishAcks() {
 		return
 	}
 	s.mu.Lock()
-	conns := make([]*conn, 0, len(s.attached))
-	for _, c := range s.attached {
-		if c.flow != nil && c.peer.Acks {
+	var conns []*conn
+	for _, p := range s.peers {
+		if c := p.conn.Load(); c != nil && c.info.Acks {
 			conns = append(conns, c)
 		}
 	}
@@ -383,16 +382,19 @@ func (s *Engine) Stats() Stats {
 		HandshakeFailures: s.handshakeFail.Load(),
 		ProtocolErrors:    s.protocolErr.Load(),
 	}
+	batched := s.in.batched() // recvMu is taken before mu, never inside it
 	s.mu.Lock()
 	st.Orphans = s.orphans.Len()
 	st.SendQueue = st.Orphans
-	for _, p := range s.pipes {
+	for _, p := range s.peers {
 		ps := p.statsLocked()
 		st.Unacked += ps.Unacked
 		st.SendQueue += ps.SendQueue
 		st.Peers = append(st.Peers, ps)
 	}
 	s.mu.Unlock()
-	st.RecvQueue, st.Peers = s.in.stats(st.Peers)
+	s.in.mu.Lock()
+	st.RecvQueue = s.in.queued + batched
+	s.in.mu.Unlock()
 	return st
 }

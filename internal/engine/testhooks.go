@@ -21,7 +21,11 @@ func (s *Engine) RecvWaiting() bool {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, c := range s.attached {
+	for _, p := range s.peers {
+		c := p.conn.Load()
+		if c == nil {
+			continue
+		}
 		c.dlMu.Lock()
 		asked := c.wantRead > 0
 		c.dlMu.Unlock()

@@ -33,6 +33,23 @@ func (c *codec) Decode(b []byte) (engine.Item, int, error) {
 	return engine.Item{IsCommand: true, Command: cmd}, n, nil
 }
 
+func (c *codec) DecodeData(b []byte, base int, refs []engine.FrameRef) ([]engine.FrameRef, int, error) {
+	n := 0
+	for n < len(b) {
+		if wire.Flags(b[n])&wire.FlagCommand != 0 {
+			return refs, n, nil
+		}
+		it, k, err := c.dec.Decode(b[n:])
+		if err != nil {
+			return refs, n, err
+		}
+		end := n + k
+		refs = append(refs, engine.FrameRef{Start: base + end - len(it.Frame), End: base + end, More: it.More})
+		n = end
+	}
+	return refs, n, nil
+}
+
 func (c *codec) Need() int { return c.dec.Need() }
 
 func (c *codec) DataHeader(b []byte) (int, bool) {
@@ -72,12 +89,19 @@ var commandIDs = [...]wire.CommandID{
 	engine.CmdCancel:    wire.CmdCancel,
 }
 
-// kindOf maps a WISP/1 command id to the engine's command.
-func kindOf(id wire.CommandID) (engine.CommandKind, bool) {
-	for k, w := range commandIDs {
-		if w == id && k != 0 {
-			return engine.CommandKind(k), true
+// kinds is commandIDs the other way round: the engine's command for each
+// WISP/1 command id, 0 for an id it does not know.
+var kinds = func() (k [256]engine.CommandKind) {
+	for kind, id := range commandIDs {
+		if kind != 0 {
+			k[id] = engine.CommandKind(kind)
 		}
 	}
-	return 0, false
+	return k
+}()
+
+// kindOf maps a WISP/1 command id to the engine's command.
+func kindOf(id wire.CommandID) (engine.CommandKind, bool) {
+	k := kinds[id]
+	return k, k != 0
 }

@@ -18,7 +18,7 @@ func TestAckAfterRewindCoversUnresentMessages(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	p := &pipe{s: s}
+	p := &Peer{e: s}
 	for i := range 10 {
 		p.push(msg{first: []byte{byte(i)}, size: 1})
 	}
@@ -41,4 +41,3 @@ func TestAckAfterRewindCoversUnresentMessages(t *testing.T) {
 		t.Fatalf("ack(11) with 10 ever sent: got %v, want ErrAckBeyondSent", err)
 	}
 }
-

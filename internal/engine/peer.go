@@ -1,0 +1,446 @@
+package engine
+
+import (
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/wispmq/wisp/internal/queue"
+	"github.com/wispmq/wisp/patterns"
+)
+
+// msg is a message on the send side. The first frame is kept apart so a
+// single-frame Send stores its frame without allocating a [][]byte.
+type msg struct {
+	first []byte
+	rest  [][]byte
+	size  int
+	cum   int64 // bytes pushed to its peer up to and including it
+}
+
+// Peer is one peer session: the socket on the other end, across its
+// connections. It holds both directions of the stream with that socket:
+// the send ledger (what this socket owes it) and the receive queue and
+// window (what it sent that the application has not taken or this socket
+// not acknowledged). A connecting endpoint's peer exists before its first
+// handshake, without a session, so that messages can queue for it.
+//
+// A peer lives from its first connection (or its endpoint's Connect) until
+// it has been away for the resume timeout and holds nothing: then the
+// socket forgets it, keeping only where its streams stood (departed).
+type Peer struct {
+	e *Engine
+
+	// Guarded by Engine.mu.
+	session      SessionID
+	hasSession   bool     // false for a connecting endpoint's peer before its handshake
+	info         PeerInfo // what the peer stated at its last handshake
+	dialer       *dialer  // the endpoint this socket dials it through, if any
+	peerMax      uint64
+	ledger       patterns.Ledger[msg]
+	heldBytes    int64       // payload bytes in the ledger
+	sentHigh     uint64      // highest sequence ever sent on the current stream
+	resumeNeeded bool        // an ACK skipped unsent messages: the writer must send RESUME again
+	skipped      []msg       // scratch for those skipped messages
+	pushed       int64       // payload bytes ever pushed; msg.cum counts in it
+	expiry       *time.Timer // resume timeout while away
+	gen          uint64      // bumped on every attach and detach to void stale timers
+	gone         bool        // the resume timeout passed since the last attach (EventPeerGone sent)
+	routingID    string      // ROUTER: the peer's routing id, while mapped in byRoutingID
+	subs         map[string]struct{}
+	mark         uint64 // PUB, XPUB: the last message sent to it, to send each once
+	dropping     bool   // PUB, XPUB: the last message for it found its queue full
+
+	// conn is the attached connection, or nil. Written under Engine.mu;
+	// read without it by Recv, which wakes the writer to acknowledge.
+	conn atomic.Pointer[conn]
+
+	// Guarded by inbox.mu.
+	q     queue.FIFO[entry]
+	ready bool          // listed in inbox.ready
+	space chan struct{} // non-nil while the connection's reader waits for space in the queue
+
+	recvID []byte // ROUTER: the id the application sees for this peer; set at attach
+
+	// ackMu guards win: the reader accepts, Recv takes, the writer
+	// acknowledges.
+	ackMu sync.Mutex
+	win   patterns.RecvWindow
+
+	msgsOut, bytesOut, resends, drops, msgsIn, bytesIn atomic.Uint64
+}
+
+// departed is what a socket keeps of a peer it forgot, so that a stream
+// with that session continues where it stopped if the session comes back:
+// the next sequence number it would have sent the peer (the peer drops
+// lower ones as duplicates), and the receive window (which of the peer's
+// messages it has, and acknowledged).
+type departed struct {
+	nextSeq uint64
+	win     patterns.RecvWindow
+}
+
+// maxDeparted bounds how many forgotten peers a socket remembers.
+const maxDeparted = 1 << 14
+
+// room reports whether the peer can take a message of size n: below both
+// high-water marks (a lone message may exceed the byte mark) and within the
+// peer's stated maximum message size.
+func (p *Peer) room(n int) bool {
+	o := &p.e.opts
+	return p.ledger.Len() < o.SendHWM &&
+		(p.heldBytes == 0 || p.heldBytes+int64(n) <= o.SendHWMBytes) &&
+		(p.peerMax == 0 || uint64(n) <= p.peerMax)
+}
+
+func (p *Peer) push(m msg) {
+	p.pushed += int64(m.size)
+	m.cum = p.pushed
+	p.ledger.Push(m)
+	p.heldBytes += int64(m.size)
+}
+
+// ack releases every message up to seq, keeping heldBytes in step with one
+// look at the last released message's running total. After a reconnect an
+// ACK may cover messages sent on the previous connection and not yet resent:
+// those are dropped from the resend too, and the writer restates where the
+// stream goes on with RESUME.
+func (p *Peer) ack(seq uint64) (int, error) {
+	l := &p.ledger
+	if seq <= l.AckedSeq() {
+		return 0, nil
+	}
+	if seq > p.sentHigh {
+		return 0, fmt.Errorf("%w: got ACK %d, last sent %d", patterns.ErrAckBeyondSent, seq, p.sentHigh)
+	}
+	if first := l.FirstUnsentSeq(); seq >= first {
+		p.skipped = l.TakeUnsent(p.skipped[:0], int(seq-first+1))
+		clear(p.skipped)
+		p.resumeNeeded = true
+	}
+	var released int64
+	if k := seq - l.AckedSeq(); k <= uint64(l.Unacked()) {
+		last := l.Peek(int(k) - 1)
+		released = p.heldBytes - (p.pushed - last.cum)
+	}
+	n, err := l.Ack(seq)
+	if err == nil {
+		p.heldBytes -= released
+	}
+	return n, err
+}
+
+// takeAll removes every message the peer holds; numbering goes on after
+// them.
+func (p *Peer) takeAll() []msg {
+	p.heldBytes = 0
+	all := p.ledger.TakeAll(nil)
+	p.sentHigh = p.ledger.AckedSeq()
+	return all
+}
+
+func (p *Peer) stopExpiry() {
+	if p.expiry != nil {
+		p.expiry.Stop()
+		p.expiry = nil
+	}
+}
+
+// armExpiry starts the resume timeout of a peer that is away. Callers hold
+// Engine.mu.
+func (p *Peer) armExpiry() {
+	p.stopExpiry()
+	gen := p.gen
+	p.expiry = time.AfterFunc(p.e.opts.ResumeTimeout, func() { p.e.expirePeer(p, gen) })
+}
+
+// endpoint is the endpoint the peer is (or was last) reached through.
+func (p *Peer) endpoint() string {
+	if c := p.conn.Load(); c != nil {
+		return c.endpoint
+	}
+	if p.dialer != nil {
+		return p.dialer.endpoint
+	}
+	return ""
+}
+
+// statsLocked reports the peer's counters. Callers hold Engine.mu, which
+// is taken before inbox.mu.
+func (p *Peer) statsLocked() PeerStats {
+	ps := PeerStats{
+		Endpoint:      p.endpoint(),
+		MsgsOut:       p.msgsOut.Load(),
+		BytesOut:      p.bytesOut.Load(),
+		MsgsIn:        p.msgsIn.Load(),
+		BytesIn:       p.bytesIn.Load(),
+		Resends:       p.resends.Load(),
+		Unacked:       p.ledger.Unacked(),
+		SendQueue:     p.ledger.Len(),
+		Drops:         p.drops.Load(),
+		Subscriptions: len(p.subs),
+	}
+	if c := p.conn.Load(); c != nil {
+		ps.Connected, ps.Remote = true, c.remote
+	}
+	if p.hasSession {
+		ps.Session = p.session.String()
+	}
+	if p.routingID != "" {
+		ps.RoutingID = []byte(p.routingID)
+	}
+	in := &p.e.in
+	in.mu.Lock()
+	ps.RecvQueue = p.q.Len()
+	in.mu.Unlock()
+	return ps
+}
+
+// newPeerLocked adds a peer without a session. Callers hold Engine.mu.
+func (s *Engine) newPeerLocked(d *dialer) *Peer {
+	p := &Peer{e: s, dialer: d}
+	s.peers = append(s.peers, p)
+	return p
+}
+
+// adoptSessionLocked gives a peer without a session its session: a new
+// stream, which continues where an earlier one with that session stopped if
+// the socket remembers it. Callers hold Engine.mu.
+func (s *Engine) adoptSessionLocked(p *Peer, sess SessionID) {
+	p.session, p.hasSession = sess, true
+	s.bySession[sess] = p
+	rec, ok := s.departed[sess]
+	delete(s.departed, sess)
+	p.ledger.RestartAt(rec.nextSeq)
+	p.sentHigh = p.ledger.AckedSeq()
+	if ok {
+		p.ackMu.Lock()
+		p.win = rec.win
+		p.ackMu.Unlock()
+	}
+}
+
+// forgetLocked ends p's session: the socket remembers where its streams
+// stood, and drops the peer unless an endpoint still dials it, whose peer
+// waits without a session for whoever answers next. Callers hold
+// Engine.mu.
+func (s *Engine) forgetLocked(p *Peer) {
+	if p.hasSession {
+		if len(s.departed) >= maxDeparted {
+			for k := range s.departed { // forget one, arbitrarily
+				delete(s.departed, k)
+				break
+			}
+		}
+		p.ackMu.Lock()
+		s.departed[p.session] = departed{nextSeq: p.ledger.NextSeq(), win: p.win}
+		p.win = patterns.RecvWindow{}
+		p.ackMu.Unlock()
+		if s.bySession[p.session] == p {
+			delete(s.bySession, p.session)
+		}
+		p.hasSession = false
+	}
+	if p.routingID != "" && s.byRoutingID[p.routingID] == p {
+		delete(s.byRoutingID, p.routingID)
+	}
+	p.routingID = ""
+	if p.dialer == nil {
+		s.removePeerLocked(p)
+	}
+}
+
+// removePeerLocked drops p from the socket's list. Its ledger must be empty.
+// Callers hold Engine.mu.
+func (s *Engine) removePeerLocked(p *Peer) {
+	p.stopExpiry()
+	if s.req.carrier == p {
+		s.req.carrier = nil
+	}
+	for i, q := range s.peers {
+		if q == p {
+			copy(s.peers[i:], s.peers[i+1:])
+			s.peers[len(s.peers)-1] = nil // release the pointer for the GC
+			s.peers = s.peers[:len(s.peers)-1]
+			s.rr.Removed(i)
+			return
+		}
+	}
+}
+
+// attachPeerLocked makes connection c the connection of its peer session,
+// creating the peer or taking over what the connecting endpoint's peer held
+// as needed. Callers hold Engine.mu.
+func (s *Engine) attachPeerLocked(c *conn) *Peer {
+	sess := c.info.Session
+	p := s.bySession[sess]
+	var d *Peer
+	if c.dialer != nil {
+		d = c.dialer.peer
+	}
+	newSession := p == nil
+	if p == nil {
+		if d != nil && !d.hasSession {
+			p = d
+		} else {
+			p = s.newPeerLocked(nil)
+		}
+		s.adoptSessionLocked(p, sess)
+	}
+	if d != nil && d != p {
+		// The endpoint leads to another session than its peer's (the socket
+		// behind it was replaced, or is one reached another way): what the
+		// endpoint's peer held goes to this one, if it is still rightly
+		// addressed.
+		resent := d.ledger.Unacked()
+		if s.keepsAddress(d, c) {
+			for _, m := range d.takeAll() {
+				p.push(m)
+			}
+			if resent > 0 {
+				p.resends.Add(uint64(resent))
+				s.stats.resends.Add(uint64(resent))
+			}
+		} else {
+			s.dropHeldLocked(d)
+		}
+		d.dialer = nil
+		if !d.hasSession {
+			s.removePeerLocked(d)
+		}
+		p.dialer, c.dialer.peer = c.dialer, p
+	}
+	p.stopExpiry()
+	p.gen++
+	p.gone = false
+	if !newSession {
+		// The same session again: resend what it has not acknowledged.
+		if resumed := p.ledger.Unacked(); resumed > 0 {
+			p.resends.Add(uint64(resumed))
+			s.stats.resends.Add(uint64(resumed))
+		}
+		p.ledger.Rewind()
+	}
+	c.needResume = s.opts.Acks
+	p.info = c.info
+	p.peerMax = c.info.MaxMessageSize
+	p.ackMu.Lock()
+	p.win.SetWindow(c.info.Window, c.info.WindowBytes)
+	p.win.Reconnected()
+	p.ackMu.Unlock()
+	c.p = p
+	p.conn.Store(c)
+	s.connected++
+	if s.typ == Router {
+		p.recvID = peerRoutingID(&c.info)
+	}
+	s.pumpOrphansLocked()
+	if s.typ == Req {
+		s.requestPipeAttached(p, newSession)
+	}
+	s.broadcastRoomLocked() // a Send waiting for any peer can go on; WaitPeers
+	return p
+}
+
+// detachPeerLocked unhooks c from its peer, which keeps what it holds for
+// the resume timeout. Callers hold Engine.mu.
+func (s *Engine) detachPeerLocked(c *conn) {
+	p := c.p
+	if p == nil || p.conn.Load() != c {
+		return
+	}
+	p.conn.Store(nil)
+	s.connected--
+	p.gen++
+	s.broadcastRoomLocked()
+	if s.isPublisher() {
+		s.dropSubscriptionsLocked(p)
+	}
+	if s.closing && s.ctx.Err() != nil {
+		return
+	}
+	p.armExpiry()
+	if s.typ == Req {
+		s.requestPipeLost(p)
+	}
+}
+
+// expirePeer runs when a peer has been away for the resume timeout: what it
+// held goes to other peers (or is dropped, if addressed to it), and once the
+// application has taken everything it sent, the socket forgets it.
+func (s *Engine) expirePeer(p *Peer, gen uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if p.gen != gen || p.conn.Load() != nil || s.ctx.Err() != nil {
+		return
+	}
+	p.expiry = nil
+	if p.hasSession && !p.gone {
+		p.gone = true
+		e := Event{Kind: EventPeerGone, Session: p.session.String(), Endpoint: p.endpoint()}
+		if p.routingID != "" {
+			e.RoutingID = []byte(p.routingID)
+		}
+		s.emit(e)
+	}
+	moved := p.ledger.Len()
+	if s.addressed() {
+		// Nobody else may have these: the peer they were for is gone.
+		s.dropHeldLocked(p)
+		moved = 0
+		if p.routingID != "" && s.byRoutingID[p.routingID] == p {
+			delete(s.byRoutingID, p.routingID)
+			p.routingID = ""
+		}
+	} else if moved > 0 {
+		for _, m := range p.takeAll() {
+			s.orphans.Push(m)
+		}
+		p.resends.Add(uint64(moved))
+		s.stats.resends.Add(uint64(moved))
+		s.pumpOrphansLocked()
+	}
+	s.broadcastRoomLocked()
+	if !s.drainedLocked(p) {
+		// The application has yet to take what the peer sent; until it has,
+		// a return of the peer must find its stream as it was.
+		p.armExpiry()
+		return
+	}
+	s.forgetLocked(p)
+	if p.dialer != nil && moved > 0 {
+		p.armExpiry() // keep moving what Send queues to a dead endpoint
+	}
+}
+
+// drainedLocked reports whether the application took everything p sent.
+// Callers hold Engine.mu.
+func (s *Engine) drainedLocked(p *Peer) bool {
+	in := &s.in
+	in.mu.Lock()
+	queued := p.q.Len()
+	in.mu.Unlock()
+	p.ackMu.Lock()
+	defer p.ackMu.Unlock()
+	return queued == 0 && p.win.Taken() == p.win.Last()
+}
+
+// pumpOrphansLocked hands orphaned messages, oldest first, to connected
+// peers that have room. Callers hold Engine.mu.
+func (s *Engine) pumpOrphansLocked() {
+	for s.orphans.Len() > 0 {
+		m := s.orphans.Peek()
+		i := s.rr.Pick(len(s.peers), func(i int) bool {
+			p := s.peers[i]
+			return p.conn.Load() != nil && p.room(m.size)
+		})
+		if i < 0 {
+			return
+		}
+		s.orphans.Pop()
+		p := s.peers[i]
+		p.push(m)
+		p.conn.Load().wakeLocked()
+	}
+}
