@@ -2,12 +2,14 @@ package socket
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"sync"
 	"sync/atomic"
 
 	"github.com/wispmq/wisp/internal/codec/wisp"
 	"github.com/wispmq/wisp/internal/engine"
+	"github.com/wispmq/wisp/internal/socktype"
 )
 
 // A Socket is one end of a messaging pattern. It binds and connects to any
@@ -37,7 +39,11 @@ func New(t Type, opts ...Option) (*Socket, error) {
 		}
 	}
 	s := &Socket{typ: t, events: make(chan Event, o.EventBuffer)}
-	e, err := engine.New(engine.Config{Type: engine.Type(t), Options: o, Protocol: wisp.Protocol{}, Emit: s.emit})
+	behavior, ok := socktype.Lookup(engine.Type(t))
+	if !ok {
+		return nil, fmt.Errorf("%w: %v", ErrUnsupportedType, t)
+	}
+	e, err := engine.New(engine.Config{Type: engine.Type(t), Behavior: behavior, Options: o, Protocol: wisp.Protocol{}, Emit: s.emit})
 	if err != nil {
 		return nil, err
 	}
@@ -176,18 +182,36 @@ func (s *Socket) Flush(ctx context.Context) error { return s.e.Flush(ctx) }
 // publisher that connects later, and is stated again after each reconnect.
 // A publisher learns of it a round trip later: see WaitSubscribers for how
 // a publisher can wait for its subscribers.
-func (s *Socket) Subscribe(prefix []byte) error { return s.e.Subscribe(prefix) }
+func (s *Socket) Subscribe(prefix []byte) error {
+	sub, ok := s.e.Behavior().(interface{ Subscribe([]byte) error })
+	if !ok {
+		return fmt.Errorf("%w: Subscribe on %v", ErrNotSupported, s.typ)
+	}
+	return sub.Subscribe(prefix)
+}
 
 // Unsubscribe undoes one Subscribe of prefix. It returns an error wrapping
 // ErrNotSubscribed if prefix is not subscribed.
-func (s *Socket) Unsubscribe(prefix []byte) error { return s.e.Unsubscribe(prefix) }
+func (s *Socket) Unsubscribe(prefix []byte) error {
+	sub, ok := s.e.Behavior().(interface{ Unsubscribe([]byte) error })
+	if !ok {
+		return fmt.Errorf("%w: Unsubscribe on %v", ErrNotSupported, s.typ)
+	}
+	return sub.Unsubscribe(prefix)
+}
 
 // WaitSubscribers waits until at least n connected peers of a PUB or XPUB
 // socket have subscribed to something, or until ctx ends (returning its
 // error). A publisher that calls it before publishing loses no message to
 // the time subscriptions take to arrive (ZeroMQ's "slow joiner").
 func (s *Socket) WaitSubscribers(ctx context.Context, n int) error {
-	return s.e.WaitSubscribers(ctx, n)
+	pub, ok := s.e.Behavior().(interface {
+		WaitSubscribers(context.Context, int) error
+	})
+	if !ok {
+		return fmt.Errorf("%w: WaitSubscribers on %v", ErrNotSupported, s.typ)
+	}
+	return pub.WaitSubscribers(ctx, n)
 }
 
 // Close closes the socket. A sending socket first waits up to its linger

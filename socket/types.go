@@ -1,6 +1,9 @@
 package socket
 
-import "github.com/wispmq/wisp/internal/engine"
+import (
+	"github.com/wispmq/wisp/internal/engine"
+	"github.com/wispmq/wisp/internal/socktype"
+)
 
 // Type is a socket type: the messaging pattern a socket takes part in.
 type Type uint8
@@ -81,7 +84,7 @@ func (m Message) Size() int {
 // subscription message, followed by the prefix.
 const (
 	// SubscriptionCancel marks an unsubscribe message.
-	SubscriptionCancel = engine.SubscriptionCancel
+	SubscriptionCancel = socktype.SubscriptionCancel
 	// SubscriptionAdd marks a subscribe message.
-	SubscriptionAdd = engine.SubscriptionAdd
+	SubscriptionAdd = socktype.SubscriptionAdd
 )

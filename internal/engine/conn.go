@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -40,7 +41,7 @@ const (
 //   - the writer role, held with wmu (the writer goroutine, or a Send
 //     writing inline): wbuf, bufs, batch, cmds, pong, wrote, pingDue,
 //     finishedClosed;
-//   - idle, needResume, subPending and subOrder are guarded by Engine.mu;
+//   - idle, needResume, cmdPending and cmdOrder are guarded by Engine.mu;
 //     pongPending and pongCtx by pongMu; wantRead, stopDirect and
 //     deadlineSet by dlMu; the rest is atomic or set once.
 type conn struct {
@@ -58,20 +59,20 @@ type conn struct {
 	readTimeout time.Duration
 
 	idle       bool
-	needResume bool                  // the next data must be preceded by RESUME
-	subPending map[string]bool       // SUB, XSUB: subscription changes to write; guarded by Engine.mu
-	subOrder   []string              // the keys of subPending, oldest first
-	subsDirty  atomic.Bool           // subOrder is not empty
-	finishing  atomic.Bool           // Close wants the final ACK written before the connection ends
-	fatal      atomic.Pointer[error] // set by the reader: the writer sends ERROR with it and stops
-	ackArmed   atomic.Bool           // the delayed-ack timer is running
-	ackFired   atomic.Bool           // the delayed-ack timer fired: the ACK is due
-	ackTimer   *time.Timer           // the delayed ACK; set in attach
-	inlineOK   bool                  // a kernel socket: Send may write small messages itself
-	finished   chan struct{}         // closed by the writer once that ACK is written
-	wake       chan struct{}         // capacity 1: the writer has work
-	ready      chan struct{}         // inproc: closed when both ends are attached
-	done       chan struct{}         // closed when the connection is closing
+	needResume bool                   // the next data must be preceded by RESUME
+	cmdPending map[string]CommandKind // commands queued by a behaviour, by Data; guarded by Engine.mu
+	cmdOrder   []string               // the keys of cmdPending, oldest first
+	cmdsQueued atomic.Bool            // cmdOrder is not empty
+	finishing  atomic.Bool            // Close wants the final ACK written before the connection ends
+	fatal      atomic.Pointer[error]  // set by the reader: the writer sends ERROR with it and stops
+	ackArmed   atomic.Bool            // the delayed-ack timer is running
+	ackFired   atomic.Bool            // the delayed-ack timer fired: the ACK is due
+	ackTimer   *time.Timer            // the delayed ACK; set in attach
+	inlineOK   bool                   // a kernel socket: Send may write small messages itself
+	finished   chan struct{}          // closed by the writer once that ACK is written
+	wake       chan struct{}          // capacity 1: the writer has work
+	ready      chan struct{}          // inproc: closed when both ends are attached
+	done       chan struct{}          // closed when the connection is closing
 	writerDone chan struct{}
 	closeOnce  sync.Once
 	closeErr   error // first reason; set before done is closed
@@ -110,7 +111,7 @@ type conn struct {
 	wmu            sync.Mutex
 	wbuf           []byte
 	bufs           net.Buffers
-	batch          []msg
+	batch          []Msg
 	cmds           []Command
 	pong           [MaxPingContext]byte
 	wrote          bool // something was written since the last ping tick
@@ -244,7 +245,7 @@ func (c *conn) handshake() error {
 
 // checkPeer validates a peer's handshake against this socket.
 func (s *Engine) checkPeer(g *PeerInfo) error {
-	if !compatible(s.typ, g.Type) {
+	if !slices.Contains(s.caps.Peers, g.Type) {
 		return fmt.Errorf("%w: %v cannot talk to %v", ErrIncompatiblePeer, s.typ, g.Type)
 	}
 	if g.Session == s.session {
@@ -564,23 +565,23 @@ func (c *conn) takeMessage() Message {
 
 // messageOf converts a sender's msg into a Message without copying payload,
 // for inproc links. Reader role.
-func (c *conn) messageOf(m msg) Message {
-	if len(m.rest) == 0 {
+func (c *conn) messageOf(m Msg) Message {
+	if len(m.Rest) == 0 {
 		if cap(c.hdrs) == len(c.hdrs) {
 			c.hdrs = make([][]byte, 0, hdrChunk)
 		}
-		c.hdrs = append(c.hdrs, m.first)
+		c.hdrs = append(c.hdrs, m.First)
 		n := len(c.hdrs)
 		return Message(c.hdrs[n-1 : n : n])
 	}
-	c.partial = append(c.partial, m.first)
-	c.partial = append(c.partial, m.rest...)
+	c.partial = append(c.partial, m.First)
+	c.partial = append(c.partial, m.Rest...)
 	return c.takeMessage()
 }
 
 // receive queues complete messages. Reader role.
 func (c *conn) receive(msgs []Message) error {
-	if !c.s.receives {
+	if !c.s.caps.ReceivesData {
 		return protocolErrorf("%v peer sent a message to a %v socket, which receives none", c.info.Type, c.s.typ)
 	}
 	if c.info.Acks && !c.seqOn {
@@ -593,7 +594,7 @@ func (c *conn) receive(msgs []Message) error {
 func (c *conn) handleCommand(cmd Command) error {
 	switch cmd.Kind {
 	case CmdResume:
-		if !c.s.receives || !c.info.Acks {
+		if !c.s.caps.ReceivesData || !c.info.Acks {
 			return protocolErrorf("unexpected RESUME")
 		}
 		if cmd.Seq == 0 {
@@ -601,7 +602,7 @@ func (c *conn) handleCommand(cmd Command) error {
 		}
 		c.seqOn, c.nextSeq = true, cmd.Seq
 	case CmdAck:
-		if !c.s.sends || !c.s.opts.Acks {
+		if !c.s.caps.SendsData || !c.s.opts.Acks {
 			return protocolErrorf("unexpected ACK")
 		}
 		return c.s.handleAck(c, cmd.Seq)
@@ -615,15 +616,21 @@ func (c *conn) handleCommand(cmd Command) error {
 		// Liveness only: receiving anything already counts.
 	case CmdError:
 		return fmt.Errorf("%w: %q", ErrPeerError, cmd.Data)
-	case CmdSubscribe, CmdCancel:
-		if !c.s.isPublisher() {
-			return protocolErrorf("unexpected %v command for a %v socket", cmd.Kind, c.s.typ)
-		}
-		return c.s.handleSubscription(c, cmd)
 	default:
-		return protocolErrorf("unexpected %v command for a %v socket", cmd.Kind, c.s.typ)
+		return c.s.behaviorCommand(c, cmd)
 	}
 	return nil
+}
+
+// behaviorCommand hands a command the engine does not handle to the
+// socket's behaviour.
+func (s *Engine) behaviorCommand(c *conn, cmd Command) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if c.p.conn.Load() != c {
+		return nil // the connection is being replaced
+	}
+	return s.b.CommandLocked(c.p, cmd)
 }
 
 // handleAck releases acknowledged messages and wakes senders waiting for
@@ -723,7 +730,7 @@ func (c *conn) writeOnce(inline bool) (wrote, stop bool) {
 		c.flushStream([]Command{errorCommand(*f)}, nil)
 		return false, true
 	}
-	acking := c.s.receives && c.info.Acks
+	acking := c.s.caps.ReceivesData && c.info.Acks
 	if !c.finishedClosed && c.finishing.Load() && (!acking || c.settled()) {
 		// Everything the application took is acknowledged: the socket
 		// may now close this connection.
@@ -756,11 +763,11 @@ func (c *conn) writeOnce(inline bool) (wrote, stop bool) {
 		cmds = append(cmds, Command{Kind: CmdPing})
 		c.pingDue = false
 	}
-	if c.subsDirty.Load() {
-		cmds = c.takeSubCommands(cmds)
+	if c.cmdsQueued.Load() {
+		cmds = c.takeQueuedCommands(cmds)
 	}
 	batch := c.batch[:0]
-	if c.s.sends {
+	if c.s.caps.SendsData {
 		var resumeAt uint64
 		batch, resumeAt = c.takeBatch(batch, len(cmds) == 0)
 		if resumeAt != 0 {
@@ -864,7 +871,7 @@ func (c *conn) stopAckTimer() {
 // where RESUME must place them when the receiver cannot count on (0 when it
 // can). With no commands to send either, it marks the writer idle so the
 // next Send wakes it.
-func (c *conn) takeBatch(batch []msg, mayIdle bool) (_ []msg, resumeAt uint64) {
+func (c *conn) takeBatch(batch []Msg, mayIdle bool) (_ []Msg, resumeAt uint64) {
 	s := c.s
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -876,8 +883,8 @@ func (c *conn) takeBatch(batch []msg, mayIdle bool) (_ []msg, resumeAt uint64) {
 		first := p.ledger.FirstUnsentSeq()
 		limit := maxBatchMsgs
 		// Streams bound a batch's bytes too; an inproc link copies none.
-		if m := p.ledger.Peek(p.ledger.Unacked()); c.link == nil && m.size > maxBatchBytes/maxBatchMsgs {
-			limit = max(1, maxBatchBytes/m.size)
+		if m := p.ledger.Peek(p.ledger.Unacked()); c.link == nil && m.Size > maxBatchBytes/maxBatchMsgs {
+			limit = max(1, maxBatchBytes/m.Size)
 		}
 		batch = p.ledger.TakeUnsent(batch, limit)
 		p.sentHigh = max(p.sentHigh, p.ledger.FirstUnsentSeq()-1)
@@ -892,7 +899,7 @@ func (c *conn) takeBatch(batch []msg, mayIdle bool) (_ []msg, resumeAt uint64) {
 }
 
 // flush writes commands, then messages, to the peer.
-func (c *conn) flush(cmds []Command, batch []msg) error {
+func (c *conn) flush(cmds []Command, batch []Msg) error {
 	var err error
 	if c.link != nil {
 		err = c.flushInproc(cmds, batch)
@@ -904,7 +911,7 @@ func (c *conn) flush(cmds []Command, batch []msg) error {
 	}
 	bytes := 0
 	for i := range batch {
-		bytes += batch[i].size
+		bytes += batch[i].Size
 	}
 	c.p.msgsOut.Add(uint64(len(batch)))
 	c.p.bytesOut.Add(uint64(bytes))
@@ -913,7 +920,7 @@ func (c *conn) flush(cmds []Command, batch []msg) error {
 	return nil
 }
 
-func (c *conn) flushStream(cmds []Command, batch []msg) error {
+func (c *conn) flushStream(cmds []Command, batch []Msg) error {
 	wb := c.wbuf[:0]
 	bufs := c.bufs[:0]
 	mark := 0
@@ -932,9 +939,9 @@ func (c *conn) flushStream(cmds []Command, batch []msg) error {
 	}
 	for i := range batch {
 		m := &batch[i]
-		frame(m.first, len(m.rest) > 0)
-		for j, f := range m.rest {
-			frame(f, j < len(m.rest)-1)
+		frame(m.First, len(m.Rest) > 0)
+		for j, f := range m.Rest {
+			frame(f, j < len(m.Rest)-1)
 		}
 	}
 	c.wbuf = wb
@@ -961,7 +968,7 @@ func (c *conn) flushStream(cmds []Command, batch []msg) error {
 
 // flushInproc hands commands and messages to the peer's end of the link
 // without encoding or copying them.
-func (c *conn) flushInproc(cmds []Command, batch []msg) error {
+func (c *conn) flushInproc(cmds []Command, batch []Msg) error {
 	peer := c.link // attached: no writer starts before both ends are ready
 	for _, cmd := range cmds {
 		if err := peer.handleCommand(cmd); err != nil {

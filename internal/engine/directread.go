@@ -124,13 +124,13 @@ func (c *conn) lend() error {
 // waits for room: an acknowledged sender with a stated window, at a socket
 // that sends on the same connection.
 func (c *conn) windowBounded() bool {
-	return c.s.sends && c.info.Acks && c.info.Window > 0
+	return c.s.caps.SendsData && c.info.Acks && c.info.Window > 0
 }
 
 // directConn returns the connection Recv may read from itself: that of a
 // REQ or REP socket with exactly one connected peer over a kernel socket.
 func (s *Engine) directConn() *conn {
-	if s.typ != Req && s.typ != Rep {
+	if !s.caps.DirectReads {
 		return nil
 	}
 	s.mu.Lock()
@@ -142,7 +142,7 @@ func (s *Engine) directConn() *conn {
 		// Only a peer whose queue deliver never waits on (an acknowledged
 		// sender, bounded by its window): a reader waiting for room would
 		// hold the read side while Recv waits for it.
-		if c := p.conn.Load(); c != nil && c.inlineOK && s.receives && c.windowBounded() && !c.closing() {
+		if c := p.conn.Load(); c != nil && c.inlineOK && s.caps.ReceivesData && c.windowBounded() && !c.closing() {
 			return c
 		}
 	}

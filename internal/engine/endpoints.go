@@ -237,7 +237,7 @@ func (s *Engine) Connect(endpoint string) error {
 	}
 	d := &dialer{s: s, endpoint: endpoint, ep: ep, done: make(chan struct{})}
 	d.ctx, d.cancel = context.WithCancel(s.ctx)
-	if s.sends {
+	if s.caps.SendsData {
 		d.peer = s.newPeerLocked(d)
 		s.broadcastRoomLocked() // a Send blocked for want of any peer may queue here
 	}
@@ -387,7 +387,7 @@ func (s *Engine) serveStream(c *conn, bo *patterns.Backoff) error {
 		backoff = *bo
 		bo.Reset()
 	}
-	s.emit(Event{Kind: EventConnected, Endpoint: c.endpoint, Peer: c.remote, Session: c.info.Session.String(), RoutingID: s.eventRoutingID(c)})
+	s.emit(Event{Kind: EventConnected, Endpoint: c.endpoint, Peer: c.remote, Session: c.info.Session.String(), RoutingID: s.routingIDOf(c)})
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
@@ -420,7 +420,7 @@ func (s *Engine) ended(c *conn) error {
 	if errors.As(err, &pe) {
 		s.protocolErr.Add(1)
 	}
-	s.emit(Event{Kind: EventDisconnected, Endpoint: c.endpoint, Peer: c.remote, Session: c.info.Session.String(), RoutingID: s.eventRoutingID(c), Err: err})
+	s.emit(Event{Kind: EventDisconnected, Endpoint: c.endpoint, Peer: c.remote, Session: c.info.Session.String(), RoutingID: s.routingIDOf(c), Err: err})
 	return err
 }
 
@@ -444,7 +444,7 @@ func (s *Engine) attach(c *conn) error {
 		return fmt.Errorf("%w: endpoint %s disconnected", ErrClosed, c.endpoint)
 	}
 	sess := c.info.Session
-	if err := s.admitLocked(c); err != nil {
+	if err := s.b.AdmitLocked(&c.info); err != nil {
 		return err
 	}
 	if p := s.bySession[sess]; p != nil && p.conn.Load() != nil {
@@ -459,7 +459,7 @@ func (s *Engine) attach(c *conn) error {
 		s.detachLocked(old)
 	}
 	c.setTimers()
-	if s.receives {
+	if s.caps.ReceivesData {
 		c.ackTimer = time.AfterFunc(time.Hour, c.ackTimerFired)
 		c.ackTimer.Stop()
 	}
@@ -470,31 +470,18 @@ func (s *Engine) attach(c *conn) error {
 		c.inlineOK = true
 	}
 	s.conns[c] = struct{}{}
-	p := s.attachPeerLocked(c)
-	if s.typ == Router {
-		s.mapRoutingIDLocked(p, c)
-	}
-	if s.isSubscriber() {
-		s.attachSubscriberLocked(c)
-	}
+	s.attachPeerLocked(c)
 	return nil
 }
 
-// admitLocked applies the limits of the socket's type to a new peer: a
-// PAIR takes one peer at a time, a ROUTER one peer per routing id. Callers
-// hold s.mu.
-func (s *Engine) admitLocked(c *conn) error {
-	switch s.typ {
-	case Pair:
-		for _, p := range s.peers {
-			if p.conn.Load() != nil && p.session != c.info.Session {
-				return fmt.Errorf("%w: connected to session %v", ErrAlreadyPaired, p.session)
-			}
-		}
-	case Router:
-		return s.routingIDTakenLocked(c)
+// routingIDOf is the routing id c's peer has at this socket, for events.
+func (s *Engine) routingIDOf(c *conn) []byte {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if c.p == nil {
+		return nil
 	}
-	return nil
+	return c.p.RoutingID
 }
 
 // prefer reports whether the new connection c should replace old.

@@ -143,7 +143,7 @@ func (s *Engine) attachInproc(c *conn) error {
 // for the link to end.
 func (s *Engine) serveInproc(c *conn) error {
 	if !c.closing() {
-		s.emit(Event{Kind: EventConnected, Endpoint: c.endpoint, Peer: c.remote, Session: c.info.Session.String(), RoutingID: s.eventRoutingID(c)})
+		s.emit(Event{Kind: EventConnected, Endpoint: c.endpoint, Peer: c.remote, Session: c.info.Session.String(), RoutingID: s.routingIDOf(c)})
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()

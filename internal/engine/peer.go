@@ -10,13 +10,13 @@ import (
 	"github.com/wispmq/wisp/patterns"
 )
 
-// msg is a message on the send side. The first frame is kept apart so a
+// Msg is a message on the send side. The first frame is kept apart so a
 // single-frame Send stores its frame without allocating a [][]byte.
-type msg struct {
-	first []byte
-	rest  [][]byte
-	size  int
-	cum   int64 // bytes pushed to its peer up to and including it
+type Msg struct {
+	First []byte
+	Rest  [][]byte // the frames after the first
+	Size  int      // payload bytes of all frames
+	cum   int64    // bytes pushed to its peer up to and including it
 }
 
 // Peer is one peer session: the socket on the other end, across its
@@ -38,19 +38,22 @@ type Peer struct {
 	info         PeerInfo // what the peer stated at its last handshake
 	dialer       *dialer  // the endpoint this socket dials it through, if any
 	peerMax      uint64
-	ledger       patterns.Ledger[msg]
+	ledger       patterns.Ledger[Msg]
 	heldBytes    int64       // payload bytes in the ledger
 	sentHigh     uint64      // highest sequence ever sent on the current stream
 	resumeNeeded bool        // an ACK skipped unsent messages: the writer must send RESUME again
-	skipped      []msg       // scratch for those skipped messages
+	skipped      []Msg       // scratch for those skipped messages
 	pushed       int64       // payload bytes ever pushed; msg.cum counts in it
 	expiry       *time.Timer // resume timeout while away
 	gen          uint64      // bumped on every attach and detach to void stale timers
-	gone         bool        // the resume timeout passed since the last attach (EventPeerGone sent)
-	routingID    string      // ROUTER: the peer's routing id, while mapped in byRoutingID
-	subs         map[string]struct{}
-	mark         uint64 // PUB, XPUB: the last message sent to it, to send each once
-	dropping     bool   // PUB, XPUB: the last message for it found its queue full
+	gone         bool        // the behaviour was told the peer is gone, since its last attach
+
+	// RoutingID is the id that addresses the peer in Send, for a type that
+	// routes by id (ROUTER); events and Stats report it. Ext is the
+	// behaviour's own per-peer state. Both are the behaviour's, under
+	// Engine.mu.
+	RoutingID []byte
+	Ext       any
 
 	// conn is the attached connection, or nil. Written under Engine.mu;
 	// read without it by Recv, which wakes the writer to acknowledge.
@@ -60,8 +63,6 @@ type Peer struct {
 	q     queue.FIFO[entry]
 	ready bool          // listed in inbox.ready
 	space chan struct{} // non-nil while the connection's reader waits for space in the queue
-
-	recvID []byte // ROUTER: the id the application sees for this peer; set at attach
 
 	// ackMu guards win: the reader accepts, Recv takes, the writer
 	// acknowledges.
@@ -94,11 +95,11 @@ func (p *Peer) room(n int) bool {
 		(p.peerMax == 0 || uint64(n) <= p.peerMax)
 }
 
-func (p *Peer) push(m msg) {
-	p.pushed += int64(m.size)
+func (p *Peer) push(m Msg) {
+	p.pushed += int64(m.Size)
 	m.cum = p.pushed
 	p.ledger.Push(m)
-	p.heldBytes += int64(m.size)
+	p.heldBytes += int64(m.Size)
 }
 
 // ack releases every message up to seq, keeping heldBytes in step with one
@@ -133,7 +134,7 @@ func (p *Peer) ack(seq uint64) (int, error) {
 
 // takeAll removes every message the peer holds; numbering goes on after
 // them.
-func (p *Peer) takeAll() []msg {
+func (p *Peer) takeAll() []Msg {
 	p.heldBytes = 0
 	all := p.ledger.TakeAll(nil)
 	p.sentHigh = p.ledger.AckedSeq()
@@ -170,25 +171,22 @@ func (p *Peer) endpoint() string {
 // is taken before inbox.mu.
 func (p *Peer) statsLocked() PeerStats {
 	ps := PeerStats{
-		Endpoint:      p.endpoint(),
-		MsgsOut:       p.msgsOut.Load(),
-		BytesOut:      p.bytesOut.Load(),
-		MsgsIn:        p.msgsIn.Load(),
-		BytesIn:       p.bytesIn.Load(),
-		Resends:       p.resends.Load(),
-		Unacked:       p.ledger.Unacked(),
-		SendQueue:     p.ledger.Len(),
-		Drops:         p.drops.Load(),
-		Subscriptions: len(p.subs),
+		Endpoint:  p.endpoint(),
+		MsgsOut:   p.msgsOut.Load(),
+		BytesOut:  p.bytesOut.Load(),
+		MsgsIn:    p.msgsIn.Load(),
+		BytesIn:   p.bytesIn.Load(),
+		Resends:   p.resends.Load(),
+		Unacked:   p.ledger.Unacked(),
+		SendQueue: p.ledger.Len(),
+		Drops:     p.drops.Load(),
+		RoutingID: p.RoutingID,
 	}
 	if c := p.conn.Load(); c != nil {
 		ps.Connected, ps.Remote = true, c.remote
 	}
 	if p.hasSession {
 		ps.Session = p.session.String()
-	}
-	if p.routingID != "" {
-		ps.RoutingID = []byte(p.routingID)
 	}
 	in := &p.e.in
 	in.mu.Lock()
@@ -242,10 +240,6 @@ func (s *Engine) forgetLocked(p *Peer) {
 		}
 		p.hasSession = false
 	}
-	if p.routingID != "" && s.byRoutingID[p.routingID] == p {
-		delete(s.byRoutingID, p.routingID)
-	}
-	p.routingID = ""
 	if p.dialer == nil {
 		s.removePeerLocked(p)
 	}
@@ -255,9 +249,7 @@ func (s *Engine) forgetLocked(p *Peer) {
 // Callers hold Engine.mu.
 func (s *Engine) removePeerLocked(p *Peer) {
 	p.stopExpiry()
-	if s.req.carrier == p {
-		s.req.carrier = nil
-	}
+	s.goneLocked(p)
 	for i, q := range s.peers {
 		if q == p {
 			copy(s.peers[i:], s.peers[i+1:])
@@ -294,7 +286,7 @@ func (s *Engine) attachPeerLocked(c *conn) *Peer {
 		// endpoint's peer held goes to this one, if it is still rightly
 		// addressed.
 		resent := d.ledger.Unacked()
-		if s.keepsAddress(d, c) {
+		if s.b.RehomeLocked(d, &c.info) {
 			for _, m := range d.takeAll() {
 				p.push(m)
 			}
@@ -302,8 +294,8 @@ func (s *Engine) attachPeerLocked(c *conn) *Peer {
 				p.resends.Add(uint64(resent))
 				s.stats.resends.Add(uint64(resent))
 			}
-		} else {
-			s.dropHeldLocked(d)
+		} else if n := s.DropHeldLocked(d); n > 0 {
+			s.stats.Unroutable.Add(uint64(n))
 		}
 		d.dialer = nil
 		if !d.hasSession {
@@ -332,13 +324,8 @@ func (s *Engine) attachPeerLocked(c *conn) *Peer {
 	c.p = p
 	p.conn.Store(c)
 	s.connected++
-	if s.typ == Router {
-		p.recvID = peerRoutingID(&c.info)
-	}
 	s.pumpOrphansLocked()
-	if s.typ == Req {
-		s.requestPipeAttached(p, newSession)
-	}
+	s.b.AttachedLocked(p, newSession)
 	s.broadcastRoomLocked() // a Send waiting for any peer can go on; WaitPeers
 	return p
 }
@@ -354,16 +341,12 @@ func (s *Engine) detachPeerLocked(c *conn) {
 	s.connected--
 	p.gen++
 	s.broadcastRoomLocked()
-	if s.isPublisher() {
-		s.dropSubscriptionsLocked(p)
-	}
 	if s.closing && s.ctx.Err() != nil {
+		s.b.DetachedLocked(p)
 		return
 	}
 	p.armExpiry()
-	if s.typ == Req {
-		s.requestPipeLost(p)
-	}
+	s.b.DetachedLocked(p)
 }
 
 // expirePeer runs when a peer has been away for the resume timeout: what it
@@ -376,23 +359,13 @@ func (s *Engine) expirePeer(p *Peer, gen uint64) {
 		return
 	}
 	p.expiry = nil
-	if p.hasSession && !p.gone {
-		p.gone = true
-		e := Event{Kind: EventPeerGone, Session: p.session.String(), Endpoint: p.endpoint()}
-		if p.routingID != "" {
-			e.RoutingID = []byte(p.routingID)
-		}
-		s.emit(e)
-	}
 	moved := p.ledger.Len()
-	if s.addressed() {
+	if s.caps.Addressed {
 		// Nobody else may have these: the peer they were for is gone.
-		s.dropHeldLocked(p)
-		moved = 0
-		if p.routingID != "" && s.byRoutingID[p.routingID] == p {
-			delete(s.byRoutingID, p.routingID)
-			p.routingID = ""
+		if n := s.DropHeldLocked(p); n > 0 {
+			s.stats.Unroutable.Add(uint64(n))
 		}
+		moved = 0
 	} else if moved > 0 {
 		for _, m := range p.takeAll() {
 			s.orphans.Push(m)
@@ -401,6 +374,7 @@ func (s *Engine) expirePeer(p *Peer, gen uint64) {
 		s.stats.resends.Add(uint64(moved))
 		s.pumpOrphansLocked()
 	}
+	s.goneLocked(p)
 	s.broadcastRoomLocked()
 	if !s.drainedLocked(p) {
 		// The application has yet to take what the peer sent; until it has,
@@ -412,6 +386,20 @@ func (s *Engine) expirePeer(p *Peer, gen uint64) {
 	if p.dialer != nil && moved > 0 {
 		p.armExpiry() // keep moving what Send queues to a dead endpoint
 	}
+}
+
+// goneLocked reports, once per absence, that p is gone for good: to the
+// application with EventPeerGone if p had a session, and to the behaviour.
+// Callers hold Engine.mu.
+func (s *Engine) goneLocked(p *Peer) {
+	if p.gone {
+		return
+	}
+	p.gone = true
+	if p.hasSession {
+		s.emit(Event{Kind: EventPeerGone, Session: p.session.String(), Endpoint: p.endpoint(), RoutingID: p.RoutingID})
+	}
+	s.b.GoneLocked(p)
 }
 
 // drainedLocked reports whether the application took everything p sent.
@@ -433,7 +421,7 @@ func (s *Engine) pumpOrphansLocked() {
 		m := s.orphans.Peek()
 		i := s.rr.Pick(len(s.peers), func(i int) bool {
 			p := s.peers[i]
-			return p.conn.Load() != nil && p.room(m.size)
+			return p.conn.Load() != nil && p.room(m.Size)
 		})
 		if i < 0 {
 			return

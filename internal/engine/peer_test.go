@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"errors"
 	"testing"
 
@@ -13,14 +14,14 @@ import (
 // messages are released and not resent, and the writer restates the
 // stream's position with RESUME.
 func TestAckAfterRewindCoversUnresentMessages(t *testing.T) {
-	s, err := New(Config{Type: Push, Emit: func(Event) {}})
+	s, err := New(Config{Type: Push, Behavior: testBehavior, Emit: func(Event) {}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
 	p := &Peer{e: s}
 	for i := range 10 {
-		p.push(msg{first: []byte{byte(i)}, size: 1})
+		p.push(Msg{First: []byte{byte(i)}, Size: 1})
 	}
 	p.ledger.TakeUnsent(nil, 10)
 	p.sentHigh = 10
@@ -41,3 +42,20 @@ func TestAckAfterRewindCoversUnresentMessages(t *testing.T) {
 		t.Fatalf("ack(11) with 10 ever sent: got %v, want ErrAckBeyondSent", err)
 	}
 }
+
+// sender is the least behaviour an engine needs for tests of the send side
+// alone: it sends round robin and takes nothing else.
+type sender struct{ e *Engine }
+
+func testBehavior(e *Engine) Behavior { return sender{e} }
+
+func (b sender) Caps() Caps                               { return Caps{SendsData: true, CanSend: true} }
+func (b sender) AdmitLocked(*PeerInfo) error              { return nil }
+func (b sender) AttachedLocked(*Peer, bool)               {}
+func (b sender) DetachedLocked(*Peer)                     {}
+func (b sender) GoneLocked(*Peer)                         {}
+func (b sender) RehomeLocked(*Peer, *PeerInfo) bool       { return true }
+func (b sender) CommandLocked(_ *Peer, cmd Command) error { return UnexpectedCommand(Push, cmd) }
+func (b sender) Send(ctx context.Context, m Msg) error    { return b.e.SendRoundRobin(ctx, m) }
+func (b sender) Recv(context.Context) (Message, error)    { return nil, NotSupported(Push, "Recv") }
+func (b sender) CloseLocked()                             {}

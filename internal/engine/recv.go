@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"fmt"
 	"sync"
 	"sync/atomic"
 
@@ -170,50 +169,8 @@ func (in *inbox) deliver(c *conn, p *Peer, msgs []Message, seqOn bool, next *uin
 	return nil
 }
 
-// Recv returns the next message, waiting until one arrives, ctx ends
-// (returning ctx's error) or the socket closes (ErrClosed). Messages are
-// taken from the socket's peers in turn, one from each (fair queuing).
-// Taking a message with Recv is what acknowledges it to its sender.
-//
-// What Recv returns depends on the type: PULL, DEALER and PAIR return the
-// message as sent; ROUTER puts the sending peer's routing id in front of
-// it; REP returns the request without its envelope and remembers whom to
-// answer; REQ returns the reply to its outstanding request, dropping any
-// other.
-//
-// The frames of a received message belong to the caller.
-func (s *Engine) Recv(ctx context.Context) (Message, error) {
-	if s.typ == XPub {
-		return s.recvSubscription(ctx)
-	}
-	if !s.receives {
-		return nil, fmt.Errorf("%w: Recv on %v", ErrNotSupported, s.typ)
-	}
-	switch s.typ {
-	case Sub:
-		for {
-			m, _, err := s.in.next(ctx)
-			if err != nil || s.wanted(m) {
-				return m, err
-			}
-		}
-	case Req:
-		return s.recvReply(ctx)
-	case Rep:
-		return s.recvRequest(ctx)
-	case Router:
-		m, p, err := s.in.next(ctx)
-		if err != nil {
-			return nil, err
-		}
-		out := make(Message, 0, len(m)+1)
-		// A copy: the caller owns what Recv returns and may change it.
-		out = append(out, append([]byte(nil), p.recvID...))
-		return append(out, m...), nil
-	}
-	m, _, err := s.in.next(ctx)
-	return m, err
-}
+// Recv is the socket's Recv: its behaviour's.
+func (s *Engine) Recv(ctx context.Context) (Message, error) { return s.b.Recv(ctx) }
 
 // next returns the next message and the peer it came from.
 func (in *inbox) next(ctx context.Context) (Message, *Peer, error) {
@@ -381,8 +338,8 @@ func (in *inbox) acknowledge(p *Peer, seq uint64, size int, drained bool) {
 // no Recv follows soon (before a pause, say). Without WithDeferredAck it
 // does nothing.
 func (s *Engine) Ack() error {
-	if !s.receives {
-		return fmt.Errorf("%w: Ack on %v", ErrNotSupported, s.typ)
+	if !s.caps.ReceivesData {
+		return NotSupported(s.typ, "Ack")
 	}
 	s.in.recvMu.Lock()
 	s.in.commitPending()

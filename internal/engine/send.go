@@ -5,48 +5,36 @@ import (
 	"fmt"
 )
 
-// Send sends one message made of the given frames (at least one).
-//
-// PUSH, DEALER and PAIR pick the next peer in turn that has room below the
-// send high-water mark; messages wait for a connecting endpoint that is not
-// connected yet only when no connected peer has room. When no peer has
-// room, Send blocks until one has, or until ctx ends (returning ctx's error)
-// or the socket closes (ErrClosed). A bound socket with no peer at all
-// blocks the same way, unless it was made WithFailFast (ErrNoPeer).
-//
-// REQ sends a request and never blocks: it fails with ErrState while the
-// previous request awaits its reply (unless a Recv for it gave up), and
-// otherwise queues the request for the next peer in turn. REP sends the
-// reply to the request the last Recv returned (ErrState if there is none).
-// ROUTER takes the routing id of the receiving peer as the first frame and
-// sends the rest to that peer.
-//
-// A message larger than every connected peer's stated maximum size fails at
-// once with ErrMessageTooLarge rather than waiting.
-//
-// Send keeps the frames until the receiver acknowledges the message, and may
-// write them again after a reconnect: the caller must not modify them after
-// Send returns. Send copies nothing, so sending a large message costs no
-// more than sending a small one.
+// Send is the socket's Send: the frames become one message, which the
+// behaviour sends. Only the slice of frames is copied, and only for more
+// than one frame: the behaviour is behind an interface, so whatever it is
+// given escapes, and a single-frame Send then allocates nothing.
 func (s *Engine) Send(ctx context.Context, frames [][]byte) error {
-	if s.typ == XSub {
-		return s.sendSubscription(frames)
+	if !s.caps.CanSend {
+		return NotSupported(s.typ, "Send")
 	}
-	if !s.sends {
-		return fmt.Errorf("%w: Send on %v", ErrNotSupported, s.typ)
+	if len(frames) == 0 {
+		return fmt.Errorf("%w: a message needs at least one frame", ErrInvalidMessage)
 	}
-	switch s.typ {
-	case Pub, XPub:
-		return s.publish(ctx, frames)
-	case Req:
-		return s.sendRequest(frames)
-	case Rep:
-		return s.sendReply(ctx, frames)
-	case Router:
-		return s.sendRouted(ctx, frames)
+	m := Msg{First: frames[0]}
+	m.Size = len(frames[0])
+	if len(frames) > 1 {
+		m.Rest = append([][]byte(nil), frames[1:]...)
+		for _, f := range m.Rest {
+			m.Size += len(f)
+		}
 	}
-	m, err := s.makeMsg(frames)
-	if err != nil {
+	return s.b.Send(ctx, m)
+}
+
+// SendRoundRobin sends m to the next peer in turn that has room below the
+// send high-water marks, connected peers first; it queues for a connecting
+// endpoint only when no connected peer has room (PUSH, DEALER, PAIR). It
+// waits for room until ctx ends or the socket closes; a socket made
+// WithFailFast fails with ErrNoPeer while no peer is connected, and a
+// message larger than every peer accepts fails at once.
+func (s *Engine) SendRoundRobin(ctx context.Context, m Msg) error {
+	if err := s.CheckMsg(m); err != nil {
 		return err
 	}
 	s.mu.Lock()
@@ -55,22 +43,22 @@ func (s *Engine) Send(ctx context.Context, frames [][]byte) error {
 			s.mu.Unlock()
 			return ErrClosed
 		}
-		if s.opts.FailFast && !s.anyConnectedLocked() {
+		if s.opts.FailFast && !s.AnyConnectedLocked() {
 			s.mu.Unlock()
 			return ErrNoPeer
 		}
-		if p := s.pickLocked(m.size); p != nil {
+		if p := s.PickLocked(m.Size); p != nil {
 			p.push(m)
-			c := s.kickLocked(p, m.size)
+			c := s.kickLocked(p, m.Size)
 			s.mu.Unlock()
 			if c != nil {
 				c.inlineFlush()
 			}
 			return nil
 		}
-		if limit, ok := s.largestPeerMaxLocked(); ok && uint64(m.size) > limit {
+		if limit, ok := s.largestPeerMaxLocked(); ok && uint64(m.Size) > limit {
 			s.mu.Unlock()
-			return fmt.Errorf("%w: %d bytes, and every peer accepts at most %d", ErrMessageTooLarge, m.size, limit)
+			return fmt.Errorf("%w: %d bytes, and every peer accepts at most %d", ErrMessageTooLarge, m.Size, limit)
 		}
 		if !s.waitRoomLocked(ctx.Done()) {
 			s.mu.Unlock()
@@ -79,16 +67,45 @@ func (s *Engine) Send(ctx context.Context, frames [][]byte) error {
 	}
 }
 
-// anyConnectedLocked reports whether some pipe has a connection. Callers
-// hold s.mu.
-func (s *Engine) anyConnectedLocked() bool {
-	for _, p := range s.peers {
-		if p.conn.Load() != nil {
-			return true
+// SendToLocked queues m for the peer route returns, waiting for room below
+// the high-water marks (REP, ROUTER). A message whose peer is unknown, or
+// goes while Send waits, is dropped and counted as unroutable. Callers hold
+// the lock; SendToLocked releases it, and writes the message itself when
+// it can.
+func (s *Engine) SendToLocked(ctx context.Context, m Msg, route func() *Peer) error {
+	for {
+		if s.closing {
+			s.mu.Unlock()
+			return ErrClosed
+		}
+		p := route()
+		if p == nil {
+			s.stats.Unroutable.Add(1)
+			s.mu.Unlock()
+			return nil
+		}
+		if p.peerMax != 0 && uint64(m.Size) > p.peerMax {
+			s.mu.Unlock()
+			return fmt.Errorf("%w: %d bytes, and the peer accepts at most %d", ErrMessageTooLarge, m.Size, p.peerMax)
+		}
+		if p.room(m.Size) {
+			p.push(m)
+			c := s.kickLocked(p, m.Size)
+			s.mu.Unlock()
+			if c != nil {
+				c.inlineFlush()
+			}
+			return nil
+		}
+		if !s.waitRoomLocked(ctx.Done()) {
+			s.mu.Unlock()
+			return ctx.Err()
 		}
 	}
-	return false
 }
+
+// AnyConnectedLocked reports whether some peer has a connection.
+func (s *Engine) AnyConnectedLocked() bool { return s.connected > 0 }
 
 // largestPeerMaxLocked returns the largest message any peer could take, when
 // every peer has stated a limit; waiting would not help a larger message.
@@ -104,13 +121,13 @@ func (s *Engine) largestPeerMaxLocked() (uint64, bool) {
 	return limit, len(s.peers) > 0
 }
 
-// pickLocked chooses the pipe for the next message: connected pipes in turn
-// first, then pipes of endpoints still connecting. While messages of a
+// PickLocked chooses the peer for the next message of size bytes:
+// connected peers in turn first, then peers of endpoints still connecting. While messages of a
 // departed peer wait for room elsewhere it chooses none: a new message must
 // not overtake them, and they count against the send marks until they are
 // placed, so a peer that stays away cannot make the socket hold more than
 // its marks. Callers hold s.mu.
-func (s *Engine) pickLocked(size int) *Peer {
+func (s *Engine) PickLocked(size int) *Peer {
 	if s.orphans.Len() > 0 {
 		s.pumpOrphansLocked()
 		if s.orphans.Len() > 0 {
@@ -133,37 +150,14 @@ func (s *Engine) pickLocked(size int) *Peer {
 	return s.peers[i]
 }
 
-// checkFrames validates a message's frames and returns its payload size.
-func (s *Engine) checkFrames(frames [][]byte) (int, error) {
-	if len(frames) == 0 {
-		return 0, fmt.Errorf("%w: a message needs at least one frame", ErrInvalidMessage)
+// CheckMsg checks m against the socket's limits: at most
+// MaxFramesPerMessage frames and WithMaxMessageSize bytes.
+func (s *Engine) CheckMsg(m Msg) error {
+	if n := 1 + len(m.Rest); n > MaxFramesPerMessage {
+		return fmt.Errorf("%w: %d frames, the most is %d", ErrInvalidMessage, n, MaxFramesPerMessage)
 	}
-	if len(frames) > MaxFramesPerMessage {
-		return 0, fmt.Errorf("%w: %d frames, the most is %d", ErrInvalidMessage, len(frames), MaxFramesPerMessage)
+	if int64(m.Size) > s.opts.MaxMessageSize {
+		return fmt.Errorf("%w: %d bytes, the limit is %d", ErrMessageTooLarge, m.Size, s.opts.MaxMessageSize)
 	}
-	size := 0
-	for _, f := range frames {
-		size += len(f)
-	}
-	if int64(size) > s.opts.MaxMessageSize {
-		return 0, fmt.Errorf("%w: %d bytes, the limit is %d", ErrMessageTooLarge, size, s.opts.MaxMessageSize)
-	}
-	return size, nil
-}
-
-func (s *Engine) makeMsg(frames [][]byte) (msg, error) {
-	if len(frames) == 1 && int64(len(frames[0])) <= s.opts.MaxMessageSize {
-		return msg{first: frames[0], size: len(frames[0])}, nil // the common case
-	}
-	size, err := s.checkFrames(frames)
-	if err != nil {
-		return msg{}, err
-	}
-	m := msg{first: frames[0], size: size}
-	if len(frames) > 1 {
-		// Copied so the variadic slice does not escape: single-frame sends
-		// then allocate nothing.
-		m.rest = append([][]byte(nil), frames[1:]...)
-	}
-	return m, nil
+	return nil
 }

@@ -45,8 +45,7 @@ type PeerStats struct {
 // counters are updated with atomics by the goroutines that move messages,
 // once per batch rather than once per message.
 type counters struct {
+	Counters
 	msgsIn, msgsOut, bytesIn, bytesOut atomic.Uint64
 	resends, duplicates, drops         atomic.Uint64
-	unroutable, stale, badEnvelopes    atomic.Uint64
-	retries                            atomic.Uint64
 }

@@ -59,21 +59,3 @@ func NewSessionID() SessionID {
 
 // String returns the id as 32 lower-case hex digits.
 func (s SessionID) String() string { return hex.EncodeToString(s[:]) }
-
-// compatiblePairs lists the types that may talk to each other, in either
-// order.
-var compatiblePairs = [...][2]Type{
-	{Push, Pull}, {Pub, Sub}, {Pub, XSub}, {XPub, Sub}, {XPub, XSub},
-	{Req, Rep}, {Req, Router}, {Dealer, Rep}, {Dealer, Router},
-	{Dealer, Dealer}, {Router, Router}, {Pair, Pair},
-}
-
-// compatible reports whether sockets of types a and b may talk.
-func compatible(a, b Type) bool {
-	for _, p := range compatiblePairs {
-		if p == [2]Type{a, b} || p == [2]Type{b, a} {
-			return true
-		}
-	}
-	return false
-}

@@ -95,6 +95,14 @@ func readGreeting(nc net.Conn) (wire.Greeting, []byte, error) {
 			}
 			return g, buf[n:w], nil
 		}
+		if errors.Is(err, wire.ErrVersion) && w < 6 {
+			// The refusal names the peer's minor version too (SPEC.md
+			// 2.6): wait for its byte, which the peer sent with the major.
+			if m, rerr := nc.Read(buf[w:]); m > 0 || rerr == nil {
+				w += m
+				continue
+			}
+		}
 		if err != io.ErrUnexpectedEOF {
 			return g, nil, err // g carries the version for ErrVersion
 		}
@@ -108,10 +116,14 @@ func readGreeting(nc net.Conn) (wire.Greeting, []byte, error) {
 
 // AppendGreeting appends what self states, as a WISP/1 greeting, to b.
 func AppendGreeting(b []byte, self *engine.PeerInfo) []byte {
+	typ, ok := wireTypes[self.Type]
+	if !ok {
+		panic(fmt.Sprintf("wisp: no WISP/1 value for socket type %v", self.Type)) // the engine's types are all mapped
+	}
 	g := wire.Greeting{
 		Major:             wire.VersionMajor,
 		Minor:             wire.VersionMinor,
-		Type:              wireTypes[self.Type],
+		Type:              typ,
 		Acks:              self.Acks,
 		Session:           wire.SessionID(self.Session),
 		MaxMessageSize:    self.MaxMessageSize,

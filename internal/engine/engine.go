@@ -25,8 +25,11 @@ func (m Message) Size() int {
 
 // Config is what an Engine is made of.
 type Config struct {
-	Type    Type
-	Options Options
+	Type Type
+	// Behavior makes the type's behaviour (package socktype) for the
+	// engine being built.
+	Behavior func(*Engine) Behavior
+	Options  Options
 	// Protocol speaks to stream peers.
 	Protocol Protocol
 	// Emit receives every event. It must not block: it is called with the
@@ -37,14 +40,14 @@ type Config struct {
 // Engine is the machinery of one socket: its endpoints, connections, peers
 // and queues. It is safe for concurrent use.
 type Engine struct {
-	typ      Type
-	opts     Options
-	proto    Protocol
-	onEvent  func(Event)
-	session  SessionID
-	self     PeerInfo // what this socket tells its peers
-	sends    bool     // the type sends messages (has pipes and ledgers)
-	receives bool     // the type receives messages (has flows and an inbox)
+	typ     Type
+	opts    Options
+	proto   Protocol
+	onEvent func(Event)
+	session SessionID
+	self    PeerInfo // what this socket tells its peers
+	b       Behavior // the type's rules
+	caps    Caps
 
 	// ctx ends when Close has finished lingering; every goroutine the socket
 	// starts watches it and is counted in wg.
@@ -71,42 +74,24 @@ type Engine struct {
 	connected   int                    // how many peers have a connection
 	departed    map[SessionID]departed // where forgotten peers' streams stood
 	rr          patterns.RoundRobin    // over peers
-	orphans     queue.FIFO[msg]        // messages of departed peers waiting for room elsewhere
+	orphans     queue.FIFO[Msg]        // messages of departed peers waiting for room elsewhere
 	room        chan struct{}          // closed and replaced to wake Send and Flush waiters
 	roomWaiters int                    // how many wait on room
 
 	in inbox // receive side
-
-	byRoutingID map[string]*Peer // ROUTER: the pipe of each peer's routing id; guarded by mu
-	req         requester        // REQ state; guarded by mu
-	rep         replier          // REP state; guarded by mu
-	pub         publisher        // PUB and XPUB state; guarded by mu
-	sub         subscriber       // SUB and XSUB state; guarded by mu
 }
 
 // New creates the engine of a socket. It starts no goroutine and opens no
 // connection until Bind or Connect.
 func New(cfg Config) (*Engine, error) {
 	t := cfg.Type
-	s := &Engine{typ: t, opts: cfg.Options, proto: cfg.Protocol, onEvent: cfg.Emit}
-	switch t {
-	case Push:
-		s.sends = true
-	case Pull:
-		s.receives = true
-	case Req, Rep, Dealer, Router, Pair:
-		s.sends, s.receives = true, true
-	case Pub, XPub:
-		s.sends = true // XPUB's Recv reads subscriptions, not an inbox
-	case Sub, XSub:
-		s.receives = true // XSUB's Send subscribes, it queues nothing
-	default:
-		if !t.Valid() {
-			return nil, fmt.Errorf("%w: %v", ErrUnsupportedType, t)
-		}
-		return nil, fmt.Errorf("%w: %v is not implemented yet", ErrUnsupportedType, t)
+	if cfg.Behavior == nil {
+		return nil, fmt.Errorf("%w: %v", ErrUnsupportedType, t)
 	}
-	if s.isPublisher() {
+	s := &Engine{typ: t, opts: cfg.Options, proto: cfg.Protocol, onEvent: cfg.Emit}
+	s.b = cfg.Behavior(s)
+	s.caps = s.b.Caps()
+	if s.caps.NoAcks {
 		s.opts.Acks = false // publication is at most once (SPEC.md section 6)
 	}
 	if s.opts.Dial != nil && (s.opts.ReusePort || s.opts.LocalAddr != "") {
@@ -118,7 +103,7 @@ func New(cfg Config) (*Engine, error) {
 	s.session = NewSessionID()
 	s.self = PeerInfo{
 		Type:              t,
-		Acks:              s.sends && s.opts.Acks,
+		Acks:              s.caps.SendsData && s.opts.Acks,
 		Session:           s.session,
 		MaxMessageSize:    uint64(s.opts.MaxMessageSize),
 		HeartbeatInterval: s.opts.HeartbeatInterval,
@@ -133,9 +118,6 @@ func New(cfg Config) (*Engine, error) {
 	s.conns = make(map[*conn]struct{})
 	s.bySession = make(map[SessionID]*Peer)
 	s.departed = make(map[SessionID]departed)
-	s.byRoutingID = make(map[string]*Peer)
-	s.req.init()
-	s.sub.count = make(map[string]int)
 	s.room = make(chan struct{})
 	s.in.init(s)
 	return s, nil
@@ -152,9 +134,13 @@ func (s *Engine) Type() Type { return s.typ }
 // Session returns the socket's session id.
 func (s *Engine) Session() SessionID { return s.session }
 
+// Behavior returns the socket type's behaviour, for the calls only some
+// types have (Subscribe, WaitSubscribers).
+func (s *Engine) Behavior() Behavior { return s.b }
+
 // CanSend and CanRecv report whether Send and Recv apply to the type.
-func (s *Engine) CanSend() bool { return s.canSend() }
-func (s *Engine) CanRecv() bool { return s.canRecv() }
+func (s *Engine) CanSend() bool { return s.caps.CanSend }
+func (s *Engine) CanRecv() bool { return s.caps.CanRecv }
 
 func (s *Engine) emit(e Event) { s.onEvent(e) }
 
@@ -202,7 +188,7 @@ func (s *Engine) WaitPeers(ctx context.Context, n int) error {
 // returns nil when nothing is outstanding, or an error wrapping ErrUndelivered
 // with the number still outstanding, joined with the context's error.
 func (s *Engine) Flush(ctx context.Context) error {
-	if !s.sends {
+	if !s.caps.SendsData {
 		return nil
 	}
 	s.mu.Lock()
@@ -282,7 +268,7 @@ func (s *Engine) close() error {
 	for _, p := range s.peers {
 		p.stopExpiry()
 	}
-	s.req.stopTimer()
+	s.b.CloseLocked()
 	s.mu.Unlock()
 
 	s.mu.Lock()
@@ -317,7 +303,7 @@ func (s *Engine) close() error {
 // finalAckTimeout whatever the linger time: linger is about this socket's own
 // unsent messages, and skipping these ACKs would cause duplicates.
 func (s *Engine) finishAcks() {
-	if !s.receives {
+	if !s.caps.ReceivesData {
 		return
 	}
 	s.mu.Lock()
@@ -350,7 +336,7 @@ func (s *Engine) finishAcks() {
 // linger waits up to the linger time for the send side to drain and returns
 // how many messages remain.
 func (s *Engine) linger() int {
-	if !s.sends {
+	if !s.caps.SendsData {
 		return 0
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), s.opts.Linger)
@@ -375,10 +361,10 @@ func (s *Engine) Stats() Stats {
 		Resends:           s.stats.resends.Load(),
 		Duplicates:        s.stats.duplicates.Load(),
 		Drops:             s.stats.drops.Load(),
-		Unroutable:        s.stats.unroutable.Load(),
-		StaleReplies:      s.stats.stale.Load(),
-		BadEnvelopes:      s.stats.badEnvelopes.Load(),
-		Retries:           s.stats.retries.Load(),
+		Unroutable:        s.stats.Unroutable.Load(),
+		StaleReplies:      s.stats.StaleReplies.Load(),
+		BadEnvelopes:      s.stats.BadEnvelopes.Load(),
+		Retries:           s.stats.Retries.Load(),
 		HandshakeFailures: s.handshakeFail.Load(),
 		ProtocolErrors:    s.protocolErr.Load(),
 	}
@@ -386,8 +372,12 @@ func (s *Engine) Stats() Stats {
 	s.mu.Lock()
 	st.Orphans = s.orphans.Len()
 	st.SendQueue = st.Orphans
+	statser, _ := s.b.(PeerStatser)
 	for _, p := range s.peers {
 		ps := p.statsLocked()
+		if statser != nil {
+			statser.PeerStatsLocked(p, &ps)
+		}
 		st.Unacked += ps.Unacked
 		st.SendQueue += ps.SendQueue
 		st.Peers = append(st.Peers, ps)

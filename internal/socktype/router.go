@@ -1,0 +1,128 @@
+package socktype
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/wispmq/wisp/internal/engine"
+)
+
+// router is a ROUTER socket: it puts each peer's routing id in front of
+// what that peer sent, and routes what it sends by the first frame. A
+// peer's routing id is the one it stated in its handshake, or else its
+// session id, which is unique and stays the same across its reconnections.
+// byID is guarded by the engine's lock.
+type router struct {
+	e    *engine.Engine
+	byID map[string]*engine.Peer // the peer each routing id leads to
+}
+
+func newRouter(e *engine.Engine) engine.Behavior {
+	return &router{e: e, byID: make(map[string]*engine.Peer)}
+}
+
+func (b *router) Caps() engine.Caps {
+	return engine.Caps{
+		Peers:     []engine.Type{engine.Req, engine.Dealer, engine.Router},
+		SendsData: true, ReceivesData: true, Addressed: true,
+		CanSend: true, CanRecv: true,
+	}
+}
+
+// routingID is the id a ROUTER knows the peer that stated info by.
+func routingID(info *engine.PeerInfo) []byte {
+	if len(info.RoutingID) > 0 {
+		return append([]byte(nil), info.RoutingID...)
+	}
+	return append([]byte(nil), info.Session[:]...)
+}
+
+// AdmitLocked refuses a peer stating a routing id another session's
+// connected peer has.
+func (b *router) AdmitLocked(info *engine.PeerInfo) error {
+	rid := routingID(info)
+	holder := b.byID[string(rid)]
+	if holder != nil && holder.Connected() && !(holder.HasSession() && holder.Session() == info.Session) {
+		return fmt.Errorf("%w: %q", engine.ErrDuplicateRoutingID, rid)
+	}
+	return nil
+}
+
+// AttachedLocked maps p's routing id to p. A departed session's peer that
+// had the id loses it, and the messages queued for the id move to p, whose
+// peer now answers to it.
+func (b *router) AttachedLocked(p *engine.Peer, _ bool) {
+	rid := routingID(p.Info())
+	if p.Ext == nil {
+		p.Ext = rid // what Recv puts in front; read without the lock
+	}
+	if old := string(p.RoutingID); old != string(rid) && p.RoutingID != nil && b.byID[old] == p {
+		delete(b.byID, old)
+	}
+	if holder := b.byID[string(rid)]; holder != nil && holder != p {
+		b.e.MoveHeldLocked(holder, p)
+		holder.RoutingID = nil // it is away; its resume timeout forgets it
+	}
+	p.RoutingID = rid
+	b.byID[string(rid)] = p
+}
+
+func (b *router) DetachedLocked(*engine.Peer) {}
+
+// GoneLocked forgets p's routing id: messages for it are unroutable now.
+func (b *router) GoneLocked(p *engine.Peer) {
+	if p.RoutingID != nil && b.byID[string(p.RoutingID)] == p {
+		delete(b.byID, string(p.RoutingID))
+	}
+	p.RoutingID = nil
+}
+
+// RehomeLocked: messages queued for a routing id may go to a new session
+// that states the same id.
+func (b *router) RehomeLocked(p *engine.Peer, info *engine.PeerInfo) bool {
+	return string(p.RoutingID) == string(routingID(info))
+}
+
+func (b *router) CommandLocked(_ *engine.Peer, cmd engine.Command) error {
+	return engine.UnexpectedCommand(engine.Router, cmd)
+}
+
+func (b *router) CloseLocked() {}
+
+// Recv returns the next message with its peer's routing id in front.
+func (b *router) Recv(ctx context.Context) (engine.Message, error) {
+	m, p, err := b.e.Next(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rid, _ := p.Ext.([]byte)
+	out := make(engine.Message, 0, len(m)+1)
+	// A copy: the caller owns what Recv returns and may change it.
+	out = append(out, append([]byte(nil), rid...))
+	return append(out, m...), nil
+}
+
+// Send sends frames[1:] to the peer frames[0] names. A message for an
+// unknown peer is dropped and counted, or fails with ErrUnroutable under
+// WithRouterMandatory. A known peer whose queue is full makes Send wait for
+// room, like PUSH.
+func (b *router) Send(ctx context.Context, routed engine.Msg) error {
+	if len(routed.Rest) == 0 {
+		return fmt.Errorf("%w: a ROUTER message needs a routing id frame and at least one more", engine.ErrInvalidMessage)
+	}
+	e := b.e
+	rid := routed.First
+	m := engine.Msg{First: routed.Rest[0], Rest: routed.Rest[1:], Size: routed.Size - len(rid)}
+	if len(m.Rest) == 0 {
+		m.Rest = nil
+	}
+	if err := e.CheckMsg(m); err != nil {
+		return err
+	}
+	e.Lock()
+	if e.Options().RouterMandatory && b.byID[string(rid)] == nil && !e.ClosingLocked() {
+		e.Unlock()
+		return fmt.Errorf("%w: %x", engine.ErrUnroutable, rid)
+	}
+	return e.SendToLocked(ctx, m, func() *engine.Peer { return b.byID[string(rid)] })
+}
