@@ -59,7 +59,7 @@ func (s *Engine) Bind(endpoint string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if s.ctx.Err() != nil {
+	if s.stateNow() != stateOpen {
 		return "", ErrClosed
 	}
 	if ep.Scheme == transport.SchemeInproc {
@@ -71,7 +71,7 @@ func (s *Engine) Bind(endpoint string) (string, error) {
 	}
 	l, real, err := transport.Listen(s.ctx, ep, cfg)
 	if err != nil {
-		if s.ctx.Err() != nil {
+		if s.stateNow() == stateClosed {
 			return "", ErrClosed
 		}
 		return "", err
@@ -94,7 +94,7 @@ func (s *Engine) serveListener(l net.Listener, asked, endpoint string) (string, 
 	}
 	b := &binding{s: s, endpoint: endpoint, asked: asked, l: l, stop: make(chan struct{}), done: make(chan struct{})}
 	s.mu.Lock()
-	if s.ctx.Err() != nil || s.closing {
+	if s.state != stateOpen {
 		s.mu.Unlock()
 		l.Close()
 		return "", ErrClosed
@@ -123,7 +123,7 @@ func (b *binding) acceptLoop() {
 		nc, err := b.l.Accept()
 		if err != nil {
 			s.mu.Lock()
-			closed := b.closed || s.ctx.Err() != nil
+			closed := b.closed || s.state == stateClosed
 			s.mu.Unlock()
 			if closed || errors.Is(err, net.ErrClosed) {
 				return
@@ -229,7 +229,7 @@ func (s *Engine) Connect(endpoint string) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.ctx.Err() != nil || s.closing {
+	if s.state != stateOpen {
 		return ErrClosed
 	}
 	if s.dialers[endpoint] != nil {
@@ -255,7 +255,7 @@ func (s *Engine) ConnectConn(nc net.Conn) error {
 	c := s.newConn(transport.EndpointFromAddr(nc.RemoteAddr()).String())
 	c.nc, c.remote = nc, nc.RemoteAddr().String()
 	s.mu.Lock()
-	if s.ctx.Err() != nil || s.closing {
+	if s.state != stateOpen {
 		s.mu.Unlock()
 		nc.Close()
 		return ErrClosed
@@ -356,7 +356,7 @@ func (d *dialer) once(bo *patterns.Backoff) error {
 func (s *Engine) track(c *conn) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.ctx.Err() != nil {
+	if s.state == stateClosed {
 		return false
 	}
 	s.conns[c] = struct{}{}
@@ -434,7 +434,7 @@ func (s *Engine) forget(c *conn) {
 func (s *Engine) attach(c *conn) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.ctx.Err() != nil {
+	if s.state == stateClosed {
 		return ErrClosed
 	}
 	if c.binding != nil && c.binding.closed {

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"github.com/wispmq/wisp/internal/lockorder"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -64,8 +65,8 @@ type Engine struct {
 
 	// mu guards the socket's topology and send side. Writers take it once
 	// per batch; Send once per message.
-	mu          sync.Mutex
-	closing     bool
+	mu          lockorder.Mutex
+	state       lifecycle
 	binds       map[string]*binding
 	dialers     map[string]*dialer
 	conns       map[*conn]struct{}     // every open connection, handshaking or attached
@@ -89,6 +90,7 @@ func New(cfg Config) (*Engine, error) {
 		return nil, fmt.Errorf("%w: %v", ErrUnsupportedType, t)
 	}
 	s := &Engine{typ: t, opts: cfg.Options, proto: cfg.Protocol, onEvent: cfg.Emit}
+	s.mu.Init(rankEngine, "Engine.mu")
 	s.b = cfg.Behavior(s)
 	s.caps = s.b.Caps()
 	if s.caps.NoAcks {
@@ -123,6 +125,26 @@ func New(cfg Config) (*Engine, error) {
 	return s, nil
 }
 
+// lifecycle is where a socket stands between New and the end of Close.
+type lifecycle uint8
+
+const (
+	stateOpen      lifecycle = iota // serving
+	stateLingering                  // Close began: no new Send or endpoint; what was sent may still be acknowledged
+	stateClosed                     // lingering is over: connections end and goroutines finish
+)
+
+var lifecycleNames = [...]string{stateOpen: "open", stateLingering: "lingering", stateClosed: "closed"}
+
+func (l lifecycle) String() string { return lifecycleNames[l] }
+
+// stateNow reads the socket's state.
+func (s *Engine) stateNow() lifecycle {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.state
+}
+
 // finalAckTimeout bounds how long a closing receiver waits to write the
 // ACKs for what its application took; a healthy connection needs a round
 // trip.
@@ -147,6 +169,7 @@ func (s *Engine) emit(e Event) { s.onEvent(e) }
 // broadcastRoomLocked wakes every Send and Flush waiting for the send side
 // to change. Callers hold s.mu.
 func (s *Engine) broadcastRoomLocked() {
+	s.mu.AssertHeld()
 	if s.roomWaiters > 0 {
 		close(s.room)
 		s.room = make(chan struct{})
@@ -156,6 +179,7 @@ func (s *Engine) broadcastRoomLocked() {
 // heldLocked counts messages the socket still owes its peers: queued,
 // unacknowledged, or orphaned. Callers hold s.mu.
 func (s *Engine) heldLocked() int {
+	s.mu.AssertHeld()
 	n := s.orphans.Len()
 	for _, p := range s.peers {
 		n += p.ledger.Len()
@@ -171,7 +195,7 @@ func (s *Engine) WaitPeers(ctx context.Context, n int) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for {
-		if s.closing || s.ctx.Err() != nil {
+		if s.state != stateOpen {
 			return ErrClosed
 		}
 		if s.connected >= n {
@@ -198,7 +222,7 @@ func (s *Engine) Flush(ctx context.Context) error {
 		if n == 0 {
 			return nil
 		}
-		if s.ctx.Err() != nil {
+		if s.state == stateClosed {
 			return fmt.Errorf("%w; %w", undelivered(n), ErrClosed)
 		}
 		if !s.waitRoomLocked(ctx.Done()) {
@@ -214,6 +238,7 @@ func (s *Engine) Flush(ctx context.Context) error {
 // peer, Close) or done fires, and reports whether it woke for a change.
 // Callers hold s.mu; it is held again on return.
 func (s *Engine) waitRoomLocked(done <-chan struct{}) bool {
+	s.mu.AssertHeld()
 	ch := s.room
 	s.roomWaiters++
 	s.mu.Unlock()
@@ -244,7 +269,7 @@ func (s *Engine) Close() error {
 
 func (s *Engine) close() error {
 	s.mu.Lock()
-	s.closing = true
+	s.state = stateLingering
 	s.broadcastRoomLocked() // blocked Sends return ErrClosed
 	s.mu.Unlock()
 	s.in.close()
@@ -272,6 +297,7 @@ func (s *Engine) close() error {
 	s.mu.Unlock()
 
 	s.mu.Lock()
+	s.state = stateClosed
 	s.cancel()
 	s.broadcastRoomLocked() // Flush waiters see the socket closed
 	s.mu.Unlock()

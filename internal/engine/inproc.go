@@ -4,17 +4,23 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
+	"github.com/wispmq/wisp/internal/lockorder"
 
 	"github.com/wispmq/wisp/patterns"
 	"github.com/wispmq/wisp/transport"
 )
 
 // The process-wide table of bound inproc names.
-var inprocNames = struct {
-	sync.Mutex
+var inprocNames = func() *inprocTable {
+	t := &inprocTable{m: make(map[string]*binding)}
+	t.Init(rankInprocNames, "inprocNames")
+	return t
+}()
+
+type inprocTable struct {
+	lockorder.Mutex
 	m map[string]*binding
-}{m: make(map[string]*binding)}
+}
 
 // errInprocNotBound is why a connect to an inproc name fails until some
 // socket binds it; the dialer keeps retrying.
@@ -25,7 +31,7 @@ func (s *Engine) bindInproc(endpoint, name string) (string, error) {
 	close(b.done) // no accept loop
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.ctx.Err() != nil || s.closing {
+	if s.state != stateOpen {
 		return "", ErrClosed
 	}
 	if s.binds[endpoint] != nil {
@@ -116,7 +122,7 @@ func (s *Engine) connectInproc(d *dialer, bo *patterns.Backoff) error {
 // serving goroutine, which waits for the link to be ready.
 func (s *Engine) attachInproc(c *conn) error {
 	s.mu.Lock()
-	if s.ctx.Err() != nil {
+	if s.state == stateClosed {
 		s.mu.Unlock()
 		return ErrClosed
 	}

@@ -2,7 +2,7 @@ package engine
 
 import (
 	"fmt"
-	"sync"
+	"github.com/wispmq/wisp/internal/lockorder"
 	"sync/atomic"
 	"time"
 
@@ -66,7 +66,7 @@ type Peer struct {
 
 	// ackMu guards win: the reader accepts, Recv takes, the writer
 	// acknowledges.
-	ackMu sync.Mutex
+	ackMu lockorder.Mutex
 	win   patterns.RecvWindow
 
 	msgsOut, bytesOut, resends, drops, msgsIn, bytesIn atomic.Uint64
@@ -195,9 +195,16 @@ func (p *Peer) statsLocked() PeerStats {
 	return ps
 }
 
+func newPeer(s *Engine, d *dialer) *Peer {
+	p := &Peer{e: s, dialer: d}
+	p.ackMu.Init(rankWindow, "Peer.ackMu")
+	return p
+}
+
 // newPeerLocked adds a peer without a session. Callers hold Engine.mu.
 func (s *Engine) newPeerLocked(d *dialer) *Peer {
-	p := &Peer{e: s, dialer: d}
+	s.mu.AssertHeld()
+	p := newPeer(s, d)
 	s.peers = append(s.peers, p)
 	return p
 }
@@ -206,6 +213,7 @@ func (s *Engine) newPeerLocked(d *dialer) *Peer {
 // stream, which continues where an earlier one with that session stopped if
 // the socket remembers it. Callers hold Engine.mu.
 func (s *Engine) adoptSessionLocked(p *Peer, sess SessionID) {
+	s.mu.AssertHeld()
 	p.session, p.hasSession = sess, true
 	s.bySession[sess] = p
 	rec, ok := s.departed[sess]
@@ -224,6 +232,7 @@ func (s *Engine) adoptSessionLocked(p *Peer, sess SessionID) {
 // waits without a session for whoever answers next. Callers hold
 // Engine.mu.
 func (s *Engine) forgetLocked(p *Peer) {
+	s.mu.AssertHeld()
 	if p.hasSession {
 		if len(s.departed) >= maxDeparted {
 			for k := range s.departed { // forget one, arbitrarily
@@ -248,6 +257,7 @@ func (s *Engine) forgetLocked(p *Peer) {
 // removePeerLocked drops p from the socket's list. Its ledger must be empty.
 // Callers hold Engine.mu.
 func (s *Engine) removePeerLocked(p *Peer) {
+	s.mu.AssertHeld()
 	p.stopExpiry()
 	s.goneLocked(p)
 	for i, q := range s.peers {
@@ -265,6 +275,7 @@ func (s *Engine) removePeerLocked(p *Peer) {
 // creating the peer or taking over what the connecting endpoint's peer held
 // as needed. Callers hold Engine.mu.
 func (s *Engine) attachPeerLocked(c *conn) *Peer {
+	s.mu.AssertHeld()
 	sess := c.info.Session
 	p := s.bySession[sess]
 	var d *Peer
@@ -333,6 +344,7 @@ func (s *Engine) attachPeerLocked(c *conn) *Peer {
 // detachPeerLocked unhooks c from its peer, which keeps what it holds for
 // the resume timeout. Callers hold Engine.mu.
 func (s *Engine) detachPeerLocked(c *conn) {
+	s.mu.AssertHeld()
 	p := c.p
 	if p == nil || p.conn.Load() != c {
 		return
@@ -341,7 +353,7 @@ func (s *Engine) detachPeerLocked(c *conn) {
 	s.connected--
 	p.gen++
 	s.broadcastRoomLocked()
-	if s.closing && s.ctx.Err() != nil {
+	if s.state == stateClosed {
 		s.b.DetachedLocked(p)
 		return
 	}
@@ -355,7 +367,7 @@ func (s *Engine) detachPeerLocked(c *conn) {
 func (s *Engine) expirePeer(p *Peer, gen uint64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if p.gen != gen || p.conn.Load() != nil || s.ctx.Err() != nil {
+	if p.gen != gen || p.conn.Load() != nil || s.state == stateClosed {
 		return
 	}
 	p.expiry = nil
@@ -392,6 +404,7 @@ func (s *Engine) expirePeer(p *Peer, gen uint64) {
 // application with EventPeerGone if p had a session, and to the behaviour.
 // Callers hold Engine.mu.
 func (s *Engine) goneLocked(p *Peer) {
+	s.mu.AssertHeld()
 	if p.gone {
 		return
 	}
@@ -405,6 +418,7 @@ func (s *Engine) goneLocked(p *Peer) {
 // drainedLocked reports whether the application took everything p sent.
 // Callers hold Engine.mu.
 func (s *Engine) drainedLocked(p *Peer) bool {
+	s.mu.AssertHeld()
 	in := &s.in
 	in.mu.Lock()
 	queued := p.q.Len()
@@ -417,6 +431,7 @@ func (s *Engine) drainedLocked(p *Peer) bool {
 // pumpOrphansLocked hands orphaned messages, oldest first, to connected
 // peers that have room. Callers hold Engine.mu.
 func (s *Engine) pumpOrphansLocked() {
+	s.mu.AssertHeld()
 	for s.orphans.Len() > 0 {
 		m := s.orphans.Peek()
 		i := s.rr.Pick(len(s.peers), func(i int) bool {

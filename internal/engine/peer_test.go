@@ -19,7 +19,7 @@ func TestAckAfterRewindCoversUnresentMessages(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	p := &Peer{e: s}
+	p := newPeer(s, nil)
 	for i := range 10 {
 		p.push(Msg{First: []byte{byte(i)}, Size: 1})
 	}

@@ -19,13 +19,22 @@ func (s *Engine) Unlock() { s.mu.Unlock() }
 // WaitLocked releases the lock until the send side changes (an ACK, a peer
 // attached or gone, a subscription, Close) or done fires, and reports
 // whether it woke for a change. It holds the lock again on return.
-func (s *Engine) WaitLocked(done <-chan struct{}) bool { return s.waitRoomLocked(done) }
+func (s *Engine) WaitLocked(done <-chan struct{}) bool {
+	s.mu.AssertHeld()
+	return s.waitRoomLocked(done)
+}
 
 // BroadcastLocked wakes every WaitLocked, for a change a behaviour made.
-func (s *Engine) BroadcastLocked() { s.broadcastRoomLocked() }
+func (s *Engine) BroadcastLocked() {
+	s.mu.AssertHeld()
+	s.broadcastRoomLocked()
+}
 
 // ClosingLocked reports whether Close has begun.
-func (s *Engine) ClosingLocked() bool { return s.closing }
+func (s *Engine) ClosingLocked() bool {
+	s.mu.AssertHeld()
+	return s.state != stateOpen
+}
 
 // Options returns the socket's options. They do not change after New; do
 // not modify them.
@@ -47,11 +56,17 @@ type Counters struct {
 
 // PeersLocked returns every peer, in round-robin order. The slice is the
 // engine's: read it under the lock only.
-func (s *Engine) PeersLocked() []*Peer { return s.peers }
+func (s *Engine) PeersLocked() []*Peer {
+	s.mu.AssertHeld()
+	return s.peers
+}
 
 // PeerLocked returns the peer of session sess, or nil if the socket does
 // not know it (any more).
-func (s *Engine) PeerLocked(sess SessionID) *Peer { return s.bySession[sess] }
+func (s *Engine) PeerLocked(sess SessionID) *Peer {
+	s.mu.AssertHeld()
+	return s.bySession[sess]
+}
 
 // Next returns the next received message and the peer that sent it, taking
 // from the peers in turn (fair queueing). It waits like Recv; taking the
@@ -62,6 +77,7 @@ func (s *Engine) Next(ctx context.Context) (Message, *Peer, error) { return s.in
 // stream (SUBSCRIBE, CANCEL): it goes out before queued data and is never
 // dropped. A later command with the same Data replaces one not yet written.
 func (s *Engine) QueueCommandLocked(p *Peer, cmd Command) {
+	s.mu.AssertHeld()
 	if c := p.conn.Load(); c != nil {
 		c.queueCommandLocked(cmd)
 	}
@@ -69,6 +85,7 @@ func (s *Engine) QueueCommandLocked(p *Peer, cmd Command) {
 
 // DropHeldLocked discards every message p holds and returns how many.
 func (s *Engine) DropHeldLocked(p *Peer) int {
+	s.mu.AssertHeld()
 	n := p.ledger.Len()
 	if n > 0 {
 		p.takeAll()
@@ -79,6 +96,7 @@ func (s *Engine) DropHeldLocked(p *Peer) int {
 // MoveHeldLocked moves every message from holds to to, behind what to
 // holds already.
 func (s *Engine) MoveHeldLocked(from, to *Peer) {
+	s.mu.AssertHeld()
 	for _, m := range from.takeAll() {
 		to.push(m)
 	}
@@ -111,6 +129,7 @@ func (k Kick) Wake() {
 // which the caller writes it itself (a small message to an idle connection
 // whose peer has acknowledged everything).
 func (s *Engine) QueueLocked(p *Peer, m Msg) Kick {
+	s.mu.AssertHeld()
 	p.push(m)
 	return Kick{s.kickLocked(p, m.Size)}
 }
@@ -133,12 +152,16 @@ func (p *Peer) Info() *PeerInfo { return &p.info }
 // Room reports whether p can take a message of size bytes below the send
 // high-water marks and within its stated maximum size. Callers hold the
 // lock.
-func (p *Peer) Room(size int) bool { return p.room(size) }
+func (p *Peer) Room(size int) bool {
+	p.e.mu.AssertHeld()
+	return p.room(size)
+}
 
 // Holds reports whether p still holds m, sent or not, by the identity of
 // its first frame. It looks at every message p holds: for REQ, whose peers
 // hold a few.
 func (p *Peer) Holds(m Msg) bool {
+	p.e.mu.AssertHeld()
 	for i := p.ledger.Len() - 1; i >= 0; i-- {
 		if x := p.ledger.Peek(i); len(x.First) > 0 && &x.First[0] == &m.First[0] {
 			return true

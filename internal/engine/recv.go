@@ -2,7 +2,7 @@ package engine
 
 import (
 	"context"
-	"sync"
+	"github.com/wispmq/wisp/internal/lockorder"
 	"sync/atomic"
 
 	"github.com/wispmq/wisp/patterns"
@@ -20,7 +20,7 @@ type entry struct {
 // fair-queued across senders.
 type inbox struct {
 	s       *Engine
-	mu      sync.Mutex
+	mu      lockorder.Mutex
 	closed  bool
 	done    chan struct{} // closed by close: readers waiting for room stop
 	ready   []*Peer       // peers with queued messages, in fair-queue order
@@ -33,7 +33,7 @@ type inbox struct {
 	directConn atomic.Pointer[conn]
 
 	// The consumer's batch, guarded by recvMu (taken before mu).
-	recvMu      sync.Mutex
+	recvMu      lockorder.Mutex
 	closedFlag  atomic.Bool
 	batch       []entry
 	head        int
@@ -44,6 +44,8 @@ type inbox struct {
 
 func (in *inbox) init(s *Engine) {
 	in.s = s
+	in.mu.Init(rankInbox, "inbox.mu")
+	in.recvMu.Init(rankRecv, "inbox.recvMu")
 	in.wait = make(chan struct{})
 	in.done = make(chan struct{})
 }

@@ -39,7 +39,7 @@ func (s *Engine) SendRoundRobin(ctx context.Context, m Msg) error {
 	}
 	s.mu.Lock()
 	for {
-		if s.closing {
+		if s.state != stateOpen {
 			s.mu.Unlock()
 			return ErrClosed
 		}
@@ -73,8 +73,9 @@ func (s *Engine) SendRoundRobin(ctx context.Context, m Msg) error {
 // the lock; SendToLocked releases it, and writes the message itself when
 // it can.
 func (s *Engine) SendToLocked(ctx context.Context, m Msg, route func() *Peer) error {
+	s.mu.AssertHeld()
 	for {
-		if s.closing {
+		if s.state != stateOpen {
 			s.mu.Unlock()
 			return ErrClosed
 		}
@@ -105,12 +106,16 @@ func (s *Engine) SendToLocked(ctx context.Context, m Msg, route func() *Peer) er
 }
 
 // AnyConnectedLocked reports whether some peer has a connection.
-func (s *Engine) AnyConnectedLocked() bool { return s.connected > 0 }
+func (s *Engine) AnyConnectedLocked() bool {
+	s.mu.AssertHeld()
+	return s.connected > 0
+}
 
 // largestPeerMaxLocked returns the largest message any peer could take, when
 // every peer has stated a limit; waiting would not help a larger message.
 // Callers hold s.mu.
 func (s *Engine) largestPeerMaxLocked() (uint64, bool) {
+	s.mu.AssertHeld()
 	var limit uint64
 	for _, p := range s.peers {
 		if p.peerMax == 0 {
@@ -128,6 +133,7 @@ func (s *Engine) largestPeerMaxLocked() (uint64, bool) {
 // placed, so a peer that stays away cannot make the socket hold more than
 // its marks. Callers hold s.mu.
 func (s *Engine) PickLocked(size int) *Peer {
+	s.mu.AssertHeld()
 	if s.orphans.Len() > 0 {
 		s.pumpOrphansLocked()
 		if s.orphans.Len() > 0 {

@@ -28,11 +28,32 @@ type Mutex struct {
 // held records, per goroutine id, the checked locks that goroutine holds,
 // oldest first. heldMu is never held while a checked Mutex is locked or
 // while panicking, so the checker can neither deadlock nor be left locked
-// by a recovered violation.
+// by a recovered violation. A goroutine's set is dropped from the map once
+// it holds nothing, and kept on a free list for the next one, so that the
+// checker allocates nothing in a steady state (tests count allocations
+// under -race too) and its map does not grow with finished goroutines.
 var (
 	heldMu sync.Mutex
-	held   = map[uint64][]*Mutex{}
+	held   = map[uint64]*heldSet{}
+	free   []*heldSet
 )
+
+// maxHeld bounds how many locks one goroutine may hold at once. Locks of a
+// rank never nest, so it is at most the number of ranks a program uses.
+const maxHeld = 16
+
+// heldSet is the locks one goroutine holds, oldest first.
+type heldSet struct {
+	n     int
+	locks [maxHeld]*Mutex
+}
+
+func (h *heldSet) list() []*Mutex {
+	if h == nil {
+		return nil
+	}
+	return h.locks[:h.n]
+}
 
 // Init sets the mutex's rank, and the name that violation messages use.
 // Call it before first use; in checking builds, locking a Mutex that was
@@ -50,7 +71,7 @@ func (m *Mutex) Lock() {
 	g := goroutineID()
 	var bad *Mutex
 	heldMu.Lock()
-	for _, h := range held[g] {
+	for _, h := range held[g].list() {
 		if h == m {
 			bad = m // report re-locking above any other violation
 			break
@@ -79,17 +100,20 @@ func (m *Mutex) Unlock() {
 	m.mustBeRanked("Unlock")
 	g := goroutineID()
 	heldMu.Lock()
-	locks := held[g]
+	set := held[g]
+	locks := set.list()
 	// Search from the newest: locks are usually released in reverse order.
 	i := lastIndex(locks, m)
 	if i < 0 {
 		heldMu.Unlock()
 		panic(fmt.Sprintf("lockorder: %s unlocked by a goroutine that does not hold it", m.describe()))
 	}
-	if locks = slices.Delete(locks, i, i+1); len(locks) == 0 {
-		delete(held, g) // keep the map from growing with finished goroutines
-	} else {
-		held[g] = locks
+	copy(locks[i:], locks[i+1:])
+	set.n--
+	set.locks[set.n] = nil
+	if set.n == 0 {
+		delete(held, g)
+		free = append(free, set)
 	}
 	heldMu.Unlock()
 	m.mu.Unlock()
@@ -118,7 +142,7 @@ func (m *Mutex) AssertHeld() {
 	m.mustBeRanked("AssertHeld")
 	g := goroutineID()
 	heldMu.Lock()
-	ok := slices.Contains(held[g], m)
+	ok := slices.Contains(held[g].list(), m)
 	heldMu.Unlock()
 	if !ok {
 		// Name the caller: it is the function that assumed the lock.
@@ -150,7 +174,21 @@ func (m *Mutex) mustBeRanked(op string) {
 //go:norace
 func record(g uint64, m *Mutex) {
 	heldMu.Lock()
-	held[g] = append(held[g], m)
+	set := held[g]
+	if set == nil {
+		if k := len(free); k > 0 {
+			set, free = free[k-1], free[:k-1]
+		} else {
+			set = new(heldSet)
+		}
+		held[g] = set
+	}
+	if set.n == maxHeld {
+		heldMu.Unlock()
+		panic(fmt.Sprintf("lockorder: taking %s with %d locks held already", m.describe(), maxHeld))
+	}
+	set.locks[set.n] = m
+	set.n++
 	heldMu.Unlock()
 }
 

@@ -1,0 +1,63 @@
+// Package engine is the machinery under package socket, and knows no
+// socket type by name: endpoints and connections, peers and their queues,
+// the read and write loops, inproc links, and the lifecycle of a socket
+// (open, lingering, closed). What a type means comes from its Behavior
+// (package socktype); how bytes look on a connection comes from the
+// Protocol chosen for the socket and the Codec its handshake returns
+// (package codec/wisp for WISP/1).
+//
+// The files:
+//
+//	engine.go      Engine: New, lifecycle, Close and its linger, Flush, Stats
+//	behavior.go    Behavior and Caps: what a socket type gives the engine
+//	primitives.go  what the engine gives a Behavior: lock, peers, queues
+//	codec.go       Protocol, Codec, PeerInfo, Command: the protocol seam
+//	peer.go        Peer: one peer session, both directions, one lifetime
+//	send.go        the send side: round robin, sending to one peer, limits
+//	recv.go        the receive side: queues, fair queueing, acknowledging
+//	endpoints.go   Bind, Connect, accept and dial loops, attach and detach
+//	inproc.go      in-process links, which move messages by reference
+//	conn.go        conn: one connection, its handshake and its end
+//	read.go        the reader role: reading, decoding, delivering
+//	write.go       the writer role: batching, ACKs, encoding, writing
+//	directread.go  Recv reading a lone connection itself
+//	commands.go    commands a Behavior queues outside the data stream
+//
+// # Peers
+//
+// A Peer is one peer session (the socket on the other end, recognised by
+// its session id across reconnections), holding its connection, its send
+// ledger (patterns.Ledger), its receive queue and its receive window
+// (patterns.RecvWindow). The engine keeps its peers in one list, in
+// round-robin order, indexed by session. A peer stays while connected,
+// while away for less than the resume timeout, and while the application
+// has yet to take what it sent; then the socket forgets it and remembers
+// only where its streams stood.
+//
+// # Locks
+//
+// These are the engine's locks, outermost first. A goroutine that holds
+// one may take only those below it; builds with the race detector (as the
+// tests run in CI) or the wisplockcheck tag panic on any other order, and
+// functions whose names end in Locked assert that their caller holds
+// Engine.mu (package lockorder).
+//
+//	inbox.recvMu  Recv's batch of messages taken from one peer
+//	conn.wmu      the writer role: the writer goroutine, or a Send writing
+//	              inline (Kick.Flush); over inproc, also the other
+//	              socket's reader role
+//	conn.rmu      the reader role: the serving goroutine, or a Recv
+//	              reading directly
+//	Engine.mu     peers, their send ledgers and connections, endpoints,
+//	              the lifecycle, and every Behavior's own state
+//	inbox.mu      the receive queues and who waits on them
+//	conn.dlMu     read deadlines, and handing the read side over
+//	Peer.ackMu    the receive window
+//	conn.pongMu   the PONG owed to the peer
+//	inprocNames   the process's bound inproc names
+//
+// Over inproc, one socket's writer delivers into the other socket: it takes
+// that socket's Engine.mu (an ACK), inbox.mu and Peer.ackMu (data) while
+// holding its own conn.wmu, which the order allows: no goroutine waits for a
+// lock listed above, or beside, one it holds.
+package engine

@@ -1,0 +1,393 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+)
+
+// readLoop reads and dispatches frames until the connection fails. It
+// lends the read side to a Recv that asks for it (see readDirect).
+func (c *conn) readLoop() error {
+	c.rmu.Lock()
+	defer c.rmu.Unlock()
+	defer func() { c.readDone = true }() // before the unlock: no Recv reads on
+	if err := c.readInit(); err != nil {
+		return err
+	}
+	for {
+		select {
+		case err := <-c.directErr:
+			return err // a Recv reading directly ended the connection
+		default:
+		}
+		err := c.readStep()
+		if err == nil {
+			continue
+		}
+		if err != errYield {
+			return err
+		}
+		if err := c.lend(); err != nil {
+			return err
+		}
+	}
+}
+
+// readInit sizes the read buffer and dispatches what arrived with the
+// greeting. It runs once, by whoever reads first. Callers hold rmu.
+func (c *conn) readInit() error {
+	if c.readReady {
+		return nil
+	}
+	c.readReady = true
+	if len(c.rbuf) < readBufSize {
+		nb := make([]byte, readBufSize)
+		c.w = copy(nb, c.rbuf[c.r:c.w])
+		c.rbuf, c.r = nb, 0
+	}
+	return c.parse()
+}
+
+// readStep reads once (or one large frame's payload) and dispatches every
+// whole frame it completed. It returns errYield when another reader asked
+// for the read side. Callers hold rmu.
+func (c *conn) readStep() error {
+	if c.r > 0 {
+		n := copy(c.rbuf, c.rbuf[c.r:c.w])
+		c.r, c.w = 0, n
+	}
+	if c.largeFramePending() {
+		return c.readLarge()
+	}
+	if need := c.codec.Need(); need > len(c.rbuf) {
+		// Bounded: the decoder already checked the frame against the
+		// maximum message size.
+		nb := make([]byte, max(need, 2*len(c.rbuf)))
+		copy(nb, c.rbuf[:c.w])
+		c.rbuf = nb
+	}
+	end := len(c.rbuf)
+	if c.afterLarge {
+		// Large messages tend to follow each other: read little, so the
+		// next one's payload goes straight to its own memory rather than
+		// through rbuf and a copy.
+		end = min(end, c.w+largePeek)
+		c.afterLarge = false
+	}
+	n, err := c.read(c.rbuf[c.w:end], c.direct)
+	c.w += n
+	if n > 0 {
+		if perr := c.parse(); perr != nil {
+			return perr
+		}
+	}
+	if err == errYield {
+		return err
+	}
+	if err != nil {
+		return c.readError(err)
+	}
+	return nil
+}
+
+// read reads once, under the heartbeat deadline. It returns errYield
+// instead when the reader must hand over the read side: the serving
+// goroutine when a Recv wants to read (direct false), a Recv reading
+// directly when it must return (direct true).
+func (c *conn) read(b []byte, direct bool) (int, error) {
+	c.dlMu.Lock()
+	if c.mustYieldLocked(direct) {
+		c.dlMu.Unlock()
+		return 0, errYield
+	}
+	c.armReadDeadlineLocked()
+	c.dlMu.Unlock()
+	n, err := c.nc.Read(b)
+	if err != nil && errors.Is(err, os.ErrDeadlineExceeded) {
+		c.dlMu.Lock()
+		yield := c.mustYieldLocked(direct)
+		spurious := c.interruptedLocked()
+		c.dlMu.Unlock()
+		if yield {
+			return n, errYield
+		}
+		if spurious {
+			return n, nil // an interrupt meant for another reader: read again
+		}
+	}
+	return n, err
+}
+
+// armReadDeadlineLocked sets the heartbeat deadline for the next read, or
+// clears a deadline an interrupt left. Callers hold dlMu.
+func (c *conn) armReadDeadlineLocked() {
+	if c.readTimeout > 0 {
+		c.hbDeadline = time.Now().Add(c.readTimeout)
+		c.nc.SetReadDeadline(c.hbDeadline)
+		c.deadlineSet = true
+	} else if c.deadlineSet {
+		c.nc.SetReadDeadline(time.Time{})
+		c.deadlineSet = false
+	}
+}
+
+// interruptedLocked reports whether a read that failed with a deadline
+// error was interrupted (see interruptLocked) rather than timed out: the
+// heartbeat deadline has not passed, or there is none. Callers hold dlMu.
+func (c *conn) interruptedLocked() bool {
+	return c.readTimeout == 0 || time.Now().Before(c.hbDeadline)
+}
+
+// readPayload reads part of a large frame's payload. Nobody takes the read
+// side in the middle of a frame.
+func (c *conn) readPayload(b []byte) (int, error) {
+	c.dlMu.Lock()
+	c.armReadDeadlineLocked()
+	c.dlMu.Unlock()
+	n, err := c.nc.Read(b)
+	if err != nil && errors.Is(err, os.ErrDeadlineExceeded) {
+		c.dlMu.Lock()
+		spurious := c.interruptedLocked()
+		c.dlMu.Unlock()
+		if spurious {
+			return n, nil // someone wants the read side: after this frame
+		}
+	}
+	return n, err
+}
+
+// readError turns a failed read into the reason the connection ends.
+func (c *conn) readError(err error) error {
+	switch {
+	case c.closing():
+		return c.closeErr
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return fmt.Errorf("%w: nothing received for %v", ErrHeartbeatTimeout, c.readTimeout)
+	case errors.Is(err, io.EOF):
+		if c.codec.Need() > 0 || len(c.partial) > 0 || c.w > c.r {
+			return protocolErrorf("peer closed the connection in the middle of a message: %w", io.ErrUnexpectedEOF)
+		}
+		return fmt.Errorf("connection closed by peer: %w", io.EOF)
+	}
+	return err
+}
+
+// largeFramePending reports whether rbuf starts with the complete header of
+// an incomplete data frame of at least largeFrame bytes.
+func (c *conn) largeFramePending() bool {
+	if c.codec.Need() <= c.w-c.r {
+		return false
+	}
+	length, ok := c.codec.DataHeader(c.rbuf[c.r:c.w])
+	return ok && length >= largeFrame
+}
+
+// readLarge reads a large frame's payload from the connection straight into
+// the memory the application will receive, instead of through rbuf and a
+// copy.
+func (c *conn) readLarge() error {
+	length, more, h, err := c.codec.DecodeHeader(c.rbuf[c.r:c.w])
+	if err != nil {
+		return &protocolError{err}
+	}
+	payload := make([]byte, length)
+	k := copy(payload, c.rbuf[c.r+h:c.w])
+	c.r, c.w = 0, 0
+	for k < length {
+		n, err := c.readPayload(payload[k:])
+		k += n
+		if err != nil && k < length {
+			c.partial = append(c.partial, nil) // mid-message, for readError
+			return c.readError(err)
+		}
+	}
+	c.partial = append(c.partial, payload)
+	c.afterLarge = true
+	if more {
+		return nil
+	}
+	msgs := append(c.msgs[:0], c.takeMessage())
+	err = c.receive(msgs)
+	clear(msgs)
+	c.msgs = msgs[:0]
+	return err
+}
+
+// parse dispatches every whole frame in rbuf[r:w]. The payloads of a run of
+// data frames are copied out together into one new chunk, so the read
+// buffer can be reused and a message costs no allocation of its own.
+func (c *conn) parse() error {
+	refs := c.refs[:0]
+	for c.r < c.w {
+		var n int
+		var err error
+		refs, n, err = c.codec.DecodeData(c.rbuf[c.r:c.w], c.r, refs)
+		c.r += n
+		if err == io.ErrUnexpectedEOF || c.r == c.w {
+			break
+		}
+		if err != nil {
+			return &protocolError{err}
+		}
+		it, n, err := c.codec.Decode(c.rbuf[c.r:c.w])
+		if err == io.ErrUnexpectedEOF {
+			break
+		}
+		if err != nil {
+			return &protocolError{err}
+		}
+		if !it.IsCommand {
+			// DecodeData stops only before commands; a codec that stops
+			// early loses nothing.
+			end := c.r + n
+			refs = append(refs, FrameRef{Start: end - len(it.Frame), End: end, More: it.More})
+			c.r = end
+			continue
+		}
+		if it.Command.Kind == CmdResume && len(refs) > 0 {
+			// Messages before a RESUME belong to the old numbering.
+			if err := c.deliverRefs(refs); err != nil {
+				return err
+			}
+			refs = refs[:0]
+		}
+		c.r += n
+		if err := c.handleCommand(it.Command); err != nil {
+			return err
+		}
+	}
+	err := c.deliverRefs(refs)
+	c.refs = refs[:0]
+	return err
+}
+
+// deliverRefs copies the frames refs point at into one chunk and hands the
+// complete messages among them to the inbox.
+func (c *conn) deliverRefs(refs []FrameRef) error {
+	if len(refs) == 0 {
+		return nil
+	}
+	lo, hi := refs[0].Start, refs[len(refs)-1].End
+	chunk := append([]byte(nil), c.rbuf[lo:hi]...) // one copy, no zeroing
+	msgs := c.msgs[:0]
+	for _, r := range refs {
+		c.partial = append(c.partial, chunk[r.Start-lo:r.End-lo:r.End-lo])
+		if !r.More {
+			msgs = append(msgs, c.takeMessage())
+		}
+	}
+	var err error
+	if len(msgs) > 0 {
+		err = c.receive(msgs)
+	}
+	clear(msgs)
+	c.msgs = msgs[:0]
+	return err
+}
+
+// takeMessage turns the frames gathered in partial into a Message whose
+// frame list is carved from a shared chunk.
+func (c *conn) takeMessage() Message {
+	n := len(c.partial)
+	if cap(c.hdrs)-len(c.hdrs) < n {
+		c.hdrs = make([][]byte, 0, max(hdrChunk, n))
+	}
+	start := len(c.hdrs)
+	c.hdrs = append(c.hdrs, c.partial...)
+	clear(c.partial)
+	c.partial = c.partial[:0]
+	return Message(c.hdrs[start:len(c.hdrs):len(c.hdrs)])
+}
+
+// messageOf converts a sender's msg into a Message without copying payload,
+// for inproc links. Reader role.
+func (c *conn) messageOf(m Msg) Message {
+	if len(m.Rest) == 0 {
+		if cap(c.hdrs) == len(c.hdrs) {
+			c.hdrs = make([][]byte, 0, hdrChunk)
+		}
+		c.hdrs = append(c.hdrs, m.First)
+		n := len(c.hdrs)
+		return Message(c.hdrs[n-1 : n : n])
+	}
+	c.partial = append(c.partial, m.First)
+	c.partial = append(c.partial, m.Rest...)
+	return c.takeMessage()
+}
+
+// receive queues complete messages. Reader role.
+func (c *conn) receive(msgs []Message) error {
+	if !c.s.caps.ReceivesData {
+		return protocolErrorf("%v peer sent a message to a %v socket, which receives none", c.info.Type, c.s.typ)
+	}
+	if c.info.Acks && !c.seqOn {
+		return protocolErrorf("data before RESUME from a peer that asked for acknowledgements")
+	}
+	return c.s.in.deliver(c, c.p, msgs, c.seqOn, &c.nextSeq)
+}
+
+// handleCommand acts on one command from the peer. Reader role.
+func (c *conn) handleCommand(cmd Command) error {
+	switch cmd.Kind {
+	case CmdResume:
+		if !c.s.caps.ReceivesData || !c.info.Acks {
+			return protocolErrorf("unexpected RESUME")
+		}
+		if cmd.Seq == 0 {
+			return protocolErrorf("RESUME 0, want a sequence number of at least 1")
+		}
+		c.seqOn, c.nextSeq = true, cmd.Seq
+	case CmdAck:
+		if !c.s.caps.SendsData || !c.s.opts.Acks {
+			return protocolErrorf("unexpected ACK")
+		}
+		return c.s.handleAck(c, cmd.Seq)
+	case CmdPing:
+		c.pongMu.Lock()
+		c.pongPending = true
+		c.pongLen = copy(c.pongCtx[:], cmd.Data)
+		c.pongMu.Unlock()
+		c.signal()
+	case CmdPong:
+		// Liveness only: receiving anything already counts.
+	case CmdError:
+		return fmt.Errorf("%w: %q", ErrPeerError, cmd.Data)
+	default:
+		return c.s.behaviorCommand(c, cmd)
+	}
+	return nil
+}
+
+// behaviorCommand hands a command the engine does not handle to the
+// socket's behaviour.
+func (s *Engine) behaviorCommand(c *conn, cmd Command) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if c.p.conn.Load() != c {
+		return nil // the connection is being replaced
+	}
+	return s.b.CommandLocked(c.p, cmd)
+}
+
+// handleAck releases acknowledged messages and wakes senders waiting for
+// room.
+func (s *Engine) handleAck(c *conn, seq uint64) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p := c.p
+	if p.conn.Load() != c {
+		return nil // a late ack on a replaced connection
+	}
+	n, err := p.ack(seq)
+	if err != nil {
+		return &protocolError{err}
+	}
+	if n > 0 {
+		s.pumpOrphansLocked()
+		s.broadcastRoomLocked()
+	}
+	return nil
+}

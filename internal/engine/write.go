@@ -1,0 +1,376 @@
+package engine
+
+import "time"
+
+// signal wakes the writer. It never blocks.
+func (c *conn) signal() {
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
+// kickLocked tells p's connection that p has a new message of size bytes,
+// and returns the connection when the caller should write it itself after
+// releasing s.mu (see inlineFlush). Callers hold s.mu.
+func (s *Engine) kickLocked(p *Peer, size int) *conn {
+	s.mu.AssertHeld()
+	c := p.conn.Load()
+	if c == nil {
+		return nil
+	}
+	if c.idle && c.inlineOK && s.opts.Acks && size <= maxInlineWrite &&
+		p.ledger.Unacked() == 0 && p.ledger.Unsent() == 1 {
+		c.idle = false // the caller writes; nobody needs to wake the writer
+		return c
+	}
+	c.wakeLocked()
+	return nil
+}
+
+// wakeLocked wakes the writer if it is waiting for work. Callers hold s.mu.
+func (c *conn) wakeLocked() {
+	if c.idle {
+		c.idle = false
+		c.signal()
+	}
+}
+
+// writeLoop sends commands and queued messages, draining everything that is
+// ready into one write, until the connection ends.
+func (c *conn) writeLoop() {
+	defer close(c.writerDone)
+	defer c.stopAckTimer()
+	var tick <-chan time.Time
+	if c.pingEvery > 0 {
+		// Ticking at half the interval bounds the silence to one interval.
+		t := time.NewTicker(c.pingEvery / 2)
+		defer t.Stop()
+		tick = t.C
+	}
+	for {
+		c.wmu.Lock()
+		wrote, stop := c.writeOnce(false)
+		c.wmu.Unlock()
+		if stop {
+			return
+		}
+		if wrote {
+			continue
+		}
+		select {
+		case <-c.wake:
+		case <-tick:
+			c.wmu.Lock()
+			c.pingDue, c.wrote = !c.wrote, false
+			c.wmu.Unlock()
+		case <-c.done:
+			return
+		}
+	}
+}
+
+// maxInlineWrite bounds the messages Send writes itself (see inlineFlush).
+const maxInlineWrite = 8 << 10
+
+// inlineFlush writes what the pipe holds from the sending goroutine instead
+// of waking the writer. Handing work between goroutines makes the runtime
+// wake another thread, which costs more than the write itself: a
+// request-reply round trip without handoffs takes a third of the time. Send
+// asks for it only when the writer was idle and the peer had acknowledged
+// everything sent before, so it has read it all, the socket buffer has room
+// and a small write does not block.
+func (c *conn) inlineFlush() {
+	if !c.wmu.TryLock() {
+		c.signal() // the writer is busy and takes the message along
+		return
+	}
+	for range 2 {
+		wrote, stop := c.writeOnce(true)
+		if stop || !wrote {
+			c.wmu.Unlock()
+			if stop {
+				c.signal()
+			}
+			return // nothing more: takeBatch marked the writer idle
+		}
+	}
+	c.wmu.Unlock()
+	c.signal() // more came in meanwhile: the writer takes it from here
+}
+
+// writeOnce writes one round of commands and messages and reports whether
+// it wrote anything and whether the writer must stop (the connection is
+// over). inline says the caller is a sending goroutine, which leaves the
+// end of the connection to the writer. Callers hold wmu.
+func (c *conn) writeOnce(inline bool) (wrote, stop bool) {
+	if f := c.fatal.Load(); f != nil {
+		if inline {
+			return false, true
+		}
+		// The peer broke the protocol: tell it why, best effort (the
+		// reader set a write deadline), then stop.
+		c.flushStream([]Command{errorCommand(*f)}, nil)
+		return false, true
+	}
+	acking := c.s.caps.ReceivesData && c.info.Acks
+	if !c.finishedClosed && c.finishing.Load() && (!acking || c.settled()) {
+		// Everything the application took is acknowledged: the socket
+		// may now close this connection.
+		close(c.finished)
+		c.finishedClosed = true
+	}
+	cmds := c.cmds[:0]
+	acked := false
+	if acking {
+		seq, ok, owed := c.ackNow(c.ackFired.Swap(false) || c.finishing.Load())
+		if ok {
+			cmds = append(cmds, Command{Kind: CmdAck, Seq: seq})
+			acked = true
+		} else if owed {
+			// Armed stays armed and finds nothing to do: stopping and
+			// re-arming a timer for every reply would wake the runtime's
+			// poller each time.
+			c.armAck()
+		}
+	}
+	c.pongMu.Lock()
+	if c.pongPending {
+		// Copied: the reader may overwrite pongCtx before the write.
+		n := copy(c.pong[:], c.pongCtx[:c.pongLen])
+		cmds = append(cmds, Command{Kind: CmdPong, Data: c.pong[:n]})
+		c.pongPending = false
+	}
+	c.pongMu.Unlock()
+	if c.pingDue {
+		cmds = append(cmds, Command{Kind: CmdPing})
+		c.pingDue = false
+	}
+	if c.cmdsQueued.Load() {
+		cmds = c.takeQueuedCommands(cmds)
+	}
+	batch := c.batch[:0]
+	if c.s.caps.SendsData {
+		var resumeAt uint64
+		batch, resumeAt = c.takeBatch(batch, len(cmds) == 0)
+		if resumeAt != 0 {
+			// Commands go out before data, so RESUME precedes its batch.
+			cmds = append(cmds, Command{Kind: CmdResume, Seq: resumeAt})
+		}
+	}
+	if acking && !acked && len(batch) > 0 {
+		// Data goes out anyway (a reply, say): an ACK riding along costs
+		// no write of its own, unlike the delayed one.
+		if seq, ok, _ := c.ackNow(true); ok {
+			cmds = append(cmds, Command{Kind: CmdAck, Seq: seq})
+		}
+	}
+	c.cmds = cmds
+	if len(batch) == 0 && len(cmds) == 0 {
+		return false, false
+	}
+	err := c.flush(cmds, batch)
+	wroteMsgs := len(batch) > 0
+	clear(batch) // the ledger keeps what it needs; drop our references
+	c.batch = batch[:0]
+	if err != nil {
+		if c.fatal.Load() == nil { // else the reader closes with the better reason
+			c.close(err)
+		}
+		return false, true
+	}
+	if wroteMsgs && !c.s.opts.Acks {
+		c.s.writtenLocked(c)
+	}
+	c.wrote = true
+	return true, false
+}
+
+// writtenLocked releases what c's writer has written, for a socket without
+// acks: such a message is done once written, and not before, so Flush and
+// Close's linger wait for the write. The name says the caller holds wmu.
+func (s *Engine) writtenLocked(c *conn) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if p := c.p; p.conn.Load() == c {
+		p.ack(p.ledger.FirstUnsentSeq() - 1)
+		s.broadcastRoomLocked()
+	}
+}
+
+// ackNow asks the peer's receive window for the ACK to write now (urgent:
+// the delayed ACK fired, the socket is closing, or data goes out anyway)
+// and reports whether one is still owed otherwise. A connection that is no
+// longer its peer's writes none: the ACK belongs on the new one.
+func (c *conn) ackNow(urgent bool) (seq uint64, ok, owed bool) {
+	p := c.p
+	p.ackMu.Lock()
+	defer p.ackMu.Unlock()
+	if p.conn.Load() != c {
+		return 0, false, false
+	}
+	seq, ok = p.win.AckNow(urgent)
+	return seq, ok, p.win.Owed()
+}
+
+// settled reports whether every message the application took is
+// acknowledged, so that a closing socket may end the connection.
+func (c *conn) settled() bool {
+	p := c.p
+	p.ackMu.Lock()
+	defer p.ackMu.Unlock()
+	return p.conn.Load() != c || p.win.Settled()
+}
+
+// armAck starts the delayed ACK unless it is running. Recv calls it too,
+// so taking a message does not wake the writer just to start a timer.
+func (c *conn) armAck() {
+	if c.ackArmed.CompareAndSwap(false, true) {
+		c.ackTimer.Reset(ackDelay)
+	}
+}
+
+// ackTimerFired runs when the delayed ACK is due, and wakes the writer if
+// no ACK went out meanwhile.
+func (c *conn) ackTimerFired() {
+	c.ackArmed.Store(false)
+	p := c.p
+	p.ackMu.Lock()
+	owed := p.win.Owed()
+	p.ackMu.Unlock()
+	if owed {
+		c.ackFired.Store(true)
+		c.signal()
+	}
+}
+
+func (c *conn) stopAckTimer() {
+	if c.ackTimer != nil {
+		c.ackTimer.Stop()
+	}
+}
+
+// takeBatch moves the next unsent messages of the pipe into batch, and says
+// where RESUME must place them when the receiver cannot count on (0 when it
+// can). With no commands to send either, it marks the writer idle so the
+// next Send wakes it.
+func (c *conn) takeBatch(batch []Msg, mayIdle bool) (_ []Msg, resumeAt uint64) {
+	s := c.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p := c.p
+	if p.conn.Load() != c {
+		return batch, 0
+	}
+	if p.ledger.Unsent() > 0 {
+		first := p.ledger.FirstUnsentSeq()
+		limit := maxBatchMsgs
+		// Streams bound a batch's bytes too; an inproc link copies none.
+		if m := p.ledger.Peek(p.ledger.Unacked()); c.link == nil && m.Size > maxBatchBytes/maxBatchMsgs {
+			limit = max(1, maxBatchBytes/m.Size)
+		}
+		batch = p.ledger.TakeUnsent(batch, limit)
+		p.sentHigh = max(p.sentHigh, p.ledger.FirstUnsentSeq()-1)
+		if s.opts.Acks && (c.needResume || p.resumeNeeded) {
+			resumeAt, c.needResume, p.resumeNeeded = first, false, false
+		}
+
+	} else if mayIdle {
+		c.idle = true
+	}
+	return batch, resumeAt
+}
+
+// flush writes commands, then messages, to the peer.
+func (c *conn) flush(cmds []Command, batch []Msg) error {
+	var err error
+	if c.link != nil {
+		err = c.flushInproc(cmds, batch)
+	} else {
+		err = c.flushStream(cmds, batch)
+	}
+	if err != nil || len(batch) == 0 {
+		return err
+	}
+	bytes := 0
+	for i := range batch {
+		bytes += batch[i].Size
+	}
+	c.p.msgsOut.Add(uint64(len(batch)))
+	c.p.bytesOut.Add(uint64(bytes))
+	c.s.stats.msgsOut.Add(uint64(len(batch)))
+	c.s.stats.bytesOut.Add(uint64(bytes))
+	return nil
+}
+
+func (c *conn) flushStream(cmds []Command, batch []Msg) error {
+	wb := c.wbuf[:0]
+	bufs := c.bufs[:0]
+	mark := 0
+	codec := c.codec
+	for _, cmd := range cmds {
+		wb = codec.AppendCommand(wb, cmd)
+	}
+	frame := func(f []byte, more bool) {
+		if len(f) < largeFrame {
+			wb = codec.AppendFrame(wb, more, f)
+			return
+		}
+		wb = codec.AppendFrameHeader(wb, more, len(f))
+		bufs = append(bufs, wb[mark:], f)
+		mark = len(wb)
+	}
+	for i := range batch {
+		m := &batch[i]
+		frame(m.First, len(m.Rest) > 0)
+		for j, f := range m.Rest {
+			frame(f, j < len(m.Rest)-1)
+		}
+	}
+	c.wbuf = wb
+	var err error
+	if len(bufs) == 0 {
+		_, err = c.nc.Write(wb)
+	} else {
+		if mark < len(wb) {
+			bufs = append(bufs, wb[mark:])
+		}
+		v := bufs // WriteTo consumes its receiver
+		_, err = v.WriteTo(c.nc)
+		clear(bufs)
+		c.bufs = bufs[:0]
+	}
+	if err != nil {
+		if c.closing() {
+			return c.closeErr
+		}
+		return err
+	}
+	return nil
+}
+
+// flushInproc hands commands and messages to the peer's end of the link
+// without encoding or copying them.
+func (c *conn) flushInproc(cmds []Command, batch []Msg) error {
+	peer := c.link // attached: no writer starts before both ends are ready
+	for _, cmd := range cmds {
+		if err := peer.handleCommand(cmd); err != nil {
+			peer.close(err)
+			return err
+		}
+	}
+	if len(batch) == 0 {
+		return nil
+	}
+	msgs := peer.msgs[:0]
+	for _, m := range batch {
+		msgs = append(msgs, peer.messageOf(m))
+	}
+	err := peer.receive(msgs)
+	clear(msgs)
+	peer.msgs = msgs[:0]
+	if err != nil {
+		peer.close(err)
+	}
+	return err
+}
