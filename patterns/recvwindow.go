@@ -106,6 +106,25 @@ func (w *RecvWindow) intervalReached() bool {
 	return w.everyBytes > 0 && w.pendingBytes >= w.everyBytes
 }
 
+// Budget returns how many more messages, and bytes, the application may
+// take before the next acknowledgement is due, counting from the one due
+// now if one is (it will cover everything taken so far): a receiver that
+// takes messages in batches can record them with one [RecvWindow.Take]
+// when either runs out, and no ACK is due any later for it. Both are at
+// least 1; bytes is math.MaxUint64 when the sender stated no byte window.
+func (w *RecvWindow) Budget() (msgs, bytes uint64) {
+	every := max(w.every, 1)
+	if w.intervalReached() {
+		msgs, bytes = every, w.everyBytes
+	} else {
+		msgs, bytes = every-(w.taken-w.acked), w.everyBytes-w.pendingBytes
+	}
+	if w.everyBytes == 0 {
+		bytes = math.MaxUint64
+	}
+	return msgs, bytes
+}
+
 // Taken returns the highest sequence number taken (0 at first).
 func (w *RecvWindow) Taken() uint64 { return w.taken }
 

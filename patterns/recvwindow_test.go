@@ -558,6 +558,18 @@ func checkRecvWindow(t *testing.T, w *RecvWindow, m *recvModel, step int, what s
 			t.Fatalf("after step %d (%s): copy AckNow(false) = (%d, %v), want (%d, true)", step, what, seq, ok, got.Taken)
 		}
 	}
+	// Budget is what is left of the interval, or a whole interval when an
+	// ACK is due now: taking that much makes an ACK due (a copy says so).
+	msgs, bytes := w.Budget()
+	if msgs == 0 || bytes == 0 {
+		t.Fatalf("after step %d (%s): Budget() = (%d, %d), want both at least 1", step, what, msgs, bytes)
+	}
+	if !m.reached() && m.last()-m.taken >= msgs {
+		c = *w
+		if !c.Take(m.taken+msgs, 0) {
+			t.Fatalf("after step %d (%s): Budget() = (%d, %d) but taking %d more is not due", step, what, msgs, bytes, msgs)
+		}
+	}
 }
 
 func TestRecvWindowModel(t *testing.T) {
@@ -588,4 +600,42 @@ func FuzzRecvWindow(f *testing.F) {
 		}
 		runRecvWindowOps(t, ops)
 	})
+}
+
+// TestRecvWindowBudget: what is left of the interval after each Take, in
+// messages and in bytes, and a whole interval once an ACK is due.
+func TestRecvWindowBudget(t *testing.T) {
+	var w RecvWindow
+	w.SetWindow(12, 400) // every 3 messages or 100 bytes
+	for seq := uint64(1); seq <= 5; seq++ {
+		w.Accept(seq)
+	}
+	steps := []struct {
+		seq         uint64
+		size        int
+		msgs, bytes uint64
+		wantDue     bool
+	}{
+		{seq: 1, size: 10, msgs: 2, bytes: 90},
+		{seq: 2, size: 30, msgs: 1, bytes: 60},
+		{seq: 3, size: 5, msgs: 3, bytes: 100, wantDue: true}, // due: counted from that ACK
+		{seq: 4, size: 100, msgs: 3, bytes: 100, wantDue: true},
+	}
+	for _, st := range steps {
+		if due := w.Take(st.seq, st.size); due != st.wantDue {
+			t.Fatalf("Take(%d, %d): got due %v, want %v", st.seq, st.size, due, st.wantDue)
+		}
+		if msgs, bytes := w.Budget(); msgs != st.msgs || bytes != st.bytes {
+			t.Fatalf("Budget() after Take(%d, %d): got (%d, %d), want (%d, %d)", st.seq, st.size, msgs, bytes, st.msgs, st.bytes)
+		}
+	}
+	w.AckNow(false)
+	if msgs, bytes := w.Budget(); msgs != 3 || bytes != 100 {
+		t.Fatalf("Budget() after the ACK: got (%d, %d), want (3, 100)", msgs, bytes)
+	}
+	var none RecvWindow
+	none.SetWindow(8, 0)
+	if msgs, bytes := none.Budget(); msgs != 2 || bytes != math.MaxUint64 {
+		t.Fatalf("Budget() with no byte window: got (%d, %d), want (2, MaxUint64)", msgs, bytes)
+	}
 }

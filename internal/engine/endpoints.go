@@ -22,7 +22,7 @@ type binding struct {
 	asked    string // the endpoint as the application gave it
 	l        net.Listener
 	inproc   string
-	closed   bool          // guarded by s.mu
+	closed   bool          // guarded by Engine.mu
 	stop     chan struct{} // closed by close: ends the accept loop's pauses
 	done     chan struct{}
 }
@@ -35,7 +35,7 @@ type dialer struct {
 	ep       transport.Endpoint
 	ctx      context.Context
 	cancel   context.CancelFunc
-	peer     *Peer // guarded by s.mu; where messages for this endpoint queue
+	peer     *Peer // guarded by Engine.mu; where messages for this endpoint queue
 	done     chan struct{}
 }
 
@@ -48,12 +48,8 @@ func (s *Engine) transportConfig() transport.Config {
 	}
 }
 
-// Bind makes the socket accept connections on endpoint: "tcp://host:port"
-// (port 0 picks a free port; host "*" means every interface),
-// "ipc:///path/to/socket" (a stale socket file left by a dead process is
-// replaced; a live one is an error), or "inproc://name". It returns the
-// endpoint actually bound, with the real port, for use in Connect and
-// Unbind.
+// Bind is the socket's Bind (see package socket): it binds endpoint and
+// returns the endpoint actually bound.
 func (s *Engine) Bind(endpoint string) (string, error) {
 	ep, err := transport.ParseEndpoint(endpoint)
 	if err != nil {
@@ -79,10 +75,8 @@ func (s *Engine) Bind(endpoint string) (string, error) {
 	return s.serveListener(l, endpoint, real.String())
 }
 
-// BindListener makes the socket accept connections on a listener the
-// application opened (a TLS listener, say). The socket owns it from then on
-// and closes it on Unbind or Close. It returns the endpoint name the socket
-// reports for it, derived from the listener's address.
+// BindListener serves a listener the application opened; the socket owns
+// it from then on.
 func (s *Engine) BindListener(l net.Listener) (string, error) {
 	ep := transport.EndpointFromAddr(l.Addr()).String()
 	return s.serveListener(l, ep, ep)
@@ -210,11 +204,8 @@ func (s *Engine) Unbind(endpoint string) error {
 	return nil
 }
 
-// Connect makes the socket connect to endpoint and returns at once: the
-// socket dials in the background, and dials again after a failure or a lost
-// connection, waiting a jittered, doubling interval between attempts
-// (WithReconnectInterval). The peer need not exist yet. For a sending socket,
-// messages may queue for this endpoint before it connects.
+// Connect dials endpoint in the background, and again after every failure
+// or lost connection, with jittered backoff.
 func (s *Engine) Connect(endpoint string) error {
 	ep, err := transport.ParseEndpoint(endpoint)
 	if err != nil {
@@ -247,10 +238,8 @@ func (s *Engine) Connect(endpoint string) error {
 	return nil
 }
 
-// ConnectConn makes the socket talk over a connection the application
-// already has (a TLS or SOCKS connection, one end of net.Pipe...). The socket
-// owns it from then on. It is not redialed when it ends; its peer's
-// unacknowledged messages wait for the resume timeout as usual.
+// ConnectConn serves a connection the application already has; it is not
+// redialed when it ends.
 func (s *Engine) ConnectConn(nc net.Conn) error {
 	c := s.newConn(transport.EndpointFromAddr(nc.RemoteAddr()).String())
 	c.nc, c.remote = nc, nc.RemoteAddr().String()

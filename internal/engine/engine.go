@@ -167,7 +167,7 @@ func (s *Engine) CanRecv() bool { return s.caps.CanRecv }
 func (s *Engine) emit(e Event) { s.onEvent(e) }
 
 // broadcastRoomLocked wakes every Send and Flush waiting for the send side
-// to change. Callers hold s.mu.
+// to change. Callers hold Engine.mu.
 func (s *Engine) broadcastRoomLocked() {
 	s.mu.AssertHeld()
 	if s.roomWaiters > 0 {
@@ -177,7 +177,7 @@ func (s *Engine) broadcastRoomLocked() {
 }
 
 // heldLocked counts messages the socket still owes its peers: queued,
-// unacknowledged, or orphaned. Callers hold s.mu.
+// unacknowledged, or orphaned. Callers hold Engine.mu.
 func (s *Engine) heldLocked() int {
 	s.mu.AssertHeld()
 	n := s.orphans.Len()
@@ -187,10 +187,8 @@ func (s *Engine) heldLocked() int {
 	return n
 }
 
-// WaitPeers waits until at least n peers are connected (handshake done), or
-// until ctx ends (returning its error) or the socket closes (ErrClosed). A
-// PUSH can use it to wait for its workers before it deals out tasks, which
-// would otherwise all go to the first worker to connect.
+// WaitPeers waits until at least n peers are connected, ctx ends or the
+// socket closes.
 func (s *Engine) WaitPeers(ctx context.Context, n int) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -207,10 +205,8 @@ func (s *Engine) WaitPeers(ctx context.Context, n int) error {
 	}
 }
 
-// Flush waits until every message sent so far has been acknowledged by its
-// receiver (with acks off: written to a connection), or until ctx ends. It
-// returns nil when nothing is outstanding, or an error wrapping ErrUndelivered
-// with the number still outstanding, joined with the context's error.
+// Flush waits until every message sent so far is acknowledged (written,
+// without acks) or ctx ends, and says how many were not.
 func (s *Engine) Flush(ctx context.Context) error {
 	if !s.caps.SendsData {
 		return nil
@@ -234,9 +230,9 @@ func (s *Engine) Flush(ctx context.Context) error {
 	}
 }
 
-// waitRoomLocked releases s.mu until the send side changes (an ACK, a new
+// waitRoomLocked releases Engine.mu until the send side changes (an ACK, a new
 // peer, Close) or done fires, and reports whether it woke for a change.
-// Callers hold s.mu; it is held again on return.
+// Callers hold Engine.mu; it is held again on return.
 func (s *Engine) waitRoomLocked(done <-chan struct{}) bool {
 	s.mu.AssertHeld()
 	ch := s.room
@@ -253,15 +249,9 @@ func (s *Engine) waitRoomLocked(done <-chan struct{}) bool {
 	return woke
 }
 
-// Close closes the socket. A sending socket first waits up to its linger
-// time (WithLinger) for every sent message to be acknowledged, still
-// reconnecting where needed; then every listener and connection is closed
-// and Close returns once every goroutine of the socket has ended. If
-// messages remained unacknowledged it returns an error wrapping
-// ErrUndelivered that says how many. A receiving socket's queued messages
-// that the application had not taken are not acknowledged, so their senders
-// deliver them elsewhere. Close is idempotent: later calls return the first
-// call's result.
+// Close lingers for acknowledgements, then ends every listener, connection
+// and goroutine of the socket, and returns ErrUndelivered with the number
+// of messages left unacknowledged. Later calls return the first result.
 func (s *Engine) Close() error {
 	s.closeOnce.Do(func() { s.closeErr = s.close() })
 	return s.closeErr

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"github.com/wispmq/wisp/internal/lockorder"
+	"math"
 	"sync/atomic"
 
 	"github.com/wispmq/wisp/patterns"
@@ -40,6 +41,19 @@ type inbox struct {
 	from        *Peer // the peer the batch came from
 	fromDrained bool  // its queue was empty after the batch was taken
 	pending     taken // WithDeferredAck: the last message returned, not yet acknowledged
+	run         takes // messages taken from one peer, not yet recorded in its window
+}
+
+// takes are messages Recv took from one peer, recorded in the peer's
+// receive window together (see take): one lock per batch rather than one
+// per message, and never later than the window's budget allows, so no ACK
+// is due any later for it.
+type takes struct {
+	p       *Peer
+	seq     uint64 // the last one taken
+	n, size uint64 // how many, and their bytes, since the last record
+	budgetN uint64 // the window's budget when last recorded
+	budgetB uint64
 }
 
 func (in *inbox) init(s *Engine) {
@@ -54,6 +68,7 @@ func (in *inbox) close() {
 	in.closedFlag.Store(true)
 	in.recvMu.Lock()
 	defer in.recvMu.Unlock()
+	in.record(false) // what the application took gets its final ACK
 	clear(in.batch)
 	in.batch, in.head = in.batch[:0], 0
 	in.pending = taken{} // not handled: its sender gives it to another receiver
@@ -272,15 +287,14 @@ func (in *inbox) refill() bool {
 	return true
 }
 
-// pop returns the next message of the batch, records it as taken, and
-// wakes the peer's writer when an ACK is due. Callers hold recvMu; pop
-// releases it.
+// pop returns the next message of the batch and records it as taken.
+// Callers hold recvMu; pop releases it.
 func (in *inbox) pop() (Message, *Peer, error) {
 	e := in.batch[in.head]
 	in.batch[in.head] = entry{}
 	in.head++
 	p := in.from
-	drained := in.head == len(in.batch) && in.fromDrained
+	last := in.head == len(in.batch)
 	if in.s.opts.DeferAck {
 		// The previous message is handled now that the application asks
 		// for the next: acknowledge it, and hold this one until then.
@@ -288,13 +302,16 @@ func (in *inbox) pop() (Message, *Peer, error) {
 		if e.seq != 0 {
 			in.pending = taken{p: p, seq: e.seq, size: e.size}
 		}
+		if last {
+			in.record(in.fromDrained)
+		}
 		in.recvMu.Unlock()
 		return e.m, p, nil
 	}
-	in.recvMu.Unlock()
 	if e.seq != 0 {
-		in.acknowledge(p, e.seq, e.size, drained)
+		in.take(p, e.seq, e.size, last, last && in.fromDrained)
 	}
+	in.recvMu.Unlock()
 	return e.m, p, nil
 }
 
@@ -311,18 +328,44 @@ type taken struct {
 func (in *inbox) commitPending() {
 	if t := in.pending; t.p != nil {
 		in.pending = taken{}
-		in.acknowledge(t.p, t.seq, t.size, true)
+		last := in.head == len(in.batch)
+		in.take(t.p, t.seq, t.size, last, last)
 	}
 }
 
-// acknowledge records that the application took message seq of peer p and
-// gets the ACK on its way: at once after a full ack interval (in messages
-// or bytes), else, when the queue drained, by the short delayed ACK, which
-// a reply going out soon makes unnecessary.
-func (in *inbox) acknowledge(p *Peer, seq uint64, size int, drained bool) {
+// take notes that the application took message seq of peer p, and
+// records what it took from p in p's window when the window's budget is
+// spent, or flush says the batch is over. Callers hold recvMu.
+func (in *inbox) take(p *Peer, seq uint64, size int, flush, drained bool) {
+	r := &in.run
+	if r.p != p {
+		in.record(false)
+		p.ackMu.Lock()
+		r.budgetN, r.budgetB = p.win.Budget()
+		p.ackMu.Unlock()
+		r.p = p
+	}
+	r.seq, r.n, r.size = seq, r.n+1, r.size+uint64(size)
+	if flush || r.n >= r.budgetN || r.size >= r.budgetB {
+		in.record(drained)
+	}
+}
+
+// record writes the takes noted so far into their peer's window and gets
+// the ACK on its way: at once when the window says one is due, else, when
+// the peer's queue drained, by the short delayed ACK, which a reply going
+// out soon makes unnecessary. Callers hold recvMu.
+func (in *inbox) record(drained bool) {
+	r := &in.run
+	p := r.p
+	if p == nil || r.n == 0 {
+		return
+	}
 	p.ackMu.Lock()
-	due := p.win.Take(seq, size)
+	due := p.win.Take(r.seq, int(min(r.size, math.MaxInt)))
+	r.budgetN, r.budgetB = p.win.Budget()
 	p.ackMu.Unlock()
+	r.n, r.size = 0, 0
 	c := p.conn.Load()
 	if c == nil {
 		return
@@ -334,17 +377,15 @@ func (in *inbox) acknowledge(p *Peer, seq uint64, size int, drained bool) {
 	}
 }
 
-// Ack acknowledges every message Recv has returned so far. It is needed
-// only with WithDeferredAck, where Recv acknowledges the previous message
-// rather than the one it returns: call Ack once a message is handled when
-// no Recv follows soon (before a pause, say). Without WithDeferredAck it
-// does nothing.
+// Ack acknowledges every message Recv has returned so far
+// (WithDeferredAck).
 func (s *Engine) Ack() error {
 	if !s.caps.ReceivesData {
 		return NotSupported(s.typ, "Ack")
 	}
 	s.in.recvMu.Lock()
 	s.in.commitPending()
+	s.in.record(true)
 	s.in.recvMu.Unlock()
 	return nil
 }

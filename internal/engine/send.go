@@ -34,8 +34,8 @@ func (s *Engine) Send(ctx context.Context, frames [][]byte) error {
 // WithFailFast fails with ErrNoPeer while no peer is connected, and a
 // message larger than every peer accepts fails at once.
 func (s *Engine) SendRoundRobin(ctx context.Context, m Msg) error {
-	if err := s.CheckMsg(m); err != nil {
-		return err
+	if len(m.Rest) >= MaxFramesPerMessage || int64(m.Size) > s.opts.MaxMessageSize {
+		return s.CheckMsg(m) // the common case costs no call
 	}
 	s.mu.Lock()
 	for {
@@ -90,12 +90,7 @@ func (s *Engine) SendToLocked(ctx context.Context, m Msg, route func() *Peer) er
 			return fmt.Errorf("%w: %d bytes, and the peer accepts at most %d", ErrMessageTooLarge, m.Size, p.peerMax)
 		}
 		if p.room(m.Size) {
-			p.push(m)
-			c := s.kickLocked(p, m.Size)
-			s.mu.Unlock()
-			if c != nil {
-				c.inlineFlush()
-			}
+			s.queueAndUnlock(p, m)
 			return nil
 		}
 		if !s.waitRoomLocked(ctx.Done()) {
@@ -103,6 +98,15 @@ func (s *Engine) SendToLocked(ctx context.Context, m Msg, route func() *Peer) er
 			return ctx.Err()
 		}
 	}
+}
+
+// queueAndUnlock queues m for p, releases the lock, and then writes m
+// itself when the connection is idle (see inlineFlush). Callers hold
+// Engine.mu.
+func (s *Engine) queueAndUnlock(p *Peer, m Msg) {
+	k := s.QueueLocked(p, m)
+	s.mu.Unlock()
+	k.Flush()
 }
 
 // AnyConnectedLocked reports whether some peer has a connection.
@@ -113,7 +117,7 @@ func (s *Engine) AnyConnectedLocked() bool {
 
 // largestPeerMaxLocked returns the largest message any peer could take, when
 // every peer has stated a limit; waiting would not help a larger message.
-// Callers hold s.mu.
+// Callers hold Engine.mu.
 func (s *Engine) largestPeerMaxLocked() (uint64, bool) {
 	s.mu.AssertHeld()
 	var limit uint64
@@ -131,7 +135,7 @@ func (s *Engine) largestPeerMaxLocked() (uint64, bool) {
 // departed peer wait for room elsewhere it chooses none: a new message must
 // not overtake them, and they count against the send marks until they are
 // placed, so a peer that stays away cannot make the socket hold more than
-// its marks. Callers hold s.mu.
+// its marks. Callers hold Engine.mu.
 func (s *Engine) PickLocked(size int) *Peer {
 	s.mu.AssertHeld()
 	if s.orphans.Len() > 0 {

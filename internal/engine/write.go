@@ -12,7 +12,7 @@ func (c *conn) signal() {
 
 // kickLocked tells p's connection that p has a new message of size bytes,
 // and returns the connection when the caller should write it itself after
-// releasing s.mu (see inlineFlush). Callers hold s.mu.
+// releasing Engine.mu (see inlineFlush). Callers hold Engine.mu.
 func (s *Engine) kickLocked(p *Peer, size int) *conn {
 	s.mu.AssertHeld()
 	c := p.conn.Load()
@@ -28,7 +28,7 @@ func (s *Engine) kickLocked(p *Peer, size int) *conn {
 	return nil
 }
 
-// wakeLocked wakes the writer if it is waiting for work. Callers hold s.mu.
+// wakeLocked wakes the writer if it is waiting for work. Callers hold Engine.mu.
 func (c *conn) wakeLocked() {
 	if c.idle {
 		c.idle = false
@@ -73,7 +73,7 @@ func (c *conn) writeLoop() {
 // maxInlineWrite bounds the messages Send writes itself (see inlineFlush).
 const maxInlineWrite = 8 << 10
 
-// inlineFlush writes what the pipe holds from the sending goroutine instead
+// inlineFlush writes what the peer holds from the sending goroutine instead
 // of waking the writer. Handing work between goroutines makes the runtime
 // wake another thread, which costs more than the write itself: a
 // request-reply round trip without handoffs takes a third of the time. Send
@@ -121,19 +121,6 @@ func (c *conn) writeOnce(inline bool) (wrote, stop bool) {
 		c.finishedClosed = true
 	}
 	cmds := c.cmds[:0]
-	acked := false
-	if acking {
-		seq, ok, owed := c.ackNow(c.ackFired.Swap(false) || c.finishing.Load())
-		if ok {
-			cmds = append(cmds, Command{Kind: CmdAck, Seq: seq})
-			acked = true
-		} else if owed {
-			// Armed stays armed and finds nothing to do: stopping and
-			// re-arming a timer for every reply would wake the runtime's
-			// poller each time.
-			c.armAck()
-		}
-	}
 	c.pongMu.Lock()
 	if c.pongPending {
 		// Copied: the reader may overwrite pongCtx before the write.
@@ -158,11 +145,18 @@ func (c *conn) writeOnce(inline bool) (wrote, stop bool) {
 			cmds = append(cmds, Command{Kind: CmdResume, Seq: resumeAt})
 		}
 	}
-	if acking && !acked && len(batch) > 0 {
-		// Data goes out anyway (a reply, say): an ACK riding along costs
-		// no write of its own, unlike the delayed one.
-		if seq, ok, _ := c.ackNow(true); ok {
+	if acking {
+		// Urgent when the delayed ACK fired, the socket closes, or data
+		// goes out anyway (a reply, say): an ACK riding along costs no
+		// write of its own.
+		seq, ok, owed := c.ackNow(c.ackFired.Swap(false) || c.finishing.Load() || len(batch) > 0)
+		if ok {
 			cmds = append(cmds, Command{Kind: CmdAck, Seq: seq})
+		} else if owed {
+			// Armed stays armed and finds nothing to do: stopping and
+			// re-arming a timer for every reply would wake the runtime's
+			// poller each time.
+			c.armAck()
 		}
 	}
 	c.cmds = cmds
@@ -205,12 +199,12 @@ func (s *Engine) writtenLocked(c *conn) {
 func (c *conn) ackNow(urgent bool) (seq uint64, ok, owed bool) {
 	p := c.p
 	p.ackMu.Lock()
-	defer p.ackMu.Unlock()
-	if p.conn.Load() != c {
-		return 0, false, false
+	if p.conn.Load() == c {
+		seq, ok = p.win.AckNow(urgent)
+		owed = p.win.Owed()
 	}
-	seq, ok = p.win.AckNow(urgent)
-	return seq, ok, p.win.Owed()
+	p.ackMu.Unlock()
+	return seq, ok, owed
 }
 
 // settled reports whether every message the application took is
@@ -250,7 +244,7 @@ func (c *conn) stopAckTimer() {
 	}
 }
 
-// takeBatch moves the next unsent messages of the pipe into batch, and says
+// takeBatch moves the next unsent messages of the peer into batch, and says
 // where RESUME must place them when the receiver cannot count on (0 when it
 // can). With no commands to send either, it marks the writer idle so the
 // next Send wakes it.
