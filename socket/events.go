@@ -13,38 +13,38 @@ type EventKind uint8
 // Event kinds, in roughly the order a connection goes through them.
 const (
 	// EventListening: a Bind succeeded; Endpoint is the bound endpoint.
-	EventListening = EventKind(engine.EventListening)
+	EventListening EventKind = iota + 1
 	// EventAccepted: a listener accepted a connection; the handshake follows.
-	EventAccepted = EventKind(engine.EventAccepted)
+	EventAccepted
 	// EventConnected: a connection completed its handshake and carries
 	// messages. Peer and Session say who is on the other end.
-	EventConnected = EventKind(engine.EventConnected)
+	EventConnected
 	// EventDisconnected: a connection ended; Err says why.
-	EventDisconnected = EventKind(engine.EventDisconnected)
+	EventDisconnected
 	// EventHandshakeFailed: a connection was dropped before or during its
 	// handshake; Err says why (bad magic, version, incompatible type,
 	// timeout...).
-	EventHandshakeFailed = EventKind(engine.EventHandshakeFailed)
+	EventHandshakeFailed
 	// EventRetrying: a connecting endpoint will dial again after Delay; Err
 	// is the reason the last attempt failed, if it failed.
-	EventRetrying = EventKind(engine.EventRetrying)
+	EventRetrying
 	// EventAcceptFailed: a listener's Accept failed; it retries after Delay
 	// unless the listener is gone.
-	EventAcceptFailed = EventKind(engine.EventAcceptFailed)
+	EventAcceptFailed
 	// EventClosed: the socket is closed. It is the last event; the channel
 	// is closed after it.
-	EventClosed = EventKind(engine.EventClosed)
+	EventClosed
 	// EventDropping: a PUB or XPUB socket began dropping messages for a
 	// subscriber whose queue is full (Session, Peer and Endpoint say which).
 	// It is reported again only after a message for that subscriber got
 	// through; Stats counts every dropped message per peer.
-	EventDropping = EventKind(engine.EventDropping)
+	EventDropping
 	// EventPeerGone: a peer that disconnected did not come back within the
 	// resume timeout (WithResumeTimeout): what the socket still held for
 	// the peer went to other peers or, for addressed messages (ROUTER,
 	// REP), was dropped, and once the application has taken everything the
 	// peer sent, the socket forgets it (it leaves Stats.Peers).
-	EventPeerGone = EventKind(engine.EventPeerGone)
+	EventPeerGone
 )
 
 var eventNames = [...]string{
@@ -104,7 +104,8 @@ func (e Event) String() string {
 	return s
 }
 
-// eventOf converts an engine event for the Events channel.
+// eventOf converts an engine event for the Events channel. The kinds have
+// the same values on both sides (TestEventKindsMatchTheEngine).
 func eventOf(e engine.Event) Event {
 	return Event{
 		Kind:      EventKind(e.Kind),

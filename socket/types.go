@@ -1,9 +1,6 @@
 package socket
 
-import (
-	"github.com/wispmq/wisp/internal/engine"
-	"github.com/wispmq/wisp/internal/socktype"
-)
+import "github.com/wispmq/wisp/internal/engine"
 
 // Type is a socket type: the messaging pattern a socket takes part in.
 type Type uint8
@@ -84,7 +81,7 @@ func (m Message) Size() int {
 // subscription message, followed by the prefix.
 const (
 	// SubscriptionCancel marks an unsubscribe message.
-	SubscriptionCancel = socktype.SubscriptionCancel
+	SubscriptionCancel byte = 0
 	// SubscriptionAdd marks a subscribe message.
-	SubscriptionAdd = socktype.SubscriptionAdd
+	SubscriptionAdd byte = 1
 )

@@ -37,7 +37,7 @@ const (
 //     dialer, binding, nc, link, info, codec, p, pingEvery, readTimeout,
 //     ackTimer, inlineOK;
 //   - the reader role, held with rmu (the serve goroutine, or a Recv reading
-//     directly, for streams; the peer's writer for inproc links): dec,
+//     directly, for streams; the peer's writer for inproc links): codec,
 //     rbuf, r, w, seqOn, nextSeq, msgs, partial, hdrs, direct, readReady;
 //   - the writer role, held with wmu (the writer goroutine, or a Send
 //     writing inline): wbuf, bufs, batch, cmds, pong, wrote, pingDue,
@@ -86,9 +86,8 @@ type conn struct {
 	// The read side belongs to whoever holds rmu: the serving goroutine,
 	// or a Recv reading directly (readDirect).
 	rmu         lockorder.Mutex
-	readReady   bool        // readInit ran
-	direct      bool        // a Recv is reading: deliver must not wait for room
-	lent        atomic.Bool // the serving goroutine lent the read side and waits in lend
+	readReady   bool // readInit ran
+	direct      bool // a Recv is reading: deliver must not wait for room
 	lastDirect  atomic.Int64
 	directErr   chan error      // capacity 1: the error a direct read ended the connection with
 	dlMu        lockorder.Mutex // orders yield requests with read deadlines

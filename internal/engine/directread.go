@@ -84,7 +84,6 @@ func (c *conn) wanted() bool {
 // reclaimAfter, the connection closes, or a direct read ended it with an
 // error, which lend returns. Callers hold rmu; it is held again on return.
 func (c *conn) lend() error {
-	c.lent.Store(true)
 	c.rmu.Unlock()
 	t := time.NewTimer(reclaimAfter)
 	defer t.Stop()
@@ -92,18 +91,15 @@ func (c *conn) lend() error {
 		select {
 		case err := <-c.directErr:
 			c.rmu.Lock()
-			c.lent.Store(false)
 			return err
 		case <-c.done:
 			c.rmu.Lock()
-			c.lent.Store(false)
 			return c.closeErr
 		case <-t.C:
 		}
 		if c.rmu.TryLock() {
 			idle := time.Duration(nanotime() - c.lastDirect.Load())
 			if idle >= reclaimAfter && !c.wanted() {
-				c.lent.Store(false)
 				select {
 				case err := <-c.directErr:
 					return err
