@@ -1,10 +1,6 @@
 package socket
 
-import (
-	"fmt"
-
-	"github.com/wispmq/wisp/internal/engine"
-)
+import "github.com/wispmq/wisp/internal/engine"
 
 // Sentinel errors. Errors returned by this package wrap one of these (or a
 // context error) so callers can test them with errors.Is. They are the
@@ -78,7 +74,3 @@ var (
 	// does not subscribe to.
 	ErrNotSubscribed = engine.ErrNotSubscribed
 )
-
-func undelivered(n int) error {
-	return fmt.Errorf("%w: %d", ErrUndelivered, n)
-}

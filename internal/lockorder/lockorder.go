@@ -22,9 +22,9 @@
 //   - AssertHeld panics unless the calling goroutine holds the lock;
 //   - using a Mutex that was never given a rank with Init panics.
 //
-// The checks only see the paths a run takes, and they are slow (each
-// operation looks up the goroutine's id), which is why they stay out of
-// ordinary builds. In those, Mutex is a plain sync.Mutex, Init and
+// The checks only see the paths a run takes, and each operation costs a
+// look-up of the goroutine's lock set under a global mutex, which is why
+// they stay out of ordinary builds. In those, Mutex is a plain sync.Mutex, Init and
 // AssertHeld do nothing, and every method inlines to the sync.Mutex one.
 package lockorder
 

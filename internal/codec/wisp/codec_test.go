@@ -536,10 +536,12 @@ func TestCodecConcurrentReadWrite(t *testing.T) {
 	}()
 	go func() {
 		defer wg.Done()
-		buf := make([]byte, 0, 4096)
 		for range 200 {
-			buf = encodeItems(c, mixedItems)[:0]
-			buf = c.AppendFrameHeader(buf, true, 1<<16)
+			buf := encodeItems(c, mixedItems)
+			if len(c.AppendFrameHeader(buf[:0], true, 1<<16)) != 5 {
+				t.Error("AppendFrameHeader of a 64 KiB frame: got a header other than 5 bytes, want 5")
+				return
+			}
 		}
 	}()
 	wg.Wait()
