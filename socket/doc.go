@@ -81,4 +81,13 @@
 //
 // A Socket is safe for concurrent use. Close ends every goroutine it
 // started before it returns.
+//
+// # Underneath
+//
+// A Socket is a thin front on wisp's engine (internal/engine), which knows
+// no socket type by name: it runs endpoints, connections and their read
+// and write loops, and keeps one Peer per peer session with both
+// directions of its stream. What a type does is a behaviour registered for
+// it (internal/socktype); what goes on the wire is the protocol's codec,
+// chosen at each connection's handshake (WISP/1: internal/codec/wisp).
 package socket
