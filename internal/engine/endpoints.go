@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -470,7 +471,7 @@ func (s *Engine) routingIDOf(c *conn) []byte {
 	if c.p == nil {
 		return nil
 	}
-	return c.p.RoutingID
+	return bytes.Clone(c.p.RoutingID) // the application may change what it gets
 }
 
 // prefer reports whether the new connection c should replace old.

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"fmt"
 	"github.com/wispmq/wisp/internal/lockorder"
 	"sync/atomic"
@@ -180,7 +181,7 @@ func (p *Peer) statsLocked() PeerStats {
 		Unacked:   p.ledger.Unacked(),
 		SendQueue: p.ledger.Len(),
 		Drops:     p.drops.Load(),
-		RoutingID: p.RoutingID,
+		RoutingID: bytes.Clone(p.RoutingID), // the application may change what it gets
 	}
 	if c := p.conn.Load(); c != nil {
 		ps.Connected, ps.Remote = true, c.remote
@@ -410,7 +411,7 @@ func (s *Engine) goneLocked(p *Peer) {
 	}
 	p.gone = true
 	if p.hasSession {
-		s.emit(Event{Kind: EventPeerGone, Session: p.session.String(), Endpoint: p.endpoint(), RoutingID: p.RoutingID})
+		s.emit(Event{Kind: EventPeerGone, Session: p.session.String(), Endpoint: p.endpoint(), RoutingID: bytes.Clone(p.RoutingID)})
 	}
 	s.b.GoneLocked(p)
 }
