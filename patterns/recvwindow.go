@@ -106,12 +106,13 @@ func (w *RecvWindow) intervalReached() bool {
 	return w.everyBytes > 0 && w.pendingBytes >= w.everyBytes
 }
 
-// Budget returns how many more messages, and bytes, the application may
-// take before the next acknowledgement is due, counting from the one due
-// now if one is (it will cover everything taken so far): a receiver that
-// takes messages in batches can record them with one [RecvWindow.Take]
-// when either runs out, and no ACK is due any later for it. Both are at
-// least 1; bytes is math.MaxUint64 when the sender stated no byte window.
+// Budget returns how far, in sequence numbers past [RecvWindow.Taken], and
+// in bytes, the application may take before the next acknowledgement is
+// due, counting from the one due now if one is (it will cover everything
+// taken so far): a receiver that takes messages in batches can record them
+// with one [RecvWindow.Take] when either runs out, and no ACK is due any
+// later for it. Both are at least 1; bytes is math.MaxUint64 when the
+// sender stated no byte window.
 func (w *RecvWindow) Budget() (msgs, bytes uint64) {
 	every := max(w.every, 1)
 	if w.intervalReached() {

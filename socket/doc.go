@@ -19,7 +19,9 @@
 // within WithResumeTimeout), its unacknowledged messages go to another
 // receiver; only then can a message arrive twice. Until another receiver has
 // them, Send accepts no new message: they still count against the send
-// marks, and nothing sent later overtakes them. Flush waits for every
+// marks, and nothing sent later overtakes them (unless they are larger than
+// every connected receiver accepts: those wait for one that does without
+// holding up the rest). Flush waits for every
 // acknowledgement; Close waits up to the linger time and reports how many
 // messages were not acknowledged (ErrUndelivered).
 //

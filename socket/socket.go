@@ -159,8 +159,9 @@ func (s *Socket) Recv(ctx context.Context) (Message, error) {
 // Ack acknowledges every message Recv has returned so far. It is needed
 // only with WithDeferredAck, where Recv acknowledges the previous message
 // rather than the one it returns: call Ack once a message is handled when
-// no Recv follows soon (before a pause, say). Without WithDeferredAck it
-// does nothing.
+// no Recv follows soon (before a pause, say). Without WithDeferredAck, Recv
+// already acknowledges what it returns, and Ack at most sends that
+// acknowledgement sooner.
 func (s *Socket) Ack() error { return s.e.Ack() }
 
 // WaitPeers waits until at least n peers are connected (handshake done), or

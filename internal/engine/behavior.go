@@ -27,9 +27,11 @@ type Behavior interface {
 	// DetachedLocked: p's connection ended. p may come back within the
 	// resume timeout.
 	DetachedLocked(p *Peer)
-	// GoneLocked: p is gone for good (away for the resume timeout, or an
-	// endpoint's peer that found another session). What it held was handed
-	// to other peers or, for an Addressed type, dropped.
+	// GoneLocked: p has been away for the resume timeout, or is an
+	// endpoint's peer that gave way to another session: what it held went
+	// to other peers or, for an Addressed type, was dropped, and whatever
+	// routes to p should stop. p may still come back with its session, and
+	// AttachedLocked then says so.
 	GoneLocked(p *Peer)
 	// RehomeLocked reports whether the messages p holds for the session
 	// behind an endpoint may go to the new session info that answers there

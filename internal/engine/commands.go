@@ -13,6 +13,7 @@ const maxQueuedCommandsPerWrite = 1024
 // queueCommandLocked queues cmd for the connection and wakes the writer.
 // Callers hold Engine.mu.
 func (c *conn) queueCommandLocked(cmd Command) {
+	c.s.mu.AssertHeld()
 	key := string(cmd.Data)
 	if c.cmdPending == nil {
 		c.cmdPending = make(map[string]CommandKind)

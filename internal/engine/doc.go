@@ -38,9 +38,12 @@
 //
 // These are the engine's locks, outermost first. A goroutine that holds
 // one may take only those below it; builds with the race detector (as the
-// tests run in CI) or the wisplockcheck tag panic on any other order, and
-// functions whose names end in Locked assert that their caller holds
-// Engine.mu (package lockorder).
+// tests run in CI) or the wisplockcheck tag panic on any other order
+// (package lockorder). A function whose name ends in Locked runs with the
+// lock its comment names held, Engine.mu unless it says otherwise, and
+// those that need Engine.mu assert it in checking builds. The one
+// exception to the order, Recv's batch being recorded from the writer
+// (flushTakes), takes recvMu with TryLock, which cannot wait.
 //
 //	inbox.recvMu  Recv's batch of messages taken from one peer
 //	conn.wmu      the writer role: the writer goroutine, or a Send writing
@@ -56,8 +59,9 @@
 //	conn.pongMu   the PONG owed to the peer
 //	inprocNames   the process's bound inproc names
 //
-// Over inproc, one socket's writer delivers into the other socket: it takes
-// that socket's Engine.mu (an ACK), inbox.mu and Peer.ackMu (data) while
-// holding its own conn.wmu, which the order allows: no goroutine waits for a
+// Over inproc, one socket's writer is the other socket's reader: while
+// holding its own conn.wmu it takes that socket's Engine.mu (an ACK, a
+// SUBSCRIBE or CANCEL), inbox.mu, Peer.ackMu and conn.dlMu (data) and
+// conn.pongMu (a PING), which the order allows: no goroutine waits for a
 // lock listed above, or beside, one it holds.
 package engine

@@ -65,19 +65,21 @@ type Engine struct {
 
 	// mu guards the socket's topology and send side. Writers take it once
 	// per batch; Send once per message.
-	mu          lockorder.Mutex
-	state       lifecycle
-	binds       map[string]*binding
-	dialers     map[string]*dialer
-	conns       map[*conn]struct{}     // every open connection, handshaking or attached
-	peers       []*Peer                // every peer the socket knows, in round-robin order
-	bySession   map[SessionID]*Peer    // the peers that have a session
-	connected   int                    // how many peers have a connection
-	departed    map[SessionID]departed // where forgotten peers' streams stood
-	rr          patterns.RoundRobin    // over peers
-	orphans     queue.FIFO[Msg]        // messages of departed peers waiting for room elsewhere
-	room        chan struct{}          // closed and replaced to wake Send and Flush waiters
-	roomWaiters int                    // how many wait on room
+	mu            lockorder.Mutex
+	state         lifecycle
+	binds         map[string]*binding
+	dialers       map[string]*dialer
+	conns         map[*conn]struct{}      // every open connection, handshaking or attached
+	peers         []*Peer                 // every peer the socket knows, in round-robin order
+	bySession     map[SessionID]*Peer     // the peers that have a session
+	connected     int                     // how many peers have a connection
+	departed      map[SessionID]departed  // where forgotten peers' streams stood
+	departedOrder queue.FIFO[departedKey] // the records, oldest first (some stale)
+	departedN     uint64                  // records ever made, to order them
+	rr            patterns.RoundRobin     // over peers
+	orphans       queue.FIFO[Msg]         // messages of departed peers waiting for room elsewhere
+	room          chan struct{}           // closed and replaced to wake Send and Flush waiters
+	roomWaiters   int                     // how many wait on room
 
 	in inbox // receive side
 }

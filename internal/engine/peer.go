@@ -38,6 +38,7 @@ type Peer struct {
 	hasSession   bool     // false for a connecting endpoint's peer before its handshake
 	info         PeerInfo // what the peer stated at its last handshake
 	dialer       *dialer  // the endpoint this socket dials it through, if any
+	lastEndpoint string   // the endpoint of its last connection
 	peerMax      uint64
 	ledger       patterns.Ledger[Msg]
 	heldBytes    int64       // payload bytes in the ledger
@@ -66,9 +67,11 @@ type Peer struct {
 	space chan struct{} // non-nil while the connection's reader waits for space in the queue
 
 	// ackMu guards win: the reader accepts, Recv takes, the writer
-	// acknowledges.
-	ackMu lockorder.Mutex
-	win   patterns.RecvWindow
+	// acknowledges. winChanged tells Recv's batch that the window's
+	// interval changed (a new connection stated another).
+	ackMu      lockorder.Mutex
+	win        patterns.RecvWindow
+	winChanged atomic.Bool
 
 	msgsOut, bytesOut, resends, drops, msgsIn, bytesIn atomic.Uint64
 }
@@ -77,14 +80,23 @@ type Peer struct {
 // with that session continues where it stopped if the session comes back:
 // the next sequence number it would have sent the peer (the peer drops
 // lower ones as duplicates), and the receive window (which of the peer's
-// messages it has, and acknowledged).
+// messages it has, and acknowledged). order says which record is oldest.
 type departed struct {
 	nextSeq uint64
 	win     patterns.RecvWindow
+	order   uint64
 }
 
-// maxDeparted bounds how many forgotten peers a socket remembers.
-const maxDeparted = 1 << 14
+// departedKey lists a departed record in the order it was made.
+type departedKey struct {
+	session SessionID
+	order   uint64
+}
+
+// maxDeparted bounds how many forgotten peers a socket remembers; past it
+// the oldest record goes first. A returning session whose record went
+// restarts its streams from 1.
+const maxDeparted = 1 << 16
 
 // room reports whether the peer can take a message of size n: below both
 // high-water marks (a lone message may exceed the byte mark) and within the
@@ -165,7 +177,7 @@ func (p *Peer) endpoint() string {
 	if p.dialer != nil {
 		return p.dialer.endpoint
 	}
-	return ""
+	return p.lastEndpoint
 }
 
 // statsLocked reports the peer's counters. Callers hold Engine.mu, which
@@ -228,30 +240,75 @@ func (s *Engine) adoptSessionLocked(p *Peer, sess SessionID) {
 	}
 }
 
-// forgetLocked ends p's session: the socket remembers where its streams
-// stood, and drops the peer unless an endpoint still dials it, whose peer
-// waits without a session for whoever answers next. Callers hold
+// forgetLocked ends p's session and drops p; the socket remembers where
+// its streams stood. An endpoint that still dials p gets a new peer
+// without a session, which waits for whoever answers there next: nothing
+// of p's session (what its behaviour keeps for it, its counters) may pass
+// to another. It returns the endpoint's peer, or nil. Callers hold
 // Engine.mu.
-func (s *Engine) forgetLocked(p *Peer) {
+func (s *Engine) forgetLocked(p *Peer) *Peer {
 	s.mu.AssertHeld()
-	if p.hasSession {
-		if len(s.departed) >= maxDeparted {
-			for k := range s.departed { // forget one, arbitrarily
-				delete(s.departed, k)
-				break
-			}
+	d := p.dialer
+	if !p.hasSession {
+		if d != nil {
+			return p // already waiting for a session
 		}
-		p.ackMu.Lock()
-		s.departed[p.session] = departed{nextSeq: p.ledger.NextSeq(), win: p.win}
-		p.win = patterns.RecvWindow{}
-		p.ackMu.Unlock()
-		if s.bySession[p.session] == p {
-			delete(s.bySession, p.session)
-		}
-		p.hasSession = false
-	}
-	if p.dialer == nil {
 		s.removePeerLocked(p)
+		return nil
+	}
+	s.rememberLocked(p)
+	if s.bySession[p.session] == p {
+		delete(s.bySession, p.session)
+	}
+	var np *Peer
+	if d != nil {
+		np = s.newPeerLocked(d)
+		for _, m := range p.takeAll() {
+			np.push(m)
+		}
+		d.peer, p.dialer = np, nil
+	}
+	s.removePeerLocked(p)
+	return np
+}
+
+// rememberLocked keeps a departed record of p's streams, unless they never
+// carried a message, evicting the oldest record when there are too many.
+// Callers hold Engine.mu.
+func (s *Engine) rememberLocked(p *Peer) {
+	s.mu.AssertHeld()
+	p.ackMu.Lock()
+	rec := departed{nextSeq: p.ledger.NextSeq(), win: p.win}
+	p.ackMu.Unlock()
+	if rec.nextSeq <= 1 && rec.win.Last() == 0 {
+		return // nothing to continue: a new stream starts at 1 anyway
+	}
+	_, known := s.departed[p.session]
+	for !known && len(s.departed) >= maxDeparted && s.departedOrder.Len() > 0 {
+		k := s.departedOrder.Pop()
+		if r, ok := s.departed[k.session]; ok && r.order == k.order {
+			delete(s.departed, k.session)
+		}
+	}
+	s.departedN++
+	rec.order = s.departedN
+	s.departed[p.session] = rec
+	s.departedOrder.Push(departedKey{p.session, rec.order})
+	if s.departedOrder.Len() > 2*maxDeparted {
+		s.compactDepartedLocked()
+	}
+}
+
+// compactDepartedLocked drops the order's entries of records that came
+// back or were made again, which accumulate as sessions come and go.
+// Callers hold Engine.mu.
+func (s *Engine) compactDepartedLocked() {
+	n := s.departedOrder.Len()
+	for range n {
+		k := s.departedOrder.Pop()
+		if r, ok := s.departed[k.session]; ok && r.order == k.order {
+			s.departedOrder.Push(k)
+		}
 	}
 }
 
@@ -328,10 +385,12 @@ func (s *Engine) attachPeerLocked(c *conn) *Peer {
 	}
 	c.needResume = s.opts.Acks
 	p.info = c.info
+	p.lastEndpoint = c.endpoint
 	p.peerMax = c.info.MaxMessageSize
 	p.ackMu.Lock()
 	p.win.SetWindow(c.info.Window, c.info.WindowBytes)
 	p.win.Reconnected()
+	p.winChanged.Store(true)
 	p.ackMu.Unlock()
 	c.p = p
 	p.conn.Store(c)
@@ -395,9 +454,8 @@ func (s *Engine) expirePeer(p *Peer, gen uint64) {
 		p.armExpiry()
 		return
 	}
-	s.forgetLocked(p)
-	if p.dialer != nil && moved > 0 {
-		p.armExpiry() // keep moving what Send queues to a dead endpoint
+	if ep := s.forgetLocked(p); ep != nil && moved > 0 {
+		ep.armExpiry() // keep moving what Send queues to a dead endpoint
 	}
 }
 

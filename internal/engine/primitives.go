@@ -93,8 +93,8 @@ func (s *Engine) DropHeldLocked(p *Peer) int {
 	return n
 }
 
-// MoveHeldLocked moves every message from holds to to, behind what to
-// holds already.
+// MoveHeldLocked moves every message from holds to peer to, behind what
+// to holds already.
 func (s *Engine) MoveHeldLocked(from, to *Peer) {
 	s.mu.AssertHeld()
 	for _, m := range from.takeAll() {

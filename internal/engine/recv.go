@@ -2,9 +2,10 @@ package engine
 
 import (
 	"context"
-	"github.com/wispmq/wisp/internal/lockorder"
 	"math"
 	"sync/atomic"
+
+	"github.com/wispmq/wisp/internal/lockorder"
 
 	"github.com/wispmq/wisp/patterns"
 )
@@ -45,15 +46,18 @@ type inbox struct {
 }
 
 // takes are messages Recv took from one peer, recorded in the peer's
-// receive window together (see take): one lock per batch rather than one
-// per message, and never later than the window's budget allows, so no ACK
-// is due any later for it.
+// receive window together: when the batch ends, when the window's budget
+// runs out (so no ACK is due any later for it), and whenever the peer's
+// writer or delayed ACK looks while Recv is not running (flushTakes), so
+// an application that pauses in the middle of a batch has its takes
+// acknowledged as before. One lock per batch, not one per message.
 type takes struct {
-	p       *Peer
-	seq     uint64 // the last one taken
-	n, size uint64 // how many, and their bytes, since the last record
-	budgetN uint64 // the window's budget when last recorded
-	budgetB uint64
+	p      *Peer
+	seq    uint64 // the last one taken
+	n      uint64 // how many since the last record
+	size   uint64 // and their bytes
+	dueSeq uint64 // taking this sequence spends the window's budget
+	bytes  uint64 // and so does taking this many bytes
 }
 
 func (in *inbox) init(s *Engine) {
@@ -68,7 +72,7 @@ func (in *inbox) close() {
 	in.closedFlag.Store(true)
 	in.recvMu.Lock()
 	defer in.recvMu.Unlock()
-	in.record(false) // what the application took gets its final ACK
+	in.record(true) // what the application took gets its final ACK
 	clear(in.batch)
 	in.batch, in.head = in.batch[:0], 0
 	in.pending = taken{} // not handled: its sender gives it to another receiver
@@ -338,17 +342,33 @@ func (in *inbox) commitPending() {
 // spent, or flush says the batch is over. Callers hold recvMu.
 func (in *inbox) take(p *Peer, seq uint64, size int, flush, drained bool) {
 	r := &in.run
-	if r.p != p {
+	if r.p != p || p.winChanged.Load() {
 		in.record(false)
 		p.ackMu.Lock()
-		r.budgetN, r.budgetB = p.win.Budget()
+		p.winChanged.Store(false)
+		r.setBudget(&p.win)
 		p.ackMu.Unlock()
 		r.p = p
 	}
 	r.seq, r.n, r.size = seq, r.n+1, r.size+uint64(size)
-	if flush || r.n >= r.budgetN || r.size >= r.budgetB {
+	if flush || seq >= r.dueSeq || r.size >= r.bytes {
 		in.record(drained)
+		return
 	}
+	if r.n == 1 {
+		// Not recorded yet: should the application pause here, the delayed
+		// ACK finds it (flushTakes) and acknowledges it all the same.
+		if c := p.conn.Load(); c != nil && !c.ackArmed.Load() {
+			c.armAck()
+		}
+	}
+}
+
+// setBudget notes when the window's budget runs out. Callers hold the
+// window's peer's ackMu.
+func (r *takes) setBudget(w *patterns.RecvWindow) {
+	msgs, bytes := w.Budget()
+	r.dueSeq, r.bytes = w.Taken()+msgs, bytes
 }
 
 // record writes the takes noted so far into their peer's window and gets
@@ -363,7 +383,7 @@ func (in *inbox) record(drained bool) {
 	}
 	p.ackMu.Lock()
 	due := p.win.Take(r.seq, int(min(r.size, math.MaxInt)))
-	r.budgetN, r.budgetB = p.win.Budget()
+	r.setBudget(&p.win)
 	p.ackMu.Unlock()
 	r.n, r.size = 0, 0
 	c := p.conn.Load()
@@ -375,6 +395,22 @@ func (in *inbox) record(drained bool) {
 	} else if drained && !c.ackArmed.Load() {
 		c.armAck()
 	}
+}
+
+// flushTakes records what the application took from p and Recv has not
+// recorded yet, unless Recv is running (it records at the end of its
+// batch), which it reports. The writer and the delayed ACK call it before
+// they look at p's window. It takes recvMu with TryLock, which cannot
+// wait: the writer holds locks ranked after recvMu.
+func (in *inbox) flushTakes(p *Peer) (busy bool) {
+	if !in.recvMu.TryLock() {
+		return true
+	}
+	if in.run.p == p {
+		in.record(false)
+	}
+	in.recvMu.Unlock()
+	return false
 }
 
 // Ack acknowledges every message Recv has returned so far

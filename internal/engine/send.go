@@ -131,16 +131,18 @@ func (s *Engine) largestPeerMaxLocked() (uint64, bool) {
 }
 
 // PickLocked chooses the peer for the next message of size bytes:
-// connected peers in turn first, then peers of endpoints still connecting. While messages of a
-// departed peer wait for room elsewhere it chooses none: a new message must
-// not overtake them, and they count against the send marks until they are
-// placed, so a peer that stays away cannot make the socket hold more than
-// its marks. Callers hold Engine.mu.
+// connected peers in turn first, then peers of endpoints still connecting.
+// While messages of a departed peer wait for a connected peer that can
+// take them it chooses none: a new message must not overtake them, and
+// they count against the send marks until they are placed, so a peer that
+// stays away cannot make the socket hold more than its marks. (One larger
+// than every connected peer accepts waits for a peer that does, and holds
+// nothing else up meanwhile.)
 func (s *Engine) PickLocked(size int) *Peer {
 	s.mu.AssertHeld()
 	if s.orphans.Len() > 0 {
 		s.pumpOrphansLocked()
-		if s.orphans.Len() > 0 {
+		if s.orphans.Len() > 0 && s.placeableLocked(s.orphans.Peek().Size) {
 			return nil
 		}
 	}
@@ -158,6 +160,21 @@ func (s *Engine) PickLocked(size int) *Peer {
 		return nil
 	}
 	return s.peers[i]
+}
+
+// placeableLocked reports whether a message of size bytes could go to a
+// connected peer once it has room, or no peer is connected (one that
+// connects may take it). Callers hold Engine.mu.
+func (s *Engine) placeableLocked(size int) bool {
+	if s.connected == 0 {
+		return true
+	}
+	for _, p := range s.peers {
+		if p.conn.Load() != nil && (p.peerMax == 0 || uint64(size) <= p.peerMax) {
+			return true
+		}
+	}
+	return false
 }
 
 // CheckMsg checks m against the socket's limits: at most

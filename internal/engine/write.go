@@ -30,6 +30,7 @@ func (s *Engine) kickLocked(p *Peer, size int) *conn {
 
 // wakeLocked wakes the writer if it is waiting for work. Callers hold Engine.mu.
 func (c *conn) wakeLocked() {
+	c.s.mu.AssertHeld()
 	if c.idle {
 		c.idle = false
 		c.signal()
@@ -174,16 +175,16 @@ func (c *conn) writeOnce(inline bool) (wrote, stop bool) {
 		return false, true
 	}
 	if wroteMsgs && !c.s.opts.Acks {
-		c.s.writtenLocked(c)
+		c.s.releaseWritten(c)
 	}
 	c.wrote = true
 	return true, false
 }
 
-// writtenLocked releases what c's writer has written, for a socket without
-// acks: such a message is done once written, and not before, so Flush and
-// Close's linger wait for the write. The name says the caller holds wmu.
-func (s *Engine) writtenLocked(c *conn) {
+// releaseWritten releases what c's writer has written, for a socket
+// without acks: such a message is done once written, and not before, so
+// Flush and Close's linger wait for the write. The writer calls it.
+func (s *Engine) releaseWritten(c *conn) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if p := c.p; p.conn.Load() == c {
@@ -198,6 +199,7 @@ func (s *Engine) writtenLocked(c *conn) {
 // longer its peer's writes none: the ACK belongs on the new one.
 func (c *conn) ackNow(urgent bool) (seq uint64, ok, owed bool) {
 	p := c.p
+	c.s.in.flushTakes(p)
 	p.ackMu.Lock()
 	if p.conn.Load() == c {
 		seq, ok = p.win.AckNow(urgent)
@@ -211,6 +213,7 @@ func (c *conn) ackNow(urgent bool) (seq uint64, ok, owed bool) {
 // acknowledged, so that a closing socket may end the connection.
 func (c *conn) settled() bool {
 	p := c.p
+	c.s.in.flushTakes(p)
 	p.ackMu.Lock()
 	defer p.ackMu.Unlock()
 	return p.conn.Load() != c || p.win.Settled()
@@ -229,6 +232,10 @@ func (c *conn) armAck() {
 func (c *conn) ackTimerFired() {
 	c.ackArmed.Store(false)
 	p := c.p
+	if c.s.in.flushTakes(p) {
+		c.armAck() // Recv is running: look again shortly
+		return
+	}
 	p.ackMu.Lock()
 	owed := p.win.Owed()
 	p.ackMu.Unlock()
