@@ -61,6 +61,8 @@ type Peer struct {
 	// read without it by Recv, which wakes the writer to acknowledge.
 	conn atomic.Pointer[conn]
 
+	takes takes // what Recv took and has not recorded in win; guarded by inbox.recvMu
+
 	// Guarded by inbox.mu.
 	q     queue.FIFO[entry]
 	ready bool          // listed in inbox.ready

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"math"
+	"slices"
 	"sync/atomic"
 
 	"github.com/wispmq/wisp/internal/lockorder"
@@ -35,29 +36,29 @@ type inbox struct {
 	directConn atomic.Pointer[conn]
 
 	// The consumer's batch, guarded by recvMu (taken before mu).
-	recvMu      lockorder.Mutex
-	closedFlag  atomic.Bool
-	batch       []entry
-	head        int
-	from        *Peer // the peer the batch came from
-	fromDrained bool  // its queue was empty after the batch was taken
-	pending     taken // WithDeferredAck: the last message returned, not yet acknowledged
-	run         takes // messages taken from one peer, not yet recorded in its window
+	recvMu     lockorder.Mutex
+	closedFlag atomic.Bool
+	batch      []entry
+	head       int
+	from       *Peer // the peer the batch came from
+	pending    taken // WithDeferredAck: the last message returned, not yet acknowledged
 }
 
-// takes are messages Recv took from one peer, recorded in the peer's
-// receive window together: when the batch ends, when the window's budget
-// runs out (so no ACK is due any later for it), and whenever the peer's
-// writer or delayed ACK looks while Recv is not running (flushTakes), so
-// an application that pauses in the middle of a batch has its takes
-// acknowledged as before. One lock per batch, not one per message.
+// takes are messages Recv took from one peer and has not recorded in the
+// peer's window yet. Recording takes the window's lock, so Recv records
+// only when the window's budget runs out (an ACK is due: it is never
+// recorded later than that), and otherwise leaves it to the peer's writer
+// and delayed ACK, which record it whenever they look and Recv is not
+// running (flushTakes): the first unrecorded take arms the delayed ACK, so
+// an application that pauses has what it took acknowledged as before. In
+// the common case a message costs Recv no lock at all.
 type takes struct {
-	p      *Peer
-	seq    uint64 // the last one taken
-	n      uint64 // how many since the last record
-	size   uint64 // and their bytes
-	dueSeq uint64 // taking this sequence spends the window's budget
-	bytes  uint64 // and so does taking this many bytes
+	seq       uint64 // the last one taken
+	n         uint64 // how many since the last record
+	size      uint64 // and their bytes
+	dueSeq    uint64 // taking this sequence spends the window's budget
+	bytes     uint64 // and so does taking this many bytes
+	budgetSet bool   // dueSeq and bytes are the window's
 }
 
 func (in *inbox) init(s *Engine) {
@@ -72,7 +73,7 @@ func (in *inbox) close() {
 	in.closedFlag.Store(true)
 	in.recvMu.Lock()
 	defer in.recvMu.Unlock()
-	in.record(true) // what the application took gets its final ACK
+	in.recordAll() // what the application took gets its final ACK
 	clear(in.batch)
 	in.batch, in.head = in.batch[:0], 0
 	in.pending = taken{} // not handled: its sender gives it to another receiver
@@ -283,7 +284,7 @@ func (in *inbox) refill() bool {
 	if p.space != nil && left <= in.s.opts.RecvHWM/2 {
 		room, p.space = p.space, nil
 	}
-	in.from, in.fromDrained = p, left == 0
+	in.from = p
 	in.mu.Unlock()
 	if room != nil {
 		close(room) // the peer's reader may read again
@@ -298,7 +299,6 @@ func (in *inbox) pop() (Message, *Peer, error) {
 	in.batch[in.head] = entry{}
 	in.head++
 	p := in.from
-	last := in.head == len(in.batch)
 	if in.s.opts.DeferAck {
 		// The previous message is handled now that the application asks
 		// for the next: acknowledge it, and hold this one until then.
@@ -306,14 +306,11 @@ func (in *inbox) pop() (Message, *Peer, error) {
 		if e.seq != 0 {
 			in.pending = taken{p: p, seq: e.seq, size: e.size}
 		}
-		if last {
-			in.record(in.fromDrained)
-		}
 		in.recvMu.Unlock()
 		return e.m, p, nil
 	}
 	if e.seq != 0 {
-		in.take(p, e.seq, e.size, last, last && in.fromDrained)
+		in.take(p, e.seq, e.size)
 	}
 	in.recvMu.Unlock()
 	return e.m, p, nil
@@ -332,32 +329,29 @@ type taken struct {
 func (in *inbox) commitPending() {
 	if t := in.pending; t.p != nil {
 		in.pending = taken{}
-		last := in.head == len(in.batch)
-		in.take(t.p, t.seq, t.size, last, last)
+		in.take(t.p, t.seq, t.size)
 	}
 }
 
-// take notes that the application took message seq of peer p, and
-// records what it took from p in p's window when the window's budget is
-// spent, or flush says the batch is over. Callers hold recvMu.
-func (in *inbox) take(p *Peer, seq uint64, size int, flush, drained bool) {
-	r := &in.run
-	if r.p != p || p.winChanged.Load() {
-		in.record(false)
+// take notes that the application took message seq of peer p, and records
+// what it took from p in p's window when the window's budget is spent (see
+// takes). Callers hold recvMu.
+func (in *inbox) take(p *Peer, seq uint64, size int) {
+	t := &p.takes
+	if !t.budgetSet || p.winChanged.Load() {
 		p.ackMu.Lock()
 		p.winChanged.Store(false)
-		r.setBudget(&p.win)
+		t.setBudget(&p.win)
 		p.ackMu.Unlock()
-		r.p = p
 	}
-	r.seq, r.n, r.size = seq, r.n+1, r.size+uint64(size)
-	if flush || seq >= r.dueSeq || r.size >= r.bytes {
-		in.record(drained)
+	t.seq, t.n, t.size = seq, t.n+1, t.size+uint64(size)
+	if seq >= t.dueSeq || t.size >= t.bytes {
+		in.record(p)
 		return
 	}
-	if r.n == 1 {
-		// Not recorded yet: should the application pause here, the delayed
-		// ACK finds it (flushTakes) and acknowledges it all the same.
+	if t.n == 1 {
+		// Should the application pause now, the delayed ACK records this
+		// (flushTakes) and acknowledges it.
 		if c := p.conn.Load(); c != nil && !c.ackArmed.Load() {
 			c.armAck()
 		}
@@ -366,49 +360,54 @@ func (in *inbox) take(p *Peer, seq uint64, size int, flush, drained bool) {
 
 // setBudget notes when the window's budget runs out. Callers hold the
 // window's peer's ackMu.
-func (r *takes) setBudget(w *patterns.RecvWindow) {
+func (t *takes) setBudget(w *patterns.RecvWindow) {
 	msgs, bytes := w.Budget()
-	r.dueSeq, r.bytes = w.Taken()+msgs, bytes
+	t.dueSeq, t.bytes, t.budgetSet = w.Taken()+msgs, bytes, true
 }
 
-// record writes the takes noted so far into their peer's window and gets
-// the ACK on its way: at once when the window says one is due, else, when
-// the peer's queue drained, by the short delayed ACK, which a reply going
-// out soon makes unnecessary. Callers hold recvMu.
-func (in *inbox) record(drained bool) {
-	r := &in.run
-	p := r.p
-	if p == nil || r.n == 0 {
+// record writes p's unrecorded takes into its window, and wakes p's writer
+// when an ACK is due. Callers hold recvMu.
+func (in *inbox) record(p *Peer) {
+	t := &p.takes
+	if t.n == 0 {
 		return
 	}
 	p.ackMu.Lock()
-	due := p.win.Take(r.seq, int(min(r.size, math.MaxInt)))
-	r.setBudget(&p.win)
+	due := p.win.Take(t.seq, int(min(t.size, math.MaxInt)))
+	t.setBudget(&p.win)
 	p.ackMu.Unlock()
-	r.n, r.size = 0, 0
-	c := p.conn.Load()
-	if c == nil {
-		return
+	t.n, t.size = 0, 0
+	if c := p.conn.Load(); c != nil {
+		if due {
+			c.signal()
+		} else if !c.ackArmed.Load() {
+			c.armAck()
+		}
 	}
-	if due {
-		c.signal()
-	} else if drained && !c.ackArmed.Load() {
-		c.armAck()
+}
+
+// recordAll records every peer's unrecorded takes (Ack, Close). Callers
+// hold recvMu, which is taken before Engine.mu.
+func (in *inbox) recordAll() {
+	s := in.s
+	s.mu.Lock()
+	peers := slices.Clone(s.peers)
+	s.mu.Unlock()
+	for _, p := range peers {
+		in.record(p)
 	}
 }
 
 // flushTakes records what the application took from p and Recv has not
-// recorded yet, unless Recv is running (it records at the end of its
-// batch), which it reports. The writer and the delayed ACK call it before
-// they look at p's window. It takes recvMu with TryLock, which cannot
-// wait: the writer holds locks ranked after recvMu.
+// recorded yet, unless Recv is running, which it reports (Recv records
+// when an ACK falls due; the caller looks again later). The writer and the
+// delayed ACK call it before they look at p's window. It takes recvMu with
+// TryLock, which cannot wait: the writer holds locks ranked after recvMu.
 func (in *inbox) flushTakes(p *Peer) (busy bool) {
 	if !in.recvMu.TryLock() {
 		return true
 	}
-	if in.run.p == p {
-		in.record(false)
-	}
+	in.record(p)
 	in.recvMu.Unlock()
 	return false
 }
@@ -421,7 +420,7 @@ func (s *Engine) Ack() error {
 	}
 	s.in.recvMu.Lock()
 	s.in.commitPending()
-	s.in.record(true)
+	s.in.recordAll()
 	s.in.recvMu.Unlock()
 	return nil
 }
