@@ -107,3 +107,28 @@ func TestPausedReceiverAcknowledges(t *testing.T) {
 		})
 	})
 }
+
+// TestPausedReceiverForgetsGoneSender: a sender goes away while the
+// application, having taken its messages, pauses: the socket still forgets
+// the sender after the resume timeout, without waiting for another Recv.
+func TestPausedReceiverForgetsGoneSender(t *testing.T) {
+	forEachTransport(t, func(t *testing.T, nw *network) {
+		ctx := testContext(t)
+		push, pull := newPairOpts(t, nw, []Option{WithLinger(0)}, []Option{WithResumeTimeout(50 * time.Millisecond)})
+		wait(t, sendAll(ctx, push, 0, 3))
+		recvN(t, ctx, pull, 3)
+		session := push.Session()
+		push.Close() // its ACKs may still be on their way: linger 0 does not wait
+		waitEvent(t, ctx, pull, "the PULL to forget the PUSH", func(e Event) bool {
+			return e.Kind == EventPeerGone && e.Session == session
+		})
+		waitFor(t, ctx, "the PUSH to leave the PULL's Stats", func() bool {
+			for _, p := range pull.Stats().Peers {
+				if p.Session == session {
+					return false
+				}
+			}
+			return true
+		})
+	})
+}

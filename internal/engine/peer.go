@@ -477,9 +477,12 @@ func (s *Engine) goneLocked(p *Peer) {
 }
 
 // drainedLocked reports whether the application took everything p sent.
+// What Recv took and has not recorded counts once recorded here, unless
+// Recv is running (flushTakes' TryLock: recvMu ranks before Engine.mu).
 // Callers hold Engine.mu.
 func (s *Engine) drainedLocked(p *Peer) bool {
 	s.mu.AssertHeld()
+	s.in.flushTakes(p)
 	in := &s.in
 	in.mu.Lock()
 	queued := p.q.Len()
