@@ -31,6 +31,16 @@ func TestPubSubFiltersAtThePublisher(t *testing.T) {
 		if err := pub.WaitSubscribers(ctx, 2); err != nil {
 			t.Fatal(err)
 		}
+		// WaitSubscribers returns once each has a subscription; weather's
+		// second may still be on its way, and a message it alone matches
+		// would then not be sent.
+		waitFor(t, ctx, "all three subscriptions at the publisher", func() bool {
+			n := 0
+			for _, p := range pub.Stats().Peers {
+				n += p.Subscriptions
+			}
+			return n == 3
+		})
 		topics := []string{"weather.paris", "sport.x", "weather.oslo", "news"}
 		for i := 0; i < 100; i++ {
 			if err := pub.Send(ctx, []byte(fmt.Sprintf("%s %d", topics[i%4], i)), []byte("body")); err != nil {
