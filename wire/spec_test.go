@@ -1,59 +1,21 @@
 package wire
 
 import (
-	"bufio"
 	"bytes"
-	"encoding/hex"
-	"os"
 	"reflect"
-	"strings"
 	"testing"
 	"time"
+
+	"github.com/wispmq/wisp/wire/wiretest"
 )
 
 // specVectors reads the ```hex name=... blocks of SPEC.md, so that the spec's
 // test vectors and the code cannot drift apart.
 func specVectors(t *testing.T) map[string][]byte {
 	t.Helper()
-	f, err := os.Open("SPEC.md")
+	vecs, err := wiretest.File("SPEC.md")
 	if err != nil {
 		t.Fatal(err)
-	}
-	defer f.Close()
-	vecs := make(map[string][]byte)
-	var name string
-	var digits strings.Builder
-	sc := bufio.NewScanner(f)
-	for line := 1; sc.Scan(); line++ {
-		text := sc.Text()
-		switch {
-		case name == "" && strings.HasPrefix(text, "```hex"):
-			n, ok := strings.CutPrefix(text, "```hex name=")
-			if !ok || n == "" || strings.ContainsAny(n, " \t") {
-				t.Fatalf("SPEC.md:%d: got %q, want ```hex name=NAME", line, text)
-			}
-			if _, dup := vecs[n]; dup {
-				t.Fatalf("SPEC.md:%d: vector %q defined twice", line, n)
-			}
-			name = n
-			digits.Reset()
-		case name != "" && text == "```":
-			b, err := hex.DecodeString(digits.String())
-			if err != nil {
-				t.Fatalf("SPEC.md: vector %q: %v", name, err)
-			}
-			vecs[name] = b
-			name = ""
-		case name != "":
-			text, _, _ = strings.Cut(text, "#")
-			digits.WriteString(strings.Join(strings.Fields(text), ""))
-		}
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
-	}
-	if name != "" {
-		t.Fatalf("SPEC.md: vector %q not closed", name)
 	}
 	return vecs
 }

@@ -1,12 +1,10 @@
 package wisp_test
 
 import (
-	"bufio"
 	"encoding/hex"
 	"errors"
 	"io"
 	"net"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -14,48 +12,19 @@ import (
 	"github.com/wispmq/wisp/internal/codec/wisp"
 	"github.com/wispmq/wisp/internal/engine"
 	"github.com/wispmq/wisp/wire"
+	"github.com/wispmq/wisp/wire/wiretest"
 )
 
 // specPath is wire/SPEC.md, whose test vectors this package must produce
 // and accept too.
 const specPath = "../../../wire/SPEC.md"
 
-// specVectors reads the ```hex name=... blocks of SPEC.md section 9, the same
-// way package wire's own tests do.
+// specVectors reads the ```hex name=... blocks of SPEC.md section 9, as
+// package wire's own tests do.
 func specVectors(t testing.TB) map[string][]byte {
 	t.Helper()
-	f, err := os.Open(specPath)
+	vecs, err := wiretest.File(specPath)
 	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	vecs := make(map[string][]byte)
-	var name string
-	var digits strings.Builder
-	sc := bufio.NewScanner(f)
-	for line := 1; sc.Scan(); line++ {
-		text := sc.Text()
-		switch {
-		case name == "" && strings.HasPrefix(text, "```hex"):
-			n, ok := strings.CutPrefix(text, "```hex name=")
-			if !ok || n == "" || strings.ContainsAny(n, " \t") {
-				t.Fatalf("SPEC.md:%d: got %q, want ```hex name=NAME", line, text)
-			}
-			name = n
-			digits.Reset()
-		case name != "" && text == "```":
-			b, err := hex.DecodeString(digits.String())
-			if err != nil {
-				t.Fatalf("SPEC.md: vector %q: %v", name, err)
-			}
-			vecs[name] = b
-			name = ""
-		case name != "":
-			text, _, _ = strings.Cut(text, "#")
-			digits.WriteString(strings.Join(strings.Fields(text), ""))
-		}
-	}
-	if err := sc.Err(); err != nil {
 		t.Fatal(err)
 	}
 	return vecs
