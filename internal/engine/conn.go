@@ -40,7 +40,7 @@ const (
 //     directly, for streams; the peer's writer for inproc links): codec,
 //     rbuf, r, w, seqOn, nextSeq, msgs, partial, hdrs, direct, readReady;
 //   - the writer role, held with wmu (the writer goroutine, or a Send
-//     writing inline): wbuf, bufs, batch, cmds, pong, wrote, pingDue,
+//     writing inline): wbuf, bufs, batch, cmds, pong, wrote, pingDue, ackLooked,
 //     finishedClosed;
 //   - idle, needResume, cmdPending and cmdOrder are guarded by Engine.mu;
 //     pongPending and pongCtx by pongMu; wantRead, stopDirect and
@@ -67,7 +67,7 @@ type conn struct {
 	finishing  atomic.Bool            // Close wants the final ACK written before the connection ends
 	fatal      atomic.Pointer[error]  // set by the reader: the writer sends ERROR with it and stops
 	ackArmed   atomic.Bool            // the delayed-ack timer is running
-	ackFired   atomic.Bool            // the delayed-ack timer fired: the ACK is due
+	ackWanted  atomic.Bool            // the delayed ACK fired, or Recv found one due: the writer must look
 	ackTimer   *time.Timer            // the delayed ACK; set in attach
 	inlineOK   bool                   // a kernel socket: Send may write small messages itself
 	finished   chan struct{}          // closed by the writer once that ACK is written
@@ -116,6 +116,7 @@ type conn struct {
 	pong           [MaxPingContext]byte
 	wrote          bool // something was written since the last ping tick
 	pingDue        bool
+	ackLooked      bool // the writer has looked at the window since the connection began
 	finishedClosed bool // finished is closed
 }
 

@@ -43,7 +43,7 @@
 // lock its comment names held, Engine.mu unless it says otherwise, and
 // those that need Engine.mu assert it in checking builds. The one
 // exception to the order, Recv's batch being recorded from the writer
-// (flushTakes), takes recvMu with TryLock, which cannot wait.
+// (lockWindow), takes recvMu with TryLock, which cannot wait.
 //
 //	inbox.recvMu  Recv's batch of messages taken from one peer
 //	conn.wmu      the writer role: the writer goroutine, or a Send writing

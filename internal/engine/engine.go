@@ -136,10 +136,6 @@ const (
 	stateClosed                     // lingering is over: connections end and goroutines finish
 )
 
-var lifecycleNames = [...]string{stateOpen: "open", stateLingering: "lingering", stateClosed: "closed"}
-
-func (l lifecycle) String() string { return lifecycleNames[l] }
-
 // stateNow reads the socket's state.
 func (s *Engine) stateNow() lifecycle {
 	s.mu.Lock()

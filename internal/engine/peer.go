@@ -476,18 +476,16 @@ func (s *Engine) goneLocked(p *Peer) {
 	s.b.GoneLocked(p)
 }
 
-// drainedLocked reports whether the application took everything p sent.
-// What Recv took and has not recorded counts once recorded here, unless
-// Recv is running (flushTakes' TryLock: recvMu ranks before Engine.mu).
-// Callers hold Engine.mu.
+// drainedLocked reports whether the application took everything p sent,
+// counting what Recv took and has not recorded unless Recv is running
+// (lockWindow). Callers hold Engine.mu.
 func (s *Engine) drainedLocked(p *Peer) bool {
 	s.mu.AssertHeld()
-	s.in.flushTakes(p)
 	in := &s.in
 	in.mu.Lock()
 	queued := p.q.Len()
 	in.mu.Unlock()
-	p.ackMu.Lock()
+	in.lockWindow(p)
 	defer p.ackMu.Unlock()
 	return queued == 0 && p.win.Taken() == p.win.Last()
 }

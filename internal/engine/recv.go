@@ -3,7 +3,6 @@ package engine
 import (
 	"context"
 	"math"
-	"slices"
 	"sync/atomic"
 
 	"github.com/wispmq/wisp/internal/lockorder"
@@ -49,7 +48,7 @@ type inbox struct {
 // only when the window's budget runs out (an ACK is due: it is never
 // recorded later than that), and otherwise leaves it to the peer's writer
 // and delayed ACK, which record it whenever they look and Recv is not
-// running (flushTakes): the first unrecorded take arms the delayed ACK, so
+// running (lockWindow): the first unrecorded take arms the delayed ACK, so
 // an application that pauses has what it took acknowledged as before. In
 // the common case a message costs Recv no lock at all.
 type takes struct {
@@ -351,7 +350,7 @@ func (in *inbox) take(p *Peer, seq uint64, size int) {
 	}
 	if t.n == 1 {
 		// Should the application pause now, the delayed ACK records this
-		// (flushTakes) and acknowledges it.
+		// (lockWindow) and acknowledges it.
 		if c := p.conn.Load(); c != nil && !c.ackArmed.Load() {
 			c.armAck()
 		}
@@ -368,17 +367,15 @@ func (t *takes) setBudget(w *patterns.RecvWindow) {
 // record writes p's unrecorded takes into its window, and wakes p's writer
 // when an ACK is due. Callers hold recvMu.
 func (in *inbox) record(p *Peer) {
-	t := &p.takes
-	if t.n == 0 {
+	if p.takes.n == 0 {
 		return
 	}
 	p.ackMu.Lock()
-	due := p.win.Take(t.seq, int(min(t.size, math.MaxInt)))
-	t.setBudget(&p.win)
+	due := p.takes.foldLocked(&p.win)
 	p.ackMu.Unlock()
-	t.n, t.size = 0, 0
 	if c := p.conn.Load(); c != nil {
 		if due {
+			c.ackWanted.Store(true)
 			c.signal()
 		} else if !c.ackArmed.Load() {
 			c.armAck()
@@ -386,30 +383,44 @@ func (in *inbox) record(p *Peer) {
 	}
 }
 
+// foldLocked writes the takes into w and reports whether an ACK is due.
+// Callers hold recvMu and the window's peer's ackMu.
+func (t *takes) foldLocked(w *patterns.RecvWindow) bool {
+	if t.n == 0 {
+		return false
+	}
+	due := w.Take(t.seq, int(min(t.size, math.MaxInt)))
+	t.setBudget(w)
+	t.n, t.size = 0, 0
+	return due
+}
+
 // recordAll records every peer's unrecorded takes (Ack, Close). Callers
-// hold recvMu, which is taken before Engine.mu.
+// hold recvMu, which is taken before Engine.mu and Peer.ackMu.
 func (in *inbox) recordAll() {
 	s := in.s
 	s.mu.Lock()
-	peers := slices.Clone(s.peers)
-	s.mu.Unlock()
-	for _, p := range peers {
+	defer s.mu.Unlock()
+	for _, p := range s.peers {
 		in.record(p)
 	}
 }
 
-// flushTakes records what the application took from p and Recv has not
-// recorded yet, unless Recv is running, which it reports (Recv records
-// when an ACK falls due; the caller looks again later). The writer and the
-// delayed ACK call it before they look at p's window. It takes recvMu with
-// TryLock, which cannot wait: the writer holds locks ranked after recvMu.
-func (in *inbox) flushTakes(p *Peer) (busy bool) {
-	if !in.recvMu.TryLock() {
-		return true
+// lockWindow takes p's ackMu with what the application took from p and
+// Recv has not recorded folded into p's window, unless Recv is running,
+// which it reports (Recv records when an ACK falls due; the caller looks
+// again later). The writer, the delayed ACK and the resume timeout call it
+// before they read the window; the caller unlocks p.ackMu. recvMu ranks
+// before the locks they hold, so it is taken with TryLock, which cannot
+// wait.
+func (in *inbox) lockWindow(p *Peer) (busy bool) {
+	busy = !in.recvMu.TryLock()
+	p.ackMu.Lock()
+	if !busy {
+		p.takes.foldLocked(&p.win)
+		in.recvMu.Unlock()
 	}
-	in.record(p)
-	in.recvMu.Unlock()
-	return false
+	return busy
 }
 
 // Ack acknowledges every message Recv has returned so far

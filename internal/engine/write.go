@@ -146,11 +146,16 @@ func (c *conn) writeOnce(inline bool) (wrote, stop bool) {
 			cmds = append(cmds, Command{Kind: CmdResume, Seq: resumeAt})
 		}
 	}
-	if acking {
-		// Urgent when the delayed ACK fired, the socket closes, or data
-		// goes out anyway (a reply, say): an ACK riding along costs no
-		// write of its own.
-		seq, ok, owed := c.ackNow(c.ackFired.Swap(false) || c.finishing.Load() || len(batch) > 0)
+	// The window is worth a look when an ACK is wanted (the delayed ACK
+	// fired, or Recv found one due), the socket closes, data goes out
+	// anyway (a reply, say: an ACK riding along costs no write of its
+	// own), or the connection is new and the last ACK may have to be
+	// stated again. Otherwise what is owed waits for the delayed ACK,
+	// which Recv armed.
+	wanted := c.ackWanted.Load() && c.ackWanted.Swap(false)
+	if urgent := wanted || c.finishing.Load() || len(batch) > 0; acking && (urgent || !c.ackLooked) {
+		c.ackLooked = true
+		seq, ok, owed := c.ackNow(urgent)
 		if ok {
 			cmds = append(cmds, Command{Kind: CmdAck, Seq: seq})
 		} else if owed {
@@ -199,8 +204,7 @@ func (s *Engine) releaseWritten(c *conn) {
 // longer its peer's writes none: the ACK belongs on the new one.
 func (c *conn) ackNow(urgent bool) (seq uint64, ok, owed bool) {
 	p := c.p
-	c.s.in.flushTakes(p)
-	p.ackMu.Lock()
+	c.s.in.lockWindow(p)
 	if p.conn.Load() == c {
 		seq, ok = p.win.AckNow(urgent)
 		owed = p.win.Owed()
@@ -213,8 +217,7 @@ func (c *conn) ackNow(urgent bool) (seq uint64, ok, owed bool) {
 // acknowledged, so that a closing socket may end the connection.
 func (c *conn) settled() bool {
 	p := c.p
-	c.s.in.flushTakes(p)
-	p.ackMu.Lock()
+	c.s.in.lockWindow(p)
 	defer p.ackMu.Unlock()
 	return p.conn.Load() != c || p.win.Settled()
 }
@@ -232,16 +235,15 @@ func (c *conn) armAck() {
 func (c *conn) ackTimerFired() {
 	c.ackArmed.Store(false)
 	p := c.p
-	if c.s.in.flushTakes(p) {
-		c.armAck() // Recv is running: look again shortly
-		return
-	}
-	p.ackMu.Lock()
+	busy := c.s.in.lockWindow(p)
 	owed := p.win.Owed()
 	p.ackMu.Unlock()
 	if owed {
-		c.ackFired.Store(true)
+		c.ackWanted.Store(true)
 		c.signal()
+	}
+	if busy {
+		c.armAck() // Recv is running, and may have taken more: look again shortly
 	}
 }
 
