@@ -1,6 +1,7 @@
 package socket
 
 import (
+	"context"
 	"fmt"
 	"testing"
 	"time"
@@ -13,6 +14,20 @@ import (
 // where its stream stood, so when the same session comes back its resent
 // messages are still recognised as duplicates and its last ACK is stated
 // again.
+
+// waitPeerLeft waits until s no longer lists the peer of session in Stats:
+// it forgot the peer.
+func waitPeerLeft(t *testing.T, ctx context.Context, s *Socket, session string) {
+	t.Helper()
+	waitFor(t, ctx, "the forgotten peer to leave Stats", func() bool {
+		for _, p := range s.Stats().Peers {
+			if p.Session == session {
+				return false
+			}
+		}
+		return true
+	})
+}
 
 // rawAckOf reads commands from p until an ACK, and returns its sequence.
 func rawAckOf(t *testing.T, p *rawPeer) uint64 {
@@ -79,14 +94,7 @@ func TestDepartedSenderComesBack(t *testing.T) {
 	w.wait(t, 0, "the PULL to forget the sender", func(e Event) bool {
 		return e.Kind == EventPeerGone && e.Session == session
 	})
-	waitFor(t, ctx, "the forgotten sender to leave Stats", func() bool {
-		for _, p := range pull.Stats().Peers {
-			if p.Session == session {
-				return false
-			}
-		}
-		return true
-	})
+	waitPeerLeft(t, ctx, pull, session)
 
 	// The same session again, resending 3..7 as a sender that never heard
 	// the ACK would: 3, 4 and 5 are duplicates, 6 and 7 are new.

@@ -133,13 +133,6 @@ func TestPausedReceiverForgetsGoneSender(t *testing.T) {
 		waitEvent(t, ctx, pull, "the PULL to forget the PUSH", func(e Event) bool {
 			return e.Kind == EventPeerGone && e.Session == session
 		})
-		waitFor(t, ctx, "the PUSH to leave the PULL's Stats", func() bool {
-			for _, p := range pull.Stats().Peers {
-				if p.Session == session {
-					return false
-				}
-			}
-			return true
-		})
+		waitPeerLeft(t, ctx, pull, session)
 	})
 }
