@@ -33,6 +33,10 @@ type PeerInfo struct {
 	// RoutingID is the name a ROUTER peer should know the socket by; nil
 	// means none.
 	RoutingID []byte
+	// UserID is who the peer proved to be in a security handshake (a
+	// user name, a public key, or what an authenticator named it); empty
+	// when it proved nothing.
+	UserID string
 }
 
 // A Protocol is a wire protocol for stream connections: it runs the
@@ -96,8 +100,15 @@ type Codec interface {
 	// the same message follows.
 	AppendFrame(b []byte, more bool, payload []byte) []byte
 	// AppendFrameHeader appends the header of a data frame of n bytes whose
-	// payload the caller writes after it.
+	// payload the caller writes after it. The engine uses it only when
+	// Vectored is true.
 	AppendFrameHeader(b []byte, more bool, n int) []byte
+	// Vectored reports whether a data frame's payload goes on the wire as
+	// the application gave it, after AppendFrameHeader's header, so that a
+	// large one can be written from the application's memory (and read
+	// straight into its own, through DataHeader). A codec that transforms
+	// payloads (encryption) returns false.
+	Vectored() bool
 }
 
 // FrameRef locates a data frame's payload in a read buffer.
@@ -134,11 +145,16 @@ const (
 	CmdSubscribe
 	// CmdCancel removes the prefix in Data.
 	CmdCancel
+	// CmdSkip: the codec consumed bytes that mean nothing to the engine
+	// (a command the protocol says to ignore); Decode returns it so that
+	// its input is never read twice.
+	CmdSkip
 )
 
 var commandNames = [...]string{
 	CmdResume: "RESUME", CmdAck: "ACK", CmdPing: "PING", CmdPong: "PONG",
 	CmdError: "ERROR", CmdSubscribe: "SUBSCRIBE", CmdCancel: "CANCEL",
+	CmdSkip: "SKIP",
 }
 
 // String returns the command's name, such as "ACK".

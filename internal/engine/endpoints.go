@@ -377,7 +377,7 @@ func (s *Engine) serveStream(c *conn, bo *patterns.Backoff) error {
 		backoff = *bo
 		bo.Reset()
 	}
-	s.emit(Event{Kind: EventConnected, Endpoint: c.endpoint, Peer: c.remote, Session: c.info.Session.String(), RoutingID: s.routingIDOf(c)})
+	s.emit(Event{Kind: EventConnected, Endpoint: c.endpoint, Peer: c.remote, Session: c.info.Session.String(), RoutingID: s.routingIDOf(c), UserID: c.info.UserID})
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
@@ -410,7 +410,7 @@ func (s *Engine) ended(c *conn) error {
 	if errors.As(err, &pe) {
 		s.protocolErr.Add(1)
 	}
-	s.emit(Event{Kind: EventDisconnected, Endpoint: c.endpoint, Peer: c.remote, Session: c.info.Session.String(), RoutingID: s.routingIDOf(c), Err: err})
+	s.emit(Event{Kind: EventDisconnected, Endpoint: c.endpoint, Peer: c.remote, Session: c.info.Session.String(), RoutingID: s.routingIDOf(c), UserID: c.info.UserID, Err: err})
 	return err
 }
 

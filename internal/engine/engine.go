@@ -386,12 +386,8 @@ func (s *Engine) Stats() Stats {
 	s.mu.Lock()
 	st.Orphans = s.orphans.Len()
 	st.SendQueue = st.Orphans
-	statser, _ := s.b.(PeerStatser)
 	for _, p := range s.peers {
-		ps := p.statsLocked()
-		if statser != nil {
-			statser.PeerStatsLocked(p, &ps)
-		}
+		ps := s.PeerStatsLocked(p)
 		st.Unacked += ps.Unacked
 		st.SendQueue += ps.SendQueue
 		st.Peers = append(st.Peers, ps)

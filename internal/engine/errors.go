@@ -37,8 +37,9 @@ var (
 	// socket does not have.
 	ErrUnknownEndpoint = errors.New("wisp: unknown endpoint")
 	// ErrIncompatiblePeer is the reason given when a peer's socket type cannot
-	// talk to this socket's (PUSH to PUSH, say).
-	ErrIncompatiblePeer = errors.New("wisp: incompatible peer socket type")
+	// talk to this socket's (PUSH to PUSH, say) or, on a ZMTP socket, when
+	// the peer speaks another protocol or a ZMTP version before 3.0.
+	ErrIncompatiblePeer = errors.New("wisp: incompatible peer")
 	// ErrHandshakeTimeout is the reason given when a peer did not complete its
 	// greeting within the handshake timeout.
 	ErrHandshakeTimeout = errors.New("wisp: handshake timed out")
@@ -76,6 +77,9 @@ var (
 	// ErrNotSubscribed is returned by Unsubscribe for a prefix the socket
 	// does not subscribe to.
 	ErrNotSubscribed = errors.New("wisp: not subscribed to this prefix")
+	// ErrAuth is the reason a security handshake failed: the peer's
+	// credentials were refused, or ours were.
+	ErrAuth = errors.New("wisp: authentication failed")
 )
 
 type closedError struct{}

@@ -28,6 +28,7 @@ type Event struct {
 	Peer      string
 	Session   string
 	RoutingID []byte
+	UserID    string
 	Err       error
 	Delay     time.Duration
 }

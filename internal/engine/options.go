@@ -35,4 +35,8 @@ type Options struct {
 	MaxSubscriptions  int
 	NoDrop            bool
 	DeferAck          bool
+	// PlainRequests: REQ sends libzmq's envelope, an empty delimiter and
+	// the body, with no request id; it then takes a reply only from the
+	// peer it asked.
+	PlainRequests bool
 }

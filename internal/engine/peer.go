@@ -196,6 +196,7 @@ func (p *Peer) statsLocked() PeerStats {
 		SendQueue: p.ledger.Len(),
 		Drops:     p.drops.Load(),
 		RoutingID: bytes.Clone(p.RoutingID), // the application may change what it gets
+		UserID:    p.info.UserID,
 	}
 	if c := p.conn.Load(); c != nil {
 		ps.Connected, ps.Remote = true, c.remote

@@ -187,3 +187,13 @@ func (p *Peer) Remote() string {
 	}
 	return ""
 }
+
+// PeerStatsLocked reports p's counters, with the behaviour's own.
+func (s *Engine) PeerStatsLocked(p *Peer) PeerStats {
+	s.mu.AssertHeld()
+	ps := p.statsLocked()
+	if statser, ok := s.b.(PeerStatser); ok {
+		statser.PeerStatsLocked(p, &ps)
+	}
+	return ps
+}

@@ -178,7 +178,7 @@ func (c *conn) readError(err error) error {
 // largeFramePending reports whether rbuf starts with the complete header of
 // an incomplete data frame of at least largeFrame bytes.
 func (c *conn) largeFramePending() bool {
-	if c.codec.Need() <= c.w-c.r {
+	if c.codec.Need() <= c.w-c.r || !c.codec.Vectored() {
 		return false
 	}
 	length, ok := c.codec.DataHeader(c.rbuf[c.r:c.w])
@@ -351,7 +351,7 @@ func (c *conn) handleCommand(cmd Command) error {
 		c.pongLen = copy(c.pongCtx[:], cmd.Data)
 		c.pongMu.Unlock()
 		c.signal()
-	case CmdPong:
+	case CmdPong, CmdSkip:
 		// Liveness only: receiving anything already counts.
 	case CmdError:
 		return fmt.Errorf("%w: %q", ErrPeerError, cmd.Data)

@@ -29,6 +29,7 @@ type PeerStats struct {
 	Remote        string
 	Session       string
 	RoutingID     []byte
+	UserID        string
 	Connected     bool
 	MsgsIn        uint64
 	MsgsOut       uint64

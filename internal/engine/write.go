@@ -315,7 +315,7 @@ func (c *conn) flushStream(cmds []Command, batch []Msg) error {
 		wb = codec.AppendCommand(wb, cmd)
 	}
 	frame := func(f []byte, more bool) {
-		if len(f) < largeFrame {
+		if len(f) < largeFrame || !codec.Vectored() {
 			wb = codec.AppendFrame(wb, more, f)
 			return
 		}

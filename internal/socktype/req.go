@@ -14,7 +14,8 @@ import (
 //
 //	[routing frames...] [request id] [empty delimiter] [body frames...]
 //
-// REQ adds the 4-byte request id and the delimiter; each ROUTER on the way
+// REQ adds the 4-byte request id and the delimiter (only the delimiter
+// under engine.Options.PlainRequests, libzmq's envelope); each ROUTER on the way
 // adds, on receipt, the routing id that leads back to its sender; REP keeps
 // every frame before the delimiter and puts them, and the delimiter, in
 // front of its reply, which each ROUTER on the way back strips again.
@@ -85,13 +86,9 @@ func (b *req) Send(_ context.Context, body engine.Msg) error {
 	}
 	id := b.nextID
 	b.nextID++
-	idFrame := binary.BigEndian.AppendUint32(make([]byte, 0, requestIDSize), id)
-	rest := make([][]byte, 0, len(body.Rest)+2)
-	rest = append(rest, []byte{}, body.First)
-	rest = append(rest, body.Rest...)
 	b.stopTimer()
 	b.active, b.gaveUp, b.lost, b.given, b.id, b.carrier = true, false, false, false, id, nil
-	b.m = engine.Msg{First: idFrame, Rest: rest, Size: requestIDSize + body.Size}
+	b.m = envelope(id, body, e.Options().PlainRequests)
 	b.gen++
 	k := b.dispatchLocked(false)
 	b.armRetryLocked()
@@ -217,7 +214,7 @@ func (b *req) Recv(ctx context.Context) (engine.Message, error) {
 	}
 	e.Unlock()
 	for {
-		m, _, err := e.Next(ctx)
+		m, p, err := e.Next(ctx)
 		if err != nil {
 			if ctx.Err() != nil {
 				e.Lock()
@@ -229,13 +226,15 @@ func (b *req) Recv(ctx context.Context) (engine.Message, error) {
 			}
 			return nil, err
 		}
-		id, body, ok := parseReply(m)
+		plain := e.Options().PlainRequests
+		id, body, ok := parseReply(m, plain)
 		if !ok {
 			e.Counters().BadEnvelopes.Add(1)
 			continue
 		}
 		e.Lock()
-		if b.active && b.id == id {
+		// Without ids, the reply is whatever the peer asked sends next.
+		if b.active && (b.id == id && !plain || plain && p == b.carrier) {
 			b.active, b.m, b.carrier = false, engine.Msg{}, nil
 			b.stopTimer()
 			b.gen++
@@ -247,9 +246,29 @@ func (b *req) Recv(ctx context.Context) (engine.Message, error) {
 	}
 }
 
+// envelope is the request a REQ sends for body: [id] [empty] [body...],
+// or [empty] [body...] when plain.
+func envelope(id uint32, body engine.Msg, plain bool) engine.Msg {
+	rest := make([][]byte, 0, len(body.Rest)+2)
+	if plain {
+		rest = append(rest, body.First)
+		return engine.Msg{First: []byte{}, Rest: append(rest, body.Rest...), Size: body.Size}
+	}
+	idFrame := binary.BigEndian.AppendUint32(make([]byte, 0, requestIDSize), id)
+	rest = append(rest, []byte{}, body.First)
+	rest = append(rest, body.Rest...)
+	return engine.Msg{First: idFrame, Rest: rest, Size: requestIDSize + body.Size}
+}
+
 // parseReply splits a reply that reached a REQ socket into its request id
-// and body: [id] [empty] [body...].
-func parseReply(m engine.Message) (uint32, engine.Message, bool) {
+// and body: [id] [empty] [body...], or [empty] [body...] when plain.
+func parseReply(m engine.Message, plain bool) (uint32, engine.Message, bool) {
+	if plain {
+		if len(m) < 2 || len(m[0]) != 0 {
+			return 0, nil, false
+		}
+		return 0, m[1:], true
+	}
 	if len(m) < 3 || len(m[0]) != requestIDSize || len(m[1]) != 0 {
 		return 0, nil, false
 	}

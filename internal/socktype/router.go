@@ -126,3 +126,15 @@ func (b *router) Send(ctx context.Context, routed engine.Msg) error {
 	}
 	return e.SendToLocked(ctx, m, func() *engine.Peer { return b.byID[string(rid)] })
 }
+
+// Peer reports the counters of the peer routingID leads to, and who it
+// proved to be, for an application that decides by the sender.
+func (b *router) Peer(routingID []byte) (engine.PeerStats, bool) {
+	b.e.Lock()
+	defer b.e.Unlock()
+	p := b.byID[string(routingID)]
+	if p == nil {
+		return engine.PeerStats{}, false
+	}
+	return b.e.PeerStatsLocked(p), true
+}

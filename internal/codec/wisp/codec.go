@@ -52,6 +52,8 @@ func (c *codec) DecodeData(b []byte, base int, refs []engine.FrameRef) ([]engine
 
 func (c *codec) Need() int { return c.dec.Need() }
 
+func (c *codec) Vectored() bool { return true }
+
 func (c *codec) DataHeader(b []byte) (int, bool) {
 	f, length, _, err := wire.ParseFrameHeader(b)
 	return length, err == nil && f&wire.FlagCommand == 0
