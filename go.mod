@@ -6,7 +6,8 @@ require (
 	github.com/libp2p/go-reuseport v0.4.0
 	github.com/petermattis/goid v0.0.0-20261109124353-7cfa343ad0ab
 	go.uber.org/goleak v1.3.0
+	golang.org/x/crypto v0.59.0
 	golang.org/x/net v0.62.0
 )
 
-require golang.org/x/sys v0.49.0 // indirect
+require golang.org/x/sys v0.50.0 // indirect
