@@ -34,7 +34,8 @@ var (
 	// socket does not have.
 	ErrUnknownEndpoint = engine.ErrUnknownEndpoint
 	// ErrIncompatiblePeer is the reason given when a peer's socket type cannot
-	// talk to this socket's (PUSH to PUSH, say).
+	// talk to this socket's (PUSH to PUSH, say) or, on a ZMTP socket, when
+	// the peer speaks another protocol or a ZMTP version before 3.0.
 	ErrIncompatiblePeer = engine.ErrIncompatiblePeer
 	// ErrHandshakeTimeout is the reason given when a peer did not complete its
 	// greeting within the handshake timeout.
@@ -73,4 +74,7 @@ var (
 	// ErrNotSubscribed is returned by Unsubscribe for a prefix the socket
 	// does not subscribe to.
 	ErrNotSubscribed = engine.ErrNotSubscribed
+	// ErrAuth is the reason a ZMTP security handshake failed: the peer's
+	// credentials were refused, or ours were (see WithSecurity).
+	ErrAuth = engine.ErrAuth
 )

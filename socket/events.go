@@ -78,8 +78,11 @@ type Event struct {
 	// RoutingID is, on a ROUTER, the id that addresses the peer in Send
 	// (its stated routing id, else its session id's bytes).
 	RoutingID []byte
-	Err       error         // the reason, for failures and disconnects
-	Delay     time.Duration // for EventRetrying and EventAcceptFailed
+	// UserID is who the peer proved to be in a PLAIN or CURVE handshake
+	// (see WithSecurity), on EventConnected and EventDisconnected.
+	UserID string
+	Err    error         // the reason, for failures and disconnects
+	Delay  time.Duration // for EventRetrying and EventAcceptFailed
 }
 
 // String formats the event for a log line: kind, endpoint, peer, session,
@@ -94,6 +97,9 @@ func (e Event) String() string {
 	}
 	if e.Session != "" {
 		s += " session=" + e.Session
+	}
+	if e.UserID != "" {
+		s += " user=" + e.UserID
 	}
 	if e.Delay > 0 {
 		s += " delay=" + e.Delay.String()
@@ -113,6 +119,7 @@ func eventOf(e engine.Event) Event {
 		Peer:      e.Peer,
 		Session:   e.Session,
 		RoutingID: e.RoutingID,
+		UserID:    e.UserID,
 		Err:       e.Err,
 		Delay:     e.Delay,
 	}

@@ -6,6 +6,7 @@ import (
 	"net"
 	"time"
 
+	zmtpcodec "github.com/wispmq/wisp/internal/codec/zmtp"
 	"github.com/wispmq/wisp/internal/engine"
 )
 
@@ -34,12 +35,16 @@ const (
 // names it.
 type Option func(*options) error
 
-// options are the engine's settings; the With functions below validate
-// and set them.
-type options = engine.Options
+// options are the engine's settings and the socket's protocol; the With
+// functions below validate and set them.
+type options struct {
+	engine.Options
+	protocol Protocol
+	security *zmtpcodec.Security
+}
 
 func defaultOptions() options {
-	return options{
+	return options{Options: engine.Options{
 		SendHWM:           DefaultSendHWM,
 		SendHWMBytes:      DefaultSendHWMBytes,
 		RecvHWM:           DefaultRecvHWM,
@@ -54,7 +59,7 @@ func defaultOptions() options {
 		Acks:              true,
 		EventBuffer:       DefaultEventBuffer,
 		MaxSubscriptions:  DefaultMaxSubscriptions,
-	}
+	}}
 }
 
 func invalid(name string, v any, why string) error {

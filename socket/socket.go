@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 
 	"github.com/wispmq/wisp/internal/codec/wisp"
+	zmtpcodec "github.com/wispmq/wisp/internal/codec/zmtp"
 	"github.com/wispmq/wisp/internal/engine"
 	"github.com/wispmq/wisp/internal/socktype"
 )
@@ -43,12 +44,35 @@ func New(t Type, opts ...Option) (*Socket, error) {
 	if !ok {
 		return nil, fmt.Errorf("%w: %v", ErrUnsupportedType, t)
 	}
-	e, err := engine.New(engine.Config{Type: engine.Type(t), Behavior: behavior, Options: o, Protocol: wisp.Protocol{}, Emit: s.emit})
+	proto, err := protocolOf(&o)
+	if err != nil {
+		return nil, err
+	}
+	e, err := engine.New(engine.Config{Type: engine.Type(t), Behavior: behavior, Options: o.Options, Protocol: proto, Emit: s.emit})
 	if err != nil {
 		return nil, err
 	}
 	s.e = e
 	return s, nil
+}
+
+// protocolOf makes the protocol o asks for, and adjusts what o's protocol
+// changes: ZMTP has no acknowledgements, and its REQ envelope carries no
+// request id unless retries need one.
+func protocolOf(o *options) (engine.Protocol, error) {
+	if o.protocol != ZMTP {
+		if o.security != nil {
+			return nil, fmt.Errorf("%w: WithSecurity needs WithProtocol(ZMTP); WISP/1 sockets use TLS (WithDialer, BindListener)", ErrInvalidOption)
+		}
+		return wisp.Protocol{}, nil
+	}
+	o.Acks = false
+	o.PlainRequests = !o.RequestRetry
+	p := &zmtpcodec.Protocol{AuthTimeout: o.HandshakeTimeout}
+	if o.security != nil {
+		p.Security = *o.security
+	}
+	return p, nil
 }
 
 // Type returns the socket's type.
@@ -234,6 +258,25 @@ func (s *Socket) Close() error {
 		s.eventsMu.Unlock()
 	})
 	return s.closeErr
+}
+
+// Peer returns, on a ROUTER, the counters of the peer routingID addresses
+// and who it proved to be (PeerStats.UserID), so that an application can
+// decide by the sender of a message it received. It fails with
+// ErrUnroutable for an id no connected or returning peer has, and with
+// ErrNotSupported on other types.
+func (s *Socket) Peer(routingID []byte) (PeerStats, error) {
+	r, ok := s.e.Behavior().(interface {
+		Peer([]byte) (engine.PeerStats, bool)
+	})
+	if !ok {
+		return PeerStats{}, fmt.Errorf("%w: Peer on %v", ErrNotSupported, s.typ)
+	}
+	ps, ok := r.Peer(routingID)
+	if !ok {
+		return PeerStats{}, fmt.Errorf("%w: %x", ErrUnroutable, routingID)
+	}
+	return PeerStats(ps), nil
 }
 
 // Stats returns a snapshot of the socket's counters and queues.

@@ -32,6 +32,7 @@ type PeerStats struct {
 	Remote        string // remote network address of the current connection
 	Session       string // the peer socket's session id, once known
 	RoutingID     []byte // ROUTER: the id that addresses this peer in Send
+	UserID        string // who the peer proved to be in a PLAIN or CURVE handshake (see WithSecurity)
 	Connected     bool
 	MsgsIn        uint64
 	MsgsOut       uint64

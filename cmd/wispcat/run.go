@@ -107,6 +107,15 @@ type config struct {
 
 	subscribe stringList // sub, xsub: the prefixes, in order
 	waitSubs  int        // pub, xpub: subscribers to wait for before sending
+
+	protocol       socket.Protocol
+	curveSecret    string     // this socket's CURVE secret key (Z85)
+	curveServer    bool       // take CURVE's server role
+	curveServerKey string     // a CURVE client's trusted server key (Z85)
+	curveAllow     stringList // a CURVE server's allowed client keys
+	plainUser      string     // a PLAIN client's credentials
+	plainPassword  string
+	plainAllow     stringList // a PLAIN server's USER:PASSWORD pairs
 }
 
 // endpoints collects a repeatable endpoint flag, remembering the order
@@ -159,6 +168,10 @@ prints "subscribe PREFIX" and "cancel PREFIX" as its subscribers change).
 Endpoints: tcp://HOST:PORT (port 0 picks one; wispcat prints it),
 ipc:///path/to/socket, inproc://NAME (same process only).
 
+Protocols: wisp (WISP/1, the default) or, with -protocol zmtp, ZMTP 3.1 to
+talk to libzmq, pyzmq and other ZeroMQ peers (delivery across a lost
+connection is then at most once), optionally with PLAIN or CURVE security.
+
 Flags:
 `
 
@@ -171,6 +184,9 @@ Examples:
   wispcat -type rep -bind tcp://127.0.0.1:5556
   seq 10 | wispcat -type req -connect tcp://127.0.0.1:5556 -reply-timeout 30s
   wispcat -type sub -connect tcp://127.0.0.1:5557 -subscribe weather.
+  wispcat -type rep -protocol zmtp -bind tcp://127.0.0.1:5558 -data pong
+  wispcat -type req -protocol zmtp -connect tcp://127.0.0.1:5559 \
+          -curve-secret SECRETKEY -curve-serverkey SERVERPUBLICKEY -data ping
   wispcat -type pub -bind tcp://127.0.0.1:5557 -wait-subs 1 < feed.txt
 
 Exit status: 0 success; 1 failure (undelivered messages, timeout, socket
@@ -206,6 +222,18 @@ func parse(args []string, stderr io.Writer) (*config, error) {
 	fs.StringVar(&cfg.routingID, "routing-id", "", "req, dealer, router: state routing id `STR` to router peers\n(1 to 255 bytes; they print it in hex)")
 	fs.Var(&cfg.subscribe, "subscribe", "sub, xsub: receive the messages whose first frame starts with `PREFIX`\n(repeatable; without it, every message)")
 	fs.IntVar(&cfg.waitSubs, "wait-subs", 0, "pub, xpub: before sending, wait until `N` subscribers have subscribed\n(0: send at once, to whoever has subscribed by then)")
+	fs.Func("protocol", "wire protocol `NAME`: wisp (default) or zmtp (ZMTP 3.1, to talk to\nlibzmq, pyzmq and other ZeroMQ peers)", func(v string) error {
+		p, err := socket.ParseProtocol(v)
+		cfg.protocol = p
+		return err
+	})
+	fs.StringVar(&cfg.curveSecret, "curve-secret", "", "zmtp: use CURVE with this socket's Z85 secret `KEY`\n(see -curve-server, -curve-serverkey)")
+	fs.BoolVar(&cfg.curveServer, "curve-server", false, "zmtp: take CURVE's server role (with -curve-secret)")
+	fs.StringVar(&cfg.curveServerKey, "curve-serverkey", "", "zmtp: as a CURVE client, trust the server with Z85 public `KEY`")
+	fs.Var(&cfg.curveAllow, "curve-allow", "zmtp: as a CURVE server, serve only the client with Z85 public `KEY`\n(repeatable; without it, every client that knows the server's key)")
+	fs.StringVar(&cfg.plainUser, "plain-user", "", "zmtp: use PLAIN as a client, with user name `USER` (and -plain-password)")
+	fs.StringVar(&cfg.plainPassword, "plain-password", "", "zmtp: the PLAIN client's password `PASS`")
+	fs.Var(&cfg.plainAllow, "plain-allow", "zmtp: use PLAIN as a server that lets in `USER:PASS` (repeatable)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -269,6 +297,9 @@ func parse(args []string, stderr io.Writer) (*config, error) {
 		return bad("-wait-subs is for pub and xpub, not %s", cfg.typeName)
 	case cfg.waitSubs < 0:
 		return bad("-wait-subs %d: want 0 or more", cfg.waitSubs)
+	}
+	if msg := checkSecurityFlags(cfg, set); msg != "" {
+		return bad("%s", msg)
 	}
 	return cfg, nil
 }
@@ -386,6 +417,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}
 	if cfg.routingID != "" {
 		opts = append(opts, socket.WithRoutingID([]byte(cfg.routingID)))
+	}
+	opts = append(opts, socket.WithProtocol(cfg.protocol))
+	if sec, ok := security(cfg); ok {
+		opts = append(opts, socket.WithSecurity(sec))
 	}
 	s, err := socket.New(cfg.mode.typ, opts...)
 	if err != nil {
