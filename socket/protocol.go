@@ -18,13 +18,22 @@ const (
 	// connection a message is delivered at most once, as in libzmq, and
 	// Flush and Close's linger wait only until messages are written.
 	// Everything else stays: high-water marks, reconnection, heartbeats
-	// (ZMTP 3.1's PING and PONG), events, Stats and contexts. Envelopes
-	// are libzmq's: REQ sends an empty delimiter before the body (and,
-	// under WithRequestRetry, a 4-byte request id before that, as libzmq's
-	// ZMQ_REQ_CORRELATE does), REP returns the envelope with its reply,
-	// and ROUTER puts the peer's identity (its Identity property, set with
-	// WithRoutingID, or a generated id) in front of what it receives.
-	// Security is chosen with WithSecurity.
+	// (ZMTP 3.1's PING and PONG; a PING's TTL asks the peer to wait our
+	// heartbeat timeout, while the TTL a peer states is not used: our own
+	// timeout applies; a 3.0 peer, which has no PING, is neither pinged
+	// nor timed out), events, Stats and contexts.
+	//
+	// Envelopes are libzmq's: REQ sends an empty delimiter before the body
+	// and takes the next reply from the peer it asked (so a late reply to
+	// a request whose Recv gave up is taken for the next one's, as with
+	// libzmq; under WithRequestRetry a 4-byte request id goes before the
+	// delimiter, as libzmq's ZMQ_REQ_CORRELATE does, and tells them
+	// apart), REP returns the envelope with its reply, and ROUTER puts the
+	// peer's identity (its Identity property, set with WithRoutingID, or a
+	// generated id) in front of what it receives.
+	//
+	// Security is chosen with WithSecurity; inproc links, which never
+	// leave the process, carry neither a protocol nor security.
 	ZMTP
 )
 

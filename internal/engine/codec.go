@@ -26,6 +26,9 @@ type PeerInfo struct {
 	// silent before it pings, and how long it waits for anything before it
 	// hangs up; 0 means never.
 	HeartbeatInterval, HeartbeatTimeout time.Duration
+	// NoHeartbeats: the peer's protocol has no PING (ZMTP 3.0), so the
+	// socket neither pings it nor hangs up on its silence.
+	NoHeartbeats bool
 	// Window and WindowBytes bound the unacknowledged messages (and their
 	// payload bytes) the socket holds per peer; 0 means not stated.
 	Window      uint32

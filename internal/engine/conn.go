@@ -236,7 +236,9 @@ func (c *conn) setTimers() {
 		c.pingEvery = t / 3 // SPEC.md section 7
 	}
 	c.readTimeout = o.HeartbeatTimeout
-	if c.link != nil {
-		c.pingEvery, c.readTimeout = 0, 0 // an in-process peer cannot vanish silently
+	if c.link != nil || c.info.NoHeartbeats {
+		// An in-process peer cannot vanish silently; a peer without PING
+		// could not answer one.
+		c.pingEvery, c.readTimeout = 0, 0
 	}
 }

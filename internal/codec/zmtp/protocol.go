@@ -84,6 +84,7 @@ func (p *Protocol) Handshake(nc net.Conn, self *engine.PeerInfo) (engine.Handsha
 		return engine.Handshake{}, err
 	}
 	info.UserID = userID
+	info.NoHeartbeats = g.Major == 3 && g.Minor == 0 // PING came with 3.1
 	c := newCodec(self, &info, g.Minor, m)
 	return engine.Handshake{Peer: info, Codec: c, Rest: cs.rest()}, nil
 }
