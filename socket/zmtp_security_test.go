@@ -50,7 +50,12 @@ func TestZMTPCurveBetweenWispSockets(t *testing.T) {
 	serverPub, serverSec := newKeypair(t)
 	alicePub, aliceSec := newKeypair(t)
 	evePub, eveSec := newKeypair(t)
-	router := zmtpSocket(t, Router, WithSecurity(CurveServer(serverSec, allowKeys(map[string]string{alicePub: "alice"}))))
+	allow := allowKeys(map[string]string{alicePub: "alice"})
+	identities := make(chan string, 8)
+	router := zmtpSocket(t, Router, WithSecurity(CurveServer(serverSec, func(ctx context.Context, r AuthRequest) (string, error) {
+		identities <- string(r.Identity)
+		return allow(ctx, r)
+	})))
 	ep, err := router.Bind("tcp://127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -69,6 +74,9 @@ func TestZMTPCurveBetweenWispSockets(t *testing.T) {
 	}
 	if len(m) != 2 || string(m[0]) != "a" || string(m[1]) != "hello" {
 		t.Fatalf("ROUTER got %q", m)
+	}
+	if id := <-identities; id != "a" {
+		t.Fatalf("the authenticator was told Identity %q, want the client's routing id a", id)
 	}
 	ps, err := router.Peer(m[0])
 	if err != nil || ps.UserID != "alice" {

@@ -422,7 +422,8 @@ func (m *curve) serve(ctx context.Context, cs *cmdStream, self zmtp.Metadata) (z
 	}
 
 	key, _ := z85.Encode(clientKey[:]) // 32 bytes: a whole number of groups
-	id, err := authenticate(ctx, m.sec, AuthRequest{Address: m.addr, Mechanism: zmtp.MechanismCurve, PublicKey: key}, key)
+	identity, _ := md.Get(zmtp.PropIdentity)
+	id, err := authenticate(ctx, m.sec, AuthRequest{Address: m.addr, Mechanism: zmtp.MechanismCurve, PublicKey: key, Identity: identity}, key)
 	if err != nil {
 		cs.refuse(zapDenied)
 		return nil, "", err

@@ -45,8 +45,8 @@ type AuthRequest struct {
 	Domain    string // the server's Security.Domain
 	Address   string // the peer's network address
 	Mechanism string // "NULL", "PLAIN" or "CURVE"
-	// Identity is the routing id the peer stated, if any. (With CURVE it
-	// is known only after the peer proved its key, so it is empty.)
+	// Identity is the routing id the peer stated, if any. (PLAIN asks
+	// before the peer states it, as libzmq does, so it is empty there.)
 	Identity []byte
 	// Username and Password: PLAIN's credentials.
 	Username, Password string
