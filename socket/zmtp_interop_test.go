@@ -362,3 +362,57 @@ func TestZMTPInteropPeerRestarted(t *testing.T) {
 	t.Logf("restarted peer got %d messages from %d on; %d lost with the killed one", count, from, from-first)
 	again.finish(ctx)
 }
+
+// TestZMTPInteropXPubPair: the other types libzmq shares with wisp. A wisp
+// XPUB reports a libzmq SUB's subscription as libzmq's XPUB would ([1
+// prefix]) and publishes to it; a wisp PAIR and a libzmq PAIR exchange a
+// stream both ways.
+func TestZMTPInteropXPubPair(t *testing.T) {
+	t.Run("libzmq SUB to wisp XPUB", func(t *testing.T) {
+		ctx := testContext(t)
+		xpub := zmtpSocket(t, XPub)
+		ep, err := xpub.Bind("tcp://127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		py := startPy(t, ctx, "--type", "SUB", "--subscribe", "A", "--connect", ep, "--job", "sub", "--count", "2")
+		m, err := xpub.Recv(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(m) != 1 || string(m[0]) != "\x01A" {
+			t.Fatalf("XPUB reported %q, want [\"\\x01A\"]", m)
+		}
+		for _, topic := range []string{"B-0", "A-1", "A-2"} {
+			if err := xpub.Send(ctx, []byte(topic)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		py.expect(ctx, "GOT A-1")
+		py.expect(ctx, "GOT A-2")
+		py.finish(ctx)
+	})
+	t.Run("libzmq PAIR and wisp PAIR", func(t *testing.T) {
+		ctx := testContext(t)
+		pair := zmtpSocket(t, Pair)
+		ep, err := pair.Bind("tcp://127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		py := startPy(t, ctx, "--type", "PAIR", "--connect", ep, "--job", "dealer", "--count", strconv.Itoa(interopMessages))
+		for i := range interopMessages {
+			m, err := pair.Recv(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n := number(t, m); n != i {
+				t.Fatalf("message %d: got %d", i, n)
+			}
+			if err := pair.Send(ctx, m...); err != nil {
+				t.Fatal(err)
+			}
+		}
+		py.expect(ctx, fmt.Sprintf("DEALER_OK %d", interopMessages))
+		py.finish(ctx)
+	})
+}

@@ -13,7 +13,7 @@ It binds or connects one socket, prints "ENDPOINT <endpoint>" once bound
   pub N    PUB: after --wait-ms (XPUB: after the first subscription
            arrives), send N messages cycling over --topics, each
            "<topic>-<seq>"
-  dealer N DEALER: send N messages, then receive N replies, checking
+  dealer N DEALER, PAIR: send N messages, then receive N replies, checking
            they come back in order; "DEALER_OK N"
   recvuntil L  receive until a message whose last frame is L, checking the
            numbers only grow; "RECV_UNTIL <count> <first>"
