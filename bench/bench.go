@@ -7,6 +7,8 @@ import (
 	"io"
 	"slices"
 	"time"
+
+	"github.com/wispmq/wisp/socket"
 )
 
 // errBadConfig marks a run whose parameters make no sense; the command exits
@@ -22,6 +24,9 @@ type config struct {
 	Acks      bool
 	HWM       int // 0: the socket's defaults
 	Timeout   time.Duration
+	// Protocol is the wire protocol's name, "wisp" or "zmtp"
+	// (socket.ParseProtocol); "" means wisp.
+	Protocol string
 	// Broker only: client and worker sockets, and requests each client
 	// keeps in flight.
 	Clients, Workers, Window int
@@ -40,7 +45,7 @@ type result struct {
 	Transport        string  `json:"transport"`
 	Size             int     `json:"size"`
 	Count            int64   `json:"count"`
-	Acks             bool    `json:"acks"`
+	Acks             bool    `json:"acks"` // always false over ZMTP, which has none
 	HWM              int     `json:"hwm"`
 	Seconds          float64 `json:"seconds"`
 	MsgsPerSec       float64 `json:"msgs_per_sec"`
@@ -52,6 +57,8 @@ type result struct {
 	// OneProcess says sender and receiver shared a process (inproc), so the
 	// CPU and RSS fields are both the whole process's.
 	OneProcess bool `json:"one_process"`
+	// Protocol is the wire protocol the sockets spoke: "wisp" or "zmtp".
+	Protocol string `json:"protocol"`
 	// Broker only (absent for other patterns): the sender fields above are
 	// the clients' process, the receiver fields the workers' process, and
 	// these the broker's, which is the thr process itself.
@@ -90,6 +97,9 @@ type benchmark struct {
 	// every transport with every size; thr still accepts any of
 	// transports.
 	cases []suiteCase
+	// zmtp says the pattern can be measured with -protocol zmtp; the
+	// others speak WISP/1 only.
+	zmtp bool
 }
 
 // suiteCase is one row of the suite: a transport, a size and, for pubsub,
@@ -122,6 +132,7 @@ var benchmarks = []benchmark{
 		sizes:      []int{16, 256, 4096, 65536},
 		count:      pushPullCount,
 		run:        runPushPull,
+		zmtp:       true,
 	},
 	{
 		pattern:    "broker",
@@ -178,10 +189,64 @@ func (b *benchmark) check(c config) error {
 	case c.Timeout <= 0:
 		return fmt.Errorf("%w: timeout: got %v, want > 0", errBadConfig, c.Timeout)
 	}
+	proto, err := parseProtocol(c.Protocol)
+	if err != nil {
+		return err
+	}
+	if proto == socket.ZMTP {
+		if !b.zmtp {
+			return fmt.Errorf("%w: protocol zmtp: got pattern %q, want %s", errBadConfig, b.pattern, zmtpPatterns())
+		}
+		if err := checkZMTPTransport(c.Transport); err != nil {
+			return err
+		}
+	}
 	if b.checkMore != nil {
 		return b.checkMore(c)
 	}
 	return nil
+}
+
+// zmtpPatterns names the thr patterns that take -protocol zmtp.
+func zmtpPatterns() string {
+	var names []string
+	for _, b := range benchmarks {
+		if b.zmtp {
+			names = append(names, b.pattern)
+		}
+	}
+	return fmt.Sprint(names)
+}
+
+// parseProtocol is socket.ParseProtocol with "" meaning wisp, its error
+// marked as a bad parameter.
+func parseProtocol(name string) (socket.Protocol, error) {
+	if name == "" {
+		return socket.WISP, nil
+	}
+	p, err := socket.ParseProtocol(name)
+	if err != nil {
+		return 0, fmt.Errorf("%w: protocol: got %q, want wisp or zmtp", errBadConfig, name)
+	}
+	return p, nil
+}
+
+// checkZMTPTransport refuses inproc for ZMTP: inproc links carry no wire
+// protocol, so such a run would measure WISP's inproc path with acks off
+// under ZMTP's name.
+func checkZMTPTransport(transport string) error {
+	if transport == "inproc" {
+		return fmt.Errorf("%w: protocol zmtp: got transport inproc, which carries no wire protocol; want tcp or ipc", errBadConfig)
+	}
+	return nil
+}
+
+// protocolName is the name the JSON lines give a protocol: "" is wisp.
+func protocolName(name string) string {
+	if name == "" {
+		return socket.WISP.String()
+	}
+	return name
 }
 
 // child is a hidden subcommand: one side of a measurement, run in its own

@@ -32,6 +32,9 @@ type latConfig struct {
 	Count     int64
 	Acks      bool
 	Timeout   time.Duration
+	// Protocol is the wire protocol's name, "wisp" or "zmtp"; "" means
+	// wisp.
+	Protocol string
 }
 
 // latResult is the JSON line lat prints. Field names are a contract with
@@ -42,7 +45,7 @@ type latResult struct {
 	Size      int    `json:"size"`
 	Count     int64  `json:"count"`  // timed round trips
 	Warmup    int64  `json:"warmup"` // untimed round trips before them
-	Acks      bool   `json:"acks"`
+	Acks      bool   `json:"acks"`   // always false over ZMTP, which has none
 	// Seconds is the time of the count timed round trips, back to back.
 	Seconds          float64 `json:"seconds"`
 	RoundTripsPerSec float64 `json:"round_trips_per_sec"`
@@ -59,6 +62,8 @@ type latResult struct {
 	// OneProcess says client and server shared a process (inproc), so the
 	// CPU and RSS fields are both the whole process's.
 	OneProcess bool `json:"one_process"`
+	// Protocol is the wire protocol the sockets spoke: "wisp" or "zmtp".
+	Protocol string `json:"protocol"`
 }
 
 // latBenchmark is one entry of the suite's latency table.
@@ -102,7 +107,11 @@ func (c latConfig) check() error {
 	case c.Timeout <= 0:
 		return fmt.Errorf("%w: timeout: got %v, want > 0", errBadConfig, c.Timeout)
 	}
-	return nil
+	proto, err := parseProtocol(c.Protocol)
+	if err == nil && proto == socket.ZMTP {
+		err = checkZMTPTransport(c.Transport)
+	}
+	return err
 }
 
 // runLat is the lat subcommand: one latency measurement, one JSON line on
@@ -116,6 +125,7 @@ func runLat(args []string, stdout, stderr io.Writer) int {
 	fs.Int64Var(&c.Count, "count", 10_000, "timed round trips (after min(1000, count/10) untimed ones)")
 	fs.BoolVar(&c.Acks, "acks", true, "acknowledged delivery (wisp's default)")
 	fs.DurationVar(&c.Timeout, "timeout", defaultTimeout, "kill the run after this long")
+	fs.StringVar(&c.Protocol, "protocol", "wisp", "wire protocol, wisp or zmtp (ZeroMQ's ZMTP 3.1, no acks); tcp and ipc only")
 	if err := parseFlags(fs, args); err != nil {
 		fmt.Fprintf(stderr, "bench lat: %v\n", err)
 		return exitUsage
@@ -140,20 +150,24 @@ func runLat(args []string, stdout, stderr io.Writer) int {
 // measureLat validates c and runs it once. A REQ client sends a request of
 // c.Size bytes and waits for the reply, c.Count times after the warm-up;
 // the REP server echoes each request. Over tcp and ipc the server is a
-// child process and the client this one; over inproc both are here.
+// child process and the client this one; over inproc both are here. With
+// c.Protocol zmtp both speak ZMTP 3.1, without acknowledgements.
 func measureLat(ctx context.Context, c latConfig) (latResult, error) {
 	if err := c.check(); err != nil {
 		return latResult{}, err
 	}
+	proto, err := parseProtocol(c.Protocol)
+	if err != nil {
+		return latResult{}, err
+	}
 	r := latResult{
 		Pattern: c.Pattern, Transport: c.Transport, Size: c.Size, Count: c.Count,
-		Warmup: warmupOf(c.Count), Acks: c.Acks,
+		Warmup: warmupOf(c.Count), Acks: c.Acks && proto == socket.WISP, Protocol: proto.String(),
 	}
-	var err error
 	if c.Transport == "inproc" {
 		err = reqRepInproc(ctx, c, &r)
 	} else {
-		err = reqRepApart(ctx, c, &r)
+		err = reqRepApart(ctx, c, proto, &r)
 	}
 	if err != nil {
 		return latResult{}, fmt.Errorf("%s over %s, %d x %d bytes: %w", c.Pattern, c.Transport, c.Count, c.Size, err)
@@ -165,7 +179,7 @@ func measureLat(ctx context.Context, c latConfig) (latResult, error) {
 // its endpoint, and the REQ client here. The client's CPU is this process's
 // over the client's life (socket, connection, warm-up and timed round
 // trips); the server's is the child's whole life.
-func reqRepApart(ctx context.Context, c latConfig, r *latResult) error {
+func reqRepApart(ctx context.Context, c latConfig, proto socket.Protocol, r *latResult) error {
 	ctx, cancel := context.WithTimeout(ctx, c.Timeout)
 	defer cancel()
 	ep, cleanup, err := listenEndpoint(c.Transport, "rep.sock")
@@ -176,7 +190,7 @@ func reqRepApart(ctx context.Context, c latConfig, r *latResult) error {
 	total := r.Warmup + c.Count
 	srv, err := startPeer(ctx, "server", []string{repServerCmd, "-endpoint=" + ep,
 		"-size=" + strconv.Itoa(c.Size), "-count=" + strconv.FormatInt(total, 10),
-		"-acks=" + strconv.FormatBool(c.Acks), "-timeout=" + c.Timeout.String()})
+		"-acks=" + strconv.FormatBool(c.Acks), "-timeout=" + c.Timeout.String(), "-protocol=" + proto.String()})
 	if err != nil {
 		return err
 	}
@@ -190,7 +204,7 @@ func reqRepApart(ctx context.Context, c latConfig, r *latResult) error {
 		srv.abort()
 		return err
 	}
-	req, err := socket.New(socket.Req, socket.WithAcks(c.Acks))
+	req, err := socket.New(socket.Req, socket.WithProtocol(proto), socket.WithAcks(c.Acks))
 	if err != nil {
 		srv.abort()
 		return err
@@ -384,13 +398,13 @@ type serveLine struct {
 // client is done) before it checks that no other request came, prints how
 // many it answered and closes.
 func repServer(args []string, stdout io.Writer, stdin io.Reader) error {
-	f, err := parseChildFlags(repServerCmd, args, 1, nil)
+	f, proto, err := parseProtocolChildFlags(repServerCmd, args, 1)
 	if err != nil {
 		return err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), f.timeout)
 	defer cancel()
-	rep, err := socket.New(socket.Rep, socket.WithAcks(f.acks))
+	rep, err := socket.New(socket.Rep, socket.WithProtocol(proto), socket.WithAcks(f.acks))
 	if err != nil {
 		return err
 	}

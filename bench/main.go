@@ -9,13 +9,23 @@
 // The thr subcommand runs one throughput measurement and prints one JSON
 // line, for scripts and for bench/compare:
 //
-//	go run ./bench thr -pattern pushpull -transport tcp|ipc|inproc -size BYTES -count N [-acks=true] [-hwm N]
+//	go run ./bench thr -pattern pushpull -transport tcp|ipc|inproc -size BYTES -count N [-acks=true] [-hwm N] [-protocol wisp|zmtp]
 //	go run ./bench thr -pattern broker -transport tcp -size BYTES -count N [-clients 4 -workers 4 -window 100]
 //	go run ./bench thr -pattern pubsub -transport tcp|ipc|inproc -size BYTES -count N [-subs 4] [-match 100|50] [-hwm N]
 //
 // The lat subcommand measures REQ/REP round trips and prints one JSON line:
 //
-//	go run ./bench lat -pattern reqrep -transport tcp|ipc|inproc -size BYTES -count N
+//	go run ./bench lat -pattern reqrep -transport tcp|ipc|inproc -size BYTES -count N [-protocol wisp|zmtp]
+//
+// -protocol zmtp makes both sides speak ZeroMQ's ZMTP 3.1 (tcp and ipc
+// only), which has no acknowledgements.
+//
+// The peer subcommand is one side of a run whose other side is another
+// program, such as bench/compare's libzmq peers, with their command lines
+// and output:
+//
+//	go run ./bench peer [-protocol wisp|zmtp] recv|send ENDPOINT SIZE COUNT
+//	go run ./bench peer [-protocol wisp|zmtp] rep|req ENDPOINT SIZE COUNT WARMUP
 //
 // For tcp and ipc the sender and the receiver run in separate processes: the
 // command starts itself twice with a hidden subcommand, one per side, and
@@ -55,6 +65,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return runThr(args[1:], stdout, stderr)
 	case "lat":
 		return runLat(args[1:], stdout, stderr)
+	case peerCmd:
+		return runPeer(args[1:], stdout, stderr)
 	case "help":
 		usage(stderr)
 		return exitOK
@@ -64,7 +76,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return runChild(c, args[1:], stdout, stderr)
 		}
 	}
-	fmt.Fprintf(stderr, "bench: unknown subcommand: got %q, want thr, lat or none\n", args[0])
+	fmt.Fprintf(stderr, "bench: unknown subcommand: got %q, want thr, lat, peer or none\n", args[0])
 	usage(stderr)
 	return exitUsage
 }
@@ -73,14 +85,18 @@ func usage(w io.Writer) {
 	fmt.Fprint(w, `usage:
   bench [-rounds N] [-scale F] [-timeout D]     run the default suite, print tables
   bench thr -pattern P -transport T -size BYTES -count N [-acks=true] [-hwm N] [-timeout D]
+                    [-protocol wisp|zmtp]                   (pushpull)
                     [-clients N] [-workers N] [-window N]   (broker)
                     [-subs N] [-match 100|50]               (pubsub)
                                                 run one throughput measurement, print one JSON line
-  bench lat -pattern reqrep -transport T -size BYTES -count N [-acks=true] [-timeout D]
+  bench lat -pattern reqrep -transport T -size BYTES -count N [-acks=true] [-timeout D] [-protocol wisp|zmtp]
                                                 run one latency measurement, print one JSON line
+  bench peer [-protocol wisp|zmtp] recv|send ENDPOINT SIZE COUNT
+  bench peer [-protocol wisp|zmtp] rep|req ENDPOINT SIZE COUNT WARMUP
+                                                one side of a run against another program (bench/compare's libzmq peers)
 thr patterns: `+strings.Join(patternNames(), ", ")+` (broker: tcp only)
 lat patterns: reqrep
-transports: tcp, ipc, inproc
+transports: tcp, ipc, inproc (-protocol zmtp: tcp, ipc)
 `)
 }
 

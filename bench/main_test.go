@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"os"
 	"slices"
 	"strconv"
@@ -36,7 +38,7 @@ func TestMain(m *testing.M) {
 // thrFields is the JSON contract of thr's line.
 var thrFields = []string{
 	"pattern", "transport", "size", "count", "seconds", "msgs_per_sec", "mb_per_sec",
-	"sender_cpu_sec", "receiver_cpu_sec", "sender_maxrss_kb", "receiver_maxrss_kb", "acks", "hwm",
+	"sender_cpu_sec", "receiver_cpu_sec", "sender_maxrss_kb", "receiver_maxrss_kb", "acks", "hwm", "protocol",
 }
 
 func TestThr(t *testing.T) {
@@ -64,8 +66,8 @@ func TestThr(t *testing.T) {
 			if err := json.Unmarshal([]byte(lines[0]), &r); err != nil {
 				t.Fatal(err)
 			}
-			if r.Count != 20000 || r.Size != 100 || r.Transport != tr || r.Pattern != "pushpull" || r.HWM != 500 || !r.Acks {
-				t.Errorf("got %+v, want count 20000, size 100, transport %s, pattern pushpull, hwm 500, acks", r, tr)
+			if r.Count != 20000 || r.Size != 100 || r.Transport != tr || r.Pattern != "pushpull" || r.HWM != 500 || !r.Acks || r.Protocol != "wisp" {
+				t.Errorf("got %+v, want count 20000, size 100, transport %s, pattern pushpull, hwm 500, acks, protocol wisp", r, tr)
 			}
 			if !(r.Seconds > 0) || !(r.MsgsPerSec > 0) || !(r.SenderCPUSec > 0) || !(r.ReceiverCPUSec > 0) || r.SenderMaxRSSKB <= 0 || r.ReceiverMaxRSSKB <= 0 {
 				t.Errorf("got %+v, want positive seconds, rate, CPU and RSS", r)
@@ -225,7 +227,7 @@ var brokerOnlyFields = []string{"clients", "workers", "window", "broker_cpu_sec"
 var latFields = []string{
 	"pattern", "transport", "size", "count", "warmup", "acks", "seconds", "round_trips_per_sec",
 	"rtt_mean_us", "rtt_min_us", "rtt_p50_us", "rtt_p90_us", "rtt_p99_us", "rtt_max_us",
-	"client_cpu_sec", "server_cpu_sec", "client_maxrss_kb", "server_maxrss_kb", "one_process",
+	"client_cpu_sec", "server_cpu_sec", "client_maxrss_kb", "server_maxrss_kb", "one_process", "protocol",
 }
 
 // oneJSONLine runs args, checks they succeed with one JSON line on stdout
@@ -259,8 +261,8 @@ func TestLat(t *testing.T) {
 		t.Run(tr, func(t *testing.T) {
 			var r latResult
 			oneJSONLine(t, []string{"lat", "-pattern", "reqrep", "-transport", tr, "-size", "100", "-count", "50"}, latFields, &r)
-			if r.Count != 50 || r.Warmup != 5 || r.Size != 100 || r.Transport != tr || r.Pattern != "reqrep" || !r.Acks {
-				t.Errorf("got %+v, want count 50, warmup 5, size 100, transport %s, pattern reqrep, acks", r, tr)
+			if r.Count != 50 || r.Warmup != 5 || r.Size != 100 || r.Transport != tr || r.Pattern != "reqrep" || !r.Acks || r.Protocol != "wisp" {
+				t.Errorf("got %+v, want count 50, warmup 5, size 100, transport %s, pattern reqrep, acks, protocol wisp", r, tr)
 			}
 			if !(r.RTTMinUS > 0 && r.RTTMinUS <= r.RTTP50US && r.RTTP50US <= r.RTTP90US && r.RTTP90US <= r.RTTP99US && r.RTTP99US <= r.RTTMaxUS) {
 				t.Errorf("got min %v p50 %v p90 %v p99 %v max %v, want 0 < min <= p50 <= p90 <= p99 <= max",
@@ -392,6 +394,31 @@ func TestThrBadArguments(t *testing.T) {
 		{pubSubSubCmd, "-count", "10", "-size", "16"}, // no endpoint
 		{pubSubSubCmd, "-endpoint", "tcp://127.0.0.1:1", "-count", "10", "-size", "1"},
 		{pubSubSubCmd, "-endpoint", "tcp://127.0.0.1:1", "-count", "0", "-size", "16"},
+		{"thr", "-protocol", "zmq"},
+		{"thr", "-protocol", "zmtp", "-transport", "inproc"}, // inproc carries no protocol
+		{"thr", "-pattern", "broker", "-protocol", "zmtp"},
+		{"thr", "-pattern", "pubsub", "-protocol", "zmtp"},
+		{"lat", "-protocol", "zmq"},
+		{"lat", "-protocol", "zmtp", "-transport", "inproc"},
+		{pushPullRecvCmd, "-endpoint", "tcp://127.0.0.1:1", "-count", "10", "-protocol", "zmq"},
+		{repServerCmd, "-endpoint", "tcp://127.0.0.1:1", "-count", "10", "-protocol", "zmq"},
+		// Children that speak WISP/1 only have no -protocol to ignore.
+		{brokerWorkersCmd, "-endpoint", "tcp://127.0.0.1:1", "-protocol", "zmtp"},
+		{pubSubSubCmd, "-endpoint", "tcp://127.0.0.1:1", "-count", "10", "-size", "16", "-protocol", "zmtp"},
+		{"peer"},
+		{"peer", "-protocol", "zmq", "recv", "tcp://127.0.0.1:1", "16", "10"},
+		{"peer", "pull", "tcp://127.0.0.1:1", "16", "10"},
+		{"peer", "recv", "tcp://127.0.0.1:1", "16"},
+		{"peer", "recv", "tcp://127.0.0.1:1", "16", "10", "1"},
+		{"peer", "recv", "inproc://x", "16", "10"},
+		{"peer", "send", "tcp://127.0.0.1:1", "-1", "10"},
+		{"peer", "send", "tcp://127.0.0.1:1", "16", "0"},
+		{"peer", "send", "tcp://127.0.0.1:1", "x", "10"},
+		{"peer", "req", "tcp://127.0.0.1:1", "16", "10"},
+		{"peer", "req", "tcp://127.0.0.1:1", "16", "10000001", "0"},
+		{"peer", "rep", "tcp://127.0.0.1:1", "16", "10", "-1"},
+		{"peer", "-timeout", "0s", "rep", "tcp://127.0.0.1:1", "16", "10", "1"},
+		{"peer", "-nope", "rep", "tcp://127.0.0.1:1", "16", "10", "1"},
 	} {
 		var stdout, stderr bytes.Buffer
 		if code := run(args, &stdout, &stderr); code != exitUsage {
@@ -473,4 +500,141 @@ func TestMedianResult(t *testing.T) {
 	if ps[0].PubMsgsPerSec != 30 {
 		t.Errorf("pubsub: medianResult changed its input: got %v, want 30", ps[0].PubMsgsPerSec)
 	}
+}
+
+func TestThrZMTP(t *testing.T) {
+	for _, tr := range []string{"ipc", "tcp"} {
+		t.Run(tr, func(t *testing.T) {
+			var r result
+			// -acks is true by default; ZMTP has none, and the line says so.
+			oneJSONLine(t, []string{"thr", "-protocol", "zmtp", "-transport", tr, "-size", "100", "-count", "20000"}, thrFields, &r)
+			if r.Protocol != "zmtp" || r.Acks || r.Count != 20000 || r.Size != 100 || r.Transport != tr || r.OneProcess {
+				t.Errorf("got %+v, want protocol zmtp, no acks, count 20000, size 100, transport %s, two processes", r, tr)
+			}
+			if !(r.Seconds > 0) || !(r.MsgsPerSec > 0) || !(r.SenderCPUSec > 0) || !(r.ReceiverCPUSec > 0) || r.SenderMaxRSSKB <= 0 || r.ReceiverMaxRSSKB <= 0 {
+				t.Errorf("got %+v, want positive seconds, rate, CPU and RSS", r)
+			}
+		})
+	}
+}
+
+func TestLatZMTP(t *testing.T) {
+	for _, tr := range []string{"ipc", "tcp"} {
+		t.Run(tr, func(t *testing.T) {
+			var r latResult
+			oneJSONLine(t, []string{"lat", "-protocol", "zmtp", "-transport", tr, "-size", "100", "-count", "50"}, latFields, &r)
+			if r.Protocol != "zmtp" || r.Acks || r.Count != 50 || r.Warmup != 5 || r.Size != 100 || r.Transport != tr {
+				t.Errorf("got %+v, want protocol zmtp, no acks, count 50, warmup 5, size 100, transport %s", r, tr)
+			}
+			if !(r.RTTMinUS > 0 && r.RTTP50US <= r.RTTP99US && r.RTTP99US <= r.RTTMaxUS) || !(r.ServerCPUSec > 0) {
+				t.Errorf("got %+v, want 0 < min, p50 <= p99 <= max and the server's CPU", r)
+			}
+		})
+	}
+}
+
+// runPeers runs two peer subcommands at once in this process, as
+// bench/compare runs them in two, and returns each one's stdout.
+func runPeers(t *testing.T, first, second []string) (string, string) {
+	t.Helper()
+	type out struct {
+		code           int
+		stdout, stderr bytes.Buffer
+	}
+	var a, b out
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		a.code = run(first, &a.stdout, &a.stderr)
+	}()
+	b.code = run(second, &b.stdout, &b.stderr)
+	<-done
+	if a.code != exitOK || b.code != exitOK {
+		t.Fatalf("run %q: exit %d, stderr %q; run %q: exit %d, stderr %q; want 0 and 0",
+			first, a.code, a.stderr.String(), second, b.code, b.stderr.String())
+	}
+	return a.stdout.String(), b.stdout.String()
+}
+
+// The peer subcommand with itself on both sides, over both protocols and
+// both transports: bench/compare pairs it with libzmq's peers (its own
+// tests run those).
+func TestPeer(t *testing.T) {
+	for _, proto := range []string{"zmtp", "wisp"} {
+		for _, tr := range []string{"ipc", "tcp"} {
+			t.Run(proto+"/"+tr, func(t *testing.T) {
+				ep := "ipc://" + t.TempDir() + "/p.sock"
+				if tr == "tcp" {
+					ep = freeTCPEndpoint(t)
+				}
+				recvOut, sendOut := runPeers(t,
+					[]string{"peer", "-protocol", proto, "recv", ep, "100", "5000"},
+					[]string{"peer", "-protocol", proto, "send", ep, "100", "5000"})
+				if sendOut != "" {
+					t.Errorf("sender stdout: got %q, want none", sendOut)
+				}
+				var rl peerRecvLine
+				if err := json.Unmarshal([]byte(recvOut), &rl); err != nil || strings.Count(recvOut, "\n") != 1 {
+					t.Fatalf("receiver stdout %q: got %v, want one JSON line", recvOut, err)
+				}
+				if rl.Count != 5000 || rl.Size != 100 || rl.Protocol != proto || !(rl.Seconds > 0) {
+					t.Errorf("receiver: got %+v, want count 5000, size 100, protocol %s, seconds > 0", rl, proto)
+				}
+
+				repOut, reqOut := runPeers(t,
+					[]string{"peer", "-protocol", proto, "rep", ep, "64", "50", "5"},
+					[]string{"peer", "-protocol", proto, "req", ep, "64", "50", "5"})
+				if repOut != "" {
+					t.Errorf("server stdout: got %q, want none", repOut)
+				}
+				var fields map[string]any
+				var ll peerLatLine
+				if err := errors.Join(json.Unmarshal([]byte(reqOut), &fields), json.Unmarshal([]byte(reqOut), &ll)); err != nil {
+					t.Fatalf("client stdout %q: got %v, want one JSON line", reqOut, err)
+				}
+				// lat.c's fields, which bench/compare reads.
+				for _, k := range []string{"pattern", "size", "count", "warmup", "seconds", "rtt_mean_us", "rtt_p50_us", "rtt_p99_us", "rtt_min_us", "rtt_max_us"} {
+					if _, ok := fields[k]; !ok {
+						t.Errorf("field %q: got none, want it in %s", k, reqOut)
+					}
+				}
+				if ll.Pattern != "reqrep" || ll.Protocol != proto || ll.Size != 64 || ll.Count != 50 || ll.Warmup != 5 ||
+					!(ll.RTTMinUS > 0 && ll.RTTMinUS <= ll.RTTP50US && ll.RTTP50US <= ll.RTTP99US && ll.RTTP99US <= ll.RTTMaxUS) {
+					t.Errorf("client: got %+v, want reqrep, %s, size 64, count 50, warmup 5, 0 < min <= p50 <= p99 <= max", ll, proto)
+				}
+			})
+		}
+	}
+}
+
+// A WISP/1 peer cannot talk to a ZMTP one; the pair fails rather than
+// hangs (the receiver gives up at its timeout).
+func TestPeerProtocolMismatch(t *testing.T) {
+	ep := "ipc://" + t.TempDir() + "/p.sock"
+	done := make(chan int, 1)
+	var recvErr bytes.Buffer
+	go func() {
+		done <- run([]string{"peer", "-protocol", "zmtp", "-timeout", "2s", "recv", ep, "16", "10"}, io.Discard, &recvErr)
+	}()
+	var sendErr bytes.Buffer
+	send := run([]string{"peer", "-protocol", "wisp", "-timeout", "2s", "send", ep, "16", "10"}, io.Discard, &sendErr)
+	if recv := <-done; recv != exitFail || send != exitFail {
+		t.Errorf("got exit codes %d (recv: %s) and %d (send: %s), want %d and %d",
+			recv, recvErr.String(), send, sendErr.String(), exitFail, exitFail)
+	}
+}
+
+// freeTCPEndpoint returns a loopback endpoint whose port was free a moment
+// ago: the peer's command line names the endpoint to bind, like libzmq's.
+func freeTCPEndpoint(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ep := "tcp://" + l.Addr().String()
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return ep
 }

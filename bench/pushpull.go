@@ -47,10 +47,18 @@ var inprocSeq atomic.Int64
 // runPushPull measures PUSH -> PULL throughput: one PULL binds, one PUSH
 // connects and sends c.Count messages of c.Size bytes, then waits for all to
 // be acknowledged. The receiver times from the first message to the last.
+//
+// With c.Protocol zmtp both sockets speak ZMTP 3.1, which has no
+// acknowledgements: Flush then waits until every message is written, and
+// the line says "acks":false.
 func runPushPull(ctx context.Context, c config) (result, error) {
+	proto, err := parseProtocol(c.Protocol)
+	if err != nil {
+		return result{}, err
+	}
 	r := result{
 		Pattern: c.Pattern, Transport: c.Transport, Size: c.Size, Count: c.Count,
-		Acks: c.Acks, HWM: c.HWM,
+		Acks: c.Acks && proto == socket.WISP, HWM: c.HWM,
 	}
 	if r.HWM == 0 {
 		r.HWM = socket.DefaultSendHWM
@@ -66,6 +74,7 @@ func runPushPull(ctx context.Context, c config) (result, error) {
 	common := []string{
 		"-size=" + strconv.Itoa(c.Size), "-count=" + strconv.FormatInt(c.Count, 10),
 		"-hwm=" + strconv.Itoa(c.HWM), "-acks=" + strconv.FormatBool(c.Acks),
+		"-protocol=" + proto.String(),
 	}
 	sr, err := runPair(ctx, c.Timeout, pair{
 		recvArgs: append([]string{pushPullRecvCmd, "-endpoint=" + ep}, common...),
@@ -157,6 +166,12 @@ func recvOptions(hwm int) []socket.Option {
 	return nil
 }
 
+// withProtocol puts proto in front of opts. With ZMTP, WithAcks in opts has
+// no effect: the socket turns acknowledgements off itself.
+func withProtocol(proto socket.Protocol, opts []socket.Option) []socket.Option {
+	return append([]socket.Option{socket.WithProtocol(proto)}, opts...)
+}
+
 // sendAll sends count messages of size bytes and waits until every one is
 // acknowledged (written, with acks off). Every message is the same payload
 // slice: Send keeps a reference until the message is acknowledged but never
@@ -242,19 +257,34 @@ func parseChildFlags(name string, args []string, minCount int64, register func(*
 	return f, nil
 }
 
+// parseProtocolChildFlags is parseChildFlags plus -protocol, for the hidden
+// subcommands that can speak ZMTP (the others have no such flag, so they
+// cannot be asked for it and silently speak WISP/1).
+func parseProtocolChildFlags(name string, args []string, minCount int64) (childFlags, socket.Protocol, error) {
+	var proto string
+	f, err := parseChildFlags(name, args, minCount, func(fs *flag.FlagSet) {
+		fs.StringVar(&proto, "protocol", "wisp", "wire protocol: wisp or zmtp")
+	})
+	if err != nil {
+		return f, 0, err
+	}
+	p, err := parseProtocol(proto)
+	return f, p, err
+}
+
 // pushPullRecv is the receiving process: it binds, prints its real endpoint,
 // receives and checks count messages, prints the timing as JSON, then waits
 // for stdin to close (the sender is done) before it checks that nothing more
 // arrived and closes. Closing earlier could lose the last acknowledgement
 // and leave the sender waiting.
 func pushPullRecv(args []string, stdout io.Writer, stdin io.Reader) error {
-	f, err := parseChildFlags(pushPullRecvCmd, args, 2, nil)
+	f, proto, err := parseProtocolChildFlags(pushPullRecvCmd, args, 2)
 	if err != nil {
 		return err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), f.timeout)
 	defer cancel()
-	pull, err := socket.New(socket.Pull, recvOptions(f.hwm)...)
+	pull, err := socket.New(socket.Pull, withProtocol(proto, recvOptions(f.hwm))...)
 	if err != nil {
 		return err
 	}
@@ -287,15 +317,15 @@ func pushPullRecv(args []string, stdout io.Writer, stdin io.Reader) error {
 }
 
 // pushPullSend is the sending process: connect, send, wait for every
-// acknowledgement, close.
+// acknowledgement (over ZMTP: until every message is written), close.
 func pushPullSend(args []string, _ io.Writer, _ io.Reader) error {
-	f, err := parseChildFlags(pushPullSendCmd, args, 2, nil)
+	f, proto, err := parseProtocolChildFlags(pushPullSendCmd, args, 2)
 	if err != nil {
 		return err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), f.timeout)
 	defer cancel()
-	push, err := socket.New(socket.Push, sendOptions(f.acks, f.hwm)...)
+	push, err := socket.New(socket.Push, withProtocol(proto, sendOptions(f.acks, f.hwm))...)
 	if err != nil {
 		return err
 	}

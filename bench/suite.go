@@ -162,7 +162,7 @@ func runThrChild(exe string, c config) (result, error) {
 		"-size="+strconv.Itoa(c.Size), "-count="+strconv.FormatInt(c.Count, 10),
 		"-acks="+strconv.FormatBool(c.Acks), "-hwm="+strconv.Itoa(c.HWM), "-timeout="+c.Timeout.String(),
 		"-clients="+strconv.Itoa(c.Clients), "-workers="+strconv.Itoa(c.Workers), "-window="+strconv.Itoa(c.Window),
-		"-subs="+strconv.Itoa(c.Subs), "-match="+strconv.Itoa(c.Match))
+		"-subs="+strconv.Itoa(c.Subs), "-match="+strconv.Itoa(c.Match), "-protocol="+protocolName(c.Protocol))
 	var r result
 	return r, runJSONChild(ctx, cmd, &r)
 }
@@ -173,7 +173,7 @@ func runLatChild(exe string, c latConfig) (latResult, error) {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, exe, "lat", "-pattern="+c.Pattern, "-transport="+c.Transport,
 		"-size="+strconv.Itoa(c.Size), "-count="+strconv.FormatInt(c.Count, 10),
-		"-acks="+strconv.FormatBool(c.Acks), "-timeout="+c.Timeout.String())
+		"-acks="+strconv.FormatBool(c.Acks), "-timeout="+c.Timeout.String(), "-protocol="+protocolName(c.Protocol))
 	var r latResult
 	return r, runJSONChild(ctx, cmd, &r)
 }

@@ -23,6 +23,7 @@ func runThr(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&c.Acks, "acks", true, "acknowledged delivery (wisp's default); false: a message counts as sent once written")
 	fs.IntVar(&c.HWM, "hwm", 0, "send and receive high-water marks; 0: the socket defaults")
 	fs.DurationVar(&c.Timeout, "timeout", defaultTimeout, "kill the run after this long")
+	fs.StringVar(&c.Protocol, "protocol", "wisp", "pushpull: wire protocol, wisp or zmtp (ZeroMQ's ZMTP 3.1, no acks); tcp and ipc only")
 	fs.IntVar(&c.Clients, "clients", defaultClients, "broker: client sockets, all in one process")
 	fs.IntVar(&c.Workers, "workers", defaultWorkers, "broker: worker sockets, all in one process")
 	fs.IntVar(&c.Window, "window", defaultWindow, "broker: requests each client keeps in flight")
@@ -66,5 +67,6 @@ func measure(ctx context.Context, c config) (result, error) {
 	if !(r.Seconds > 0) {
 		return result{}, fmt.Errorf("%s over %s: got %v seconds, want more than 0 (count too small to time?)", c.Pattern, c.Transport, r.Seconds)
 	}
+	r.Protocol = protocolName(c.Protocol)
 	return r, nil
 }
