@@ -4,8 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"io"
-	"os"
 	"net"
+	"os"
 	"testing"
 	"time"
 

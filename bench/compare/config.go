@@ -11,14 +11,35 @@ import (
 	"time"
 )
 
-// Names of the three implementations, in the order each round runs them.
+// Names of the implementations. The first three are each library talking
+// to itself over its own protocol; the other three are pairs over ZMTP,
+// named sender-receiver in -mode thr and client-server (REQ-REP) in -mode
+// lat.
 const (
 	implWisp   = "wisp"
 	implLibzmq = "libzmq"
 	implZMQ4   = "zmq4"
+	// implWispZMTP is wisp on both sides, both speaking ZMTP 3.1.
+	implWispZMTP = "wisp-zmtp"
+	// implWispLibzmq is a wisp PUSH (REQ) over ZMTP to a libzmq PULL (REP).
+	implWispLibzmq = "wisp-libzmq"
+	// implLibzmqWisp is a libzmq PUSH (REQ) to a wisp PULL (REP) over ZMTP.
+	implLibzmqWisp = "libzmq-wisp"
 )
 
-var allImpls = []string{implWisp, implLibzmq, implZMQ4}
+// baseImpls are the default -impls, and every thr and lat report has their
+// columns, run or not.
+var baseImpls = []string{implWisp, implLibzmq, implZMQ4}
+
+// zmtpImpls are run only when -impls names them, in -mode thr and lat; a
+// report has their columns only then. They are not in the default, so a
+// default run keeps its time and its report (and over ipc, wisp-libzmq
+// would add libzmq's ipc receiver, which often stalls until -timeout).
+var zmtpImpls = []string{implWispZMTP, implWispLibzmq, implLibzmqWisp}
+
+// roundOrder is the order in which every round of -mode thr and lat runs
+// the implementations.
+var roundOrder = slices.Concat(baseImpls, zmtpImpls)
 
 // Modes: what a run measures.
 const (
@@ -78,7 +99,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	rounds := fs.Int("rounds", 3, "rounds per (transport, size); the table shows medians")
 	jsonOut := fs.Bool("json", false, "print one JSON object per row instead of a Markdown table")
 	wispRoot := fs.String("wisp-root", "../..", "root of the wisp repository (holds its go.mod)")
-	impls := fs.String("impls", strings.Join(allImpls, ","), "comma-separated implementations to run: wisp, libzmq, zmq4")
+	impls := fs.String("impls", strings.Join(baseImpls, ","), "comma-separated implementations to run: wisp, libzmq, zmq4; in -mode thr and lat also "+
+		strings.Join(zmtpImpls, ", ")+" (over ZMTP, sender-receiver or client-server)")
 	timeout := fs.Duration("timeout", 120*time.Second, "limit for each run; processes still alive are killed")
 	mode := fs.String("mode", modeThr, "what to measure: thr (PUSH/PULL throughput), lat (REQ/REP round-trip latency; default sizes "+latDefaultSizes+", count "+strconv.Itoa(latDefaultCount)+
 		") or pubsub (PUB -> N SUB fan-out; default sizes "+pubsubDefaultSizes+", count "+strconv.Itoa(pubsubDefaultCount)+")")
@@ -116,8 +138,15 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	if cfg.transports, err = parseChoices(*transports, []string{"tcp", "ipc"}); err != nil {
 		return config{}, fmt.Errorf("%w: -transports: %w", errUsage, err)
 	}
-	if cfg.impls, err = parseChoices(*impls, allImpls); err != nil {
+	if cfg.impls, err = parseChoices(*impls, roundOrder); err != nil {
 		return config{}, fmt.Errorf("%w: -impls: %w", errUsage, err)
+	}
+	if cfg.mode == modePubsub {
+		for _, im := range cfg.impls {
+			if slices.Contains(zmtpImpls, im) {
+				return config{}, fmt.Errorf("%w: -impls: got %s with -mode %s, want it only with -mode %s or %s", errUsage, im, modePubsub, modeThr, modeLat)
+			}
+		}
 	}
 	if cfg.count < 0 {
 		return config{}, fmt.Errorf("%w: -count: got %d, want 0 (auto) or more", errUsage, cfg.count)

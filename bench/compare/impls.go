@@ -61,13 +61,34 @@ func (e *env) endpoint(transport string) (string, error) {
 	return "", fmt.Errorf("transport: got %q, want tcp or ipc", transport)
 }
 
-// pairRunner runs a receiver and a sender process that speak the peer
-// protocol: argv = prefix + [recv|send, ENDPOINT, SIZE, COUNT].
-type pairRunner struct {
-	env    *env
-	name   string
+// peerProg is a program that speaks the peer protocols: argv = prefix +
+// [ROLE, ENDPOINT, SIZE, COUNT] for throughput (ROLE recv or send), the same
+// and WARMUP for latency (rep or req). libzmq's thr and lat take no
+// prefix; the zmq4 peer is this binary with peerArg; wisp's is its bench
+// command with "peer -protocol zmtp".
+type peerProg struct {
 	path   string
 	prefix []string
+}
+
+// args returns the argument list for one role.
+func (p peerProg) args(role string, rest ...string) []string {
+	return append(append(append([]string(nil), p.prefix...), role), rest...)
+}
+
+// pairRunner runs a receiver and a sender process that speak the peer
+// protocol: argv = prefix + [recv|send, ENDPOINT, SIZE, COUNT]. The two
+// are the same program for one library, or different ones for a pair of
+// libraries.
+type pairRunner struct {
+	env        *env
+	name       string
+	recv, send peerProg
+}
+
+// newPairRunner runs prog on both sides.
+func newPairRunner(e *env, name string, prog peerProg) *pairRunner {
+	return &pairRunner{env: e, name: name, recv: prog, send: prog}
 }
 
 func (r *pairRunner) run(ctx context.Context, transport string, size int, count int64) (sample, error) {
@@ -75,15 +96,13 @@ func (r *pairRunner) run(ctx context.Context, transport string, size int, count 
 	if err != nil {
 		return sample{}, err
 	}
-	args := func(role string) []string {
-		return append(append([]string(nil), r.prefix...), role, ep, strconv.Itoa(size), strconv.FormatInt(count, 10))
-	}
-	// The receiver starts first; senders of both libraries retry their
-	// connect until it has bound.
+	rest := []string{ep, strconv.Itoa(size), strconv.FormatInt(count, 10)}
+	// The receiver starts first; the senders of libzmq, zmq4 and wisp all
+	// retry their connect until it has bound.
 	res, err := runProcs(ctx, r.env.timeout, func(ctx context.Context) []*proc {
 		return []*proc{
-			newProc(ctx, r.name+" recv", r.path, args("recv")...),
-			newProc(ctx, r.name+" send", r.path, args("send")...),
+			newProc(ctx, r.name+" recv", r.recv.path, r.recv.args("recv", rest...)...),
+			newProc(ctx, r.name+" send", r.send.path, r.send.args("send", rest...)...),
 		}
 	})
 	if err != nil {
@@ -110,7 +129,7 @@ func newZMQ4Runner(e *env) (runner, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &pairRunner{env: e, name: implZMQ4, path: exe, prefix: []string{peerArg}}, nil
+	return newPairRunner(e, implZMQ4, peerProg{path: exe, prefix: []string{peerArg}}), nil
 }
 
 // errLibzmqMissing says the C toolchain pieces for libzmq are not installed.
@@ -123,13 +142,14 @@ var errLibzmqMissing = errors.New("libzmq development files not found")
 var thrSource []byte
 
 // newLibzmqRunner compiles thr.c into the scratch directory and returns the
-// runner and libzmq's version.
-func newLibzmqRunner(ctx context.Context, e *env) (runner, string, error) {
+// runner and libzmq's version. The runner's recv (or send) is the compiled
+// program, for pairing it with another library.
+func newLibzmqRunner(ctx context.Context, e *env) (*pairRunner, string, error) {
 	bin, version, err := compileLibzmqPeer(ctx, e, "thr", thrSource)
 	if err != nil {
 		return nil, "", err
 	}
-	return &pairRunner{env: e, name: implLibzmq, path: bin}, version, nil
+	return newPairRunner(e, implLibzmq, peerProg{path: bin}), version, nil
 }
 
 // compileLibzmqPeer compiles one of the libzmq peer programs (name.c) into
@@ -223,6 +243,61 @@ func isWispRoot(dir string) bool {
 type wispRunner struct {
 	env  *env
 	path string
+	// protocol, if set, is passed as -protocol; unset, the command is run
+	// as before that flag existed, so an older tree (-wisp-root) still
+	// runs as implWisp.
+	protocol string
+}
+
+// zmtpProtocol is the -protocol value of wisp's bench command for ZMTP.
+const zmtpProtocol = "zmtp"
+
+// withZMTP returns the runner for implWispZMTP: the same bench command,
+// both sides speaking ZMTP.
+func (r *wispRunner) withZMTP() *wispRunner {
+	return &wispRunner{env: r.env, path: r.path, protocol: zmtpProtocol}
+}
+
+// protocolArgs are the arguments that choose r's protocol, if any.
+func (r *wispRunner) protocolArgs() []string {
+	if r.protocol == "" {
+		return nil
+	}
+	return []string{"-protocol", r.protocol}
+}
+
+// zmtpPeer is wisp's bench command as one side of a pair with another
+// library: its peer subcommand, speaking ZMTP.
+func (r *wispRunner) zmtpPeer() peerProg {
+	return peerProg{path: r.path, prefix: []string{"peer", "-protocol", zmtpProtocol}}
+}
+
+// newMixedRunner pairs a wisp and a libzmq peer program over ZMTP: name is
+// implWispLibzmq (wisp sends) or implLibzmqWisp (wisp receives).
+func newMixedRunner(e *env, name string, wisp *wispRunner, libzmq *pairRunner) *pairRunner {
+	r := &pairRunner{env: e, name: name, send: wisp.zmtpPeer(), recv: libzmq.recv}
+	if name == implLibzmqWisp {
+		r.send, r.recv = libzmq.send, wisp.zmtpPeer()
+	}
+	return r
+}
+
+// errProbe says an implementation's one short run before the first round
+// failed, so it is skipped.
+var errProbe = errors.New("the short run before the first round failed")
+
+// thrProbeCount is the size of that run in -mode thr.
+const thrProbeCount = 10_000
+
+// probeThr makes one short throughput run with r, so that an
+// implementation that cannot run at all (a bench command without
+// -protocol or the peer subcommand, a ZMTP handshake that fails) is
+// skipped once, with its own error, rather than failing every round.
+func probeThr(ctx context.Context, r runner, transport string) error {
+	if _, err := r.run(ctx, transport, 16, thrProbeCount); err != nil {
+		return fmt.Errorf("%w: %w", errProbe, err)
+	}
+	return nil
 }
 
 // newWispRunner builds wisp's bench command from the repository at root.
@@ -238,8 +313,8 @@ func newWispRunner(ctx context.Context, e *env, root string) (*wispRunner, error
 
 func (r *wispRunner) run(ctx context.Context, transport string, size int, count int64) (sample, error) {
 	res, err := runProcs(ctx, r.env.timeout, func(ctx context.Context) []*proc {
-		return []*proc{newProc(ctx, "wispbench", r.path, "thr", "-pattern", "pushpull",
-			"-transport", transport, "-size", strconv.Itoa(size), "-count", strconv.FormatInt(count, 10))}
+		return []*proc{newProc(ctx, "wispbench", r.path, append([]string{"thr", "-pattern", "pushpull",
+			"-transport", transport, "-size", strconv.Itoa(size), "-count", strconv.FormatInt(count, 10)}, r.protocolArgs()...)...)}
 	})
 	if err != nil {
 		return sample{}, err

@@ -102,11 +102,17 @@ func (ll latLine) sample() latSample {
 
 // latPairRunner runs a REP server and a REQ client process that speak the
 // latency peer protocol: argv = prefix + [rep|req, ENDPOINT, SIZE, COUNT, WARMUP].
+// The two are the same program for one library, or different ones for a
+// pair of libraries.
 type latPairRunner struct {
-	env    *env
-	name   string
-	path   string
-	prefix []string
+	env      *env
+	name     string
+	rep, req peerProg
+}
+
+// newLatPairRunner runs prog on both sides.
+func newLatPairRunner(e *env, name string, prog peerProg) *latPairRunner {
+	return &latPairRunner{env: e, name: name, rep: prog, req: prog}
 }
 
 func (r *latPairRunner) lat(ctx context.Context, transport string, size int, count int64) (latSample, error) {
@@ -114,16 +120,13 @@ func (r *latPairRunner) lat(ctx context.Context, transport string, size int, cou
 	if err != nil {
 		return latSample{}, err
 	}
-	args := func(role string) []string {
-		return append(append([]string(nil), r.prefix...), role, ep, strconv.Itoa(size),
-			strconv.FormatInt(count, 10), strconv.FormatInt(latWarmup(count), 10))
-	}
-	// Both start at once; the clients of both libraries retry their connect
-	// until the server has bound.
+	rest := []string{ep, strconv.Itoa(size), strconv.FormatInt(count, 10), strconv.FormatInt(latWarmup(count), 10)}
+	// Both start at once; the clients of all three libraries retry their
+	// connect until the server has bound.
 	res, err := runProcs(ctx, r.env.timeout, func(ctx context.Context) []*proc {
 		return []*proc{
-			newProc(ctx, r.name+" rep", r.path, args("rep")...),
-			newProc(ctx, r.name+" req", r.path, args("req")...),
+			newProc(ctx, r.name+" rep", r.rep.path, r.rep.args("rep", rest...)...),
+			newProc(ctx, r.name+" req", r.req.path, r.req.args("req", rest...)...),
 		}
 	})
 	if err != nil {
@@ -145,7 +148,7 @@ func newZMQ4LatRunner(e *env) (latRunner, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &latPairRunner{env: e, name: implZMQ4, path: exe, prefix: []string{peerArg}}, nil
+	return newLatPairRunner(e, implZMQ4, peerProg{path: exe, prefix: []string{peerArg}}), nil
 }
 
 // latSource is the libzmq latency peer program.
@@ -154,13 +157,33 @@ func newZMQ4LatRunner(e *env) (latRunner, error) {
 var latSource []byte
 
 // newLibzmqLatRunner compiles lat.c into the scratch directory and returns
-// the runner and libzmq's version.
-func newLibzmqLatRunner(ctx context.Context, e *env) (latRunner, string, error) {
+// the runner and libzmq's version. The runner's rep (or req) is the
+// compiled program, for pairing it with another library.
+func newLibzmqLatRunner(ctx context.Context, e *env) (*latPairRunner, string, error) {
 	bin, version, err := compileLibzmqPeer(ctx, e, "lat", latSource)
 	if err != nil {
 		return nil, "", err
 	}
-	return &latPairRunner{env: e, name: implLibzmq, path: bin}, version, nil
+	return newLatPairRunner(e, implLibzmq, peerProg{path: bin}), version, nil
+}
+
+// newMixedLatRunner pairs a wisp and a libzmq peer program over ZMTP: name
+// is implWispLibzmq (a wisp REQ asks a libzmq REP) or implLibzmqWisp (a
+// libzmq REQ asks a wisp REP).
+func newMixedLatRunner(e *env, name string, wisp *wispRunner, libzmq *latPairRunner) *latPairRunner {
+	r := &latPairRunner{env: e, name: name, req: wisp.zmtpPeer(), rep: libzmq.rep}
+	if name == implLibzmqWisp {
+		r.req, r.rep = libzmq.req, wisp.zmtpPeer()
+	}
+	return r
+}
+
+// probeLatRunner makes one short latency run with r; see probeThr.
+func probeLatRunner(ctx context.Context, r latRunner, transport string) error {
+	if _, err := r.lat(ctx, transport, 16, latProbeCount); err != nil {
+		return fmt.Errorf("%w: %w", errProbe, err)
+	}
+	return nil
 }
 
 // errNoLat says wisp's bench command cannot run the latency measurement.
@@ -182,8 +205,8 @@ func (r *wispRunner) probeLat(ctx context.Context, transport string) error {
 
 func (r *wispRunner) lat(ctx context.Context, transport string, size int, count int64) (latSample, error) {
 	res, err := runProcs(ctx, r.env.timeout, func(ctx context.Context) []*proc {
-		return []*proc{newProc(ctx, "wispbench", r.path, "lat", "-pattern", latPattern,
-			"-transport", transport, "-size", strconv.Itoa(size), "-count", strconv.FormatInt(count, 10))}
+		return []*proc{newProc(ctx, "wispbench", r.path, append([]string{"lat", "-pattern", latPattern,
+			"-transport", transport, "-size", strconv.Itoa(size), "-count", strconv.FormatInt(count, 10)}, r.protocolArgs()...)...)}
 	})
 	if err != nil {
 		return latSample{}, err
@@ -246,14 +269,21 @@ func (r latRow) ratio(other string) float64 {
 	return r.stat(implWisp).meanUS / r.stat(other).meanUS
 }
 
+// perLibzmq is name's median mean round-trip time over libzmq's: below 1
+// that ZMTP pair is faster than libzmq talking to itself. NaN when either
+// is missing.
+func (r latRow) perLibzmq(name string) float64 {
+	return r.stat(name).meanUS / r.stat(implLibzmq).meanUS
+}
+
 // measureLatRow runs all rounds for one (transport, size) like measureRow:
-// in each round every implementation once, in the order wisp, libzmq, zmq4.
+// in each round every implementation once, in roundOrder.
 func measureLatRow(ctx context.Context, cfg config, runners map[string]latRunner, tr string, size int, progress io.Writer) (latRow, []string, error) {
 	count := cfg.countFor(size)
 	samples := map[string][]latSample{}
 	var notes []string
 	for round := 1; round <= cfg.rounds; round++ {
-		for _, name := range allImpls {
+		for _, name := range roundOrder {
 			rn, ok := runners[name]
 			if !ok {
 				continue
@@ -269,7 +299,7 @@ func measureLatRow(ctx context.Context, cfg config, runners map[string]latRunner
 				continue
 			}
 			samples[name] = append(samples[name], s)
-			fmt.Fprintf(progress, "%s %s round %d/%d %-6s rtt mean %s p50 %s p99 %s µs\n", tr, fmtSize(size), round, cfg.rounds, name,
+			fmt.Fprintf(progress, "%s %s round %d/%d %-11s rtt mean %s p50 %s p99 %s µs\n", tr, fmtSize(size), round, cfg.rounds, name,
 				fmtFloat(s.meanUS, 1), fmtFloat(s.p50US, 1), fmtFloat(s.p99US, 1))
 		}
 	}

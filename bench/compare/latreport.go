@@ -4,26 +4,38 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 )
 
 // writeLatTable prints the machine line, the Markdown table of latency
 // medians and any notes.
 func writeLatTable(w io.Writer, m machine, rows []latRow, rounds int, notes []string) error {
+	extras := zmtpShown(rows, func(r latRow, im string) bool { _, ok := r.impls[im]; return ok })
+	names := slices.Concat(baseImpls, extras)
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s\n", m)
 	fmt.Fprintf(&b, "REQ/REP round-trip latency in µs, medians over %d round(s) of each run's mean, p50 and p99; "+
 		"wisp/libzmq and wisp/zmq4 are ratios of the mean: lower is better, below 1.00x wisp is faster. "+
-		"Each run times count round trips after min(1000, count/10) untimed ones.\n\n", rounds)
+		"Each run times count round trips after min(1000, count/10) untimed ones.\n", rounds)
+	if len(extras) > 0 {
+		b.WriteString("Over ZMTP (no acknowledgements, which ZMTP does not have): wisp-zmtp is a wisp REQ asking a wisp REP, " +
+			"wisp-libzmq a wisp REQ asking a libzmq REP, libzmq-wisp a libzmq REQ asking a wisp REP; " +
+			"X/libzmq is X's mean over libzmq's (libzmq to libzmq, same run): lower is better.\n")
+	}
+	b.WriteString("\n")
 	head := []string{"transport", "size", "count"}
-	for _, im := range allImpls {
+	for _, im := range names {
 		head = append(head, im+" mean µs")
 	}
 	head = append(head, "wisp/libzmq", "wisp/zmq4")
-	for _, im := range allImpls {
+	for _, im := range extras {
+		head = append(head, im+"/libzmq")
+	}
+	for _, im := range names {
 		head = append(head, im+" p50 µs")
 	}
-	for _, im := range allImpls {
+	for _, im := range names {
 		head = append(head, im+" p99 µs")
 	}
 	writeMDRow(&b, head)
@@ -36,14 +48,17 @@ func writeLatTable(w io.Writer, m machine, rows []latRow, rounds int, notes []st
 
 	for _, r := range rows {
 		cells := []string{r.transport, fmtSize(r.size), fmtInt(float64(r.count))}
-		for _, im := range allImpls {
+		for _, im := range names {
 			cells = append(cells, fmtFloat(r.stat(im).meanUS, 1))
 		}
 		cells = append(cells, fmtRatio(r.ratio(implLibzmq)), fmtRatio(r.ratio(implZMQ4)))
-		for _, im := range allImpls {
+		for _, im := range extras {
+			cells = append(cells, fmtRatio(r.perLibzmq(im)))
+		}
+		for _, im := range names {
 			cells = append(cells, fmtFloat(r.stat(im).p50US, 1))
 		}
-		for _, im := range allImpls {
+		for _, im := range names {
 			cells = append(cells, fmtFloat(r.stat(im).p99US, 1))
 		}
 		writeMDRow(&b, cells)
@@ -80,10 +95,15 @@ type latJSONRow struct {
 	WispPerZMQ4RTT   *float64                `json:"wisp_per_zmq4_rtt_mean"`
 	Results          map[string]latJSONStats `json:"results"`
 	Machine          machine                 `json:"machine"`
+
+	// PerLibzmqRTT is, for each ZMTP pair that ran, its mean round trip
+	// over libzmq's (null when unknown); absent when none ran.
+	PerLibzmqRTT map[string]*float64 `json:"per_libzmq_rtt_mean,omitempty"`
 }
 
 // writeLatJSON prints one JSON object per latency row.
 func writeLatJSON(w io.Writer, m machine, rows []latRow, rounds int) error {
+	extras := zmtpShown(rows, func(r latRow, im string) bool { _, ok := r.impls[im]; return ok })
 	enc := json.NewEncoder(w)
 	for _, r := range rows {
 		jr := latJSONRow{
@@ -92,7 +112,13 @@ func writeLatJSON(w io.Writer, m machine, rows []latRow, rounds int) error {
 			WispPerLibzmqRTT: known(r.ratio(implLibzmq)), WispPerZMQ4RTT: known(r.ratio(implZMQ4)),
 			Results: map[string]latJSONStats{}, Machine: m,
 		}
-		for _, im := range allImpls {
+		for _, im := range extras {
+			if jr.PerLibzmqRTT == nil {
+				jr.PerLibzmqRTT = map[string]*float64{}
+			}
+			jr.PerLibzmqRTT[im] = known(r.perLibzmq(im))
+		}
+		for _, im := range slices.Concat(baseImpls, extras) {
 			s := r.stat(im)
 			jr.Results[im] = latJSONStats{
 				OKRounds: s.rounds, RTTMeanUS: known(s.meanUS), RTTP50US: known(s.p50US), RTTP99US: known(s.p99US),

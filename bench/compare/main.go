@@ -6,12 +6,18 @@
 // every peer runs in its own process, and the report shows medians over
 // rounds and wisp's ratios to the other two.
 //
+// In -mode thr and lat, -impls can add three pairs over ZeroMQ's ZMTP:
+// wisp-zmtp (wisp on both sides), wisp-libzmq (wisp sends or asks, libzmq
+// receives or answers) and libzmq-wisp (the reverse), each with its ratio
+// to libzmq talking to itself.
+//
 // It lives in its own module so that wisp itself never needs cgo or zmq4, and
 // it does not import wisp: it builds wisp's bench command and runs it.
 //
 //	cd bench/compare && go run . -sizes 16,4096 -transports tcp -rounds 3
 //	cd bench/compare && go run . -mode lat -rounds 5
 //	cd bench/compare && go run . -mode pubsub -match 100,50 -nodrop
+//	cd bench/compare && go run . -transports tcp -sizes 16,4096 -impls libzmq,wisp-zmtp,wisp-libzmq,libzmq-wisp,wisp
 package main
 
 import (
@@ -75,15 +81,58 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	libzmqVersion := "not used"
+	// wisp's bench command and libzmq's thr or lat peer serve several
+	// implementations; each is built at most once, and its error, if any,
+	// skips every implementation that needs it.
+	var (
+		wisp        *wispRunner
+		wispErr     error
+		wispTried   bool
+		libzmqThr   *pairRunner
+		libzmqLat   *latPairRunner
+		libzmqErr   error
+		libzmqTried bool
+	)
+	buildWisp := func() (*wispRunner, error) {
+		if !wispTried {
+			wispTried = true
+			root, err := findWispRoot(cfg.wispRoot)
+			if err == nil {
+				fmt.Fprintf(stderr, "building wisp's bench command in %s\n", root)
+				wisp, err = newWispRunner(ctx, e, root)
+			}
+			wispErr = err
+		}
+		return wisp, wispErr
+	}
+	compileLibzmq := func() error {
+		if !libzmqTried {
+			libzmqTried = true
+			var v string
+			if lat {
+				libzmqLat, v, libzmqErr = newLibzmqLatRunner(ctx, e)
+			} else {
+				libzmqThr, v, libzmqErr = newLibzmqRunner(ctx, e)
+			}
+			libzmqVersion = v
+			if libzmqErr != nil {
+				libzmqVersion = "not available"
+			}
+		}
+		return libzmqErr
+	}
+	// probe makes one short run of a pair of processes that have never
+	// met before.
+	probe := func(r runner, lr latRunner) error {
+		if lat {
+			return probeLatRunner(ctx, lr, cfg.transports[0])
+		}
+		return probeThr(ctx, r, cfg.transports[0])
+	}
 	for _, name := range cfg.impls {
 		switch name {
 		case implWisp:
-			root, err := findWispRoot(cfg.wispRoot)
-			var w *wispRunner
-			if err == nil {
-				fmt.Fprintf(stderr, "building wisp's bench command in %s\n", root)
-				w, err = newWispRunner(ctx, e, root)
-			}
+			w, err := buildWisp()
 			if err == nil && lat {
 				err = w.probeLat(ctx, cfg.transports[0])
 			}
@@ -114,22 +163,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 				libzmqVersion = v
 				continue
 			}
-			var r runner
-			var lr latRunner
-			var v string
-			var err error
-			if lat {
-				lr, v, err = newLibzmqLatRunner(ctx, e)
-			} else {
-				r, v, err = newLibzmqRunner(ctx, e)
-			}
-			if err != nil {
+			if err := compileLibzmq(); err != nil {
 				skip(name, err)
-				libzmqVersion = "not available"
 				continue
 			}
-			add(name, r, lr)
-			libzmqVersion = v
+			add(name, libzmqThr, libzmqLat)
 		case implZMQ4:
 			if pubsub {
 				r, err := newZMQ4PubsubRunner(e)
@@ -146,6 +184,39 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 				lr, err = newZMQ4LatRunner(e)
 			}
 			if err != nil {
+				skip(name, err)
+				continue
+			}
+			add(name, r, lr)
+		case implWispZMTP:
+			w, err := buildWisp()
+			if err != nil {
+				skip(name, err)
+				continue
+			}
+			z := w.withZMTP()
+			if err := probe(z, z); err != nil {
+				skip(name, err)
+				continue
+			}
+			add(name, z, z)
+		case implWispLibzmq, implLibzmqWisp:
+			w, err := buildWisp()
+			if err == nil {
+				err = compileLibzmq()
+			}
+			if err != nil {
+				skip(name, err)
+				continue
+			}
+			var r runner
+			var lr latRunner
+			if lat {
+				lr = newMixedLatRunner(e, name, w, libzmqLat)
+			} else {
+				r = newMixedRunner(e, name, w, libzmqThr)
+			}
+			if err := probe(r, lr); err != nil {
 				skip(name, err)
 				continue
 			}
@@ -188,9 +259,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 }
 
 // measureRow runs all rounds for one (transport, size), in each round every
-// implementation once in the fixed order wisp, libzmq, zmq4, so slow drifts of
-// the machine hit all three alike. A failed run is reported and left out of
-// the medians; only a cancelled ctx stops everything.
+// implementation once in the fixed roundOrder (wisp, libzmq, zmq4, then the
+// ZMTP pairs), so slow drifts of the machine hit all of them alike. A failed
+// run is reported and left out of the medians; only a cancelled ctx stops
+// everything.
 func measureRow(ctx context.Context, cfg config, runners map[string]runner, tr string, size int, progress io.Writer) (row, []string, error) {
 	count := cfg.count
 	if count == 0 {
@@ -199,7 +271,7 @@ func measureRow(ctx context.Context, cfg config, runners map[string]runner, tr s
 	samples := map[string][]sample{}
 	var notes []string
 	for round := 1; round <= cfg.rounds; round++ {
-		for _, name := range allImpls {
+		for _, name := range roundOrder {
 			rn, ok := runners[name]
 			if !ok {
 				continue
@@ -215,7 +287,7 @@ func measureRow(ctx context.Context, cfg config, runners map[string]runner, tr s
 				continue
 			}
 			samples[name] = append(samples[name], s)
-			fmt.Fprintf(progress, "%s %s round %d/%d %-6s %s msg/s\n", tr, fmtSize(size), round, cfg.rounds, name, fmtInt(s.msgsPerSec()))
+			fmt.Fprintf(progress, "%s %s round %d/%d %-11s %s msg/s\n", tr, fmtSize(size), round, cfg.rounds, name, fmtInt(s.msgsPerSec()))
 		}
 	}
 	r := row{transport: tr, size: size, count: count, impls: map[string]implStats{}}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -25,21 +26,31 @@ func (m machine) String() string {
 // writeTable prints the machine line, the Markdown table of medians and any
 // notes (skipped implementations, failed rounds).
 func writeTable(w io.Writer, m machine, rows []row, rounds int, notes []string) error {
+	extras := zmtpShown(rows, func(r row, im string) bool { _, ok := r.impls[im]; return ok })
+	names := slices.Concat(baseImpls, extras)
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s\n", m)
-	fmt.Fprintf(&b, "PUSH/PULL throughput, medians over %d round(s); MB = 10^6 bytes; CPU = user+sys seconds per 1M messages; RSS = peak.\n\n", rounds)
+	fmt.Fprintf(&b, "PUSH/PULL throughput, medians over %d round(s); MB = 10^6 bytes; CPU = user+sys seconds per 1M messages; RSS = peak.\n", rounds)
+	if len(extras) > 0 {
+		b.WriteString("Over ZMTP (no acknowledgements, which ZMTP does not have): wisp-zmtp is wisp to wisp, wisp-libzmq a wisp PUSH to a libzmq PULL, " +
+			"libzmq-wisp a libzmq PUSH to a wisp PULL; X/libzmq is X's msg/s over libzmq's (libzmq to libzmq, same run): higher is better.\n")
+	}
+	b.WriteString("\n")
 	head := []string{"transport", "size", "count"}
-	for _, im := range allImpls {
+	for _, im := range names {
 		head = append(head, im+" msg/s")
 	}
 	head = append(head, "wisp/libzmq", "wisp/zmq4")
-	for _, im := range allImpls {
+	for _, im := range extras {
+		head = append(head, im+"/libzmq")
+	}
+	for _, im := range names {
 		head = append(head, im+" MB/s")
 	}
-	for _, im := range allImpls {
+	for _, im := range names {
 		head = append(head, im+" CPU s/1M send/recv")
 	}
-	for _, im := range allImpls {
+	for _, im := range names {
 		head = append(head, im+" RSS MiB send/recv")
 	}
 	writeMDRow(&b, head)
@@ -52,18 +63,21 @@ func writeTable(w io.Writer, m machine, rows []row, rounds int, notes []string) 
 
 	for _, r := range rows {
 		cells := []string{r.transport, fmtSize(r.size), fmtInt(float64(r.count))}
-		for _, im := range allImpls {
+		for _, im := range names {
 			cells = append(cells, fmtInt(r.stat(im).msgsPerSec))
 		}
 		cells = append(cells, fmtRatio(r.ratio(implLibzmq)), fmtRatio(r.ratio(implZMQ4)))
-		for _, im := range allImpls {
+		for _, im := range extras {
+			cells = append(cells, fmtRatio(r.perLibzmq(im)))
+		}
+		for _, im := range names {
 			cells = append(cells, fmtFloat(r.stat(im).mbPerSec, 1))
 		}
-		for _, im := range allImpls {
+		for _, im := range names {
 			s := r.stat(im)
 			cells = append(cells, fmtPair(s.sendCPUPM, s.recvCPUPM, 2))
 		}
-		for _, im := range allImpls {
+		for _, im := range names {
 			s := r.stat(im)
 			cells = append(cells, fmtPair(s.sendRSSMiB, s.recvRSSMiB, 1))
 		}
@@ -77,6 +91,19 @@ func writeTable(w io.Writer, m machine, rows []row, rounds int, notes []string) 
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// zmtpShown returns the ZMTP pairs (zmtpImpls) that ran in any row, in
+// roundOrder. A report has their columns only then, so a run without them
+// prints what it always did.
+func zmtpShown[R any](rows []R, ran func(r R, impl string) bool) []string {
+	var out []string
+	for _, im := range zmtpImpls {
+		if slices.ContainsFunc(rows, func(r R) bool { return ran(r, im) }) {
+			out = append(out, im)
+		}
+	}
+	return out
 }
 
 func writeMDRow(b *strings.Builder, cells []string) {
@@ -157,6 +184,10 @@ type jsonRow struct {
 	WispPerZMQ4   *float64             `json:"wisp_per_zmq4"`
 	Results       map[string]jsonStats `json:"results"`
 	Machine       machine              `json:"machine"`
+
+	// PerLibzmq is, for each ZMTP pair that ran, its msg/s over libzmq's
+	// (null when unknown); absent when none ran.
+	PerLibzmq map[string]*float64 `json:"per_libzmq,omitempty"`
 }
 
 // known turns NaN into nil so JSON gets null instead of an encoding error.
@@ -169,6 +200,7 @@ func known(x float64) *float64 {
 
 // writeJSON prints one JSON object per row.
 func writeJSON(w io.Writer, m machine, rows []row, rounds int) error {
+	extras := zmtpShown(rows, func(r row, im string) bool { _, ok := r.impls[im]; return ok })
 	enc := json.NewEncoder(w)
 	for _, r := range rows {
 		jr := jsonRow{
@@ -176,7 +208,13 @@ func writeJSON(w io.Writer, m machine, rows []row, rounds int) error {
 			WispPerLibzmq: known(r.ratio(implLibzmq)), WispPerZMQ4: known(r.ratio(implZMQ4)),
 			Results: map[string]jsonStats{}, Machine: m,
 		}
-		for _, im := range allImpls {
+		for _, im := range extras {
+			if jr.PerLibzmq == nil {
+				jr.PerLibzmq = map[string]*float64{}
+			}
+			jr.PerLibzmq[im] = known(r.perLibzmq(im))
+		}
+		for _, im := range slices.Concat(baseImpls, extras) {
 			s := r.stat(im)
 			jr.Results[im] = jsonStats{
 				OKRounds: s.rounds, MsgsPerSec: known(s.msgsPerSec), MBPerSec: known(s.mbPerSec),

@@ -63,12 +63,18 @@ type row struct {
 	transport string
 	size      int
 	count     int64
-	impls     map[string]implStats // by implWisp, implLibzmq, implZMQ4
+	impls     map[string]implStats // by implementation name; only those that ran
 }
 
 // ratio is wisp's median msg/s over other's, NaN when either is missing.
 func (r row) ratio(other string) float64 {
 	return r.stat(implWisp).msgsPerSec / r.stat(other).msgsPerSec
+}
+
+// perLibzmq is name's median msg/s over libzmq's, NaN when either is
+// missing: how a ZMTP pair does against libzmq talking to itself.
+func (r row) perLibzmq(name string) float64 {
+	return r.stat(name).msgsPerSec / r.stat(implLibzmq).msgsPerSec
 }
 
 // stat returns the stats of one implementation, all NaN if it did not run.
