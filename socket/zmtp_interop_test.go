@@ -257,9 +257,10 @@ func TestZMTPInteropHeartbeats(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		// libzmq pings every 50 ms and gives up after 300 ms without
-		// traffic; the DEALER stays idle for 1.5 s before it sends.
-		py := startPy(t, ctx, "--type", "DEALER", "--heartbeat", "50", "300", "1000", "--wait-ms", "1500",
+		// libzmq pings every 100 ms and gives up after 1 s without
+		// traffic (margin for a loaded machine); the DEALER stays idle for
+		// 2.5 s before it sends.
+		py := startPy(t, ctx, "--type", "DEALER", "--heartbeat", "100", "1000", "2000", "--wait-ms", "2500",
 			"--connect", ep, "--job", "dealer", "--count", "10")
 		for i := range 10 {
 			m, err := router.Recv(ctx)
@@ -280,12 +281,12 @@ func TestZMTPInteropHeartbeats(t *testing.T) {
 	t.Run("wisp pings libzmq", func(t *testing.T) {
 		ctx := testContext(t)
 		py := startPy(t, ctx, "--type", "REP", "--bind", "tcp://127.0.0.1:0", "--job", "echo", "--count", "1")
-		req := zmtpSocket(t, Req, WithHeartbeat(50*time.Millisecond, 300*time.Millisecond))
+		req := zmtpSocket(t, Req, WithHeartbeat(50*time.Millisecond, time.Second))
 		if err := req.Connect(py.Endpoint); err != nil {
 			t.Fatal(err)
 		}
 		waitKind(t, ctx, req, EventConnected)
-		time.Sleep(time.Second) // idle: only PINGs and PONGs cross
+		time.Sleep(2500 * time.Millisecond) // idle: only PINGs and PONGs cross
 		if err := req.Send(ctx, []byte("still there?")); err != nil {
 			t.Fatal(err)
 		}
