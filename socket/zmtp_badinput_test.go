@@ -67,6 +67,7 @@ func TestZMTPBadInput(t *testing.T) {
 		{"incompatible type", cat(greeting, ready("PUB")), true, ErrIncompatiblePeer},
 		{"unknown type", cat(greeting, ready("TOASTER")), true, ErrIncompatiblePeer},
 		{"data before READY", cat(greeting, zmtp.AppendFrame(nil, false, []byte("x"))), true, ErrProtocol},
+		{"2^62 bytes before READY", cat(greeting, zmtp.AppendFrameHeader(nil, 0, 1<<62)), true, ErrProtocol},
 		{"oversized frame", cat(greeting, ready("PUSH"), huge), false, zmtp.ErrFrameTooLarge},
 		{"reserved flags", cat(greeting, ready("PUSH"), []byte{0x80, 0}), false, zmtp.ErrMalformed},
 		{"oversized command", cat(greeting, ready("PUSH"), zmtp.AppendFrameHeader(nil, zmtp.FlagCommand, 1<<20)), false, zmtp.ErrFrameTooLarge},

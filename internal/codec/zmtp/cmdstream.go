@@ -27,12 +27,14 @@ type cmdStream struct {
 // hangs up on credentials) or ErrPeerError.
 func (cs *cmdStream) next(doing string) (string, []byte, error) {
 	for {
+		if fl, _, _, err := zmtp.ParseFrameHeader(cs.buf[cs.r:]); err == nil && fl&zmtp.FlagCommand == 0 {
+			// Refused at its header: until the handshake ends, nothing
+			// bounds a message's size, and none may come.
+			return "", nil, fmt.Errorf("%w: a message before the handshake ended (%s)", engine.ErrProtocol, doing)
+		}
 		f, n, err := cs.dec.Decode(cs.buf[cs.r:])
 		if err == nil {
 			cs.r += n
-			if !f.Command {
-				return "", nil, fmt.Errorf("%w: a message before the handshake ended (%s)", engine.ErrProtocol, doing)
-			}
 			if bytes.HasPrefix(f.Body, libzmqPlainError) {
 				// libzmq 4.3's PLAIN server misspells ERROR's name
 				// (a C escape ate its length byte); its reason follows.

@@ -39,12 +39,12 @@ type codec struct {
 
 var _ engine.Codec = (*codec)(nil)
 
-func newCodec(self, peer *engine.PeerInfo, peerMinor byte, m mechanism) *codec {
+func newCodec(self, peer *engine.PeerInfo, m mechanism) *codec {
 	c := &codec{
 		box:            m.box(),
 		ttl:            self.HeartbeatTimeout,
 		subsFromPeer:   peer.Type == engine.Sub || peer.Type == engine.XSub,
-		subsAsMessages: peerMinor == 0,
+		subsAsMessages: peer.NoHeartbeats, // both came with ZMTP 3.1
 		maxMessage:     self.MaxMessageSize,
 	}
 	c.dec.MaxMessageSize = self.MaxMessageSize
@@ -123,7 +123,11 @@ func (c *codec) Decode(b []byte) (engine.Item, int, error) {
 		it = engine.Item{Frame: f.Body, More: f.More}
 	}
 	if !it.IsCommand && c.subsFromPeer {
-		return subscription(it, inMessage), n, nil
+		sub, err := subscription(it, inMessage)
+		if err != nil {
+			return engine.Item{}, 0, err
+		}
+		return sub, n, nil
 	}
 	return it, n, nil
 }
@@ -190,34 +194,54 @@ func command(body []byte) (engine.Item, error) {
 			return engine.Item{}, err
 		}
 		cmd = engine.Command{Kind: engine.CmdError, Data: reason}
-	case zmtp.CmdSubscribe:
+	case zmtp.CmdSubscribe, zmtp.CmdCancel:
+		if err := checkPrefix(data); err != nil {
+			return engine.Item{}, err
+		}
 		cmd = engine.Command{Kind: engine.CmdSubscribe, Data: data}
-	case zmtp.CmdCancel:
-		cmd = engine.Command{Kind: engine.CmdCancel, Data: data}
+		if name == zmtp.CmdCancel {
+			cmd.Kind = engine.CmdCancel
+		}
 	case zmtp.CmdReady, zmtp.CmdHello, zmtp.CmdWelcome, zmtp.CmdInitiate, zmtp.CmdMessage:
 		return engine.Item{}, fmt.Errorf("%w: %s after the handshake", zmtp.ErrMalformed, name)
 	}
 	return engine.Item{IsCommand: true, Command: cmd}, nil
 }
 
+// checkPrefix holds a subscription to the limit the engine sets every
+// protocol: a publisher keeps every prefix, byte by byte.
+func checkPrefix(prefix []byte) error {
+	if len(prefix) > engine.MaxPrefixLen {
+		return fmt.Errorf("%w: subscription prefix of %d bytes, want <= %d", zmtp.ErrFrameTooLarge, len(prefix), engine.MaxPrefixLen)
+	}
+	return nil
+}
+
 // subscription turns a subscriber's message frame into the command it
-// means: [1 prefix...] subscribes, [0 prefix...] cancels. Anything else,
-// and any frame of a multi-frame message, carries nothing for a publisher
-// and is skipped, as libzmq does.
-func subscription(it engine.Item, inMessage bool) engine.Item {
+// means: a message whose first frame is [1 prefix...] subscribes, [0
+// prefix...] cancels, as libzmq's XPUB reads them. Anything else, and
+// every later frame of a message, carries nothing for a publisher and is
+// skipped, as libzmq's PUB does (its XPUB would hand such messages to the
+// application; wisp's XPUB reports only subscriptions).
+func subscription(it engine.Item, inMessage bool) (engine.Item, error) {
 	f := it.Frame
-	if inMessage || it.More || len(f) == 0 || f[0] > 1 {
-		return engine.Item{IsCommand: true, Command: engine.Command{Kind: engine.CmdSkip}}
+	if inMessage || len(f) == 0 || f[0] > 1 {
+		return engine.Item{IsCommand: true, Command: engine.Command{Kind: engine.CmdSkip}}, nil
+	}
+	if err := checkPrefix(f[1:]); err != nil {
+		return engine.Item{}, err
 	}
 	kind := engine.CmdCancel
 	if f[0] == 1 {
 		kind = engine.CmdSubscribe
 	}
-	return engine.Item{IsCommand: true, Command: engine.Command{Kind: kind, Data: f[1:]}}
+	return engine.Item{IsCommand: true, Command: engine.Command{Kind: kind, Data: f[1:]}}, nil
 }
 
 func (c *codec) DataHeader(b []byte) (int, bool) {
-	if c.box != nil {
+	if c.box != nil || c.subsFromPeer {
+		// A subscriber's messages are subscriptions, for Decode to read:
+		// none goes straight to the application.
 		return 0, false
 	}
 	f, length, _, err := zmtp.ParseFrameHeader(b)

@@ -20,7 +20,7 @@ func clearCodec(peer engine.Type, minor byte) *codec {
 	if peer == engine.Sub {
 		self.Type = engine.Pub
 	}
-	return newCodec(self, &engine.PeerInfo{Type: peer}, minor, &null{})
+	return newCodec(self, &engine.PeerInfo{Type: peer, NoHeartbeats: minor == 0}, &null{})
 }
 
 // item is what a reader got: a command, or a data frame.

@@ -84,8 +84,10 @@ func (p *Protocol) Handshake(nc net.Conn, self *engine.PeerInfo) (engine.Handsha
 		return engine.Handshake{}, err
 	}
 	info.UserID = userID
-	info.NoHeartbeats = g.Major == 3 && g.Minor == 0 // PING came with 3.1
-	c := newCodec(self, &info, g.Minor, m)
+	// PING (and SUBSCRIBE) came with 3.1; a later version is read as 3.1,
+	// as libzmq does.
+	info.NoHeartbeats = g.Major == 3 && g.Minor == 0
+	c := newCodec(self, &info, m)
 	return engine.Handshake{Peer: info, Codec: c, Rest: cs.rest()}, nil
 }
 
