@@ -158,8 +158,7 @@ func (g *Gateway) unregister(id uint64) {
 // closes; then it closes the channels of the handlers still waiting.
 func (g *Gateway) demux() {
 	defer close(g.done)
-	for {
-		m, err := g.d.Recv(context.Background()) // returns ErrClosed at Close
+	for m, err := range g.d.Messages(context.Background()) { // ErrClosed at Close ends it
 		if err != nil {
 			break
 		}

@@ -19,7 +19,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -97,18 +96,15 @@ func run(ctx context.Context, name, listen string, peers []string, in io.Reader,
 	// The reader ends at the end of in, or at its next line after run
 	// returns; a read from a terminal cannot be interrupted.
 	go readLines(in, lines, quit)
-	msgs := make(chan socket.Message)
-	recvDone := make(chan struct{})
-	go func() {
-		defer close(recvDone)
-		for {
-			m, err := s.Recv(context.Background()) // ends when s is closed
-			if err != nil {
-				return
-			}
-			msgs <- m
-		}
-	}()
+	// The Poller lets one select wait on the socket's messages, its events
+	// and the input lines, with no goroutine pumping messages into a
+	// channel.
+	msgs, err := socket.NewPoller(s)
+	if err != nil {
+		s.Close()
+		return err
+	}
+	defer msgs.Close()
 
 	c := chat{s: s, name: name, out: out, logw: logw, peers: make(map[string]*peer)}
 	c.loop(ctx, lines, msgs)
@@ -119,14 +115,7 @@ func run(ctx context.Context, name, listen string, peers []string, in io.Reader,
 	if err := s.Close(); err != nil {
 		fmt.Fprintln(logw, "leaving:", err)
 	}
-	// Recv has returned ErrClosed, or is about to hand over one last message.
-	for {
-		select {
-		case <-msgs:
-		case <-recvDone:
-			return nil
-		}
-	}
+	return nil
 }
 
 // choosePort returns listen with a concrete port. For port 0 it binds a
@@ -182,7 +171,7 @@ type peer struct {
 }
 
 // loop runs the chat until the input ends or ctx is done.
-func (c *chat) loop(ctx context.Context, lines <-chan string, msgs <-chan socket.Message) {
+func (c *chat) loop(ctx context.Context, lines <-chan string, msgs *socket.Poller) {
 	for {
 		select {
 		case <-ctx.Done():
@@ -192,8 +181,14 @@ func (c *chat) loop(ctx context.Context, lines <-chan string, msgs <-chan socket
 				return
 			}
 			c.broadcast(ctx, kindSay, line)
-		case m := <-msgs:
-			c.received(m)
+		case <-msgs.Ready():
+			for {
+				_, m, err := msgs.TryRecv()
+				if err != nil {
+					break // ErrNoMessage: all taken
+				}
+				c.received(m)
+			}
 		case e := <-c.s.Events():
 			c.event(ctx, e)
 		}
@@ -205,15 +200,12 @@ func (c *chat) loop(ctx context.Context, lines <-chan string, msgs <-chan socket
 func (c *chat) event(ctx context.Context, e socket.Event) {
 	switch e.Kind {
 	case socket.EventConnected:
-		rid, err := hex.DecodeString(e.Session)
-		if err != nil {
-			return
-		}
+		rid := e.RoutingID
 		p := c.peer(string(rid))
 		p.addr, p.left = e.Peer, false
 		c.send(ctx, rid, kindJoin)
 	case socket.EventDisconnected:
-		rid, _ := hex.DecodeString(e.Session)
+		rid := e.RoutingID
 		if p := c.peers[string(rid)]; p != nil {
 			if !p.left && p.name != "" {
 				fmt.Fprintf(c.out, "* %s lost (%v)\n", p.name, e.Err)
@@ -262,11 +254,8 @@ func (c *chat) received(m socket.Message) {
 
 // remote returns the address of the connected peer with routing id rid.
 func (c *chat) remote(rid []byte) string {
-	session := hex.EncodeToString(rid)
-	for _, ps := range c.s.Stats().Peers {
-		if ps.Connected && ps.Session == session {
-			return ps.Remote
-		}
+	if ps, err := c.s.Peer(rid); err == nil && ps.Connected {
+		return ps.Remote
 	}
 	return "?"
 }
@@ -275,22 +264,14 @@ func (c *chat) remote(rid []byte) string {
 // ROUTER addresses each message to one peer, by its routing id; without
 // WithRoutingID a peer's routing id is its session id.
 func (c *chat) broadcast(ctx context.Context, kind string, text ...string) {
-	sent := make(map[string]bool)
 	for _, ps := range c.s.Stats().Peers {
-		// A ROUTER lists each peer twice, for its sending and its
-		// receiving side.
-		if !ps.Connected || ps.Session == "" || sent[ps.Session] {
+		if !ps.Connected || ps.RoutingID == nil {
 			continue
 		}
-		sent[ps.Session] = true
-		rid, err := hex.DecodeString(ps.Session)
-		if err != nil {
+		if p := c.peers[string(ps.RoutingID)]; p != nil && p.left {
 			continue
 		}
-		if p := c.peers[string(rid)]; p != nil && p.left {
-			continue
-		}
-		c.send(ctx, rid, kind, text...)
+		c.send(ctx, ps.RoutingID, kind, text...)
 	}
 }
 

@@ -173,26 +173,15 @@ func serve(ctx context.Context, dir, bind string, typ socket.Type, out io.Writer
 	}
 	fmt.Fprintf(w, "listening on %s (TLS, client certificate required)\n", ep)
 
-	// Messages come from their own goroutine, so that one loop can print
-	// them and the events in the order they happened.
-	msgs := make(chan socket.Message)
-	recvErr := make(chan error, 1)
-	go func() {
-		for {
-			m, err := s.Recv(ctx)
-			if err != nil {
-				recvErr <- err
-				return
-			}
-			select {
-			case msgs <- m:
-			case <-ctx.Done():
-				recvErr <- ctx.Err()
-				return
-			}
-		}
-	}()
-	err = serveLoop(ctx, s, msgs, recvErr, w)
+	// A Poller lets one loop wait on messages and events together, and
+	// print them in the order they happened.
+	msgs, err := socket.NewPoller(s)
+	if err != nil {
+		s.Close()
+		return err
+	}
+	defer msgs.Close()
+	err = serveLoop(ctx, s, msgs, w)
 	s.Close()
 	if err == nil || ctx.Err() != nil {
 		return nil // asked to stop
@@ -205,7 +194,7 @@ func serve(ctx context.Context, dir, bind string, typ socket.Type, out io.Writer
 // with "echo: " before its last frame. The frames before the last are the
 // envelope of the types that have one (a ROUTER's routing id, a REQ's
 // request id, a DEALER's empty delimiter), returned unchanged.
-func serveLoop(ctx context.Context, s *socket.Socket, msgs <-chan socket.Message, recvErr <-chan error, w io.Writer) error {
+func serveLoop(ctx context.Context, s *socket.Socket, msgs *socket.Poller, w io.Writer) error {
 	answers := s.Type() != socket.Pull
 	event := func(e socket.Event) {
 		switch e.Kind {
@@ -213,7 +202,11 @@ func serveLoop(ctx context.Context, s *socket.Socket, msgs <-chan socket.Message
 			fmt.Fprintln(w, "event:", e)
 		}
 	}
+	more := false // the last TryRecv took a message: there may be others
 	for {
+		if ctx.Err() != nil {
+			return nil
+		}
 		// A connection's events are sent before its first message arrives:
 		// report them first.
 		select {
@@ -222,24 +215,34 @@ func serveLoop(ctx context.Context, s *socket.Socket, msgs <-chan socket.Message
 			continue
 		default:
 		}
-		select {
-		case e := <-s.Events():
-			event(e)
-		case err := <-recvErr:
-			return err
-		case <-ctx.Done():
-			return nil
-		case m := <-msgs:
-			last := len(m) - 1
-			fmt.Fprintf(w, "got %q\n", m[last])
-			if !answers {
+		if !more {
+			select {
+			case e := <-s.Events():
+				event(e)
 				continue
+			case <-ctx.Done():
+				return nil
+			case <-msgs.Ready():
 			}
-			reply := append(socket.Message(nil), m...)
-			reply[last] = append([]byte("echo: "), m[last]...)
-			if err := s.Send(ctx, reply...); err != nil {
-				return err
-			}
+		}
+		// One message at a time, so that events still come first.
+		_, m, err := msgs.TryRecv()
+		more = err == nil
+		if err == socket.ErrNoMessage {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		last := len(m) - 1
+		fmt.Fprintf(w, "got %q\n", m[last])
+		if !answers {
+			continue
+		}
+		reply := append(socket.Message(nil), m...)
+		reply[last] = append([]byte("echo: "), m[last]...)
+		if err := s.Send(ctx, reply...); err != nil {
+			return err
 		}
 	}
 }

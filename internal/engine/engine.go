@@ -82,6 +82,8 @@ type Engine struct {
 	roomWaiters   int                     // how many wait on room
 
 	in inbox // receive side
+
+	watch watchers // pollers waiting on this socket among others
 }
 
 // New creates the engine of a socket. It starts no goroutine and opens no
@@ -93,6 +95,7 @@ func New(cfg Config) (*Engine, error) {
 	}
 	s := &Engine{typ: t, opts: cfg.Options, proto: cfg.Protocol, onEvent: cfg.Emit}
 	s.mu.Init(rankEngine, "Engine.mu")
+	s.watch.mu.Init(rankWatchers, "watchers.mu")
 	s.b = cfg.Behavior(s)
 	s.caps = s.b.Caps()
 	if s.caps.NoAcks {
@@ -157,6 +160,9 @@ func (s *Engine) Session() SessionID { return s.session }
 // Behavior returns the socket type's behaviour, for the calls only some
 // types have (Subscribe, WaitSubscribers).
 func (s *Engine) Behavior() Behavior { return s.b }
+
+// Caps returns what the socket's type does.
+func (s *Engine) Caps() Caps { return s.caps }
 
 // CanSend and CanRecv report whether Send and Recv apply to the type.
 func (s *Engine) CanSend() bool { return s.caps.CanSend }
@@ -261,6 +267,7 @@ func (s *Engine) close() error {
 	s.broadcastRoomLocked() // blocked Sends return ErrClosed
 	s.mu.Unlock()
 	s.in.close()
+	s.NotifyReadable() // a poller's Recv returns ErrClosed for it
 
 	held := s.linger()
 	s.finishAcks()

@@ -14,4 +14,5 @@ const (
 	rankWindow                                // Peer.ackMu: the receive window
 	rankPong                                  // conn.pongMu: the PONG to send
 	rankInprocNames                           // the process's inproc names
+	rankWatchers                              // watchers.mu: who watches the socket
 )

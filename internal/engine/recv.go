@@ -171,6 +171,7 @@ func (in *inbox) deliver(c *conn, p *Peer, msgs []Message, seqOn bool, next *uin
 		if dc := in.directConn.Load(); dc != nil && dc != c {
 			dc.returnRead()
 		}
+		s.NotifyReadable()
 		p.msgsIn.Add(uint64(added))
 		p.bytesIn.Add(uint64(bytes))
 		s.stats.msgsIn.Add(uint64(added))

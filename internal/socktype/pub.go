@@ -200,6 +200,7 @@ func (b *pub) noteLocked(prefix string) {
 		b.noted[prefix] = true
 		b.notes = append(b.notes, prefix)
 	}
+	b.e.NotifyReadable() // a poller's Recv may report it
 }
 
 // Recv is XPUB's: it returns [1, prefix...] when the first of its peers

@@ -216,7 +216,7 @@ func (b *req) Recv(ctx context.Context) (engine.Message, error) {
 	for {
 		m, p, err := e.Next(ctx)
 		if err != nil {
-			if ctx.Err() != nil {
+			if ctx.Err() != nil && !engine.Polling(ctx) {
 				e.Lock()
 				if b.active {
 					b.gaveUp = true

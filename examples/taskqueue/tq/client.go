@@ -22,7 +22,7 @@ type Client struct {
 	endpoint string
 
 	submits chan submission
-	msgs    chan socket.Message
+	msgs    *socket.Poller // the ROUTER's messages, for the loop's select
 	quit    chan struct{}
 	wg      sync.WaitGroup
 	once    sync.Once
@@ -89,20 +89,24 @@ func NewClient(endpoint string, opts ...Option) (*Client, error) {
 		rtr.Close()
 		return nil, err
 	}
+	msgs, err := socket.NewPoller(rtr)
+	if err != nil {
+		rtr.Close()
+		return nil, err
+	}
 	c := &Client{
 		cfg:       cfg,
 		rtr:       rtr,
 		endpoint:  ep,
 		submits:   make(chan submission),
-		msgs:      make(chan socket.Message),
+		msgs:      msgs,
 		quit:      make(chan struct{}),
 		connected: make(map[string]int),
 		workers:   make(map[string]*worker),
 		tasks:     make(map[string]*Handle),
 		events:    rtr.Events(),
 	}
-	c.wg.Add(2)
-	go c.read()
+	c.wg.Add(1)
 	go c.loop()
 	return c, nil
 }
@@ -139,8 +143,9 @@ func (c *Client) Submit(ctx context.Context, name string, args ...any) (*Handle,
 // returns ErrClosed; tasks still running on workers are abandoned.
 func (c *Client) Close() error {
 	c.once.Do(func() { close(c.quit) })
-	err := c.rtr.Close() // ends read's Recv
+	err := c.rtr.Close()
 	c.wg.Wait()
+	c.msgs.Close()
 	if errors.Is(err, socket.ErrUndelivered) {
 		err = nil // see WithLinger(0) in NewClient
 	}
@@ -193,22 +198,6 @@ func newID() string {
 	return hex.EncodeToString(b[:])
 }
 
-// read hands every message the ROUTER receives to the loop.
-func (c *Client) read() {
-	defer c.wg.Done()
-	for {
-		m, err := c.rtr.Recv(context.Background()) // ends with ErrClosed at Close
-		if err != nil {
-			return
-		}
-		select {
-		case c.msgs <- m:
-		case <-c.quit:
-			return
-		}
-	}
-}
-
 // loop owns the Client's state: it takes submissions, messages and the
 // ROUTER's connection events one at a time, and gives tasks to workers.
 func (c *Client) loop() {
@@ -236,13 +225,19 @@ func (c *Client) loop() {
 				continue
 			}
 			c.event(e)
-		case m := <-c.msgs:
-			// A connection's events are sent before any of its messages
-			// can be received, and its disconnection after the last:
-			// taking the events first tells whether the sender is still
-			// connected.
-			c.drainEvents()
-			c.message(m)
+		case <-c.msgs.Ready():
+			for {
+				_, m, err := c.msgs.TryRecv()
+				if err != nil {
+					break // ErrNoMessage: all taken (or ErrClosed at Close)
+				}
+				// A connection's events are sent before any of its
+				// messages can be received, and its disconnection after
+				// the last: taking the events first tells whether the
+				// sender is still connected.
+				c.drainEvents()
+				c.message(m)
+			}
 		}
 		c.dispatch()
 	}
