@@ -22,6 +22,7 @@
 //	write.go       the writer role: batching, ACKs, encoding, writing
 //	directread.go  Recv reading a lone connection itself
 //	commands.go    commands a Behavior queues outside the data stream
+//	watch.go       watchers (pollers) and TryRecv, a Recv that never waits
 //
 // # Peers
 //
@@ -58,6 +59,7 @@
 //	Peer.ackMu    the receive window
 //	conn.pongMu   the PONG owed to the peer
 //	inprocNames   the process's bound inproc names
+//	watchers.mu   who watches the socket (signalling takes no lock)
 //
 // Over inproc, one socket's writer is the other socket's reader: while
 // holding its own conn.wmu it takes that socket's Engine.mu (an ACK, a
