@@ -127,8 +127,7 @@ func runLat(args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&c.Timeout, "timeout", defaultTimeout, "kill the run after this long")
 	fs.StringVar(&c.Protocol, "protocol", "wisp", "wire protocol, wisp or zmtp (ZeroMQ's ZMTP 3.1, no acks); tcp and ipc only")
 	if err := parseFlags(fs, args); err != nil {
-		fmt.Fprintf(stderr, "bench lat: %v\n", err)
-		return exitUsage
+		return flagError(stderr, "bench lat", err)
 	}
 	r, err := measureLat(context.Background(), c)
 	if err != nil {

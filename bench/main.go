@@ -37,6 +37,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -106,6 +107,16 @@ func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	return fs
+}
+
+// flagError reports a command line that did not parse and returns the
+// exit code: 0 when -h asked for the usage, which the flag set printed.
+func flagError(stderr io.Writer, cmd string, err error) int {
+	if errors.Is(err, flag.ErrHelp) {
+		return exitOK
+	}
+	fmt.Fprintf(stderr, "%s: %v\n", cmd, err)
+	return exitUsage
 }
 
 // parseFlags parses args and rejects leftover positional arguments.

@@ -638,3 +638,23 @@ func freeTCPEndpoint(t *testing.T) string {
 	}
 	return ep
 }
+
+// TestHelp: -h prints the usage, naming the subcommands, and exits 0, for
+// the suite and for each subcommand.
+func TestHelp(t *testing.T) {
+	for _, args := range [][]string{{"-h"}, {"help"}, {"thr", "-h"}, {"lat", "-h"}, {"peer", "-h"}} {
+		var stdout, stderr strings.Builder
+		if code := run(args, &stdout, &stderr); code != exitOK {
+			t.Errorf("%q: exit %d, want 0; stderr %s", args, code, stderr.String())
+		}
+		if stdout.Len() != 0 {
+			t.Errorf("%q: printed %q on stdout, which stays machine-readable", args, stdout.String())
+		}
+		if args[0] == "-h" && (!strings.Contains(stderr.String(), "bench thr") || !strings.Contains(stderr.String(), "bench lat")) {
+			t.Errorf("-h: the usage does not name thr and lat:\n%s", stderr.String())
+		}
+		if strings.Contains(stderr.String(), "help requested") {
+			t.Errorf("%q: %q is no message for a user who asked for help", args, "flag: help requested")
+		}
+	}
+}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"strconv"
@@ -70,6 +71,9 @@ func runPeer(args []string, stdout, stderr io.Writer) int {
 	timeout := fs.Duration("timeout", defaultTimeout, "give up after this long")
 	fs.Usage = func() { peerUsage(stderr) }
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
 		return exitUsage
 	}
 	pa, err := parsePeerArgs(fs.Args(), *protoName)

@@ -28,9 +28,13 @@ func runSuite(args []string, stdout, stderr io.Writer) int {
 	timeout := fs.Duration("timeout", defaultTimeout, "limit per run")
 	transports := fs.String("transports", "", "comma-separated transports to run (default: all)")
 	sizes := fs.String("sizes", "", "comma-separated message sizes to run (default: all)")
+	fs.Usage = func() {
+		usage(stderr)
+		fmt.Fprintln(stderr, "\nsuite flags:")
+		fs.PrintDefaults()
+	}
 	if err := parseFlags(fs, args); err != nil {
-		fmt.Fprintf(stderr, "bench: %v\n", err)
-		return exitUsage
+		return flagError(stderr, "bench", err)
 	}
 	if *rounds < 1 || !(*scale > 0) || *timeout <= 0 {
 		fmt.Fprintf(stderr, "bench: got -rounds %d -scale %v -timeout %v, want rounds >= 1, scale > 0, timeout > 0\n", *rounds, *scale, *timeout)

@@ -31,8 +31,7 @@ func runThr(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&c.Match, "match", 100, "pubsub: percent of messages that match the subscriptions: 100 or 50")
 	fs.BoolVar(&c.NoDrop, "nodrop", false, "pubsub: the publisher waits for a full subscriber instead of dropping (socket.WithNoDrop)")
 	if err := parseFlags(fs, args); err != nil {
-		fmt.Fprintf(stderr, "bench thr: %v\n", err)
-		return exitUsage
+		return flagError(stderr, "bench thr", err)
 	}
 	r, err := measure(context.Background(), c)
 	if err != nil {
