@@ -796,8 +796,17 @@ func TestEndpointInUse(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Bind: got error %v, want nil", err)
 	}
-	if _, err := other.Bind(real); !errors.Is(err, transport.ErrAddressInUse) {
-		t.Fatalf("Bind of a port another socket holds: got %v, want %v", err, transport.ErrAddressInUse)
+	if _, err := other.Bind(real); !errors.Is(err, ErrAddressInUse) {
+		t.Fatalf("Bind of a port another socket holds: got %v, want %v", err, ErrAddressInUse)
+	}
+	if _, err := pull.Bind(real); !errors.Is(err, ErrEndpointInUse) {
+		t.Fatalf("Bind again of the port Bind returned: got %v, want %v", err, ErrEndpointInUse)
+	}
+	if again, err := pull.Bind("tcp://127.0.0.1:0"); err != nil || again == real {
+		t.Fatalf("Bind of port 0 again: got %q, %v; want another port", again, err)
+	}
+	if err := pull.Connect("tcp://127.0.0.1:0"); !errors.Is(err, ErrInvalidEndpoint) {
+		t.Fatalf("Connect to port 0: got %v, want %v", err, ErrInvalidEndpoint)
 	}
 }
 

@@ -1,6 +1,9 @@
 package socket
 
-import "github.com/wispmq/wisp/internal/engine"
+import (
+	"github.com/wispmq/wisp/internal/engine"
+	"github.com/wispmq/wisp/transport"
+)
 
 // Sentinel errors. Errors returned by this package wrap one of these (or a
 // context error) so callers can test them with errors.Is. They are the
@@ -27,9 +30,17 @@ var (
 	// ErrInvalidMessage is returned by Send for an empty message (no frames)
 	// or one with more frames than the protocol allows.
 	ErrInvalidMessage = engine.ErrInvalidMessage
-	// ErrEndpointInUse is returned by Bind or Connect for an endpoint the
-	// socket already binds or connects.
+	// ErrEndpointInUse is returned by Bind or Connect for an endpoint this
+	// socket already binds (as given, or as Bind returned it) or connects.
+	// An address that another socket or process holds is ErrAddressInUse.
 	ErrEndpointInUse = engine.ErrEndpointInUse
+	// ErrAddressInUse is returned by Bind for a tcp address or ipc path
+	// (or inproc name) that another socket or process holds.
+	ErrAddressInUse = transport.ErrAddressInUse
+	// ErrInvalidEndpoint is returned by Bind and Connect for a malformed
+	// endpoint, or one that cannot be used as asked (connecting to port 0
+	// or to the all-interfaces host).
+	ErrInvalidEndpoint = transport.ErrInvalidEndpoint
 	// ErrUnknownEndpoint is returned by Unbind or Disconnect for an endpoint the
 	// socket does not have.
 	ErrUnknownEndpoint = engine.ErrUnknownEndpoint

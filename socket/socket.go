@@ -107,7 +107,9 @@ func (s *Socket) emit(ev engine.Event) {
 // "ipc:///path/to/socket" (a stale socket file left by a dead process is
 // replaced; a live one is an error), or "inproc://name". It returns the
 // endpoint actually bound, with the real port, for use in Connect and
-// Unbind.
+// Unbind. It fails with ErrEndpointInUse for an endpoint this socket
+// already binds, ErrAddressInUse for one another socket or process holds,
+// and ErrInvalidEndpoint for a malformed one.
 func (s *Socket) Bind(endpoint string) (string, error) { return s.e.Bind(endpoint) }
 
 // BindListener makes the socket accept connections on a listener the

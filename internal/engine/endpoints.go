@@ -62,6 +62,14 @@ func (s *Engine) Bind(endpoint string) (string, error) {
 	if ep.Scheme == transport.SchemeInproc {
 		return s.bindInproc(endpoint, ep.Address)
 	}
+	s.mu.Lock()
+	_, mine := s.binds[endpoint] // as Bind returned it: port 0 asks for a new port each time
+	s.mu.Unlock()
+	if mine {
+		// Said before the system would say "address in use", which is
+		// about someone else.
+		return "", fmt.Errorf("%w: %s", ErrEndpointInUse, endpoint)
+	}
 	cfg := s.transportConfig()
 	if ep.Scheme == transport.SchemeIPC {
 		cfg.ReusePort, cfg.LocalAddr = false, "" // tcp-only settings

@@ -30,8 +30,9 @@ var (
 	// ErrInvalidMessage is returned by Send for an empty message (no frames)
 	// or one with more frames than the protocol allows.
 	ErrInvalidMessage = errors.New("wisp: invalid message")
-	// ErrEndpointInUse is returned by Bind or Connect for an endpoint the
-	// socket already binds or connects.
+	// ErrEndpointInUse is returned by Bind or Connect for an endpoint this
+	// socket already binds (as given, or as Bind returned it) or connects.
+	// An address that another socket or process holds is ErrAddressInUse.
 	ErrEndpointInUse = errors.New("wisp: endpoint already in use by this socket")
 	// ErrUnknownEndpoint is returned by Unbind or Disconnect for an endpoint the
 	// socket does not have.
