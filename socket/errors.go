@@ -88,4 +88,8 @@ var (
 	// ErrAuth is the reason a ZMTP security handshake failed: the peer's
 	// credentials were refused, or ours were (see WithSecurity).
 	ErrAuth = engine.ErrAuth
+	// ErrTLSHandshake is the reason a connection's TLS handshake failed
+	// (see WithTLS); the TLS error itself is wrapped too, so that
+	// errors.As finds a *tls.CertificateVerificationError, say.
+	ErrTLSHandshake = engine.ErrTLSHandshake
 )

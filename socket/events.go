@@ -1,6 +1,7 @@
 package socket
 
 import (
+	"crypto/tls"
 	"fmt"
 	"time"
 
@@ -81,8 +82,11 @@ type Event struct {
 	// UserID is who the peer proved to be in a PLAIN or CURVE handshake
 	// (see WithSecurity), on EventConnected and EventDisconnected.
 	UserID string
-	Err    error         // the reason, for failures and disconnects
-	Delay  time.Duration // for EventRetrying and EventAcceptFailed
+	// TLS is, on EventConnected and EventDisconnected, the TLS state of a
+	// connection that runs over TLS: the certificates the peer presented.
+	TLS   *tls.ConnectionState
+	Err   error         // the reason, for failures and disconnects
+	Delay time.Duration // for EventRetrying and EventAcceptFailed
 }
 
 // String formats the event for a log line: kind, endpoint, peer, session,
@@ -120,6 +124,7 @@ func eventOf(e engine.Event) Event {
 		Session:   e.Session,
 		RoutingID: e.RoutingID,
 		UserID:    e.UserID,
+		TLS:       e.TLS,
 		Err:       e.Err,
 		Delay:     e.Delay,
 	}

@@ -2,6 +2,7 @@ package socket
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"net"
 	"time"
@@ -387,6 +388,26 @@ func WithNoDrop(on bool) Option {
 func WithDeferredAck(on bool) Option {
 	return func(o *options) error {
 		o.DeferAck = on
+		return nil
+	}
+}
+
+// WithTLS puts TLS, with config, over the tcp connections the socket binds
+// (as a TLS server) and dials (as a client, checking the server against
+// the endpoint's host unless config names a ServerName). The TLS
+// handshake runs within the handshake timeout, before the protocol's: a
+// failure is EventHandshakeFailed with ErrTLSHandshake on both sides, and
+// a connected peer's TLS state (the certificates it presented) is on its
+// events, its PeerStats and, on a ROUTER, Socket.Peer. It combines with
+// WithReusePort, WithLocalAddr, WithDialer and WithListener (which then
+// carry the encrypted bytes). ipc and inproc, which never leave the
+// machine, are not affected.
+func WithTLS(config *tls.Config) Option {
+	return func(o *options) error {
+		if config == nil {
+			return invalid("WithTLS", config, "needs a *tls.Config")
+		}
+		o.TLS = config
 		return nil
 	}
 }

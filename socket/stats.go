@@ -1,6 +1,10 @@
 package socket
 
-import "github.com/wispmq/wisp/internal/engine"
+import (
+	"crypto/tls"
+
+	"github.com/wispmq/wisp/internal/engine"
+)
 
 // Stats is a snapshot of a socket's counters. It encodes to JSON with
 // snake_case names (routing ids in base64, as encoding/json writes bytes),
@@ -32,22 +36,25 @@ type Stats struct {
 // A socket that sends and receives lists each peer once, with both
 // directions' counters.
 type PeerStats struct {
-	Endpoint      string `json:"endpoint"`   // the endpoint it was reached through, if any
-	Remote        string `json:"remote"`     // remote network address of the current connection
-	Session       string `json:"session"`    // the peer socket's session id, once known
-	RoutingID     []byte `json:"routing_id"` // ROUTER: the id that addresses this peer in Send
-	UserID        string `json:"user_id"`    // who the peer proved to be in a PLAIN or CURVE handshake (see WithSecurity)
-	Connected     bool   `json:"connected"`
-	MsgsIn        uint64 `json:"msgs_in"`
-	MsgsOut       uint64 `json:"msgs_out"`
-	BytesIn       uint64 `json:"bytes_in"`
-	BytesOut      uint64 `json:"bytes_out"`
-	Resends       uint64 `json:"resends"`
-	Unacked       int    `json:"unacked"`
-	SendQueue     int    `json:"send_queue"`
-	RecvQueue     int    `json:"recv_queue"`
-	Drops         uint64 `json:"drops"`         // PUB, XPUB: messages for this peer dropped because its queue was full
-	Subscriptions int    `json:"subscriptions"` // PUB, XPUB: prefixes this peer subscribes to
+	Endpoint  string `json:"endpoint"`   // the endpoint it was reached through, if any
+	Remote    string `json:"remote"`     // remote network address of the current connection
+	Session   string `json:"session"`    // the peer socket's session id, once known
+	RoutingID []byte `json:"routing_id"` // ROUTER: the id that addresses this peer in Send
+	UserID    string `json:"user_id"`    // who the peer proved to be in a PLAIN or CURVE handshake (see WithSecurity)
+	// TLS is the TLS state of the peer's connection (the certificates it
+	// presented, the version, the cipher suite) when it runs over TLS.
+	TLS           *tls.ConnectionState `json:"-"`
+	Connected     bool                 `json:"connected"`
+	MsgsIn        uint64               `json:"msgs_in"`
+	MsgsOut       uint64               `json:"msgs_out"`
+	BytesIn       uint64               `json:"bytes_in"`
+	BytesOut      uint64               `json:"bytes_out"`
+	Resends       uint64               `json:"resends"`
+	Unacked       int                  `json:"unacked"`
+	SendQueue     int                  `json:"send_queue"`
+	RecvQueue     int                  `json:"recv_queue"`
+	Drops         uint64               `json:"drops"`         // PUB, XPUB: messages for this peer dropped because its queue was full
+	Subscriptions int                  `json:"subscriptions"` // PUB, XPUB: prefixes this peer subscribes to
 }
 
 // statsOf converts the engine's snapshot; EventsDropped is the socket's own.

@@ -189,9 +189,20 @@ func TestTLSMutualAuth(t *testing.T) {
 // reasons the tls package returns as plain errors ("tls: client didn't
 // provide a certificate").
 func isTLSReason(err error, word string) bool {
-	for e := err; e != nil; e = errors.Unwrap(e) {
-		if s := e.Error(); strings.HasPrefix(s, "tls: ") && strings.Contains(s, word) {
-			return true
+	if err == nil {
+		return false
+	}
+	if s := err.Error(); strings.HasPrefix(s, "tls: ") && strings.Contains(s, word) {
+		return true
+	}
+	switch u := err.(type) {
+	case interface{ Unwrap() error }:
+		return isTLSReason(u.Unwrap(), word)
+	case interface{ Unwrap() []error }:
+		for _, e := range u.Unwrap() {
+			if isTLSReason(e, word) {
+				return true
+			}
 		}
 	}
 	return false

@@ -106,3 +106,48 @@ func TestTLSClientWithoutCertRefused(t *testing.T) {
 		t.Fatalf("client read after refusal: got nil, want an error")
 	}
 }
+
+// TestConfigTLS: Config.TLS makes Listen's connections TLS servers and
+// Dial's TLS clients checking the endpoint's host, with the handshake
+// left to the caller; ipc is not affected.
+func TestConfigTLS(t *testing.T) {
+	pki := newTestPKI(t)
+	client := pki.clientConfig(true)
+	client.ServerName = "" // Dial names the endpoint's host
+	l, bound := mustListen(t, "tcp://127.0.0.1:0", Config{TLS: pki.serverConfig()})
+	ch := acceptTLS(t.Context(), l)
+	c, err := Dial(t.Context(), bound, Config{TLS: client, ReusePort: true})
+	if err != nil {
+		t.Fatalf("Dial: %v", err)
+	}
+	defer c.Close()
+	tc, ok := c.(*tls.Conn)
+	if !ok {
+		t.Fatalf("Dial with Config.TLS returned a %T, want *tls.Conn", c)
+	}
+	// Without a ServerName the client could not verify the server at
+	// all ("either ServerName or InsecureSkipVerify must be specified"):
+	// that it does proves Dial named the host (an IP, which SNI leaves out).
+	if err := tc.HandshakeContext(t.Context()); err != nil {
+		t.Fatalf("client handshake against 127.0.0.1: %v", err)
+	}
+	r := <-ch
+	if r.err != nil {
+		t.Fatalf("server handshake: %v", r.err)
+	}
+	defer r.c.Close()
+	pingPong(t, c, r.c)
+
+	ipcL, ipcEP := mustListen(t, "ipc://"+filepath.Join(t.TempDir(), "plain.sock"), Config{TLS: pki.serverConfig()})
+	if _, isTLS := ipcL.(interface{ ConnectionState() tls.ConnectionState }); isTLS {
+		t.Fatal("an ipc listener got TLS")
+	}
+	ic, err := Dial(t.Context(), ipcEP, Config{TLS: client})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ic.Close()
+	if _, isTLS := ic.(*tls.Conn); isTLS {
+		t.Fatal("an ipc connection got TLS")
+	}
+}

@@ -2,6 +2,7 @@ package transport
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -33,6 +34,14 @@ type Config struct {
 	// Listen replaces net.Listen (for example to wrap with tls.NewListener).
 	// network and address are as for Dial.
 	Listen func(ctx context.Context, network, address string) (net.Listener, error)
+	// TLS, if set, puts TLS over tcp: Listen's connections are servers with
+	// this config and Dial's clients (with the endpoint's host as
+	// ServerName unless the config names one). The handshake is left to
+	// the caller, which runs it within its own deadline, so that a failure
+	// shows as the handshake's on both sides. It combines with ReusePort,
+	// LocalAddr and a custom Dial or Listen, which then carry the bytes
+	// TLS encrypts. ipc is not affected: it never leaves the machine.
+	TLS *tls.Config
 }
 
 // Listen opens a listener for a tcp or ipc endpoint and returns the endpoint
@@ -120,6 +129,9 @@ func listenTCP(ctx context.Context, ep Endpoint, cfg Config) (net.Listener, Endp
 	if err = checkListen(ep, l, err); err != nil {
 		return nil, Endpoint{}, err
 	}
+	if cfg.TLS != nil {
+		l = tls.NewListener(l, cfg.TLS)
+	}
 	host, port, _ := net.SplitHostPort(ep.Address) // valid after normalize
 	if ta, ok := l.Addr().(*net.TCPAddr); ok && ta != nil {
 		port = strconv.Itoa(ta.Port)
@@ -154,7 +166,8 @@ func dialTCP(ctx context.Context, ep Endpoint, cfg Config) (net.Conn, error) {
 		if cfg.ReusePort || cfg.LocalAddr != "" {
 			return nil, fmt.Errorf("%w: ReusePort and LocalAddr cannot apply to a custom Dial (%s)", ErrInvalidConfig, ep)
 		}
-		return dialWith(ctx, cfg, "tcp", ep.Address)
+		c, err := dialWith(ctx, cfg, "tcp", ep.Address)
+		return withTLS(c, err, cfg, host)
 	}
 	d := net.Dialer{}
 	if cfg.LocalAddr != "" {
@@ -171,7 +184,21 @@ func dialTCP(ctx context.Context, ep Endpoint, cfg Config) (net.Conn, error) {
 	if err != nil && errors.Is(err, syscall.EADDRINUSE) {
 		return nil, fmt.Errorf("%w: dial %s from %s: %w", ErrAddressInUse, ep, cfg.LocalAddr, err)
 	}
-	return c, err
+	return withTLS(c, err, cfg, host)
+}
+
+// withTLS makes a dialed connection a TLS client when cfg asks for TLS;
+// the handshake is the caller's to run.
+func withTLS(c net.Conn, err error, cfg Config, host string) (net.Conn, error) {
+	if err != nil || cfg.TLS == nil {
+		return c, err
+	}
+	tc := cfg.TLS
+	if tc.ServerName == "" && !tc.InsecureSkipVerify {
+		tc = tc.Clone()
+		tc.ServerName = host
+	}
+	return tls.Client(c, tc), nil
 }
 
 // dialWith dials with the custom dialer if there is one, else net.Dialer.

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -40,6 +41,9 @@ type PeerInfo struct {
 	// user name, a public key, or what an authenticator named it); empty
 	// when it proved nothing.
 	UserID string
+	// TLS is the connection's TLS state when it runs over TLS (the
+	// engine fills it, whatever the protocol); nil otherwise.
+	TLS *tls.ConnectionState
 }
 
 // A Protocol is a wire protocol for stream connections: it runs the

@@ -1,10 +1,13 @@
 package engine
 
 import (
+	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -197,12 +200,24 @@ func (c *conn) closing() bool {
 // after its greeting stay in rbuf.
 func (c *conn) handshake() error {
 	s, nc := c.s, c.nc
-	nc.SetDeadline(time.Now().Add(s.opts.HandshakeTimeout))
-	h, err := s.proto.Handshake(nc, &s.self)
+	deadline := time.Now().Add(s.opts.HandshakeTimeout)
+	nc.SetDeadline(deadline)
+	tlsState, err := tlsHandshake(nc, deadline)
 	if err != nil {
 		return err
 	}
+	h, err := s.proto.Handshake(nc, &s.self)
+	if err != nil {
+		if tlsState != nil && isTLSAlert(err) {
+			// TLS 1.3 lets a client finish its handshake before the
+			// server has checked the client's certificate: the refusal
+			// comes as an alert on the first read.
+			return fmt.Errorf("%w: %w", ErrTLSHandshake, err)
+		}
+		return err
+	}
 	c.info, c.codec = h.Peer, h.Codec
+	c.info.TLS = tlsState
 	c.rbuf = append([]byte(nil), h.Rest...)
 	c.w = len(c.rbuf)
 	if reason := s.checkPeer(&c.info); reason != nil {
@@ -213,6 +228,37 @@ func (c *conn) handshake() error {
 	}
 	nc.SetDeadline(time.Time{})
 	return nil
+}
+
+// tlsHandshake runs a TLS connection's handshake before the protocol's,
+// within the same deadline, so that a failure is reported as the
+// handshake's, on both sides, rather than surfacing as a read error. It
+// returns the connection's TLS state, or nil for a connection without
+// TLS.
+func tlsHandshake(nc net.Conn, deadline time.Time) (*tls.ConnectionState, error) {
+	tc, ok := nc.(interface {
+		HandshakeContext(context.Context) error
+		ConnectionState() tls.ConnectionState
+	})
+	if !ok {
+		return nil, nil
+	}
+	ctx, cancel := context.WithDeadline(context.Background(), deadline)
+	defer cancel()
+	if err := tc.HandshakeContext(ctx); err != nil {
+		if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded) {
+			return nil, fmt.Errorf("%w: %w during the TLS handshake", ErrTLSHandshake, ErrHandshakeTimeout)
+		}
+		return nil, fmt.Errorf("%w: %w", ErrTLSHandshake, err)
+	}
+	st := tc.ConnectionState()
+	return &st, nil
+}
+
+// isTLSAlert reports whether err is an alert the TLS peer sent.
+func isTLSAlert(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "remote error"
 }
 
 // checkPeer validates a peer's handshake against this socket.

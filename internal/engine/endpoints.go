@@ -46,6 +46,7 @@ func (s *Engine) transportConfig() transport.Config {
 		LocalAddr: s.opts.LocalAddr,
 		Dial:      s.opts.Dial,
 		Listen:    s.opts.Listen,
+		TLS:       s.opts.TLS,
 	}
 }
 
@@ -385,7 +386,7 @@ func (s *Engine) serveStream(c *conn, bo *patterns.Backoff) error {
 		backoff = *bo
 		bo.Reset()
 	}
-	s.emit(Event{Kind: EventConnected, Endpoint: c.endpoint, Peer: c.remote, Session: c.info.Session.String(), RoutingID: s.routingIDOf(c), UserID: c.info.UserID})
+	s.emit(Event{Kind: EventConnected, Endpoint: c.endpoint, Peer: c.remote, Session: c.info.Session.String(), RoutingID: s.routingIDOf(c), UserID: c.info.UserID, TLS: c.info.TLS})
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
@@ -418,7 +419,7 @@ func (s *Engine) ended(c *conn) error {
 	if errors.As(err, &pe) {
 		s.protocolErr.Add(1)
 	}
-	s.emit(Event{Kind: EventDisconnected, Endpoint: c.endpoint, Peer: c.remote, Session: c.info.Session.String(), RoutingID: s.routingIDOf(c), UserID: c.info.UserID, Err: err})
+	s.emit(Event{Kind: EventDisconnected, Endpoint: c.endpoint, Peer: c.remote, Session: c.info.Session.String(), RoutingID: s.routingIDOf(c), UserID: c.info.UserID, TLS: c.info.TLS, Err: err})
 	return err
 }
 

@@ -81,6 +81,10 @@ var (
 	// ErrAuth is the reason a security handshake failed: the peer's
 	// credentials were refused, or ours were.
 	ErrAuth = errors.New("wisp: authentication failed")
+	// ErrTLSHandshake is the reason a connection's TLS handshake failed
+	// (WithTLS, or a TLS connection the application brought); the TLS
+	// error is wrapped too.
+	ErrTLSHandshake = errors.New("wisp: TLS handshake failed")
 )
 
 type closedError struct{}

@@ -1,6 +1,9 @@
 package engine
 
-import "time"
+import (
+	"crypto/tls"
+	"time"
+)
 
 // EventKind says what happened to an endpoint or connection. Package socket
 // exports the same kinds, with the same values.
@@ -29,6 +32,7 @@ type Event struct {
 	Session   string
 	RoutingID []byte
 	UserID    string
+	TLS       *tls.ConnectionState
 	Err       error
 	Delay     time.Duration
 }

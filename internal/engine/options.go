@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"crypto/tls"
 	"net"
 	"time"
 )
@@ -39,4 +40,7 @@ type Options struct {
 	// the body, with no request id; it then takes a reply only from the
 	// peer it asked.
 	PlainRequests bool
+	// TLS puts TLS over the tcp connections the socket binds and dials
+	// (transport.Config.TLS).
+	TLS *tls.Config
 }

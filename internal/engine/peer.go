@@ -197,6 +197,7 @@ func (p *Peer) statsLocked() PeerStats {
 		Drops:     p.drops.Load(),
 		RoutingID: bytes.Clone(p.RoutingID), // the application may change what it gets
 		UserID:    p.info.UserID,
+		TLS:       p.info.TLS,
 	}
 	if c := p.conn.Load(); c != nil {
 		ps.Connected, ps.Remote = true, c.remote

@@ -1,6 +1,9 @@
 package engine
 
-import "sync/atomic"
+import (
+	"crypto/tls"
+	"sync/atomic"
+)
 
 // Stats is a snapshot of a socket's counters; package socket's Stats says
 // what each field means.
@@ -30,6 +33,7 @@ type PeerStats struct {
 	Session       string
 	RoutingID     []byte
 	UserID        string
+	TLS           *tls.ConnectionState
 	Connected     bool
 	MsgsIn        uint64
 	MsgsOut       uint64
