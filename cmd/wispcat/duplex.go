@@ -14,7 +14,7 @@ import (
 // runDuplex is dealer and pair: each input line is sent as a message, as
 // push sends it, while each message received is printed, as pull prints it.
 func runDuplex(r *runner) int {
-	status, _ := duplex(r, writeMessage, oneFrame)
+	status, _ := duplex(r, r.cfg.format.message, oneFrame)
 	return status
 }
 
@@ -22,23 +22,12 @@ func runDuplex(r *runner) int {
 // in hex, a tab, and the frames as pull prints them; an input line
 // "HEXID<TAB>text" sends text to the peer with that routing id.
 func runRouter(r *runner) int {
-	status, _ := duplex(r, writeRouted, parseRouted)
+	status, _ := duplex(r, r.cfg.format.routed, parseRouted)
 	return status
 }
 
 // oneFrame makes an input line a one-frame message.
 func oneFrame(line []byte) ([][]byte, error) { return [][]byte{line}, nil }
-
-// writeRouted writes a message a ROUTER received: routing id in hex, a
-// tab, then the rest as writeMessage does.
-func writeRouted(w *bufio.Writer, m socket.Message) {
-	if len(m) == 0 {
-		return
-	}
-	hex.NewEncoder(w).Write(m[0])
-	w.WriteByte('\t')
-	writeMessage(w, m[1:])
-}
 
 // errRoutedLine reports an input line of a router that is not
 // "HEXID<TAB>text".

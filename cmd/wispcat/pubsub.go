@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 
@@ -97,7 +96,7 @@ func runXPub(r *runner) int {
 	if status, ok := r.awaitSubscribers(); !ok {
 		return status
 	}
-	status, sent := duplex(r, writeSubscription, oneFrame)
+	status, sent := duplex(r, r.cfg.format.subscription, oneFrame)
 	r.pubReport(sent, r.s.Stats())
 	return status
 }
@@ -145,25 +144,4 @@ func (r *runner) unsent(left int) string {
 		return fmt.Sprintf("%d dropped", r.s.Stats().Drops)
 	}
 	return fmt.Sprintf("%d unacknowledged", left)
-}
-
-// writeSubscription writes a subscription change an XPUB received:
-// "subscribe PREFIX" or "cancel PREFIX", the prefix's bytes raw (empty for
-// every message). Anything else is written as pull writes a message.
-func writeSubscription(w *bufio.Writer, m socket.Message) {
-	if len(m) == 1 && len(m[0]) > 0 {
-		switch m[0][0] {
-		case socket.SubscriptionAdd:
-			w.WriteString("subscribe ")
-		case socket.SubscriptionCancel:
-			w.WriteString("cancel ")
-		default:
-			writeMessage(w, m)
-			return
-		}
-		w.Write(m[0][1:])
-		w.WriteByte('\n')
-		return
-	}
-	writeMessage(w, m)
 }

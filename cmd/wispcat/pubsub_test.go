@@ -143,7 +143,7 @@ func TestWriteSubscription(t *testing.T) {
 	for _, tt := range tests {
 		var b bytes.Buffer
 		w := bufio.NewWriter(&b)
-		writeSubscription(w, tt.m)
+		formatRaw.subscription(w, tt.m)
 		w.Flush()
 		if b.String() != tt.want {
 			t.Errorf("%q: got %q, want %q", tt.m, b.String(), tt.want)

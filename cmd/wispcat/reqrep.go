@@ -59,7 +59,7 @@ func runReq(r *runner) int {
 			status = exitFailure
 			break
 		}
-		writeMessage(w, m)
+		r.cfg.format.message(w, m)
 		if err := w.Flush(); err != nil {
 			r.errorf("writing output: %v", err)
 			status = exitFailure
@@ -105,7 +105,7 @@ func runRep(r *runner) int {
 			}
 			break
 		}
-		writeMessage(w, m)
+		r.cfg.format.message(w, m)
 		if err := w.Flush(); err != nil {
 			r.errorf("writing output: %v", err)
 			status = exitFailure

@@ -116,6 +116,11 @@ type config struct {
 	plainUser      string     // a PLAIN client's credentials
 	plainPassword  string
 	plainAllow     stringList // a PLAIN server's USER:PASSWORD pairs
+
+	format  format // how received messages are printed
+	tlsCert string // this socket's certificate and key files (PEM)
+	tlsKey  string
+	tlsCA   string // the CA certificates (PEM) peers must be signed by
 }
 
 // endpoints collects a repeatable endpoint flag, remembering the order
@@ -234,6 +239,14 @@ func parse(args []string, stderr io.Writer) (*config, error) {
 	fs.StringVar(&cfg.plainUser, "plain-user", "", "zmtp: use PLAIN as a client, with user name `USER` (and -plain-password)")
 	fs.StringVar(&cfg.plainPassword, "plain-password", "", "zmtp: the PLAIN client's password `PASS`")
 	fs.Var(&cfg.plainAllow, "plain-allow", "zmtp: use PLAIN as a server that lets in `USER:PASS` (repeatable)")
+	fs.Func("format", "print received messages as `FMT`: raw (frames as they are, the default),\nquoted (Go string literals), hex, or json (one object per message)", func(v string) error {
+		f, err := parseFormat(v)
+		cfg.format = f
+		return err
+	})
+	fs.StringVar(&cfg.tlsCert, "tls-cert", "", "use TLS over tcp, presenting the certificate in PEM `FILE` (with -tls-key)")
+	fs.StringVar(&cfg.tlsKey, "tls-key", "", "the private key of -tls-cert, in PEM `FILE`")
+	fs.StringVar(&cfg.tlsCA, "tls-ca", "", "use TLS over tcp, trusting the CA certificates in PEM `FILE`: a connecting\nsocket checks its server against them, a binding one requires client\ncertificates signed by them (mutual TLS)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -300,6 +313,9 @@ func parse(args []string, stderr io.Writer) (*config, error) {
 	}
 	if msg := checkSecurityFlags(cfg, set); msg != "" {
 		return bad("%s", msg)
+	}
+	if (cfg.tlsCert == "") != (cfg.tlsKey == "") {
+		return bad("-tls-cert and -tls-key go together")
 	}
 	return cfg, nil
 }
@@ -419,6 +435,14 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		opts = append(opts, socket.WithRoutingID([]byte(cfg.routingID)))
 	}
 	opts = append(opts, socket.WithProtocol(cfg.protocol))
+	if cfg.tlsCert != "" || cfg.tlsCA != "" {
+		tc, err := tlsConfig(cfg)
+		if err != nil {
+			r.errorf("%v", err)
+			return exitFailure
+		}
+		opts = append(opts, socket.WithTLS(tc))
+	}
 	if sec, ok := security(cfg); ok {
 		opts = append(opts, socket.WithSecurity(sec))
 	}
@@ -658,17 +682,6 @@ func (r *runner) lingerFlush(why string) string {
 	return why
 }
 
-// writeMessage writes m as one line: its frames joined by one space.
-func writeMessage(w *bufio.Writer, m socket.Message) {
-	for i, f := range m {
-		if i > 0 {
-			w.WriteByte(' ')
-		}
-		w.Write(f)
-	}
-	w.WriteByte('\n')
-}
-
 // runPull prints each received message as a line until -count messages,
 // a signal or the timeout. Frames of a multi-frame message are joined by
 // one space.
@@ -692,7 +705,7 @@ func runPull(r *runner) int {
 			}
 			break
 		}
-		writeMessage(w, m)
+		r.cfg.format.message(w, m)
 		if err := w.Flush(); err != nil {
 			r.errorf("writing output: %v", err)
 			status = exitFailure
