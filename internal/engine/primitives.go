@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"sync/atomic"
 )
 
@@ -196,4 +197,30 @@ func (s *Engine) PeerStatsLocked(p *Peer) PeerStats {
 		statser.PeerStatsLocked(p, &ps)
 	}
 	return ps
+}
+
+// ErrAbandoned is the reason a connection ends when the application gave
+// its peer up (AbandonLocked).
+var ErrAbandoned = errors.New("wisp: the application gave the peer up")
+
+// AbandonLocked gives p up for the application: what the socket holds for
+// p is dropped (counted in Drops), p is gone at once (EventPeerGone, the
+// behaviour's GoneLocked) rather than after the resume timeout, and its
+// connection, if any, is returned for the caller to close once it has
+// released the lock (closing a TLS connection writes, which must not
+// happen under it). It returns how many messages were dropped. A peer
+// that comes back later is served like any other.
+func (s *Engine) AbandonLocked(p *Peer) (dropped int, closeConn func()) {
+	s.mu.AssertHeld()
+	dropped = s.DropHeldLocked(p)
+	if dropped > 0 {
+		p.CountDrops(dropped)
+	}
+	s.goneLocked(p)
+	s.broadcastRoomLocked() // Flush and Close look again
+	closeConn = func() {}
+	if c := p.conn.Load(); c != nil {
+		closeConn = func() { c.close(ErrAbandoned) }
+	}
+	return dropped, closeConn
 }

@@ -138,3 +138,19 @@ func (b *router) Peer(routingID []byte) (engine.PeerStats, bool) {
 	}
 	return b.e.PeerStatsLocked(p), true
 }
+
+// Forget gives up the peer routingID leads to: what is queued for it is
+// dropped and its connection closed. It reports how many messages were
+// dropped, and false for an id no peer has.
+func (b *router) Forget(routingID []byte) (int, bool) {
+	b.e.Lock()
+	p := b.byID[string(routingID)]
+	if p == nil {
+		b.e.Unlock()
+		return 0, false
+	}
+	n, closeConn := b.e.AbandonLocked(p)
+	b.e.Unlock()
+	closeConn()
+	return n, true
+}
