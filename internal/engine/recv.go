@@ -133,6 +133,11 @@ func (in *inbox) deliver(c *conn, p *Peer, msgs []Message, seqOn bool, next *uin
 		p.ackMu.Unlock()
 	}
 	if added > 0 {
+		// Counted before a Recv can take them: Stats never trails Recv.
+		p.msgsIn.Add(uint64(added))
+		p.bytesIn.Add(uint64(bytes))
+		in.s.stats.msgsIn.Add(uint64(added))
+		in.s.stats.bytesIn.Add(uint64(bytes))
 		in.queued += added
 		if !p.ready {
 			p.ready = true
@@ -172,10 +177,6 @@ func (in *inbox) deliver(c *conn, p *Peer, msgs []Message, seqOn bool, next *uin
 			dc.returnRead()
 		}
 		s.NotifyReadable()
-		p.msgsIn.Add(uint64(added))
-		p.bytesIn.Add(uint64(bytes))
-		s.stats.msgsIn.Add(uint64(added))
-		s.stats.bytesIn.Add(uint64(bytes))
 	}
 	if dups > 0 {
 		s.stats.duplicates.Add(uint64(dups))
