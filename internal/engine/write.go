@@ -284,26 +284,38 @@ func (c *conn) takeBatch(batch []Msg, mayIdle bool) (_ []Msg, resumeAt uint64) {
 	return batch, resumeAt
 }
 
-// flush writes commands, then messages, to the peer.
+// flush writes commands, then messages, to the peer. The messages are
+// counted before the write, since the peer may acknowledge them (and a
+// Flush return) before this goroutine runs again: Stats never trails an
+// acknowledgement. A failed write takes the count back.
 func (c *conn) flush(cmds []Command, batch []Msg) error {
+	n, bytes := uint64(len(batch)), uint64(0)
+	for i := range batch {
+		bytes += uint64(batch[i].Size)
+	}
+	c.countOut(n, bytes)
 	var err error
 	if c.link != nil {
 		err = c.flushInproc(cmds, batch)
 	} else {
 		err = c.flushStream(cmds, batch)
 	}
-	if err != nil || len(batch) == 0 {
-		return err
+	if err != nil {
+		c.countOut(-n, -bytes) // two's complement: subtracts
 	}
-	bytes := 0
-	for i := range batch {
-		bytes += batch[i].Size
+	return err
+}
+
+// countOut adds to the messages and bytes written, the peer's and the
+// socket's.
+func (c *conn) countOut(n, bytes uint64) {
+	if n == 0 {
+		return
 	}
-	c.p.msgsOut.Add(uint64(len(batch)))
-	c.p.bytesOut.Add(uint64(bytes))
-	c.s.stats.msgsOut.Add(uint64(len(batch)))
-	c.s.stats.bytesOut.Add(uint64(bytes))
-	return nil
+	c.p.msgsOut.Add(n)
+	c.p.bytesOut.Add(bytes)
+	c.s.stats.msgsOut.Add(n)
+	c.s.stats.bytesOut.Add(bytes)
 }
 
 func (c *conn) flushStream(cmds []Command, batch []Msg) error {
