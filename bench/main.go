@@ -2,9 +2,11 @@
 //
 // With no arguments it runs the default suite (every benchmark in the
 // benchmarks table, over every transport and message size) and prints a
-// Markdown table:
+// Markdown table, or with -format csv one CSV row per case, or with
+// -format benchstat Go benchmark lines (one per run) for benchstat; its
+// progress, run n of N and an estimate of the time left, goes to stderr:
 //
-//	go run ./bench [-rounds N] [-scale F] [-timeout D]
+//	go run ./bench [-rounds N] [-scale F] [-timeout D] [-format table|csv|benchstat]
 //
 // The thr subcommand runs one throughput measurement and prints one JSON
 // line, for scripts and for bench/compare:
@@ -84,7 +86,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 func usage(w io.Writer) {
 	fmt.Fprint(w, `usage:
-  bench [-rounds N] [-scale F] [-timeout D]     run the default suite, print tables
+  bench [-rounds N] [-scale F] [-timeout D] [-format table|csv|benchstat]
+                                                run the default suite, print tables (or CSV, or benchmark lines)
   bench thr -pattern P -transport T -size BYTES -count N [-acks=true] [-hwm N] [-timeout D]
                     [-protocol wisp|zmtp]                   (pushpull)
                     [-clients N] [-workers N] [-window N]   (broker)

@@ -419,6 +419,8 @@ func TestThrBadArguments(t *testing.T) {
 		{"peer", "rep", "tcp://127.0.0.1:1", "16", "10", "-1"},
 		{"peer", "-timeout", "0s", "rep", "tcp://127.0.0.1:1", "16", "10", "1"},
 		{"peer", "-nope", "rep", "tcp://127.0.0.1:1", "16", "10", "1"},
+		{"-format", "xml"},
+		{"-format", ""},
 	} {
 		var stdout, stderr bytes.Buffer
 		if code := run(args, &stdout, &stderr); code != exitUsage {
@@ -454,10 +456,40 @@ func TestSuiteTable(t *testing.T) {
 	}
 	for _, s := range []string{"| pattern ", "msg/s", "MB/s", "CPU s/1M msgs (send/recv)", "peak RSS MiB (send/recv)", "Medians over 2 rounds",
 		"p50 us", "p99 us", "round trips/s", "CPU us/round trip (client/server)", "broker: count is requests",
-		"pub msg/s", "sub msg/s median", "sub msg/s min", "CPU s/1M msgs (pub/subs)", "pubsub: pub msg/s is"} {
+		"pub msg/s", "sub msg/s median", "sub msg/s min", "| dropped % |", "CPU s/1M msgs (pub/subs)", "pubsub: pub msg/s is",
+		noCopyMark + " |", "inproc: MB/s " + noCopyMark} {
 		if !strings.Contains(out, s) {
 			t.Errorf("table: got no %q, want it in:\n%s", s, out)
 		}
+	}
+	// Every inproc throughput row says its MB/s copied nothing; no other
+	// row does.
+	for l := range strings.Lines(out) {
+		if strings.HasPrefix(l, "| pushpull ") && strings.Contains(l, "| inproc ") != strings.Contains(l, noCopyMark) {
+			t.Errorf("row %q: got mark %v, want %q exactly on inproc rows", l, strings.Contains(l, noCopyMark), noCopyMark)
+		}
+	}
+	// Progress: one line per run on stderr (6 pushpull, 1 broker, 2
+	// pubsub and 6 reqrep cases, 2 rounds each), numbered, and nothing of
+	// it on stdout.
+	const runs = (6 + 1 + 2 + 6) * 2
+	progressLines := 0
+	for l := range strings.Lines(stderr.String()) {
+		if strings.HasPrefix(l, "bench: [") {
+			progressLines++
+			if want := fmt.Sprintf("bench: [%d/%d] ", progressLines, runs); !strings.HasPrefix(l, want) {
+				t.Errorf("progress line %d: got %q, want it to start %q", progressLines, l, want)
+			}
+			if progressLines > 1 && !strings.Contains(l, "left (estimate)") {
+				t.Errorf("progress line %d: got %q, want an estimate of the time left", progressLines, l)
+			}
+		}
+	}
+	if progressLines != runs {
+		t.Errorf("progress lines: got %d, want %d in:\n%s", progressLines, runs, stderr.String())
+	}
+	if strings.Contains(out, "bench: [") {
+		t.Errorf("stdout: got progress in it, want it on stderr only:\n%s", out)
 	}
 }
 

@@ -18,9 +18,43 @@ import (
 	"time"
 )
 
+// Output formats of the suite (-format).
+const (
+	formatTable     = "table"     // Markdown tables, for people and READMEs
+	formatCSV       = "csv"       // one header line, one row per case
+	formatBenchstat = "benchstat" // Go benchmark lines, one per case and round
+)
+
+// suiteFormats are the values -format takes, the default first.
+var suiteFormats = []string{formatTable, formatCSV, formatBenchstat}
+
+// plannedCase is one case of the suite: a throughput (thr) or a latency
+// (lat) measurement, and the runs of it that succeeded. The suite lists
+// every case before it runs any, so that its progress can say how many
+// runs there are in all.
+type plannedCase struct {
+	thr  *config    // a throughput case, or nil
+	lat  *latConfig // a latency case, or nil
+	what string     // how progress names it
+	// thrRuns and latRuns are the successful runs, in round order.
+	thrRuns []result
+	latRuns []latResult
+}
+
+// suiteOutput is what the suite measured, for the writer of -format.
+type suiteOutput struct {
+	rounds int // -rounds: the runs asked for per case
+	// thr and lat hold, per case with at least one successful run, its
+	// runs in round order: pubsub cases are in thr.
+	thr [][]result
+	lat [][]latResult
+}
+
 // runSuite runs every benchmark over every transport and size and prints
 // one table row per case, with medians over the rounds: a throughput table,
-// then a latency table.
+// then a latency table (or, with -format, the same as CSV or as Go
+// benchmark lines). Progress goes to stderr, so stdout stays machine
+// readable.
 func runSuite(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("bench", stderr)
 	rounds := fs.Int("rounds", 1, "runs per case; the table shows medians")
@@ -28,6 +62,7 @@ func runSuite(args []string, stdout, stderr io.Writer) int {
 	timeout := fs.Duration("timeout", defaultTimeout, "limit per run")
 	transports := fs.String("transports", "", "comma-separated transports to run (default: all)")
 	sizes := fs.String("sizes", "", "comma-separated message sizes to run (default: all)")
+	format := fs.String("format", formatTable, "output: table (Markdown), csv (one row per case) or benchstat (Go benchmark lines, one per run)")
 	fs.Usage = func() {
 		usage(stderr)
 		fmt.Fprintln(stderr, "\nsuite flags:")
@@ -40,10 +75,18 @@ func runSuite(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "bench: got -rounds %d -scale %v -timeout %v, want rounds >= 1, scale > 0, timeout > 0\n", *rounds, *scale, *timeout)
 		return exitUsage
 	}
+	if !slices.Contains(suiteFormats, *format) {
+		fmt.Fprintf(stderr, "bench: -format: got %q, want one of %s\n", *format, strings.Join(suiteFormats, ", "))
+		return exitUsage
+	}
 	onlySizes, err := parseSizes(*sizes)
 	if err != nil {
 		fmt.Fprintf(stderr, "bench: -sizes: %v\n", err)
 		return exitUsage
+	}
+	var onlyTransports []string
+	if *transports != "" {
+		onlyTransports = strings.Split(*transports, ",")
 	}
 	exe, err := os.Executable()
 	if err != nil {
@@ -51,19 +94,80 @@ func runSuite(args []string, stdout, stderr io.Writer) int {
 		return exitFail
 	}
 
-	var rows, pubSubRows []result
+	plan := planSuite(onlyTransports, onlySizes, *scale, *timeout)
+	prog := newProgress(stderr, len(plan)**rounds, time.Now)
 	failed := 0
+	for i := range plan {
+		pc := &plan[i]
+		for round := range *rounds {
+			prog.begin(fmt.Sprintf("%s, round %d/%d", pc.what, round+1, *rounds))
+			var err error
+			if pc.thr != nil {
+				var r result
+				if r, err = runThrChild(exe, *pc.thr); err == nil {
+					pc.thrRuns = append(pc.thrRuns, r)
+				}
+			} else {
+				var r latResult
+				if r, err = runLatChild(exe, *pc.lat); err == nil {
+					pc.latRuns = append(pc.latRuns, r)
+				}
+			}
+			prog.end()
+			if err != nil {
+				fmt.Fprintf(stderr, "bench: %v\n", err)
+				failed++
+			}
+		}
+	}
+	prog.finish()
+
+	out := suiteOutput{rounds: *rounds}
+	for _, pc := range plan {
+		if len(pc.thrRuns) > 0 {
+			out.thr = append(out.thr, pc.thrRuns)
+		}
+		if len(pc.latRuns) > 0 {
+			out.lat = append(out.lat, pc.latRuns)
+		}
+	}
+	var werr error
+	switch *format {
+	case formatCSV:
+		werr = writeSuiteCSV(stdout, out)
+	case formatBenchstat:
+		werr = writeSuiteBenchstat(stdout, out, cpuModel())
+	default:
+		writeSuiteTables(stdout, out, machineLine())
+	}
+	if werr != nil {
+		fmt.Fprintf(stderr, "bench: %v\n", werr)
+		return exitFail
+	}
+	if failed > 0 {
+		fmt.Fprintf(stderr, "bench: %d runs failed\n", failed)
+		return exitFail
+	}
+	return exitOK
+}
+
+// planSuite lists the suite's cases, throughput first, in the order the
+// tables show them, keeping only the transports and sizes asked for (nil:
+// all).
+func planSuite(onlyTransports []string, onlySizes []int, scale float64, timeout time.Duration) []plannedCase {
+	keep := func(transport string, size int) bool {
+		return (onlyTransports == nil || slices.Contains(onlyTransports, transport)) &&
+			(onlySizes == nil || slices.Contains(onlySizes, size))
+	}
+	var plan []plannedCase
 	for _, b := range benchmarks {
 		for _, sc := range b.suiteCases() {
-			if *transports != "" && !slices.Contains(strings.Split(*transports, ","), sc.transport) {
-				continue
-			}
-			if onlySizes != nil && !slices.Contains(onlySizes, sc.size) {
+			if !keep(sc.transport, sc.size) {
 				continue
 			}
 			c := config{
-				Pattern: b.pattern, Transport: sc.transport, Size: sc.size, Acks: true, Timeout: *timeout,
-				Count:   max(2, int64(math.Round(float64(b.count(sc.size))**scale))),
+				Pattern: b.pattern, Transport: sc.transport, Size: sc.size, Acks: true, Timeout: timeout,
+				Count:   max(2, int64(math.Round(float64(b.count(sc.size))*scale))),
 				Clients: defaultClients, Workers: defaultWorkers, Window: defaultWindow,
 				Subs: defaultSubs, Match: cmp.Or(sc.match, 100),
 			}
@@ -71,74 +175,59 @@ func runSuite(args []string, stdout, stderr io.Writer) int {
 			if sc.match != 0 {
 				what += fmt.Sprintf(", %d subs, match %d%%", c.Subs, c.Match)
 			}
-			var samples []result
-			for i := range *rounds {
-				fmt.Fprintf(stderr, "bench: %s, round %d/%d\n", what, i+1, *rounds)
-				r, err := runThrChild(exe, c)
-				if err != nil {
-					fmt.Fprintf(stderr, "bench: %v\n", err)
-					failed++
-					continue
-				}
-				samples = append(samples, r)
-			}
-			if len(samples) == 0 {
-				continue
-			}
-			if m := medianResult(samples); m.PubSubResult != nil {
-				pubSubRows = append(pubSubRows, m)
-			} else {
-				rows = append(rows, m)
-			}
+			plan = append(plan, plannedCase{thr: &c, what: what})
 		}
 	}
-	var latRows []latResult
 	for _, b := range latencies {
 		for _, tr := range b.transports {
-			if *transports != "" && !slices.Contains(strings.Split(*transports, ","), tr) {
-				continue
-			}
 			for _, size := range b.sizes {
-				if onlySizes != nil && !slices.Contains(onlySizes, size) {
+				if !keep(tr, size) {
 					continue
 				}
 				c := latConfig{
-					Pattern: b.pattern, Transport: tr, Size: size, Acks: true, Timeout: *timeout,
-					Count: max(1, int64(math.Round(float64(b.count(size))**scale))),
+					Pattern: b.pattern, Transport: tr, Size: size, Acks: true, Timeout: timeout,
+					Count: max(1, int64(math.Round(float64(b.count(size))*scale))),
 				}
-				var samples []latResult
-				for i := range *rounds {
-					fmt.Fprintf(stderr, "bench: %s latency %s %d B x %d, round %d/%d\n", c.Pattern, tr, size, c.Count, i+1, *rounds)
-					r, err := runLatChild(exe, c)
-					if err != nil {
-						fmt.Fprintf(stderr, "bench: %v\n", err)
-						failed++
-						continue
-					}
-					samples = append(samples, r)
-				}
-				if len(samples) > 0 {
-					latRows = append(latRows, medianLat(samples))
-				}
+				what := fmt.Sprintf("%s latency %s %d B x %d", c.Pattern, tr, size, c.Count)
+				plan = append(plan, plannedCase{lat: &c, what: what})
 			}
 		}
 	}
-	fmt.Fprintln(stdout, machineLine())
-	fmt.Fprintln(stdout)
-	writeTable(stdout, rows, *rounds)
+	return plan
+}
+
+// splitThr takes the median of each throughput case's runs and splits
+// them into the throughput table's rows and the PUB/SUB table's.
+func splitThr(cases [][]result) (rows, pubSubRows []result) {
+	for _, runs := range cases {
+		if m := medianResult(runs); m.PubSubResult != nil {
+			pubSubRows = append(pubSubRows, m)
+		} else {
+			rows = append(rows, m)
+		}
+	}
+	return rows, pubSubRows
+}
+
+// writeSuiteTables prints -format table: the machine line, then the
+// throughput, PUB/SUB and latency tables (those with rows).
+func writeSuiteTables(w io.Writer, out suiteOutput, machine string) {
+	rows, pubSubRows := splitThr(out.thr)
+	var latRows []latResult
+	for _, runs := range out.lat {
+		latRows = append(latRows, medianLat(runs))
+	}
+	fmt.Fprintln(w, machine)
+	fmt.Fprintln(w)
+	writeTable(w, rows, out.rounds)
 	if len(pubSubRows) > 0 {
-		fmt.Fprintln(stdout)
-		writePubSubTable(stdout, pubSubRows, *rounds)
+		fmt.Fprintln(w)
+		writePubSubTable(w, pubSubRows, out.rounds)
 	}
 	if len(latRows) > 0 {
-		fmt.Fprintln(stdout)
-		writeLatTable(stdout, latRows, *rounds)
+		fmt.Fprintln(w)
+		writeLatTable(w, latRows, out.rounds)
 	}
-	if failed > 0 {
-		fmt.Fprintf(stderr, "bench: %d runs failed\n", failed)
-		return exitFail
-	}
-	return exitOK
 }
 
 func parseSizes(s string) ([]int, error) {
@@ -273,7 +362,7 @@ func medianLat(rs []latResult) latResult {
 func writeTable(w io.Writer, rows []result, rounds int) {
 	head := []string{"pattern", "transport", "size", "count", "msg/s", "MB/s", "CPU s/1M msgs (send/recv)", "peak RSS MiB (send/recv)"}
 	cells := [][]string{head}
-	oneProcess, broker := false, false
+	oneProcess, broker, noCopy := false, false, false
 	for _, r := range rows {
 		perM := 1e6 / float64(r.Count)
 		cpu := fmt.Sprintf("%.2f / %.2f", r.SenderCPUSec*perM, r.ReceiverCPUSec*perM)
@@ -288,9 +377,14 @@ func writeTable(w io.Writer, rows []result, rounds int) {
 			cpu += fmt.Sprintf(" / %.2f", r.BrokerCPUSec*perM)
 			rss += fmt.Sprintf(" / %.1f", float64(r.BrokerMaxRSSKB)/1024)
 		}
+		mb := fmt.Sprintf("%.1f", r.MBPerSec)
+		if !payloadCopied(r.Transport) {
+			noCopy = true
+			mb += " " + noCopyMark
+		}
 		cells = append(cells, []string{
 			r.Pattern, r.Transport, strconv.Itoa(r.Size), strconv.FormatInt(r.Count, 10),
-			thousands(r.MsgsPerSec), fmt.Sprintf("%.1f", r.MBPerSec), cpu, rss,
+			thousands(r.MsgsPerSec), mb, cpu, rss,
 		})
 	}
 	writeCells(w, cells)
@@ -299,6 +393,12 @@ func writeTable(w io.Writer, rows []result, rounds int) {
 	}
 	if oneProcess {
 		fmt.Fprintln(w, "\ninproc: sender and receiver share one process; (both) is that process's CPU and peak RSS.")
+	}
+	if noCopy {
+		// Without the mark an inproc row's MB/s reads as a memory
+		// bandwidth tens of times tcp's, which it is not.
+		fmt.Fprintln(w, "\ninproc: MB/s "+noCopyMark+" is the payload of the messages handed over, not bytes copied:"+
+			" the receiver gets the sender's slice itself, so it is no bandwidth to set beside tcp's or ipc's.")
 	}
 	if broker {
 		fmt.Fprintln(w, "\nbroker: count is requests, msg/s replies per second at the clients, MB/s request payload;"+
@@ -309,7 +409,7 @@ func writeTable(w io.Writer, rows []result, rounds int) {
 // writePubSubTable prints the pubsub rows as an aligned Markdown table.
 func writePubSubTable(w io.Writer, rows []result, rounds int) {
 	head := []string{"pattern", "transport", "size", "count", "subs", "match %", "pub msg/s", "sub msg/s median", "sub msg/s min",
-		"written", "dropped", "CPU s/1M msgs (pub/subs)", "peak RSS MiB (pub/subs)"}
+		"dropped %", "written", "dropped", "CPU s/1M msgs (pub/subs)", "peak RSS MiB (pub/subs)"}
 	cells := [][]string{head}
 	oneProcess := false
 	for _, r := range rows {
@@ -326,7 +426,7 @@ func writePubSubTable(w io.Writer, rows []result, rounds int) {
 			r.Pattern, r.Transport, strconv.Itoa(r.Size), strconv.FormatInt(r.Count, 10),
 			strconv.Itoa(ps.Subs), strconv.Itoa(ps.Match),
 			thousands(ps.PubMsgsPerSec), thousands(ps.SubMsgsPerSecMedian), thousands(ps.SubMsgsPerSecMin),
-			thousands(float64(ps.PubMsgsWritten)), thousands(float64(ps.PubDrops)), cpu, rss,
+			fmt.Sprintf("%.1f", dropPct(ps)), thousands(float64(ps.PubMsgsWritten)), thousands(float64(ps.PubDrops)), cpu, rss,
 		})
 	}
 	writeCells(w, cells)
@@ -335,12 +435,36 @@ func writePubSubTable(w io.Writer, rows []result, rounds int) {
 	}
 	fmt.Fprintln(w, "\npubsub: pub msg/s is the publisher's send rate over all count messages (Send never waits;"+
 		" a subscriber whose queue is full loses the message); sub msg/s is each subscriber's data messages over"+
-		" its first-to-last time, the median and the slowest subscriber; written and dropped are the copies the"+
+		" its first-to-last time, the median and the slowest subscriber: the delivered rates. dropped %, beside them,"+
+		" is the share of the matching copies (matched x subs) that the publisher dropped; read each rate with it:"+
+		" a subscriber that lost most messages got the rest in bursts. written and dropped are the copies the"+
 		" publisher wrote to and dropped for its subscribers. CPU per 1M published messages: the publisher's"+
 		" process / all subscriber processes together; RSS: the publisher's / the largest subscriber's.")
 	if oneProcess {
 		fmt.Fprintln(w, "\ninproc: publisher and subscribers share one process; (all) is that process's CPU and peak RSS.")
 	}
+}
+
+// noCopyMark follows an MB/s figure that counts payload handed over by
+// reference (inproc) rather than bytes copied.
+const noCopyMark = "(no copy)"
+
+// payloadCopied says whether a transport copies the payload to the
+// receiver: tcp and ipc write and read every byte; inproc hands the
+// sender's slice over.
+func payloadCopied(transport string) bool { return transport != "inproc" }
+
+// dropPct is the share, in percent, of the copies the publisher owed its
+// subscribers (every matching message, once per subscriber) that it
+// dropped; 0 when it owed none. The owed copies are matched x subs rather
+// than written + dropped, which are each a median over the rounds and so
+// need not add up.
+func dropPct(ps *PubSubResult) float64 {
+	owed := float64(ps.Matched) * float64(ps.Subs)
+	if owed == 0 {
+		return 0
+	}
+	return 100 * float64(ps.PubDrops) / owed
 }
 
 // writeLatTable prints the latency rows as an aligned Markdown table.
@@ -426,6 +550,12 @@ func thousands(v float64) string {
 
 // machineLine describes where the figures come from.
 func machineLine() string {
+	return fmt.Sprintf("%s, %d cores, %s %s/%s, %s", cpuModel(), runtime.NumCPU(), runtime.Version(),
+		runtime.GOOS, runtime.GOARCH, time.Now().UTC().Format("2006-01-02"))
+}
+
+// cpuModel is the first "model name" of /proc/cpuinfo, or "unknown CPU".
+func cpuModel() string {
 	model := "unknown CPU"
 	if f, err := os.Open("/proc/cpuinfo"); err == nil {
 		sc := bufio.NewScanner(f)
@@ -437,6 +567,5 @@ func machineLine() string {
 		}
 		f.Close()
 	}
-	return fmt.Sprintf("%s, %d cores, %s %s/%s, %s", model, runtime.NumCPU(), runtime.Version(),
-		runtime.GOOS, runtime.GOARCH, time.Now().UTC().Format("2006-01-02"))
+	return model
 }

@@ -87,6 +87,12 @@ type config struct {
 	subs    int   // subscriber processes per run
 	matches []int // percentages of published messages that match
 	nodrop  bool  // also run libzmq with ZMQ_XPUB_NODROP
+	// charts is a directory to draw the report into as SVG charts
+	// (-mode thr and lat); "" draws none.
+	charts string
+	// from is a file of -json output to draw the charts from instead of
+	// measuring ("-": stdin); "" measures.
+	from string
 }
 
 // parseFlags parses args (without the program name) into a config.
@@ -107,6 +113,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	subs := fs.Int("subs", pubsubDefaultSubs, "-mode pubsub: subscriber processes per run")
 	match := fs.String("match", "100", "-mode pubsub: comma-separated percentages of published messages that match the subscribers' topic: 100, 50")
 	nodrop := fs.Bool("nodrop", false, "-mode pubsub: also run libzmq with ZMQ_XPUB_NODROP=1 (lossless, shown as "+implLibzmqNodrop+")")
+	charts := fs.String("charts", "", "-mode thr and lat: also draw the report as SVG bar charts, one per transport, into this directory")
+	from := fs.String("from", "", "with -charts: draw the charts from this file of -json output (- for stdin) and measure nothing")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: compare [flags]\n\nRuns PUSH/PULL throughput for wisp, libzmq and zmq4, interleaved, and prints medians.\n"+
 			"With -mode lat it runs REQ/REP round-trip latency instead, with -mode pubsub PUB -> N SUB fan-out.\n\n")
@@ -119,7 +127,24 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		return config{}, fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
 	}
 
-	cfg := config{count: *count, rounds: *rounds, json: *jsonOut, wispRoot: *wispRoot, timeout: *timeout}
+	cfg := config{count: *count, rounds: *rounds, json: *jsonOut, wispRoot: *wispRoot, timeout: *timeout, charts: *charts, from: *from}
+	if cfg.from != "" {
+		// Redrawing measures nothing, so a measuring flag would be
+		// ignored: refuse it rather than let it look as if it counted.
+		if cfg.charts == "" {
+			return config{}, fmt.Errorf("%w: -from: got it without -charts, want -charts DIR with it", errUsage)
+		}
+		var other []string
+		fs.Visit(func(f *flag.Flag) {
+			if f.Name != "charts" && f.Name != "from" {
+				other = append(other, "-"+f.Name)
+			}
+		})
+		if len(other) > 0 {
+			return config{}, fmt.Errorf("%w: got %s with -from, want only -charts: -from draws a finished run and measures nothing", errUsage, strings.Join(other, " "))
+		}
+		return cfg, nil
+	}
 	var err error
 	modes, err := parseChoices(*mode, []string{modeThr, modeLat, modePubsub})
 	if err != nil || len(modes) != 1 {
@@ -142,6 +167,11 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		return config{}, fmt.Errorf("%w: -impls: %w", errUsage, err)
 	}
 	if cfg.mode == modePubsub {
+		if cfg.charts != "" {
+			// A fan-out rate means little without its drops beside it,
+			// which a bar chart would leave out.
+			return config{}, fmt.Errorf("%w: -charts: got it with -mode %s, want -mode %s or %s: the fan-out report stays a table", errUsage, modePubsub, modeThr, modeLat)
+		}
 		for _, im := range cfg.impls {
 			if slices.Contains(zmtpImpls, im) {
 				return config{}, fmt.Errorf("%w: -impls: got %s with -mode %s, want it only with -mode %s or %s", errUsage, im, modePubsub, modeThr, modeLat)

@@ -18,9 +18,17 @@
 //	cd bench/compare && go run . -mode lat -rounds 5
 //	cd bench/compare && go run . -mode pubsub -match 100,50 -nodrop
 //	cd bench/compare && go run . -transports tcp -sizes 16,4096 -impls libzmq,wisp-zmtp,wisp-libzmq,libzmq-wisp,wisp
+//
+// -charts DIR also draws the thr or lat report as SVG bar charts (with
+// gonum.org/v1/plot, which is why they are here and not in wisp's own
+// module); -from FILE draws them from a saved -json run instead:
+//
+//	cd bench/compare && go run . -json -transports tcp -sizes 16,4096 -rounds 3 > thr.json
+//	cd bench/compare && go run . -charts charts -from thr.json
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -52,6 +60,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	cfg, err := parseFlags(args, stderr)
 	if err != nil {
 		return err
+	}
+	if cfg.from != "" {
+		return chartsFromFile(cfg.from, cfg.charts, os.Stdin, stderr)
 	}
 	dir, err := os.MkdirTemp("", "wispcmp-")
 	if err != nil {
@@ -249,13 +260,60 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 	}
 
+	// The report first, then the charts: a chart that cannot be written
+	// must not cost the figures of a long run.
 	if cfg.json {
 		for _, n := range notes {
 			fmt.Fprintln(stderr, "note:", n)
 		}
-		return writeJSON(stdout, m, rows, cfg.rounds)
+		err = writeJSON(stdout, m, rows, cfg.rounds)
+	} else {
+		err = writeTable(stdout, m, rows, cfg.rounds, notes)
 	}
-	return writeTable(stdout, m, rows, cfg.rounds, notes)
+	return errors.Join(err, writeCharts(cfg.charts, stderr, func(w io.Writer) error { return writeJSON(w, m, rows, cfg.rounds) }))
+}
+
+// writeCharts draws, into dir ("" draws nothing), the charts of the JSON
+// rows that writeRows writes: the charts come from the -json output of
+// the run, exactly as -from would draw them from a saved copy.
+func writeCharts(dir string, stderr io.Writer, writeRows func(io.Writer) error) error {
+	if dir == "" {
+		return nil
+	}
+	var b bytes.Buffer
+	if err := writeRows(&b); err != nil {
+		return err
+	}
+	files, err := drawCharts(&b, dir)
+	for _, f := range files {
+		fmt.Fprintln(stderr, "wrote", f)
+	}
+	if err != nil {
+		return fmt.Errorf("charts: %w", err)
+	}
+	return nil
+}
+
+// chartsFromFile is -from: it draws the charts of the -json output in
+// file ("-": stdin) into dir.
+func chartsFromFile(file, dir string, stdin io.Reader, stderr io.Writer) error {
+	in := stdin
+	if file != "-" {
+		f, err := os.Open(file)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		in = f
+	}
+	files, err := drawCharts(in, dir)
+	for _, f := range files {
+		fmt.Fprintln(stderr, "wrote", f)
+	}
+	if err != nil {
+		return fmt.Errorf("charts from %s: %w", file, err)
+	}
+	return nil
 }
 
 // measureRow runs all rounds for one (transport, size), in each round every
@@ -311,11 +369,15 @@ func runLat(ctx context.Context, cfg config, runners map[string]latRunner, m mac
 			notes = append(notes, rowNotes...)
 		}
 	}
+	// The report first, then the charts, as in -mode thr.
+	var err error
 	if cfg.json {
 		for _, n := range notes {
 			fmt.Fprintln(stderr, "note:", n)
 		}
-		return writeLatJSON(stdout, m, rows, cfg.rounds)
+		err = writeLatJSON(stdout, m, rows, cfg.rounds)
+	} else {
+		err = writeLatTable(stdout, m, rows, cfg.rounds, notes)
 	}
-	return writeLatTable(stdout, m, rows, cfg.rounds, notes)
+	return errors.Join(err, writeCharts(cfg.charts, stderr, func(w io.Writer) error { return writeLatJSON(w, m, rows, cfg.rounds) }))
 }
