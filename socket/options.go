@@ -392,16 +392,18 @@ func WithDeferredAck(on bool) Option {
 	}
 }
 
-// WithTLS puts TLS, with config, over the tcp connections the socket binds
-// (as a TLS server) and dials (as a client, checking the server against
-// the endpoint's host unless config names a ServerName). The TLS
-// handshake runs within the handshake timeout, before the protocol's: a
-// failure is EventHandshakeFailed with ErrTLSHandshake on both sides, and
-// a connected peer's TLS state (the certificates it presented) is on its
-// events, its PeerStats and, on a ROUTER, Socket.Peer. It combines with
-// WithReusePort, WithLocalAddr, WithDialer and WithListener (which then
-// carry the encrypted bytes). ipc and inproc, which never leave the
-// machine, are not affected.
+// WithTLS is the TLS config of the socket's "tls://host:port" endpoints:
+// TLS over tcp, the socket a TLS server on those it binds and a client on
+// those it connects (checking the server against the endpoint's host
+// unless config names a ServerName). Its tcp://, ipc:// and inproc://
+// endpoints stay plain, so one socket may serve both, and events name
+// each endpoint as what it is. The TLS handshake runs within the
+// handshake timeout, before the protocol's: a failure is
+// EventHandshakeFailed with ErrTLSHandshake on both sides, and a connected
+// peer's TLS state (the certificates it presented) is on its events, its
+// PeerStats and, on a ROUTER, Socket.Peer. It combines with WithReusePort,
+// WithLocalAddr, WithDialer and WithListener (which then carry the
+// encrypted bytes).
 func WithTLS(config *tls.Config) Option {
 	return func(o *options) error {
 		if config == nil {

@@ -104,6 +104,7 @@ func (s *Socket) emit(ev engine.Event) {
 
 // Bind makes the socket accept connections on endpoint: "tcp://host:port"
 // (port 0 picks a free port; host "*" means every interface),
+// "tls://host:port" (the same, with TLS: see WithTLS),
 // "ipc:///path/to/socket" (a stale socket file left by a dead process is
 // replaced; a live one is an error), or "inproc://name". It returns the
 // endpoint actually bound, with the real port, for use in Connect and

@@ -4,8 +4,11 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/wispmq/wisp/transport"
 )
 
 // TestWithTLSPeerIdentity: with WithTLS, the certificate a peer presented
@@ -25,7 +28,7 @@ func TestWithTLSPeerIdentity(t *testing.T) {
 		return &tls.Config{RootCAs: ca.pool, Certificates: certs, MinVersion: tls.VersionTLS13}
 	}
 	router := newSocket(t, Router, WithTLS(server), WithEventBuffer(1024))
-	ep, err := router.Bind("tcp://127.0.0.1:0")
+	ep, err := router.Bind("tls://127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -35,7 +38,17 @@ func TestWithTLSPeerIdentity(t *testing.T) {
 	if err := alice.Connect(ep); err != nil {
 		t.Fatal(err)
 	}
+	if !strings.HasPrefix(ep, "tls://") {
+		t.Fatalf("Bind returned %q, want the tls:// endpoint it is", ep)
+	}
+	plain, err := router.Bind("tcp://127.0.0.1:0") // the same socket, without TLS
+	if err != nil {
+		t.Fatal(err)
+	}
 	ev := waitKind(t, ctx, router, EventConnected)
+	if !strings.HasPrefix(ev.Endpoint, "tls://") {
+		t.Fatalf("EventConnected names endpoint %q, want tls://", ev.Endpoint)
+	}
 	if ev.TLS == nil || len(ev.TLS.PeerCertificates) == 0 || ev.TLS.PeerCertificates[0].Subject.CommonName != "alice" {
 		t.Fatalf("EventConnected's TLS state does not name alice: %+v", ev.TLS)
 	}
@@ -91,5 +104,23 @@ func TestWithTLSPeerIdentity(t *testing.T) {
 	}
 	if _, err := New(Push, WithTLS(nil)); !errors.Is(err, ErrInvalidOption) {
 		t.Fatalf("WithTLS(nil): got %v, want ErrInvalidOption", err)
+	}
+	// tcp:// stays plain on a socket WithTLS: a plain peer is served there.
+	bob := newSocket(t, Dealer, WithRoutingID([]byte("b")))
+	if err := bob.Connect(plain); err != nil {
+		t.Fatal(err)
+	}
+	if err := bob.Send(ctx, []byte("plain")); err != nil {
+		t.Fatal(err)
+	}
+	if m, err := router.Recv(ctx); err != nil || string(m[0]) != "b" {
+		t.Fatalf("the plain endpoint: %q, %v", m, err)
+	}
+	if ps, err := router.Peer([]byte("b")); err != nil || ps.TLS != nil {
+		t.Fatalf("a plain peer's TLS state: %+v, %v; want none", ps.TLS, err)
+	}
+	// A tls:// endpoint without WithTLS is refused at once.
+	if err := bob.Connect(ep); !errors.Is(err, transport.ErrInvalidConfig) {
+		t.Fatalf("Connect to tls:// without WithTLS: got %v, want transport.ErrInvalidConfig", err)
 	}
 }

@@ -6,11 +6,12 @@
 //	tcp://127.0.0.1:5555   a TCP host and port
 //	tcp://[::1]:5555       an IPv6 host, in brackets
 //	tcp://*:5555           all interfaces (for Listen)
+//	tls://127.0.0.1:5555   TLS over tcp, with Config.TLS
 //	ipc:///tmp/wisp.sock   a unix domain socket path ("ipc://rel.sock" is relative)
 //	inproc://name          an in-process name, served by the socket engine itself
 //
-// ParseEndpoint checks an endpoint strictly; Listen and Dial open tcp and ipc
-// endpoints, with SO_REUSEPORT on request and with any dialer or listener the
+// ParseEndpoint checks an endpoint strictly; Listen and Dial open tcp, tls
+// and ipc endpoints, with SO_REUSEPORT on request and with any dialer or listener the
 // caller brings (TLS, a SOCKS proxy, ...) through Config. inproc endpoints are
 // parsed here but handled by the engine, so Listen and Dial refuse them with
 // ErrUnsupported.

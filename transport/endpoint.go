@@ -11,6 +11,7 @@ import (
 // Schemes understood by ParseEndpoint.
 const (
 	SchemeTCP    = "tcp"
+	SchemeTLS    = "tls" // TLS over tcp, with Config.TLS
 	SchemeIPC    = "ipc"
 	SchemeInproc = "inproc"
 )
@@ -89,7 +90,7 @@ func ParseEndpoint(s string) (Endpoint, error) {
 		return Endpoint{}, invalid(s, "missing scheme, want scheme://address")
 	}
 	switch scheme {
-	case SchemeTCP:
+	case SchemeTCP, SchemeTLS:
 		host, port, why := splitTCP(addr)
 		if why != "" {
 			return Endpoint{}, invalid(s, why)
@@ -97,7 +98,7 @@ func ParseEndpoint(s string) (Endpoint, error) {
 		if host == "*" {
 			host = ""
 		}
-		return Endpoint{Scheme: SchemeTCP, Address: net.JoinHostPort(host, port)}, nil
+		return Endpoint{Scheme: scheme, Address: net.JoinHostPort(host, port)}, nil
 	case SchemeIPC:
 		if addr == "" {
 			return Endpoint{}, invalid(s, "empty ipc path")
@@ -228,17 +229,21 @@ func (e Endpoint) String() string {
 	if e.Scheme == "" && e.Address == "" {
 		return ""
 	}
-	if e.Scheme == SchemeTCP && strings.HasPrefix(e.Address, ":") {
-		return "tcp://*" + e.Address
+	if (e.Scheme == SchemeTCP || e.Scheme == SchemeTLS) && strings.HasPrefix(e.Address, ":") {
+		return e.Scheme + "://*" + e.Address
 	}
 	return e.Scheme + "://" + e.Address
 }
 
 // Network returns the net package network name for the endpoint: "tcp" for
-// tcp, "unix" for ipc, "inproc" for inproc, and the scheme itself otherwise.
+// tcp and tls, "unix" for ipc, "inproc" for inproc, and the scheme itself
+// otherwise.
 func (e Endpoint) Network() string {
-	if e.Scheme == SchemeIPC {
+	switch e.Scheme {
+	case SchemeIPC:
 		return "unix"
+	case SchemeTLS:
+		return "tcp"
 	}
 	return e.Scheme
 }

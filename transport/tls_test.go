@@ -3,6 +3,7 @@ package transport
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"net"
 	"path/filepath"
 	"testing"
@@ -107,14 +108,18 @@ func TestTLSClientWithoutCertRefused(t *testing.T) {
 	}
 }
 
-// TestConfigTLS: Config.TLS makes Listen's connections TLS servers and
-// Dial's TLS clients checking the endpoint's host, with the handshake
-// left to the caller; ipc is not affected.
+// TestConfigTLS: on tls:// endpoints, Config.TLS makes Listen's
+// connections TLS servers and Dial's TLS clients checking the endpoint's
+// host, with the handshake left to the caller; tcp:// and ipc:// stay
+// plain, and tls:// without a config is refused.
 func TestConfigTLS(t *testing.T) {
 	pki := newTestPKI(t)
 	client := pki.clientConfig(true)
 	client.ServerName = "" // Dial names the endpoint's host
-	l, bound := mustListen(t, "tcp://127.0.0.1:0", Config{TLS: pki.serverConfig()})
+	l, bound := mustListen(t, "tls://127.0.0.1:0", Config{TLS: pki.serverConfig()})
+	if bound.Scheme != SchemeTLS {
+		t.Fatalf("Listen returned %s, want a tls:// endpoint", bound)
+	}
 	ch := acceptTLS(t.Context(), l)
 	c, err := Dial(t.Context(), bound, Config{TLS: client, ReusePort: true})
 	if err != nil {
@@ -138,6 +143,21 @@ func TestConfigTLS(t *testing.T) {
 	defer r.c.Close()
 	pingPong(t, c, r.c)
 
+	if _, err := Dial(t.Context(), bound, Config{}); !errors.Is(err, ErrInvalidConfig) {
+		t.Fatalf("Dial tls:// without a TLS config: got %v, want ErrInvalidConfig", err)
+	}
+	tcpL, tcpEP := mustListen(t, "tcp://127.0.0.1:0", Config{TLS: pki.serverConfig()})
+	if _, isTLS := tcpL.(interface{ ConnectionState() tls.ConnectionState }); isTLS {
+		t.Fatal("a tcp:// listener got TLS")
+	}
+	pc, err := Dial(t.Context(), tcpEP, Config{TLS: client})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	if _, isTLS := pc.(*tls.Conn); isTLS {
+		t.Fatal("a tcp:// connection got TLS")
+	}
 	ipcL, ipcEP := mustListen(t, "ipc://"+filepath.Join(t.TempDir(), "plain.sock"), Config{TLS: pki.serverConfig()})
 	if _, isTLS := ipcL.(interface{ ConnectionState() tls.ConnectionState }); isTLS {
 		t.Fatal("an ipc listener got TLS")

@@ -34,13 +34,14 @@ type Config struct {
 	// Listen replaces net.Listen (for example to wrap with tls.NewListener).
 	// network and address are as for Dial.
 	Listen func(ctx context.Context, network, address string) (net.Listener, error)
-	// TLS, if set, puts TLS over tcp: Listen's connections are servers with
-	// this config and Dial's clients (with the endpoint's host as
-	// ServerName unless the config names one). The handshake is left to
-	// the caller, which runs it within its own deadline, so that a failure
-	// shows as the handshake's on both sides. It combines with ReusePort,
-	// LocalAddr and a custom Dial or Listen, which then carry the bytes
-	// TLS encrypts. ipc is not affected: it never leaves the machine.
+	// TLS is the config of tls:// endpoints (TLS over tcp), which need
+	// one: Listen's connections are servers with it and Dial's clients
+	// (with the endpoint's host as ServerName unless the config names
+	// one). The handshake is left to the caller, which runs it within its
+	// own deadline, so that a failure shows as the handshake's on both
+	// sides. It combines with ReusePort, LocalAddr and a custom Dial or
+	// Listen, which then carry the bytes TLS encrypts. tcp:// and ipc://
+	// endpoints stay plain.
 	TLS *tls.Config
 }
 
@@ -66,7 +67,7 @@ func Listen(ctx context.Context, ep Endpoint, cfg Config) (net.Listener, Endpoin
 		return nil, Endpoint{}, err
 	}
 	switch ep.Scheme {
-	case SchemeTCP:
+	case SchemeTCP, SchemeTLS:
 		return listenTCP(ctx, ep, cfg)
 	case SchemeIPC:
 		l, err := listenIPC(ctx, ep, cfg)
@@ -90,7 +91,7 @@ func Dial(ctx context.Context, ep Endpoint, cfg Config) (net.Conn, error) {
 		return nil, err
 	}
 	switch ep.Scheme {
-	case SchemeTCP:
+	case SchemeTCP, SchemeTLS:
 		return dialTCP(ctx, ep, cfg)
 	case SchemeIPC:
 		if cfg.ReusePort || cfg.LocalAddr != "" {
@@ -105,13 +106,16 @@ func Dial(ctx context.Context, ep Endpoint, cfg Config) (net.Conn, error) {
 // normalize checks an Endpoint that may have been built by hand rather than
 // by ParseEndpoint, and returns it in the form ParseEndpoint gives.
 func normalize(ep Endpoint) (Endpoint, error) {
-	if ep.Scheme == SchemeTCP && len(ep.Address) > 1 && ep.Address[0] == '*' && ep.Address[1] == ':' {
+	if (ep.Scheme == SchemeTCP || ep.Scheme == SchemeTLS) && len(ep.Address) > 1 && ep.Address[0] == '*' && ep.Address[1] == ':' {
 		ep.Address = ep.Address[1:]
 	}
 	return ParseEndpoint(ep.String())
 }
 
 func listenTCP(ctx context.Context, ep Endpoint, cfg Config) (net.Listener, Endpoint, error) {
+	if err := needTLS(ep, cfg); err != nil {
+		return nil, Endpoint{}, err
+	}
 	if cfg.ReusePort && cfg.Listen != nil {
 		return nil, Endpoint{}, fmt.Errorf("%w: ReusePort cannot apply to a custom Listen (%s)", ErrInvalidConfig, ep)
 	}
@@ -129,7 +133,7 @@ func listenTCP(ctx context.Context, ep Endpoint, cfg Config) (net.Listener, Endp
 	if err = checkListen(ep, l, err); err != nil {
 		return nil, Endpoint{}, err
 	}
-	if cfg.TLS != nil {
+	if ep.Scheme == SchemeTLS {
 		l = tls.NewListener(l, cfg.TLS)
 	}
 	host, port, _ := net.SplitHostPort(ep.Address) // valid after normalize
@@ -138,7 +142,7 @@ func listenTCP(ctx context.Context, ep Endpoint, cfg Config) (net.Listener, Endp
 	} else if _, p, err := net.SplitHostPort(l.Addr().String()); err == nil {
 		port = p
 	}
-	return l, Endpoint{Scheme: SchemeTCP, Address: net.JoinHostPort(host, port)}, nil
+	return l, Endpoint{Scheme: ep.Scheme, Address: net.JoinHostPort(host, port)}, nil
 }
 
 // checkListen turns a listen result into this package's errors.
@@ -155,6 +159,9 @@ func checkListen(ep Endpoint, l net.Listener, err error) error {
 }
 
 func dialTCP(ctx context.Context, ep Endpoint, cfg Config) (net.Conn, error) {
+	if err := needTLS(ep, cfg); err != nil {
+		return nil, err
+	}
 	host, port, _ := net.SplitHostPort(ep.Address) // valid after normalize
 	if host == "" {
 		return nil, invalid(ep.String(), "cannot dial the all-interfaces host *")
@@ -167,7 +174,7 @@ func dialTCP(ctx context.Context, ep Endpoint, cfg Config) (net.Conn, error) {
 			return nil, fmt.Errorf("%w: ReusePort and LocalAddr cannot apply to a custom Dial (%s)", ErrInvalidConfig, ep)
 		}
 		c, err := dialWith(ctx, cfg, "tcp", ep.Address)
-		return withTLS(c, err, cfg, host)
+		return withTLS(c, err, ep, cfg, host)
 	}
 	d := net.Dialer{}
 	if cfg.LocalAddr != "" {
@@ -184,13 +191,21 @@ func dialTCP(ctx context.Context, ep Endpoint, cfg Config) (net.Conn, error) {
 	if err != nil && errors.Is(err, syscall.EADDRINUSE) {
 		return nil, fmt.Errorf("%w: dial %s from %s: %w", ErrAddressInUse, ep, cfg.LocalAddr, err)
 	}
-	return withTLS(c, err, cfg, host)
+	return withTLS(c, err, ep, cfg, host)
 }
 
-// withTLS makes a dialed connection a TLS client when cfg asks for TLS;
-// the handshake is the caller's to run.
-func withTLS(c net.Conn, err error, cfg Config, host string) (net.Conn, error) {
-	if err != nil || cfg.TLS == nil {
+// needTLS refuses a tls:// endpoint without a TLS config.
+func needTLS(ep Endpoint, cfg Config) error {
+	if ep.Scheme == SchemeTLS && cfg.TLS == nil {
+		return fmt.Errorf("%w: %s needs a TLS config", ErrInvalidConfig, ep)
+	}
+	return nil
+}
+
+// withTLS makes a connection dialed to a tls:// endpoint a TLS client; the
+// handshake is the caller's to run.
+func withTLS(c net.Conn, err error, ep Endpoint, cfg Config, host string) (net.Conn, error) {
+	if err != nil || ep.Scheme != SchemeTLS {
 		return c, err
 	}
 	tc := cfg.TLS

@@ -63,9 +63,9 @@ func TestE2ETLS(t *testing.T) {
 	dir := t.TempDir()
 	writePKI(t, dir)
 	f := func(name string) string { return filepath.Join(dir, name) }
-	pull := start(t, nil, "-type", "pull", "-bind", "tcp://127.0.0.1:0", "-count", "2", "-timeout", "20s", "-v", "-format", "json",
+	pull := start(t, nil, "-type", "pull", "-bind", "tls://127.0.0.1:0", "-count", "2", "-timeout", "20s", "-v", "-format", "json",
 		"-tls-cert", f("server.pem"), "-tls-key", f("server.key"), "-tls-ca", f("ca.pem"))
-	ep := boundEndpoint(t, pull, "tcp://127.0.0.1:0")
+	ep := boundEndpoint(t, pull, "tls://127.0.0.1:0")
 
 	stranger := start(t, strings.NewReader("nope\n"), "-type", "push", "-connect", ep, "-timeout", "2s", "-tls-ca", f("ca.pem"))
 	stranger.wait()

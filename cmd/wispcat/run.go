@@ -171,7 +171,8 @@ that start with a -subscribe prefix), xpub (publishes as pub does and
 prints "subscribe PREFIX" and "cancel PREFIX" as its subscribers change).
 
 Endpoints: tcp://HOST:PORT (port 0 picks one; wispcat prints it),
-ipc:///path/to/socket, inproc://NAME (same process only).
+tls://HOST:PORT (the same with TLS: see -tls-ca), ipc:///path/to/socket,
+inproc://NAME (same process only).
 
 Protocols: wisp (WISP/1, the default) or, with -protocol zmtp, ZMTP 3.1 to
 talk to libzmq, pyzmq and other ZeroMQ peers (delivery across a lost
@@ -244,9 +245,9 @@ func parse(args []string, stderr io.Writer) (*config, error) {
 		cfg.format = f
 		return err
 	})
-	fs.StringVar(&cfg.tlsCert, "tls-cert", "", "use TLS over tcp, presenting the certificate in PEM `FILE` (with -tls-key)")
+	fs.StringVar(&cfg.tlsCert, "tls-cert", "", "tls:// endpoints: present the certificate in PEM `FILE` (with -tls-key)")
 	fs.StringVar(&cfg.tlsKey, "tls-key", "", "the private key of -tls-cert, in PEM `FILE`")
-	fs.StringVar(&cfg.tlsCA, "tls-ca", "", "use TLS over tcp, trusting the CA certificates in PEM `FILE`: a connecting\nsocket checks its server against them, a binding one requires client\ncertificates signed by them (mutual TLS)")
+	fs.StringVar(&cfg.tlsCA, "tls-ca", "", "tls:// endpoints: trust the CA certificates in PEM `FILE`: a connecting\nsocket checks its server against them, a binding one requires client\ncertificates signed by them (mutual TLS)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -316,6 +317,13 @@ func parse(args []string, stderr io.Writer) (*config, error) {
 	}
 	if (cfg.tlsCert == "") != (cfg.tlsKey == "") {
 		return bad("-tls-cert and -tls-key go together")
+	}
+	tlsEndpoint := slices.ContainsFunc(eps, func(e endpoint) bool { return strings.HasPrefix(e.addr, "tls://") })
+	switch withTLS := cfg.tlsCert != "" || cfg.tlsCA != ""; {
+	case withTLS && !tlsEndpoint:
+		return bad("the -tls flags are for tls:// endpoints, and none is given")
+	case tlsEndpoint && !withTLS:
+		return bad("a tls:// endpoint needs -tls-ca (to check peers) or -tls-cert and -tls-key")
 	}
 	return cfg, nil
 }

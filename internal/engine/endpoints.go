@@ -221,7 +221,10 @@ func (s *Engine) Connect(endpoint string) error {
 	if err != nil {
 		return err
 	}
-	if ep.Scheme == transport.SchemeTCP {
+	if ep.Scheme == transport.SchemeTLS && s.opts.TLS == nil {
+		return fmt.Errorf("%w: %s needs a TLS config (WithTLS)", transport.ErrInvalidConfig, endpoint)
+	}
+	if ep.Scheme == transport.SchemeTCP || ep.Scheme == transport.SchemeTLS {
 		// Fail now rather than retrying forever in the background.
 		host, port, _ := net.SplitHostPort(ep.Address)
 		if host == "" || port == "0" {
