@@ -31,7 +31,6 @@ const (
 	// writev instead of being copied into the write buffer.
 	largeFrame = 16 << 10
 	largePeek  = 4 << 10 // how much to read after a large frame
-	hdrChunk   = 256
 )
 
 // conn is one connection to a peer socket: a byte stream (tcp, ipc, a

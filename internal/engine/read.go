@@ -209,7 +209,9 @@ func (c *conn) readLarge() error {
 	if more {
 		return nil
 	}
+	c.hdrs = nil // a frame list of its own: see newHeaders
 	msgs := append(c.msgs[:0], c.takeMessage())
+	c.hdrs = nil
 	err = c.receive(msgs)
 	clear(msgs)
 	c.msgs = msgs[:0]
@@ -272,6 +274,7 @@ func (c *conn) deliverRefs(refs []FrameRef) error {
 	}
 	lo, hi := refs[0].Start, refs[len(refs)-1].End
 	chunk := append([]byte(nil), c.rbuf[lo:hi]...) // one copy, no zeroing
+	c.newHeaders(len(c.partial) + len(refs))
 	msgs := c.msgs[:0]
 	for _, r := range refs {
 		c.partial = append(c.partial, chunk[r.Start-lo:r.End-lo:r.End-lo])
@@ -279,6 +282,7 @@ func (c *conn) deliverRefs(refs []FrameRef) error {
 			msgs = append(msgs, c.takeMessage())
 		}
 	}
+	c.hdrs = nil // the messages keep what they need; the connection keeps none of it
 	var err error
 	if len(msgs) > 0 {
 		err = c.receive(msgs)
@@ -288,12 +292,20 @@ func (c *conn) deliverRefs(refs []FrameRef) error {
 	return err
 }
 
+// newHeaders gives the messages of one delivery a frame list of their own
+// to be carved from, of n frames. A list shared with later deliveries
+// would keep payloads the application took and dropped reachable from the
+// connection for as long as the list lasts. Reader role.
+func (c *conn) newHeaders(n int) {
+	c.hdrs = make([][]byte, 0, n)
+}
+
 // takeMessage turns the frames gathered in partial into a Message whose
-// frame list is carved from a shared chunk.
+// frame list is carved from the delivery's (newHeaders), or is its own.
 func (c *conn) takeMessage() Message {
 	n := len(c.partial)
 	if cap(c.hdrs)-len(c.hdrs) < n {
-		c.hdrs = make([][]byte, 0, max(hdrChunk, n))
+		c.hdrs = make([][]byte, 0, n)
 	}
 	start := len(c.hdrs)
 	c.hdrs = append(c.hdrs, c.partial...)
@@ -307,7 +319,7 @@ func (c *conn) takeMessage() Message {
 func (c *conn) messageOf(m Msg) Message {
 	if len(m.Rest) == 0 {
 		if cap(c.hdrs) == len(c.hdrs) {
-			c.hdrs = make([][]byte, 0, hdrChunk)
+			c.hdrs = make([][]byte, 0, 1)
 		}
 		c.hdrs = append(c.hdrs, m.First)
 		n := len(c.hdrs)
