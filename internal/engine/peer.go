@@ -397,12 +397,54 @@ func (s *Engine) attachPeerLocked(c *conn) *Peer {
 	p.winChanged.Store(true)
 	p.ackMu.Unlock()
 	c.p = p
+	s.setAsideTooLargeLocked(p)
 	p.conn.Store(c)
 	s.connected++
 	s.pumpOrphansLocked()
 	s.b.AttachedLocked(p, newSession)
 	s.broadcastRoomLocked() // a Send waiting for any peer can go on; WaitPeers
 	return p
+}
+
+// setAsideTooLargeLocked takes out of p's queue, before its connection
+// writes any of them, the messages larger than the peer just said it
+// accepts: written, each would end the connection ("frame too large"),
+// and a dialer would redial and write it again, forever, with every later
+// message stuck behind it. They become orphans, which go only to a peer
+// that accepts them (room) and which Flush and Close count as undelivered
+// until one does; for an addressed type they are dropped, since they are
+// for this peer only. Only a queue with nothing in flight is sorted this
+// way: what is in flight was written to this peer already. Callers hold
+// Engine.mu.
+func (s *Engine) setAsideTooLargeLocked(p *Peer) {
+	s.mu.AssertHeld()
+	if p.peerMax == 0 || p.ledger.Unacked() != 0 {
+		return
+	}
+	tooLarge := false
+	for i := range p.ledger.Len() {
+		if uint64(p.ledger.Peek(i).Size) > p.peerMax {
+			tooLarge = true
+			break
+		}
+	}
+	if !tooLarge {
+		return
+	}
+	dropped := 0
+	for _, m := range p.takeAll() {
+		switch {
+		case uint64(m.Size) <= p.peerMax:
+			p.push(m)
+		case s.caps.Addressed:
+			dropped++
+		default:
+			s.orphans.Push(m)
+		}
+	}
+	if dropped > 0 {
+		p.CountDrops(dropped)
+	}
 }
 
 // detachPeerLocked unhooks c from its peer, which keeps what it holds for
