@@ -3,40 +3,18 @@ package socket
 import (
 	"bufio"
 	"context"
-	"fmt"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/wispmq/wisp/internal/pyzmqtest"
 )
 
-// pythonWithZMQ is the interpreter Debian's python3-zmq serves; the first
-// python3 on PATH may be another one.
-const pythonWithZMQ = "/usr/bin/python3"
-
-var pyzmqCheck = sync.OnceValue(func() error {
-	out, err := exec.Command(pythonWithZMQ, "-c", "import zmq; print(zmq.zmq_version())").CombinedOutput()
-	if err != nil {
-		return fmt.Errorf("%v: %s", err, out)
-	}
-	return nil
-})
-
-// needPyzmq skips a test when libzmq's Python binding is not installed
-// (.ci/run installs it: apt-get install python3-zmq).
-func needPyzmq(t *testing.T) {
-	t.Helper()
-	if err := pyzmqCheck(); err != nil {
-		if os.Getenv("WISP_INTEROP_REQUIRED") != "" {
-			t.Fatalf("WISP_INTEROP_REQUIRED is set, but pyzmq cannot run: %v", err)
-		}
-		t.Skipf("skipping: this test talks to a real libzmq peer through pyzmq, and %s cannot import zmq (apt-get install python3-zmq): %v", pythonWithZMQ, err)
-	}
-}
+// pythonWithZMQ is the interpreter the pyzmq peers run with.
+const pythonWithZMQ = pyzmqtest.Python
 
 // pyPeer is a libzmq socket in a child process running
 // testdata/zmtp_peer.py, which says what it does on stdout.
@@ -46,7 +24,7 @@ type pyPeer struct {
 	lines    chan string
 	exited   chan struct{}
 	err      error // the process's exit, once exited is closed
-	stderr   strings.Builder
+	stderr   pyzmqtest.Buffer
 	Endpoint string // what it bound, when it binds
 }
 
@@ -55,7 +33,7 @@ type pyPeer struct {
 // its PID if it is still running.
 func startPy(t *testing.T, ctx context.Context, args ...string) *pyPeer {
 	t.Helper()
-	needPyzmq(t)
+	pyzmqtest.Need(t)
 	script, err := filepath.Abs("testdata/zmtp_peer.py")
 	if err != nil {
 		t.Fatal(err)

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"fmt"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -12,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wispmq/wisp/internal/pyzmqtest"
 	"github.com/wispmq/wisp/socket"
 )
 
@@ -22,13 +22,8 @@ import (
 // stdout lines and its exit. It is killed when the test ends.
 func pyzmqPeer(t *testing.T, args ...string) (lines <-chan string, exited <-chan error) {
 	t.Helper()
-	const python = "/usr/bin/python3" // Debian's python3-zmq serves this one
-	if out, err := exec.Command(python, "-c", "import zmq").CombinedOutput(); err != nil {
-		if os.Getenv("WISP_INTEROP_REQUIRED") != "" {
-			t.Fatalf("WISP_INTEROP_REQUIRED is set, but pyzmq cannot run: %v", err)
-		}
-		t.Skipf("skipping: needs pyzmq (apt-get install python3-zmq) for a real libzmq peer: %v %s", err, out)
-	}
+	pyzmqtest.Need(t)
+	const python = pyzmqtest.Python
 	script, err := filepath.Abs("../../socket/testdata/zmtp_peer.py")
 	if err != nil {
 		t.Fatal(err)

@@ -19,14 +19,15 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/wispmq/wisp/internal/engine"
+	"github.com/wispmq/wisp/internal/pyzmqtest"
 	"github.com/wispmq/wisp/wire/z85"
 )
 
 // These tests talk CURVE to libzmq through pyzmq, over 127.0.0.1 only.
 
-// curvePython is the interpreter with pyzmq; the first python3 on PATH may
+// curvePython is the interpreter with pyzmq (pyzmqtest.Python); the first python3 on PATH may
 // be another one.
-const curvePython = "/usr/bin/python3"
+const curvePython = pyzmqtest.Python
 
 // curvePyScript is a pyzmq peer:
 //
@@ -137,38 +138,14 @@ type curvePy struct {
 	lines  chan string // its stdout, line by line; closed at EOF
 	done   chan struct{}
 	err    error // cmd.Wait's, once done is closed
-	stderr curveSyncBuffer
-}
-
-// curveSyncBuffer is a bytes.Buffer that exec's copying goroutine may
-// write while a test reads it.
-type curveSyncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *curveSyncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *curveSyncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
+	stderr pyzmqtest.Buffer
 }
 
 // curveStartPy runs curvePyScript with args, or skips the test when pyzmq
 // is missing or lacks CURVE.
 func curveStartPy(t *testing.T, args ...string) *curvePy {
 	t.Helper()
-	if err := exec.Command(curvePython, "-c", "import sys, zmq; sys.exit(0 if zmq.has('curve') else 1)").Run(); err != nil {
-		if os.Getenv("WISP_INTEROP_REQUIRED") != "" {
-			t.Fatalf("WISP_INTEROP_REQUIRED is set, but pyzmq cannot run: %v", err)
-		}
-		t.Skipf("interop with libzmq needs %s with pyzmq built with CURVE: %v", curvePython, err)
-	}
+	pyzmqtest.Need(t)
 	script := filepath.Join(t.TempDir(), "curve_peer.py")
 	if err := os.WriteFile(script, []byte(curvePyScript), 0o600); err != nil {
 		t.Fatal(err)
