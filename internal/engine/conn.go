@@ -31,6 +31,7 @@ const (
 	// writev instead of being copied into the write buffer.
 	largeFrame = 16 << 10
 	largePeek  = 4 << 10 // how much to read after a large frame
+	hdrChunk   = 256     // frame-list entries allocated at a time within a delivery
 )
 
 // conn is one connection to a peer socket: a byte stream (tcp, ipc, a

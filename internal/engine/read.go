@@ -292,12 +292,13 @@ func (c *conn) deliverRefs(refs []FrameRef) error {
 	return err
 }
 
-// newHeaders gives the messages of one delivery a frame list of their own
-// to be carved from, of n frames. A list shared with later deliveries
-// would keep payloads the application took and dropped reachable from the
-// connection for as long as the list lasts. Reader role.
+// newHeaders gives the messages of one delivery, of n frames, frame lists
+// of their own to be carved from (in chunks of at most hdrChunk, which
+// stay small allocations). A list shared with later deliveries would keep
+// payloads the application took and dropped reachable from the connection
+// for as long as the list lasts. Reader role.
 func (c *conn) newHeaders(n int) {
-	c.hdrs = make([][]byte, 0, n)
+	c.hdrs = make([][]byte, 0, min(n, hdrChunk))
 }
 
 // takeMessage turns the frames gathered in partial into a Message whose
@@ -305,7 +306,7 @@ func (c *conn) newHeaders(n int) {
 func (c *conn) takeMessage() Message {
 	n := len(c.partial)
 	if cap(c.hdrs)-len(c.hdrs) < n {
-		c.hdrs = make([][]byte, 0, n)
+		c.hdrs = make([][]byte, 0, max(hdrChunk, n))
 	}
 	start := len(c.hdrs)
 	c.hdrs = append(c.hdrs, c.partial...)
