@@ -90,6 +90,20 @@ func (cs *cmdStream) expect(name string) ([]byte, error) {
 	return data, nil
 }
 
+// expectMetadata reads the next command, which must be named name and
+// carry metadata in the clear (READY, or PLAIN's INITIATE), and parses it.
+func (cs *cmdStream) expectMetadata(name string) (zmtp.Metadata, error) {
+	data, err := cs.expect(name)
+	if err != nil {
+		return nil, err
+	}
+	md, err := zmtp.ParseMetadata(data)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %w", engine.ErrProtocol, name, err)
+	}
+	return md, nil
+}
+
 // send writes one command, built by appending to b.
 func (cs *cmdStream) send(b []byte, doing string) error {
 	if _, err := cs.nc.Write(b); err != nil {

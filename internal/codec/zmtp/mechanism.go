@@ -78,13 +78,9 @@ func (m *null) handshake(ctx context.Context, cs *cmdStream, self zmtp.Metadata)
 	if err := cs.send(zmtp.AppendCommand(nil, zmtp.CmdReady, self.Append(nil)), "sending READY"); err != nil {
 		return nil, "", err
 	}
-	data, err := cs.expect(zmtp.CmdReady)
+	md, err := cs.expectMetadata(zmtp.CmdReady)
 	if err != nil {
 		return nil, "", err
-	}
-	md, err := zmtp.ParseMetadata(data)
-	if err != nil {
-		return nil, "", fmt.Errorf("%w: READY: %w", engine.ErrProtocol, err)
 	}
 	if m.sec.Server || m.sec.Authenticate != nil {
 		id, _ := md.Get(zmtp.PropIdentity)
@@ -123,13 +119,9 @@ func (m *plain) handshake(ctx context.Context, cs *cmdStream, self zmtp.Metadata
 	if err := cs.send(zmtp.AppendCommand(nil, zmtp.CmdInitiate, self.Append(nil)), "sending INITIATE"); err != nil {
 		return nil, "", err
 	}
-	data, err := cs.expect(zmtp.CmdReady)
+	md, err := cs.expectMetadata(zmtp.CmdReady)
 	if err != nil {
 		return nil, "", err
-	}
-	md, err := zmtp.ParseMetadata(data)
-	if err != nil {
-		return nil, "", fmt.Errorf("%w: READY: %w", engine.ErrProtocol, err)
 	}
 	return md, "", nil
 }
@@ -154,13 +146,9 @@ func (m *plain) serve(ctx context.Context, cs *cmdStream, self zmtp.Metadata) (z
 	if err := cs.send(zmtp.AppendCommand(nil, zmtp.CmdWelcome, nil), "sending WELCOME"); err != nil {
 		return nil, "", err
 	}
-	data, err = cs.expect(zmtp.CmdInitiate)
+	md, err := cs.expectMetadata(zmtp.CmdInitiate)
 	if err != nil {
 		return nil, "", err
-	}
-	md, err := zmtp.ParseMetadata(data)
-	if err != nil {
-		return nil, "", fmt.Errorf("%w: INITIATE: %w", engine.ErrProtocol, err)
 	}
 	if err := cs.send(zmtp.AppendCommand(nil, zmtp.CmdReady, self.Append(nil)), "sending READY"); err != nil {
 		return nil, "", err
