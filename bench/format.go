@@ -50,6 +50,19 @@ func (rec csvRecord) set(column, value string) {
 }
 
 // cells returns the row in csvColumns' order.
+// setCase sets the columns every row has: which case it is, and over how
+// many runs.
+func (rec csvRecord) setCase(table, pattern, transport, protocol string, size int, count int64, runs int, oneProcess bool) {
+	rec.set("table", table)
+	rec.set("pattern", pattern)
+	rec.set("transport", transport)
+	rec.set("protocol", protocol)
+	rec.set("size_bytes", strconv.Itoa(size))
+	rec.set("count", strconv.FormatInt(count, 10))
+	rec.set("rounds", strconv.Itoa(runs))
+	rec.set("one_process", strconv.FormatBool(oneProcess))
+}
+
 func (rec csvRecord) cells() []string {
 	out := make([]string, len(csvColumns))
 	for i, c := range csvColumns {
@@ -102,14 +115,7 @@ func thrCSV(m result, runs int) csvRecord {
 	if m.PubSubResult != nil {
 		table = tablePubSub
 	}
-	rec.set("table", table)
-	rec.set("pattern", m.Pattern)
-	rec.set("transport", m.Transport)
-	rec.set("protocol", m.Protocol)
-	rec.set("size_bytes", strconv.Itoa(m.Size))
-	rec.set("count", strconv.FormatInt(m.Count, 10))
-	rec.set("rounds", strconv.Itoa(runs))
-	rec.set("one_process", strconv.FormatBool(m.OneProcess))
+	rec.setCase(table, m.Pattern, m.Transport, m.Protocol, m.Size, m.Count, runs, m.OneProcess)
 	rec.set("msgs_per_sec", fmtRate(m.MsgsPerSec))
 	rec.set("mb_per_sec", fmt1(m.MBPerSec))
 	rec.set("payload_copied", strconv.FormatBool(payloadCopied(m.Transport)))
@@ -141,14 +147,7 @@ func thrCSV(m result, runs int) csvRecord {
 // runs.
 func latCSV(m latResult, runs int) csvRecord {
 	rec := csvRecord{}
-	rec.set("table", tableLatency)
-	rec.set("pattern", m.Pattern)
-	rec.set("transport", m.Transport)
-	rec.set("protocol", m.Protocol)
-	rec.set("size_bytes", strconv.Itoa(m.Size))
-	rec.set("count", strconv.FormatInt(m.Count, 10))
-	rec.set("rounds", strconv.Itoa(runs))
-	rec.set("one_process", strconv.FormatBool(m.OneProcess))
+	rec.setCase(tableLatency, m.Pattern, m.Transport, m.Protocol, m.Size, m.Count, runs, m.OneProcess)
 	rec.set("rtt_mean_us", fmt1(m.RTTMeanUS))
 	rec.set("rtt_p50_us", fmt1(m.RTTP50US))
 	rec.set("rtt_p90_us", fmt1(m.RTTP90US))
