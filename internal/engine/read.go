@@ -316,11 +316,19 @@ func (c *conn) takeMessage() Message {
 }
 
 // messageOf converts a sender's msg into a Message without copying payload,
-// for inproc links. Reader role.
+// for inproc links. Reader role. Small messages share frame lists carved
+// from chunks the link keeps, so that a stream of them allocates once per
+// hdrChunk messages, even when they cross one at a time; a message of
+// largeFrame bytes or more gets a list of its own, so that the link never
+// keeps a large payload the application took and dropped reachable.
 func (c *conn) messageOf(m Msg) Message {
+	if m.Size >= largeFrame {
+		own := make(Message, 0, 1+len(m.Rest))
+		return append(append(own, m.First), m.Rest...)
+	}
 	if len(m.Rest) == 0 {
 		if cap(c.hdrs) == len(c.hdrs) {
-			c.hdrs = make([][]byte, 0, 1)
+			c.hdrs = make([][]byte, 0, hdrChunk)
 		}
 		c.hdrs = append(c.hdrs, m.First)
 		n := len(c.hdrs)

@@ -377,16 +377,10 @@ func (c *conn) flushInproc(cmds []Command, batch []Msg) error {
 	if len(batch) == 0 {
 		return nil
 	}
-	frames := 0
-	for i := range batch {
-		frames += 1 + len(batch[i].Rest)
-	}
-	peer.newHeaders(frames)
 	msgs := peer.msgs[:0]
 	for _, m := range batch {
 		msgs = append(msgs, peer.messageOf(m))
 	}
-	peer.hdrs = nil // see newHeaders
 	err := peer.receive(msgs)
 	clear(msgs)
 	peer.msgs = msgs[:0]
