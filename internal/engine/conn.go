@@ -11,6 +11,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/wispmq/wisp/internal/lockorder"
@@ -24,7 +25,6 @@ const (
 	// fewer than an ack interval are pending: the latency a Flush can see,
 	// traded for one ACK per interval instead of one per read.
 	ackDelay      = time.Millisecond
-	readBufSize   = 64 << 10
 	maxBatchMsgs  = 4096
 	maxBatchBytes = 1 << 20
 	// Frames at least this large are written from the caller's memory with
@@ -38,12 +38,12 @@ const (
 // user's net.Conn) or an in-process link. Ownership of its fields:
 //   - fixed before the connection's goroutines start: s, endpoint, remote,
 //     dialer, binding, nc, link, info, codec, p, pingEvery, readTimeout,
-//     ackTimer, inlineOK;
+//     ackTimer, inlineOK, raw;
 //   - the reader role, held with rmu (the serve goroutine, or a Recv reading
 //     directly, for streams; the peer's writer for inproc links): codec,
-//     rbuf, r, w, seqOn, nextSeq, msgs, partial, hdrs, direct, readReady;
+//     rbuf, small, pooled, filled, r, w, seqOn, nextSeq, msgs, partial, hdrs, direct, readReady;
 //   - the writer role, held with wmu (the writer goroutine, or a Send
-//     writing inline): wbuf, bufs, batch, cmds, pong, wrote, pingDue, ackLooked,
+//     writing inline): wbuf, wpooled, carry, bufs, batch, cmds, pong, ackLooked,
 //     finishedClosed;
 //   - idle, needResume, cmdPending and cmdOrder are guarded by Engine.mu;
 //     pongPending and pongCtx by pongMu; wantRead, stopDirect and
@@ -73,8 +73,14 @@ type conn struct {
 	ackWanted  atomic.Bool            // the delayed ACK fired, or Recv found one due: the writer must look
 	ackTimer   *time.Timer            // the delayed ACK; set in attach
 	inlineOK   bool                   // a kernel socket: Send may write small messages itself
+	raw        syscall.RawConn        // the kernel socket, for tryCommand; nil for others
 	finished   chan struct{}          // closed by the writer once that ACK is written
-	wake       chan struct{}          // capacity 1: the writer has work
+	wstate     atomic.Int32           // the writer's state (see signal)
+	pingWanted atomic.Bool            // the heart asks the writer for a PING
+	pingAfter  time.Duration          // how long without writing before a PING; set by heart.add
+	lastWrite  atomic.Int64           // nanotime of the last write
+	readSince  atomic.Int64           // nanotime the read in progress began; 0 when not reading
+	beatIdx    int                    // where the heart keeps the connection; guarded by heart.mu
 	ready      chan struct{}          // inproc: closed when both ends are attached
 	done       chan struct{}          // closed when the connection is closing
 	writerDone chan struct{}
@@ -97,10 +103,12 @@ type conn struct {
 	wantRead    int             // guarded by dlMu: Recvs waiting to take the read side
 	stopDirect  bool            // guarded by dlMu: the Recv reading directly must return
 	deadlineSet bool            // guarded by dlMu: nc has a read deadline
-	hbDeadline  time.Time       // guarded by dlMu: the heartbeat deadline last set
 	readDone    bool            // reader role: the serving goroutine gave up reading
 
-	afterLarge bool // the last frame was read by readLarge
+	afterLarge bool    // the last frame was read by readLarge
+	filled     bool    // the last read filled rbuf: more is likely waiting
+	small      []byte  // the read buffer of an idle connection (see buffers.go)
+	pooled     *[]byte // the pooled buffer rbuf is, if it is one
 	rbuf       []byte
 	r, w       int
 	seqOn      bool
@@ -112,13 +120,13 @@ type conn struct {
 
 	// Writing, by the writer goroutine or an inline Send, guarded by wmu.
 	wmu            lockorder.Mutex
-	wbuf           []byte
+	wbuf           []byte  // small; a larger one is pooled (see buffers.go)
+	wpooled        *[]byte // the pooled buffer being written, if any
+	carry          []byte  // the part of a command tryCommand could not write
 	bufs           net.Buffers
 	batch          []Msg
 	cmds           []Command
 	pong           [MaxPingContext]byte
-	wrote          bool // something was written since the last ping tick
-	pingDue        bool
 	ackLooked      bool // the writer has looked at the window since the connection began
 	finishedClosed bool // finished is closed
 }
@@ -127,7 +135,7 @@ func (s *Engine) newConn(endpoint string) *conn {
 	c := &conn{
 		s:          s,
 		endpoint:   endpoint,
-		wake:       make(chan struct{}, 1),
+		beatIdx:    -1,
 		done:       make(chan struct{}),
 		writerDone: make(chan struct{}),
 		finished:   make(chan struct{}),

@@ -390,12 +390,10 @@ func (s *Engine) serveStream(c *conn, bo *patterns.Backoff) error {
 		bo.Reset()
 	}
 	s.emit(Event{Kind: EventConnected, Endpoint: c.endpoint, Peer: c.remote, Session: c.info.Session.String(), RoutingID: s.routingIDOf(c), UserID: c.info.UserID, TLS: c.info.TLS})
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		c.writeLoop()
-	}()
+	c.beginWriting()
+	beats.add(c)
 	err := c.readLoop()
+	beats.remove(c)
 	if pe := (*protocolError)(nil); errors.As(err, &pe) && !c.closing() {
 		// Let the writer tell the peer why before the connection closes.
 		c.nc.SetWriteDeadline(time.Now().Add(errorWriteTimeout))
@@ -404,7 +402,7 @@ func (s *Engine) serveStream(c *conn, bo *patterns.Backoff) error {
 		<-c.writerDone
 	}
 	c.close(err)
-	<-c.writerDone
+	c.stopWriter()
 	if bo != nil && errors.Is(c.closeErr, ErrPeerError) {
 		// The peer refused us after the handshake (a routing id in use, a
 		// PAIR that has a peer): keep backing off rather than redialing
@@ -470,6 +468,7 @@ func (s *Engine) attach(c *conn) error {
 		// A kernel socket with room takes a small write without blocking;
 		// a user's conn (net.Pipe, TLS) may block.
 		c.inlineOK = true
+		c.raw = rawConnOf(c.nc)
 	}
 	s.conns[c] = struct{}{}
 	s.attachPeerLocked(c)

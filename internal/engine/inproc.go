@@ -145,18 +145,14 @@ func (s *Engine) attachInproc(c *conn) error {
 	return nil
 }
 
-// serveInproc runs one end of an inproc link: it starts the writer and waits
-// for the link to end.
+// serveInproc runs one end of an inproc link: it lets the writer start and
+// waits for the link to end.
 func (s *Engine) serveInproc(c *conn) error {
 	if !c.closing() {
 		s.emit(Event{Kind: EventConnected, Endpoint: c.endpoint, Peer: c.remote, Session: c.info.Session.String(), RoutingID: s.routingIDOf(c)})
-		s.wg.Add(1)
-		go func() {
-			defer s.wg.Done()
-			c.writeLoop()
-		}()
+		c.beginWriting()
 		<-c.done
-		<-c.writerDone
 	}
+	c.stopWriter()
 	return s.ended(c)
 }

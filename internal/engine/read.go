@@ -13,7 +13,10 @@ import (
 func (c *conn) readLoop() error {
 	c.rmu.Lock()
 	defer c.rmu.Unlock()
-	defer func() { c.readDone = true }() // before the unlock: no Recv reads on
+	defer func() {
+		c.readDone = true // before the unlock: no Recv reads on
+		c.releaseRead()
+	}()
 	if err := c.readInit(); err != nil {
 		return err
 	}
@@ -43,11 +46,13 @@ func (c *conn) readInit() error {
 		return nil
 	}
 	c.readReady = true
-	if len(c.rbuf) < readBufSize {
-		nb := make([]byte, readBufSize)
-		c.w = copy(nb, c.rbuf[c.r:c.w])
-		c.rbuf, c.r = nb, 0
+	rest := c.rbuf[c.r:c.w] // what came with the greeting
+	c.small = make([]byte, smallReadBuf)
+	c.rbuf, c.r, c.w = c.small, 0, 0
+	if len(rest) > smallReadBuf {
+		c.growRead(len(rest))
 	}
+	c.w = copy(c.rbuf, rest)
 	return c.parse()
 }
 
@@ -59,15 +64,16 @@ func (c *conn) readStep() error {
 		n := copy(c.rbuf, c.rbuf[c.r:c.w])
 		c.r, c.w = 0, n
 	}
+	if !c.filled {
+		c.shrinkRead()
+	}
 	if c.largeFramePending() {
 		return c.readLarge()
 	}
 	if need := c.codec.Need(); need > len(c.rbuf) {
-		// Bounded: the decoder already checked the frame against the
-		// maximum message size.
-		nb := make([]byte, max(need, 2*len(c.rbuf)))
-		copy(nb, c.rbuf[:c.w])
-		c.rbuf = nb
+		c.growRead(need)
+	} else if c.filled && len(c.rbuf) == smallReadBuf {
+		c.growRead(largeReadBuf) // the last read filled the small buffer: more is coming
 	}
 	end := len(c.rbuf)
 	if c.afterLarge {
@@ -78,6 +84,7 @@ func (c *conn) readStep() error {
 		c.afterLarge = false
 	}
 	n, err := c.read(c.rbuf[c.w:end], c.direct)
+	c.filled = n > 0 && c.w+n == len(c.rbuf)
 	c.w += n
 	if n > 0 {
 		if perr := c.parse(); perr != nil {
@@ -93,68 +100,59 @@ func (c *conn) readStep() error {
 	return nil
 }
 
-// read reads once, under the heartbeat deadline. It returns errYield
-// instead when the reader must hand over the read side: the serving
-// goroutine when a Recv wants to read (direct false), a Recv reading
-// directly when it must return (direct true).
+// read reads once. It returns errYield instead when the reader must hand
+// over the read side: the serving goroutine when a Recv wants to read
+// (direct false), a Recv reading directly when it must return (direct
+// true).
 func (c *conn) read(b []byte, direct bool) (int, error) {
 	c.dlMu.Lock()
 	if c.mustYieldLocked(direct) {
 		c.dlMu.Unlock()
 		return 0, errYield
 	}
-	c.armReadDeadlineLocked()
+	c.clearDeadlineLocked()
 	c.dlMu.Unlock()
-	n, err := c.nc.Read(b)
+	n, err := c.timedRead(b)
 	if err != nil && errors.Is(err, os.ErrDeadlineExceeded) {
+		// Only an interrupt sets a deadline (see interruptLocked).
 		c.dlMu.Lock()
 		yield := c.mustYieldLocked(direct)
-		spurious := c.interruptedLocked()
 		c.dlMu.Unlock()
 		if yield {
 			return n, errYield
 		}
-		if spurious {
-			return n, nil // an interrupt meant for another reader: read again
-		}
+		return n, nil // an interrupt meant for another reader: read again
 	}
 	return n, err
 }
 
-// armReadDeadlineLocked sets the heartbeat deadline for the next read, or
-// clears a deadline an interrupt left. Callers hold dlMu.
-func (c *conn) armReadDeadlineLocked() {
-	if c.readTimeout > 0 {
-		c.hbDeadline = time.Now().Add(c.readTimeout)
-		c.nc.SetReadDeadline(c.hbDeadline)
-		c.deadlineSet = true
-	} else if c.deadlineSet {
+// timedRead reads once, and tells the heart how long it has waited (see
+// heart.go): a peer silent for the read timeout while we read is gone.
+func (c *conn) timedRead(b []byte) (int, error) {
+	c.readSince.Store(nanotime())
+	n, err := c.nc.Read(b)
+	c.readSince.Store(0)
+	return n, err
+}
+
+// clearDeadlineLocked clears the deadline an interrupt left. Callers hold
+// dlMu.
+func (c *conn) clearDeadlineLocked() {
+	if c.deadlineSet {
 		c.nc.SetReadDeadline(time.Time{})
 		c.deadlineSet = false
 	}
-}
-
-// interruptedLocked reports whether a read that failed with a deadline
-// error was interrupted (see interruptLocked) rather than timed out: the
-// heartbeat deadline has not passed, or there is none. Callers hold dlMu.
-func (c *conn) interruptedLocked() bool {
-	return c.readTimeout == 0 || time.Now().Before(c.hbDeadline)
 }
 
 // readPayload reads part of a large frame's payload. Nobody takes the read
 // side in the middle of a frame.
 func (c *conn) readPayload(b []byte) (int, error) {
 	c.dlMu.Lock()
-	c.armReadDeadlineLocked()
+	c.clearDeadlineLocked()
 	c.dlMu.Unlock()
-	n, err := c.nc.Read(b)
+	n, err := c.timedRead(b)
 	if err != nil && errors.Is(err, os.ErrDeadlineExceeded) {
-		c.dlMu.Lock()
-		spurious := c.interruptedLocked()
-		c.dlMu.Unlock()
-		if spurious {
-			return n, nil // someone wants the read side: after this frame
-		}
+		return n, nil // someone wants the read side: after this frame
 	}
 	return n, err
 }
@@ -164,8 +162,6 @@ func (c *conn) readError(err error) error {
 	switch {
 	case c.closing():
 		return c.closeErr
-	case errors.Is(err, os.ErrDeadlineExceeded):
-		return fmt.Errorf("%w: nothing received for %v", ErrHeartbeatTimeout, c.readTimeout)
 	case errors.Is(err, io.EOF):
 		if c.codec.Need() > 0 || len(c.partial) > 0 || c.w > c.r {
 			return protocolErrorf("peer closed the connection in the middle of a message: %w", io.ErrUnexpectedEOF)
@@ -195,7 +191,7 @@ func (c *conn) readLarge() error {
 	}
 	payload := make([]byte, length)
 	k := copy(payload, c.rbuf[c.r+h:c.w])
-	c.r, c.w = 0, 0
+	c.r, c.w, c.filled = 0, 0, false
 	for k < length {
 		n, err := c.readPayload(payload[k:])
 		k += n
@@ -368,6 +364,10 @@ func (c *conn) handleCommand(cmd Command) error {
 		return c.s.handleAck(c, cmd.Seq)
 	case CmdPing:
 		c.pongMu.Lock()
+		if !c.pongPending && c.tryCommand(Command{Kind: CmdPong, Data: cmd.Data}) {
+			c.pongMu.Unlock()
+			return nil
+		}
 		c.pongPending = true
 		c.pongLen = copy(c.pongCtx[:], cmd.Data)
 		c.pongMu.Unlock()

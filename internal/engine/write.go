@@ -1,13 +1,64 @@
 package engine
 
-import "time"
+// The writer's states. A connection has a writer goroutine only while it
+// has something to write: an idle connection, most of a large socket's,
+// costs no goroutine (see writeLoop).
+const (
+	writerNew     int32 = iota // not begun: signals wait for beginWriting
+	writerIdle                 // no goroutine; signal starts one
+	writerRunning              // a goroutine writes
+	writerWoken                // a goroutine writes, and must look again before it stops
+	writerStopped              // the connection is over; writerDone is closed or closing
+)
 
-// signal wakes the writer. It never blocks.
+// signal tells the writer there is work, starting a writer goroutine if
+// none runs. It never blocks.
 func (c *conn) signal() {
-	select {
-	case c.wake <- struct{}{}:
-	default:
+	for {
+		switch c.wstate.Load() {
+		case writerIdle:
+			if c.wstate.CompareAndSwap(writerIdle, writerRunning) {
+				c.s.wg.Add(1) // the connection's serving goroutine is counted: never from zero
+				go func() {
+					defer c.s.wg.Done()
+					c.writeLoop()
+				}()
+				return
+			}
+		case writerRunning:
+			if c.wstate.CompareAndSwap(writerRunning, writerWoken) {
+				return
+			}
+		default:
+			return // woken already, not begun (beginWriting looks), or over
+		}
 	}
+}
+
+// beginWriting lets signals start the writer, and starts it once for what
+// was queued before (commands of a behaviour's attach, a RESUME). The
+// connection's serving goroutine calls it when the connection is ready.
+func (c *conn) beginWriting() {
+	if c.wstate.CompareAndSwap(writerNew, writerIdle) {
+		c.signal()
+	}
+}
+
+// stopWriter waits for a running writer to finish and keeps another from
+// starting. The serving goroutine calls it after closing the connection.
+func (c *conn) stopWriter() {
+	for {
+		st := c.wstate.Load()
+		if st != writerIdle && st != writerNew {
+			break // a writer runs: it sees the connection closing
+		}
+		if c.wstate.CompareAndSwap(st, writerStopped) {
+			close(c.writerDone)
+			break
+		}
+	}
+	<-c.writerDone
+	c.stopAckTimer()
 }
 
 // kickLocked tells p's connection that p has a new message of size bytes,
@@ -38,37 +89,66 @@ func (c *conn) wakeLocked() {
 }
 
 // writeLoop sends commands and queued messages, draining everything that is
-// ready into one write, until the connection ends.
+// ready into one write, until there is nothing left to write, and then
+// ends: the next signal starts another. A connection that ends stops it
+// for good.
 func (c *conn) writeLoop() {
-	defer close(c.writerDone)
-	defer c.stopAckTimer()
-	var tick <-chan time.Time
-	if c.pingEvery > 0 {
-		// Ticking at half the interval bounds the silence to one interval.
-		t := time.NewTicker(c.pingEvery / 2)
-		defer t.Stop()
-		tick = t.C
-	}
 	for {
+		if c.closing() {
+			c.writerOver()
+			return
+		}
 		c.wmu.Lock()
 		wrote, stop := c.writeOnce(false)
 		c.wmu.Unlock()
 		if stop {
+			c.writerOver()
 			return
 		}
 		if wrote {
 			continue
 		}
-		select {
-		case <-c.wake:
-		case <-tick:
-			c.wmu.Lock()
-			c.pingDue, c.wrote = !c.wrote, false
-			c.wmu.Unlock()
-		case <-c.done:
+		if c.wstate.CompareAndSwap(writerRunning, writerIdle) {
+			if c.closing() && c.wstate.CompareAndSwap(writerIdle, writerStopped) {
+				close(c.writerDone) // stopWriter may have seen us running
+			}
 			return
 		}
+		c.wstate.Store(writerRunning) // woken meanwhile: look again
 	}
+}
+
+// writerOver marks the writer stopped for good. Only the running writer
+// calls it, so writerDone is closed once.
+func (c *conn) writerOver() {
+	c.wstate.Store(writerStopped)
+	close(c.writerDone)
+}
+
+// tryCommand writes cmd from the calling goroutine, at once and without
+// waiting for room in the socket, and reports whether it took cmd. The
+// reader answers a PING this way and the heart sends one: on a socket with
+// many idle connections, a writer goroutine started for each costs more
+// than the write. What the socket had no room for goes out first with the
+// writer's next write. It takes nothing when the writer is busy or the
+// connection is not a kernel socket.
+func (c *conn) tryCommand(cmd Command) bool {
+	if c.raw == nil || !c.wmu.TryLock() {
+		return false
+	}
+	defer c.wmu.Unlock()
+	if len(c.carry) > 0 || c.closing() || c.fatal.Load() != nil {
+		return false
+	}
+	var a [128]byte
+	b := c.codec.AppendCommand(a[:0], cmd) // an encrypting codec counts it sent
+	n := writeNoWait(c.raw, b)
+	c.lastWrite.Store(nanotime())
+	if n < len(b) {
+		c.carry = append(c.carry, b[n:]...)
+		c.signal()
+	}
+	return true
 }
 
 // maxInlineWrite bounds the messages Send writes itself (see inlineFlush).
@@ -130,9 +210,8 @@ func (c *conn) writeOnce(inline bool) (wrote, stop bool) {
 		c.pongPending = false
 	}
 	c.pongMu.Unlock()
-	if c.pingDue {
+	if c.pingWanted.Load() && c.pingWanted.Swap(false) {
 		cmds = append(cmds, Command{Kind: CmdPing})
-		c.pingDue = false
 	}
 	if c.cmdsQueued.Load() {
 		cmds = c.takeQueuedCommands(cmds)
@@ -166,7 +245,7 @@ func (c *conn) writeOnce(inline bool) (wrote, stop bool) {
 		}
 	}
 	c.cmds = cmds
-	if len(batch) == 0 && len(cmds) == 0 {
+	if len(batch) == 0 && len(cmds) == 0 && len(c.carry) == 0 {
 		return false, false
 	}
 	err := c.flush(cmds, batch)
@@ -179,10 +258,10 @@ func (c *conn) writeOnce(inline bool) (wrote, stop bool) {
 		}
 		return false, true
 	}
+	c.lastWrite.Store(nanotime())
 	if wroteMsgs && !c.s.opts.Acks {
 		c.s.releaseWritten(c)
 	}
-	c.wrote = true
 	return true, false
 }
 
@@ -319,10 +398,13 @@ func (c *conn) countOut(n, bytes uint64) {
 }
 
 func (c *conn) flushStream(cmds []Command, batch []Msg) error {
-	wb := c.wbuf[:0]
+	wb := c.writeBuf(len(c.carry) + writeSize(cmds, batch))
+	defer func() { c.doneWriting(wb) }()
 	bufs := c.bufs[:0]
 	mark := 0
 	codec := c.codec
+	wb = append(wb, c.carry...) // the rest of a command tryCommand began
+	c.carry = c.carry[:0]
 	for _, cmd := range cmds {
 		wb = codec.AppendCommand(wb, cmd)
 	}
@@ -342,7 +424,6 @@ func (c *conn) flushStream(cmds []Command, batch []Msg) error {
 			frame(f, j < len(m.Rest)-1)
 		}
 	}
-	c.wbuf = wb
 	var err error
 	if len(bufs) == 0 {
 		_, err = c.nc.Write(wb)
@@ -362,6 +443,22 @@ func (c *conn) flushStream(cmds []Command, batch []Msg) error {
 		return err
 	}
 	return nil
+}
+
+// writeSize estimates how many bytes flushStream copies into its buffer for
+// cmds and batch: frames of largeFrame bytes or more are written from the
+// caller's memory and need room for their header only.
+func writeSize(cmds []Command, batch []Msg) int {
+	const perFrame = 16 // a frame header, generously
+	n := len(cmds) * (perFrame + MaxPingContext)
+	for i := range batch {
+		m := &batch[i]
+		if m.Size < largeFrame {
+			n += m.Size
+		}
+		n += perFrame * (1 + len(m.Rest))
+	}
+	return n
 }
 
 // flushInproc hands commands and messages to the peer's end of the link

@@ -1,0 +1,106 @@
+package engine
+
+import "sync"
+
+// Buffers. A socket may hold a hundred thousand connections, most of them
+// idle most of the time, so a connection's buffers are sized to what it is
+// doing now rather than the most it ever did: an idle connection blocks in
+// Read on a small buffer of its own and holds no write buffer; a burst
+// borrows a large buffer from a pool the whole process shares and gives it
+// back as soon as it has nothing left in it. The cost is a second read
+// when a read fills the small buffer, at most once per burst.
+const (
+	// smallReadBuf is what an idle connection reads into: a PING, an ACK
+	// or a small request fits.
+	smallReadBuf = 1 << 10
+	// largeReadBuf is a busy connection's read buffer, from readBufs.
+	largeReadBuf = 64 << 10
+	// keepWriteBuf is the largest write buffer a connection keeps between
+	// writes; a larger one goes back to writeBufs after its write.
+	keepWriteBuf = 2 << 10
+	// maxPooledWriteBuf bounds the buffers writeBufs keeps, so one huge
+	// batch's buffer is not kept for the next.
+	maxPooledWriteBuf = 2 * maxBatchBytes
+)
+
+var (
+	readBufs  = sync.Pool{New: func() any { b := make([]byte, largeReadBuf); return &b }}
+	writeBufs sync.Pool // *[]byte of any capacity from keepWriteBuf to maxPooledWriteBuf
+)
+
+// growRead moves the unread bytes into a buffer of at least need bytes:
+// a pooled large buffer, or, for a frame larger than that, one of its own
+// (bounded: the decoder checked the frame against the maximum message
+// size). Reader role.
+func (c *conn) growRead(need int) {
+	var nb []byte
+	if need <= largeReadBuf {
+		c.pooled = readBufs.Get().(*[]byte)
+		nb = *c.pooled
+	} else {
+		nb = make([]byte, max(need, 2*len(c.rbuf)))
+	}
+	c.w = copy(nb, c.rbuf[c.r:c.w])
+	c.r = 0
+	c.releaseRead()
+	c.rbuf = nb
+}
+
+// shrinkRead goes back to the small buffer when the read buffer is empty
+// and larger than that. Reader role.
+func (c *conn) shrinkRead() {
+	if c.r != c.w || len(c.rbuf) <= smallReadBuf {
+		return
+	}
+	c.releaseRead()
+	if c.small == nil {
+		c.small = make([]byte, smallReadBuf)
+	}
+	c.rbuf, c.r, c.w = c.small, 0, 0
+}
+
+// releaseRead gives a pooled read buffer back, when rbuf is one. Nothing
+// may refer to it afterwards: parse copies payloads out (deliverRefs).
+// Reader role.
+func (c *conn) releaseRead() {
+	if c.pooled != nil && len(c.rbuf) > 0 && &c.rbuf[0] == &(*c.pooled)[0] {
+		readBufs.Put(c.pooled)
+		c.pooled = nil
+	}
+}
+
+// writeBuf returns an empty buffer for a write of about size bytes: the
+// connection's own small one, or a pooled one. Writer role.
+func (c *conn) writeBuf(size int) []byte {
+	if size <= keepWriteBuf {
+		if c.wbuf == nil {
+			c.wbuf = make([]byte, 0, keepWriteBuf)
+		}
+		return c.wbuf[:0]
+	}
+	if p, ok := writeBufs.Get().(*[]byte); ok {
+		if cap(*p) >= size {
+			c.wpooled = p
+			return (*p)[:0]
+		}
+		writeBufs.Put(p)
+	}
+	return make([]byte, 0, size)
+}
+
+// doneWriting keeps a small write buffer for the next write and gives a
+// larger one back to the pool. Writer role.
+func (c *conn) doneWriting(wb []byte) {
+	p := c.wpooled
+	c.wpooled = nil
+	switch {
+	case cap(wb) <= keepWriteBuf:
+		c.wbuf = wb
+	case cap(wb) <= maxPooledWriteBuf:
+		if p == nil {
+			p = new([]byte)
+		}
+		*p = wb[:0]
+		writeBufs.Put(p)
+	}
+}
