@@ -12,12 +12,14 @@ import "sync"
 const (
 	// smallReadBuf is what an idle connection reads into: a PING, an ACK
 	// or a small request fits.
-	smallReadBuf = 1 << 10
+	smallReadBuf = 512
 	// largeReadBuf is a busy connection's read buffer, from readBufs.
 	largeReadBuf = 64 << 10
 	// keepWriteBuf is the largest write buffer a connection keeps between
 	// writes; a larger one goes back to writeBufs after its write.
 	keepWriteBuf = 2 << 10
+	// minWriteBuf is the step a connection's own write buffer grows by.
+	minWriteBuf = 128
 	// maxPooledWriteBuf bounds the buffers writeBufs keeps, so one huge
 	// batch's buffer is not kept for the next.
 	maxPooledWriteBuf = 2 * maxBatchBytes
@@ -73,8 +75,10 @@ func (c *conn) releaseRead() {
 // connection's own small one, or a pooled one. Writer role.
 func (c *conn) writeBuf(size int) []byte {
 	if size <= keepWriteBuf {
-		if c.wbuf == nil {
-			c.wbuf = make([]byte, 0, keepWriteBuf)
+		if cap(c.wbuf) < size {
+			// Grown in steps, so that a connection that only ever writes
+			// ACKs or PONGs holds a few bytes.
+			c.wbuf = make([]byte, 0, (size+minWriteBuf-1)/minWriteBuf*minWriteBuf)
 		}
 		return c.wbuf[:0]
 	}
