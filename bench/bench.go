@@ -264,4 +264,6 @@ var children = []child{
 	{name: brokerWorkersCmd, run: brokerWorkers},
 	{name: brokerClientsCmd, run: brokerClients},
 	{name: pubSubSubCmd, run: pubSubSub},
+	{name: scaleServerCmd, run: scaleServer},
+	{name: scaleClientsCmd, run: scaleClients},
 }

@@ -29,13 +29,22 @@
 //	go run ./bench peer [-protocol wisp|zmtp] recv|send ENDPOINT SIZE COUNT
 //	go run ./bench peer [-protocol wisp|zmtp] rep|req ENDPOINT SIZE COUNT WARMUP
 //
+// The scale subcommand measures what one server socket costs per peer:
+// memory, goroutines and idle CPU with N peers connected, and the time to
+// connect, exchange and close them; it prints a Markdown table or one JSON
+// line:
+//
+//	go run ./bench scale -pattern pub|router|pull -peers N [-procs P] [-idle D] [-burst 10] [-burst-size 8192] [-settle D] [-timeout D] [-format table|json]
+//
 // For tcp and ipc the sender and the receiver run in separate processes: the
 // command starts itself twice with a hidden subcommand, one per side, and
 // reads each child's CPU time and peak RSS when it exits. The broker runs in
 // the thr process, its clients and its workers in two children; lat's
 // client runs in the lat process and its server in a child; pubsub's
 // publisher runs in the thr process and each subscriber in its own child.
-// See README.md.
+// scale runs its server socket in one child and its clients in -procs
+// others, each dialing from its own loopback address (127.0.0.2, ...). See
+// README.md.
 package main
 
 import (
@@ -70,6 +79,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return runLat(args[1:], stdout, stderr)
 	case peerCmd:
 		return runPeer(args[1:], stdout, stderr)
+	case "scale":
+		return runScale(args[1:], stdout, stderr)
 	case "help":
 		usage(stderr)
 		return exitOK
@@ -79,7 +90,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return runChild(c, args[1:], stdout, stderr)
 		}
 	}
-	fmt.Fprintf(stderr, "bench: unknown subcommand: got %q, want thr, lat, peer or none\n", args[0])
+	fmt.Fprintf(stderr, "bench: unknown subcommand: got %q, want thr, lat, peer, scale or none\n", args[0])
 	usage(stderr)
 	return exitUsage
 }
@@ -98,6 +109,9 @@ func usage(w io.Writer) {
   bench peer [-protocol wisp|zmtp] recv|send ENDPOINT SIZE COUNT
   bench peer [-protocol wisp|zmtp] rep|req ENDPOINT SIZE COUNT WARMUP
                                                 one side of a run against another program (bench/compare's libzmq peers)
+  bench scale -pattern pub|router|pull -peers N [-procs P] [-idle D] [-burst 10] [-burst-size 8192]
+              [-settle D] [-after-burst D] [-heartbeat D] [-timeout D] [-format table|json]
+                                                what one socket costs per peer: memory, goroutines, idle CPU, connect/close times
 thr patterns: `+strings.Join(patternNames(), ", ")+` (broker: tcp only)
 lat patterns: reqrep
 transports: tcp, ipc, inproc (-protocol zmtp: tcp, ipc)
