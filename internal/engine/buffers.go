@@ -13,6 +13,9 @@ const (
 	// smallReadBuf is what an idle connection reads into: a PING, an ACK
 	// or a small request fits.
 	smallReadBuf = 512
+	// midReadBuf is the read buffer a connection exchanging medium-sized
+	// messages keeps while it does (see restRead).
+	midReadBuf = 8 << 10
 	// largeReadBuf is a busy connection's read buffer, from readBufs.
 	largeReadBuf = 64 << 10
 	// keepWriteBuf is the largest write buffer a connection keeps between
@@ -48,13 +51,41 @@ func (c *conn) growRead(need int) {
 	c.rbuf = nb
 }
 
-// shrinkRead goes back to the small buffer when the read buffer is empty
-// and larger than that. Reader role.
-func (c *conn) shrinkRead() {
-	if c.r != c.w || len(c.rbuf) <= smallReadBuf {
+// restRead picks the buffer for the next read when the read buffer is
+// empty: the small one, or, while the connection's messages are of medium
+// size (its last read brought more than the small buffer holds and at most
+// midReadBuf), a medium one of its own, so that a request-reply exchange
+// of 4 KiB messages takes one read a message. A connection blocked on its
+// medium buffer for two heartbeat ticks gives it up (heart.go). Reader
+// role.
+func (c *conn) restRead() {
+	if c.r != c.w {
+		return
+	}
+	if c.dropMid.Load() {
+		c.dropMid.Store(false)
+		c.lastN = 0
+	}
+	if c.lastN > smallReadBuf && c.lastN <= midReadBuf {
+		if len(c.rbuf) == midReadBuf && c.mid != nil {
+			return
+		}
+		c.releaseRead()
+		if c.mid == nil {
+			c.mid = make([]byte, midReadBuf)
+			c.midHeld.Store(true)
+		}
+		c.rbuf, c.r, c.w = c.mid, 0, 0
+		return
+	}
+	if len(c.rbuf) <= smallReadBuf {
 		return
 	}
 	c.releaseRead()
+	if c.mid != nil {
+		c.mid = nil
+		c.midHeld.Store(false)
+	}
 	if c.small == nil {
 		c.small = make([]byte, smallReadBuf)
 	}

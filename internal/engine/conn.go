@@ -41,7 +41,7 @@ const (
 //     ackTimer, inlineOK, raw;
 //   - the reader role, held with rmu (the serve goroutine, or a Recv reading
 //     directly, for streams; the peer's writer for inproc links): codec,
-//     rbuf, small, pooled, filled, r, w, seqOn, nextSeq, msgs, partial, hdrs, direct, readReady;
+//     rbuf, small, mid, lastN, pooled, filled, r, w, seqOn, nextSeq, msgs, partial, hdrs, direct, readReady;
 //   - the writer role, held with wmu (the writer goroutine, or a Send
 //     writing inline): wbuf, wpooled, carry, bufs, batch, cmds, pong, ackLooked,
 //     finishedClosed;
@@ -80,6 +80,8 @@ type conn struct {
 	pingAfter  time.Duration          // how long without writing before a PING; set by heart.add
 	lastWrite  atomic.Int64           // nanotime of the last write
 	readSince  atomic.Int64           // nanotime the read in progress began; 0 when not reading
+	midHeld    atomic.Bool            // the reader has a medium read buffer (see restRead)
+	dropMid    atomic.Bool            // the heart asks the reader to give its medium buffer up
 	beatIdx    int                    // where the heart keeps the connection; guarded by heart.mu
 	ready      chan struct{}          // inproc: closed when both ends are attached
 	done       chan struct{}          // closed when the connection is closing
@@ -108,6 +110,8 @@ type conn struct {
 	afterLarge bool    // the last frame was read by readLarge
 	filled     bool    // the last read filled rbuf: more is likely waiting
 	small      []byte  // the read buffer of an idle connection (see buffers.go)
+	mid        []byte  // the read buffer of a connection with medium-sized messages
+	lastN      int     // what the last read brought
 	pooled     *[]byte // the pooled buffer rbuf is, if it is one
 	rbuf       []byte
 	r, w       int

@@ -20,6 +20,9 @@
 //	conn.go        conn: one connection, its handshake and its end
 //	read.go        the reader role: reading, decoding, delivering
 //	write.go       the writer role: batching, ACKs, encoding, writing
+//	buffers.go     read and write buffers sized to what a connection does
+//	heart.go       the process's one heartbeat clock: PINGs and timeouts
+//	nowait_*.go    writes that never wait, for PING and PONG
 //	directread.go  Recv reading a lone connection itself
 //	commands.go    commands a Behavior queues outside the data stream
 //	watch.go       watchers (pollers) and TryRecv, a Recv that never waits
@@ -34,6 +37,22 @@
 // while away for less than the resume timeout, and while the application
 // has yet to take what it sent; then the socket forgets it and remembers
 // only where its streams stood.
+//
+// # Idle connections
+//
+// A socket may have a hundred thousand peers, most of them idle, so an
+// idle connection costs as little as the Go runtime allows: one goroutine,
+// its reader, blocked in Read on a 512-byte buffer. Its writer goroutine
+// runs only while there is something to write (signal starts it; it ends
+// when it finds nothing), a read that fills the small buffer borrows a
+// large one from a pool until the buffer is empty again, and a write
+// buffer larger than a few kilobytes goes back to a pool after its write.
+// No connection has a timer of its own for heartbeats: one goroutine for
+// the whole process (heart.go) ticks ten times per shortest interval, ends
+// connections whose read has waited for their timeout, and sends PINGs on
+// those that wrote nothing for their interval, straight from its own
+// goroutine when the socket has room. The reader answers a PING the same
+// way, so an idle connection's heartbeat wakes no other goroutine.
 //
 // # Locks
 //
@@ -60,6 +79,9 @@
 //	conn.pongMu   the PONG owed to the peer
 //	inprocNames   the process's bound inproc names
 //	watchers.mu   who watches the socket (signalling takes no lock)
+//
+// The heart's lock is a leaf outside this order: it is held with no other
+// lock, and taken by nobody who holds one.
 //
 // Over inproc, one socket's writer is the other socket's reader: while
 // holding its own conn.wmu it takes that socket's Engine.mu (an ACK, a

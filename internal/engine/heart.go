@@ -105,16 +105,21 @@ func (h *heart) run(quit, poke chan struct{}) {
 	t := time.NewTimer(h.tick)
 	h.mu.Unlock()
 	defer t.Stop()
-	var silent, due []*conn
+	var silent, due, idle []*conn
 	for {
 		select {
 		case <-quit:
 			return
 		case <-poke:
 		case <-t.C:
-			silent, due = h.beat(silent[:0], due[:0])
+			silent, due, idle = h.beat(silent[:0], due[:0], idle[:0])
 			for _, c := range silent {
 				c.close(fmt.Errorf("%w: nothing received for %v", ErrHeartbeatTimeout, c.readTimeout))
+			}
+			for _, c := range idle {
+				c.dlMu.Lock()
+				c.interruptLocked() // the reader wakes, gives the buffer up, and reads on
+				c.dlMu.Unlock()
 			}
 			for _, c := range due {
 				if !c.tryCommand(Command{Kind: CmdPing}) {
@@ -124,6 +129,7 @@ func (h *heart) run(quit, poke chan struct{}) {
 			}
 			clear(silent)
 			clear(due)
+			clear(idle)
 		}
 		h.mu.Lock()
 		t.Reset(h.tick)
@@ -131,25 +137,31 @@ func (h *heart) run(quit, poke chan struct{}) {
 	}
 }
 
-// beat finds the connections whose peer has been silent too long and those
-// that must PING, and recomputes the tick from the connections left.
-func (h *heart) beat(silent, due []*conn) ([]*conn, []*conn) {
+// beat finds the connections whose peer has been silent too long, those
+// that must PING, and those idle on a medium read buffer, and recomputes
+// the tick from the connections left.
+func (h *heart) beat(silent, due, idle []*conn) ([]*conn, []*conn, []*conn) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	now := nanotime()
 	tick := time.Duration(1<<63 - 1)
 	for _, c := range h.conns {
 		tick = min(tick, beatTick(c))
-		if since := c.readSince.Load(); c.readTimeout > 0 && since != 0 && time.Duration(now-since) >= c.readTimeout {
+		since := c.readSince.Load()
+		if c.readTimeout > 0 && since != 0 && time.Duration(now-since) >= c.readTimeout {
 			silent = append(silent, c)
 			continue
 		}
 		if c.pingEvery > 0 && time.Duration(now-c.lastWrite.Load()) >= c.pingAfter && !c.pingWanted.Load() {
 			due = append(due, c)
 		}
+		if since != 0 && c.midHeld.Load() && !c.dropMid.Load() && time.Duration(now-since) >= 2*h.tick {
+			c.dropMid.Store(true)
+			idle = append(idle, c)
+		}
 	}
 	if len(h.conns) > 0 {
 		h.tick = tick
 	}
-	return silent, due
+	return silent, due, idle
 }

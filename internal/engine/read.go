@@ -65,15 +65,15 @@ func (c *conn) readStep() error {
 		c.r, c.w = 0, n
 	}
 	if !c.filled {
-		c.shrinkRead()
+		c.restRead()
 	}
 	if c.largeFramePending() {
 		return c.readLarge()
 	}
 	if need := c.codec.Need(); need > len(c.rbuf) {
 		c.growRead(need)
-	} else if c.filled && len(c.rbuf) == smallReadBuf {
-		c.growRead(largeReadBuf) // the last read filled the small buffer: more is coming
+	} else if c.filled && len(c.rbuf) < largeReadBuf {
+		c.growRead(largeReadBuf) // the last read filled a small buffer: more is coming
 	}
 	end := len(c.rbuf)
 	if c.afterLarge {
@@ -85,6 +85,9 @@ func (c *conn) readStep() error {
 	}
 	n, err := c.read(c.rbuf[c.w:end], c.direct)
 	c.filled = n > 0 && c.w+n == len(c.rbuf)
+	if n > 0 {
+		c.lastN = n
+	}
 	c.w += n
 	if n > 0 {
 		if perr := c.parse(); perr != nil {
@@ -191,7 +194,7 @@ func (c *conn) readLarge() error {
 	}
 	payload := make([]byte, length)
 	k := copy(payload, c.rbuf[c.r+h:c.w])
-	c.r, c.w, c.filled = 0, 0, false
+	c.r, c.w, c.filled, c.lastN = 0, 0, false, length
 	for k < length {
 		n, err := c.readPayload(payload[k:])
 		k += n
