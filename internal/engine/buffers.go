@@ -1,7 +1,5 @@
 package engine
 
-import "sync"
-
 // Buffers. A socket may hold a hundred thousand connections, most of them
 // idle most of the time, so a connection's buffers are sized to what it is
 // doing now rather than the most it ever did: an idle connection blocks in
@@ -28,10 +26,35 @@ const (
 	maxPooledWriteBuf = 2 * maxBatchBytes
 )
 
+// The pools: bounded free lists rather than sync.Pools, so that what they
+// keep is bounded (a megabyte or so of read buffers) and reuse does not
+// depend on the race detector, which drops a quarter of what sync.Pool
+// is given.
 var (
-	readBufs  = sync.Pool{New: func() any { b := make([]byte, largeReadBuf); return &b }}
-	writeBufs sync.Pool // *[]byte of any capacity from keepWriteBuf to maxPooledWriteBuf
+	readBufs  = freeList{ch: make(chan *[]byte, 16)} // largeReadBuf each
+	writeBufs = freeList{ch: make(chan *[]byte, 8)}  // keepWriteBuf to maxPooledWriteBuf each
 )
+
+// freeList keeps up to cap(ch) buffers for reuse.
+type freeList struct{ ch chan *[]byte }
+
+// get returns a buffer, or nil when the list is empty.
+func (f *freeList) get() *[]byte {
+	select {
+	case b := <-f.ch:
+		return b
+	default:
+		return nil
+	}
+}
+
+// put keeps b, unless the list is full.
+func (f *freeList) put(b *[]byte) {
+	select {
+	case f.ch <- b:
+	default:
+	}
+}
 
 // growRead moves the unread bytes into a buffer of at least need bytes:
 // a pooled large buffer, or, for a frame larger than that, one of its own
@@ -40,7 +63,11 @@ var (
 func (c *conn) growRead(need int) {
 	var nb []byte
 	if need <= largeReadBuf {
-		c.pooled = readBufs.Get().(*[]byte)
+		c.pooled = readBufs.get()
+		if c.pooled == nil {
+			b := make([]byte, largeReadBuf)
+			c.pooled = &b
+		}
 		nb = *c.pooled
 	} else {
 		nb = make([]byte, max(need, 2*len(c.rbuf)))
@@ -97,7 +124,7 @@ func (c *conn) restRead() {
 // Reader role.
 func (c *conn) releaseRead() {
 	if c.pooled != nil && len(c.rbuf) > 0 && &c.rbuf[0] == &(*c.pooled)[0] {
-		readBufs.Put(c.pooled)
+		readBufs.put(c.pooled)
 		c.pooled = nil
 	}
 }
@@ -113,12 +140,12 @@ func (c *conn) writeBuf(size int) []byte {
 		}
 		return c.wbuf[:0]
 	}
-	if p, ok := writeBufs.Get().(*[]byte); ok {
+	if p := writeBufs.get(); p != nil {
 		if cap(*p) >= size {
 			c.wpooled = p
 			return (*p)[:0]
 		}
-		writeBufs.Put(p)
+		writeBufs.put(p) // for a smaller write
 	}
 	return make([]byte, 0, size)
 }
@@ -136,6 +163,6 @@ func (c *conn) doneWriting(wb []byte) {
 			p = new([]byte)
 		}
 		*p = wb[:0]
-		writeBufs.Put(p)
+		writeBufs.put(p)
 	}
 }
