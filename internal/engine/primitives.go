@@ -119,6 +119,10 @@ func (k Kick) Flush() {
 	}
 }
 
+// Inline reports whether the caller is to write the message itself: it must
+// then call Flush once it released the lock, or Wake.
+func (k Kick) Inline() bool { return k.c != nil }
+
 // Wake hands the queued message to the connection's writer instead.
 func (k Kick) Wake() {
 	if k.c != nil {

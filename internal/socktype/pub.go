@@ -128,8 +128,18 @@ func (b *pub) Send(ctx context.Context, m engine.Msg) error {
 	if err := e.CheckMsg(m); err != nil {
 		return err
 	}
+	// Small messages to idle subscribers are written from this goroutine
+	// once the lock is released: a broadcast to thousands of idle peers
+	// starts no writer goroutine.
+	var inline [8]engine.Kick
+	kicks := inline[:0]
 	e.Lock()
-	defer e.Unlock()
+	defer func() {
+		e.Unlock()
+		for _, k := range kicks {
+			k.Flush()
+		}
+	}()
 	if e.ClosingLocked() {
 		return engine.ErrClosed
 	}
@@ -143,7 +153,9 @@ func (b *pub) Send(ctx context.Context, m engine.Msg) error {
 		s.mark = b.gen
 		switch {
 		case s.p.Room(m.Size):
-			e.QueueLocked(s.p, m).Wake()
+			if k := e.QueueLocked(s.p, m); k.Inline() {
+				kicks = append(kicks, k)
+			}
 			s.dropping = false
 		case e.Options().NoDrop:
 			full = append(full, s)
@@ -153,6 +165,14 @@ func (b *pub) Send(ctx context.Context, m engine.Msg) error {
 	}
 	clear(matches) // keep no peer alive through the scratch slice
 	b.scratch = matches[:0]
+	if len(full) > 0 {
+		// Waiting releases the lock for long: the writers take the
+		// messages queued so far.
+		for _, k := range kicks {
+			k.Wake()
+		}
+		kicks = kicks[:0]
+	}
 	for len(full) > 0 {
 		if !e.WaitLocked(ctx.Done()) || e.ClosingLocked() {
 			for _, s := range full {
