@@ -10,7 +10,7 @@ package engine
 const (
 	// smallReadBuf is what an idle connection reads into: a PING, an ACK
 	// or a small request fits.
-	smallReadBuf = 512
+	smallReadBuf = 256
 	// midReadBuf is the read buffer a connection exchanging medium-sized
 	// messages keeps while it does (see restRead).
 	midReadBuf = 8 << 10

@@ -100,7 +100,7 @@ type conn struct {
 	readReady   bool // readInit ran
 	direct      bool // a Recv is reading: deliver must not wait for room
 	lastDirect  atomic.Int64
-	directErr   chan error      // capacity 1: the error a direct read ended the connection with
+	directErr   chan error      // capacity 1: the error a direct read ended the connection with; nil without direct reads
 	dlMu        lockorder.Mutex // orders yield requests with read deadlines
 	wantRead    int             // guarded by dlMu: Recvs waiting to take the read side
 	stopDirect  bool            // guarded by dlMu: the Recv reading directly must return
@@ -143,7 +143,9 @@ func (s *Engine) newConn(endpoint string) *conn {
 		done:       make(chan struct{}),
 		writerDone: make(chan struct{}),
 		finished:   make(chan struct{}),
-		directErr:  make(chan error, 1),
+	}
+	if s.caps.DirectReads {
+		c.directErr = make(chan error, 1) // nil for the others: never ready
 	}
 	c.rmu.Init(rankReader, "conn.rmu")
 	c.wmu.Init(rankWriter, "conn.wmu")

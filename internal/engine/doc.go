@@ -42,7 +42,7 @@
 //
 // A socket may have a hundred thousand peers, most of them idle, so an
 // idle connection costs as little as the Go runtime allows: one goroutine,
-// its reader, blocked in Read on a 512-byte buffer. Its writer goroutine
+// its reader, blocked in Read on a 256-byte buffer. Its writer goroutine
 // runs only while there is something to write (signal starts it; it ends
 // when it finds nothing), a read that fills the small buffer borrows a
 // large one from a pool until the buffer is empty again, and a write
