@@ -17,13 +17,15 @@ const (
 	// largeReadBuf is a busy connection's read buffer, from readBufs.
 	largeReadBuf = 64 << 10
 	// keepWriteBuf is the largest write buffer a connection keeps between
-	// writes; a larger one goes back to writeBufs after its write.
+	// writes; a larger one goes back to its free list after its write.
 	keepWriteBuf = 2 << 10
 	// minWriteBuf is the step a connection's own write buffer grows by.
 	minWriteBuf = 128
-	// maxPooledWriteBuf bounds the buffers writeBufs keeps, so one huge
-	// batch's buffer is not kept for the next.
-	maxPooledWriteBuf = 2 * maxBatchBytes
+	// maxPooledWriteBuf is the largest pooled write buffer: a batch's
+	// payload (maxBatchBytes) and its frame headers fit. What the free
+	// lists keep is bounded: 12 MiB at most, a few hundred kilobytes
+	// unless several connections write large batches at once.
+	maxPooledWriteBuf = maxBatchBytes + maxBatchBytes/4
 )
 
 // The pools: bounded free lists rather than sync.Pools, so that what they
@@ -31,8 +33,7 @@ const (
 // depend on the race detector, which drops a quarter of what sync.Pool
 // is given.
 var (
-	readBufs  = freeList{ch: make(chan *[]byte, 16)} // largeReadBuf each
-	writeBufs = freeList{ch: make(chan *[]byte, 8)}  // keepWriteBuf to maxPooledWriteBuf each
+	readBufs = freeList{ch: make(chan *[]byte, 16)} // largeReadBuf each
 )
 
 // freeList keeps up to cap(ch) buffers for reuse.
@@ -129,6 +130,19 @@ func (c *conn) releaseRead() {
 	}
 }
 
+// writeClasses are the sizes of the pooled write buffers, one free list
+// each, so that a write finds a buffer large enough without taking, and
+// putting back, smaller ones: a list holding only small buffers would make
+// every large write allocate.
+var writeClasses = [...]struct {
+	size int
+	free freeList
+}{
+	{16 << 10, freeList{ch: make(chan *[]byte, 16)}},
+	{128 << 10, freeList{ch: make(chan *[]byte, 16)}},
+	{maxPooledWriteBuf, freeList{ch: make(chan *[]byte, 8)}},
+}
+
 // writeBuf returns an empty buffer for a write of about size bytes: the
 // connection's own small one, or a pooled one. Writer role.
 func (c *conn) writeBuf(size int) []byte {
@@ -140,29 +154,42 @@ func (c *conn) writeBuf(size int) []byte {
 		}
 		return c.wbuf[:0]
 	}
-	if p := writeBufs.get(); p != nil {
-		if cap(*p) >= size {
-			c.wpooled = p
-			return (*p)[:0]
+	for i := range writeClasses {
+		wc := &writeClasses[i]
+		if size > wc.size {
+			continue
 		}
-		writeBufs.put(p) // for a smaller write
+		p := wc.free.get()
+		if p == nil {
+			b := make([]byte, 0, wc.size)
+			p = &b
+		}
+		c.wpooled = p
+		return (*p)[:0]
 	}
-	return make([]byte, 0, size)
+	return make([]byte, 0, size) // larger than any class: not pooled
 }
 
 // doneWriting keeps a small write buffer for the next write and gives a
-// larger one back to the pool. Writer role.
+// larger one back to the free list of the largest class it can serve.
+// Writer role.
 func (c *conn) doneWriting(wb []byte) {
 	p := c.wpooled
 	c.wpooled = nil
-	switch {
-	case cap(wb) <= keepWriteBuf:
+	if cap(wb) <= keepWriteBuf {
 		c.wbuf = wb
-	case cap(wb) <= maxPooledWriteBuf:
+		return
+	}
+	for i := len(writeClasses) - 1; i >= 0; i-- {
+		wc := &writeClasses[i]
+		if cap(wb) < wc.size || cap(wb) > 2*wc.size {
+			continue
+		}
 		if p == nil {
-			p = new([]byte)
+			p = new([]byte) // a buffer append grew: rare
 		}
 		*p = wb[:0]
-		writeBufs.put(p)
+		wc.free.put(p)
+		return
 	}
 }

@@ -11,7 +11,6 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/wispmq/wisp/internal/lockorder"
@@ -73,7 +72,7 @@ type conn struct {
 	ackWanted  atomic.Bool            // the delayed ACK fired, or Recv found one due: the writer must look
 	ackTimer   *time.Timer            // the delayed ACK; set in attach
 	inlineOK   bool                   // a kernel socket: Send may write small messages itself
-	raw        syscall.RawConn        // the kernel socket, for tryCommand; nil for others
+	raw        *noWaitWriter          // the kernel socket, for writes that never wait; nil for others
 	finished   chan struct{}          // closed by the writer once that ACK is written
 	wstate     atomic.Int32           // the writer's state (see signal)
 	pingWanted atomic.Bool            // the heart asks the writer for a PING

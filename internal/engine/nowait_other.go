@@ -2,13 +2,14 @@
 
 package engine
 
-import (
-	"net"
-	"syscall"
-)
+import "net"
 
-// rawConnOf returns nil: writes that must not wait go through the writer.
-func rawConnOf(net.Conn) syscall.RawConn { return nil }
+// noWaitWriter is unix-only: elsewhere the writer goroutine writes
+// everything.
+type noWaitWriter struct{}
 
-// writeNoWait is never called without a raw connection.
-func writeNoWait(syscall.RawConn, []byte) int { return 0 }
+// newNoWaitWriter returns nil: there are no writes that never wait here.
+func newNoWaitWriter(net.Conn) *noWaitWriter { return nil }
+
+// write is never called on a nil writer.
+func (*noWaitWriter) write([]byte) int { return 0 }

@@ -8,9 +8,19 @@ import (
 	"syscall"
 )
 
-// rawConnOf returns the kernel socket under nc, for writes that must not
-// wait (see tryCommand), or nil.
-func rawConnOf(nc net.Conn) syscall.RawConn {
+// noWaitWriter writes to a kernel socket with write(2) calls that never
+// wait for room (see tryCommand and flushStream). Its callback is made
+// once, so that a write allocates nothing.
+type noWaitWriter struct {
+	rc   syscall.RawConn
+	b    []byte
+	n    int
+	call func(fd uintptr) bool
+}
+
+// newNoWaitWriter returns a writer for the kernel socket under nc, or nil
+// when there is none.
+func newNoWaitWriter(nc net.Conn) *noWaitWriter {
 	sc, ok := nc.(syscall.Conn)
 	if !ok {
 		return nil
@@ -19,25 +29,32 @@ func rawConnOf(nc net.Conn) syscall.RawConn {
 	if err != nil {
 		return nil
 	}
-	return rc
+	w := &noWaitWriter{rc: rc}
+	w.call = w.attempt
+	return w
 }
 
-// writeNoWait writes b to the socket with write(2) calls that never wait
-// for room, and returns how much of it went.
-func writeNoWait(rc syscall.RawConn, b []byte) int {
-	n := 0
-	rc.Write(func(fd uintptr) bool {
-		for n < len(b) {
-			k, err := syscall.Write(int(fd), b[n:])
-			if errors.Is(err, syscall.EINTR) {
-				continue
-			}
-			if err != nil || k <= 0 {
-				break // full or failed: the writer takes it from here
-			}
-			n += k
-		}
-		return true // never wait for writability
-	})
+// write writes what of b the socket has room for now, and returns how much
+// that was. Callers hold the connection's writer role.
+func (w *noWaitWriter) write(b []byte) int {
+	w.b, w.n = b, 0
+	w.rc.Write(w.call)
+	n := w.n
+	w.b = nil
 	return n
+}
+
+// attempt is the callback of write: it never asks to wait for writability.
+func (w *noWaitWriter) attempt(fd uintptr) bool {
+	for w.n < len(w.b) {
+		k, err := syscall.Write(int(fd), w.b[w.n:])
+		if errors.Is(err, syscall.EINTR) {
+			continue
+		}
+		if err != nil || k <= 0 {
+			break // full or failed: the writer takes it from here
+		}
+		w.n += k
+	}
+	return true
 }

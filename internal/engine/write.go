@@ -156,7 +156,7 @@ func (c *conn) tryCommand(cmd Command) bool {
 	}
 	var a [128]byte
 	b := c.codec.AppendCommand(a[:0], cmd) // an encrypting codec counts it sent
-	n := writeNoWait(c.raw, b)
+	n := c.raw.write(b)
 	c.lastWrite.Store(nanotime())
 	if n < len(b) {
 		c.carry = append(c.carry, b[n:]...)
@@ -451,7 +451,7 @@ func (c *conn) flushStream(cmds []Command, batch []Msg, inline bool) error {
 	var err error
 	switch {
 	case inline && c.raw != nil && len(bufs) == 0:
-		if n := writeNoWait(c.raw, wb); n < len(wb) {
+		if n := c.raw.write(wb); n < len(wb) {
 			c.carry = append(c.carry, wb[n:]...)
 			c.signal()
 		}
