@@ -80,12 +80,12 @@ func (c *conn) growRead(need int) {
 }
 
 // restRead picks the buffer for the next read when the read buffer is
-// empty: the small one, or, while the connection's messages are of medium
-// size (its last read brought more than the small buffer holds and at most
-// midReadBuf), a medium one of its own, so that a request-reply exchange
-// of 4 KiB messages takes one read a message. A connection blocked on its
-// medium buffer for two heartbeat ticks gives it up (heart.go). Reader
-// role.
+// empty: the small one while the connection's reads are small, or, once a
+// read brought more than the small buffer holds, a medium one of its own,
+// so that a request-reply exchange of 4 KiB messages, or a broker's
+// stream of requests, takes one read where a small buffer would take two.
+// A connection blocked on its medium buffer for two heartbeat ticks gives
+// it up (heart.go). Reader role.
 func (c *conn) restRead() {
 	if c.r != c.w {
 		return
@@ -94,7 +94,7 @@ func (c *conn) restRead() {
 		c.dropMid.Store(false)
 		c.lastN = 0
 	}
-	if c.lastN > smallReadBuf && c.lastN <= midReadBuf {
+	if c.lastN > smallReadBuf {
 		if len(c.rbuf) == midReadBuf && c.mid != nil {
 			return
 		}
