@@ -42,7 +42,7 @@ const (
 //     directly, for streams; the peer's writer for inproc links): codec,
 //     rbuf, small, mid, lastN, pooled, filled, r, w, seqOn, nextSeq, msgs, partial, hdrs, direct, readReady;
 //   - the writer role, held with wmu (the writer goroutine, or a Send
-//     writing inline): wbuf, wpooled, carry, bufs, batch, cmds, pong, ackLooked,
+//     writing inline): wbuf, wpooled, carry, bufs, batch, cmds, ackLooked,
 //     finishedClosed;
 //   - idle, needResume, cmdPending and cmdOrder are guarded by Engine.mu;
 //     pongPending and pongCtx by pongMu; wantRead, stopDirect and
@@ -129,7 +129,6 @@ type conn struct {
 	bufs           net.Buffers
 	batch          []Msg
 	cmds           []Command
-	pong           [MaxPingContext]byte
 	ackLooked      bool // the writer has looked at the window since the connection began
 	finishedClosed bool // finished is closed
 }

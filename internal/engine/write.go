@@ -1,6 +1,9 @@
 package engine
 
-import "time"
+import (
+	"bytes"
+	"time"
+)
 
 // The writer's states. A connection has a writer goroutine only while it
 // has something to write: an idle connection, most of a large socket's,
@@ -224,9 +227,9 @@ func (c *conn) writeOnce(inline bool) (wrote, stop bool) {
 	cmds := c.cmds[:0]
 	c.pongMu.Lock()
 	if c.pongPending {
-		// Copied: the reader may overwrite pongCtx before the write.
-		n := copy(c.pong[:], c.pongCtx[:c.pongLen])
-		cmds = append(cmds, Command{Kind: CmdPong, Data: c.pong[:n]})
+		// Copied: the reader may overwrite pongCtx before the write. Rare:
+		// the reader answers most PINGs itself (tryCommand).
+		cmds = append(cmds, Command{Kind: CmdPong, Data: bytes.Clone(c.pongCtx[:c.pongLen])})
 		c.pongPending = false
 	}
 	c.pongMu.Unlock()
