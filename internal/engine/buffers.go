@@ -62,6 +62,8 @@ func (f *freeList) put(b *[]byte) {
 // (bounded: the decoder checked the frame against the maximum message
 // size). Reader role.
 func (c *conn) growRead(need int) {
+	old := c.pooled // given back only once its bytes are copied out
+	c.pooled = nil
 	var nb []byte
 	if need <= largeReadBuf {
 		c.pooled = readBufs.get()
@@ -75,8 +77,10 @@ func (c *conn) growRead(need int) {
 	}
 	c.w = copy(nb, c.rbuf[c.r:c.w])
 	c.r = 0
-	c.releaseRead()
 	c.rbuf = nb
+	if old != nil {
+		readBufs.put(old)
+	}
 }
 
 // restRead picks the buffer for the next read when the read buffer is
@@ -120,11 +124,11 @@ func (c *conn) restRead() {
 	c.rbuf, c.r, c.w = c.small, 0, 0
 }
 
-// releaseRead gives a pooled read buffer back, when rbuf is one. Nothing
-// may refer to it afterwards: parse copies payloads out (deliverRefs).
-// Reader role.
+// releaseRead gives the pooled read buffer back, when rbuf is one (pooled
+// is set exactly then). Nothing may refer to it afterwards: parse copies
+// payloads out (deliverRefs). Reader role.
 func (c *conn) releaseRead() {
-	if c.pooled != nil && len(c.rbuf) > 0 && &c.rbuf[0] == &(*c.pooled)[0] {
+	if c.pooled != nil {
 		readBufs.put(c.pooled)
 		c.pooled = nil
 	}
