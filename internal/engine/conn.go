@@ -37,7 +37,7 @@ const (
 // user's net.Conn) or an in-process link. Ownership of its fields:
 //   - fixed before the connection's goroutines start: s, endpoint, remote,
 //     dialer, binding, nc, link, info, codec, p, pingEvery, readTimeout,
-//     ackTimer, inlineOK, raw;
+//     ackTimer, inlineOK, noWait;
 //   - the reader role, held with rmu (the serve goroutine, or a Recv reading
 //     directly, for streams; the peer's writer for inproc links): codec,
 //     rbuf, small, mid, lastN, pooled, filled, r, w, seqOn, nextSeq, msgs, partial, hdrs, direct, readReady;
@@ -72,7 +72,7 @@ type conn struct {
 	ackWanted  atomic.Bool            // the delayed ACK fired, or Recv found one due: the writer must look
 	ackTimer   *time.Timer            // the delayed ACK; set in attach
 	inlineOK   bool                   // a kernel socket: Send may write small messages itself
-	raw        *noWaitWriter          // the kernel socket, for writes that never wait; nil for others
+	noWait     *noWaitWriter          // the kernel socket, for writes that never wait; nil for others
 	finished   chan struct{}          // closed by the writer once that ACK is written
 	wstate     atomic.Int32           // the writer's state (see signal)
 	pingWanted atomic.Bool            // the heart asks the writer for a PING
@@ -85,6 +85,7 @@ type conn struct {
 	ready      chan struct{}          // inproc: closed when both ends are attached
 	done       chan struct{}          // closed when the connection is closing
 	writerDone chan struct{}
+	writer     func() // c.runWriter, the writer goroutine's body
 	closeOnce  sync.Once
 	closeErr   error // first reason; set before done is closed
 
@@ -142,6 +143,7 @@ func (s *Engine) newConn(endpoint string) *conn {
 		writerDone: make(chan struct{}),
 		finished:   make(chan struct{}),
 	}
+	c.writer = c.runWriter
 	if s.caps.DirectReads {
 		c.directErr = make(chan error, 1) // nil for the others: never ready
 	}

@@ -24,10 +24,7 @@ func (c *conn) signal() {
 		case writerIdle:
 			if c.wstate.CompareAndSwap(writerIdle, writerRunning) {
 				c.s.wg.Add(1) // the connection's serving goroutine is counted: never from zero
-				go func() {
-					defer c.s.wg.Done()
-					c.writeLoop()
-				}()
+				go c.writer() // made once (newConn): starting it allocates nothing
 				return
 			}
 		case writerRunning:
@@ -52,18 +49,24 @@ func (c *conn) beginWriting() {
 // stopWriter waits for a running writer to finish and keeps another from
 // starting. The serving goroutine calls it after closing the connection.
 func (c *conn) stopWriter() {
+	c.stopIfIdle()
+	<-c.writerDone
+	c.stopAckTimer()
+}
+
+// stopIfIdle stops the writer for good if no writer goroutine runs; one
+// that runs stops itself once it sees the connection closing.
+func (c *conn) stopIfIdle() {
 	for {
 		st := c.wstate.Load()
 		if st != writerIdle && st != writerNew {
-			break // a writer runs: it sees the connection closing
+			return
 		}
 		if c.wstate.CompareAndSwap(st, writerStopped) {
 			close(c.writerDone)
-			break
+			return
 		}
 	}
-	<-c.writerDone
-	c.stopAckTimer()
 }
 
 // kickLocked tells p's connection that p has a new message of size bytes,
@@ -75,7 +78,7 @@ func (s *Engine) kickLocked(p *Peer, size int) *conn {
 	if c == nil {
 		return nil
 	}
-	// Without writes that never wait (raw), only a peer that acknowledged
+	// Without writes that never wait (noWait), only a peer that acknowledged
 	// everything has read it all, so a small write finds room. Without
 	// acknowledgements, only a connection that wrote nothing lately: in a
 	// stream the writer batches, and a write a message would cost the
@@ -85,7 +88,7 @@ func (s *Engine) kickLocked(p *Peer, size int) *conn {
 		if s.opts.Acks {
 			mayWrite = c.inlineOK && p.ledger.Unacked() == 0
 		} else {
-			mayWrite = c.raw != nil && nanotime()-c.lastWrite.Load() > int64(inlineQuiet)
+			mayWrite = c.noWait != nil && nanotime()-c.lastWrite.Load() > int64(inlineQuiet)
 		}
 		if mayWrite {
 			c.idle = false // the caller writes; nobody needs to wake the writer
@@ -126,13 +129,19 @@ func (c *conn) writeLoop() {
 			continue
 		}
 		if c.wstate.CompareAndSwap(writerRunning, writerIdle) {
-			if c.closing() && c.wstate.CompareAndSwap(writerIdle, writerStopped) {
-				close(c.writerDone) // stopWriter may have seen us running
+			if c.closing() {
+				c.stopIfIdle() // stopWriter may have seen us running
 			}
 			return
 		}
 		c.wstate.Store(writerRunning) // woken meanwhile: look again
 	}
+}
+
+// runWriter is the writer goroutine's body.
+func (c *conn) runWriter() {
+	defer c.s.wg.Done()
+	c.writeLoop()
 }
 
 // writerOver marks the writer stopped for good. Only the running writer
@@ -150,21 +159,16 @@ func (c *conn) writerOver() {
 // writer's next write. It takes nothing when the writer is busy or the
 // connection is not a kernel socket.
 func (c *conn) tryCommand(cmd Command) bool {
-	if c.raw == nil || !c.wmu.TryLock() {
+	if c.noWait == nil || !c.wmu.TryLock() {
 		return false
 	}
 	defer c.wmu.Unlock()
-	if len(c.carry) > 0 || c.closing() || c.fatal.Load() != nil {
+	if c.closing() || c.fatal.Load() != nil {
 		return false
 	}
-	var a [128]byte
-	b := c.codec.AppendCommand(a[:0], cmd) // an encrypting codec counts it sent
-	n := c.raw.write(b)
-	c.lastWrite.Store(nanotime())
-	if n < len(b) {
-		c.carry = append(c.carry, b[n:]...)
-		c.signal()
-	}
+	c.cmds = append(c.cmds[:0], cmd) // after any carry (flushStream)
+	c.flushStream(c.cmds, nil, true) // a write that never waits reports no error: the writer meets it
+	clear(c.cmds)
 	return true
 }
 
@@ -281,7 +285,6 @@ func (c *conn) writeOnce(inline bool) (wrote, stop bool) {
 		}
 		return false, true
 	}
-	c.lastWrite.Store(nanotime())
 	if wroteMsgs && !c.s.opts.Acks {
 		c.s.releaseWritten(c)
 	}
@@ -453,8 +456,8 @@ func (c *conn) flushStream(cmds []Command, batch []Msg, inline bool) error {
 	}
 	var err error
 	switch {
-	case inline && c.raw != nil && len(bufs) == 0:
-		if n := c.raw.write(wb); n < len(wb) {
+	case inline && c.noWait != nil && len(bufs) == 0:
+		if n := c.noWait.write(wb); n < len(wb) {
 			c.carry = append(c.carry, wb[n:]...)
 			c.signal()
 		}
@@ -475,6 +478,7 @@ func (c *conn) flushStream(cmds []Command, batch []Msg, inline bool) error {
 		}
 		return err
 	}
+	c.lastWrite.Store(nanotime()) // for the heart: no PING is due
 	return nil
 }
 
