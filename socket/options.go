@@ -335,6 +335,18 @@ func WithRouterMandatory(on bool) Option {
 // (to another connected peer if there is one, else to the same endpoint once
 // it reconnects to a new server), and every interval after the last
 // attempt, to the next peer in turn. Zero means only on a lost connection.
+//
+// A connection into a network partition stays open for the heartbeat
+// timeout, and TCP resends what was written to it only on its own backoff
+// (seconds apart), so every interval the REQ also sends a PING on the
+// connection holding the request; if nothing at all has come back by the
+// next interval, it ends that connection (EventDisconnected with
+// ErrHeartbeatTimeout) and the request goes to another peer or out on a
+// fresh connection. A server that is only slow answers the PING and keeps
+// its connection. While the request has no connection, each interval also
+// abandons a connection attempt in progress and dials again, so a lost
+// SYN costs at most one interval, not the kernel's SYN backoff.
+//
 // The client then gets exactly one reply per request, but a server may see
 // a request more than once, so requests should be safe to repeat. Retries
 // stop when the reply arrives, when a new request replaces it, or when a

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net"
+	"sync"
 	"time"
 
 	"golang.org/x/net/netutil"
@@ -38,6 +39,10 @@ type dialer struct {
 	cancel   context.CancelFunc
 	peer     *Peer // guarded by Engine.mu; where messages for this endpoint queue
 	done     chan struct{}
+
+	again       chan struct{} // capacity 1: dial again at once (redial)
+	attemptMu   sync.Mutex
+	abandonDial context.CancelCauseFunc // ends the connect in progress, or nil
 }
 
 func (s *Engine) transportConfig() transport.Config {
@@ -239,7 +244,7 @@ func (s *Engine) Connect(endpoint string) error {
 	if s.dialers[endpoint] != nil {
 		return fmt.Errorf("%w: %s", ErrEndpointInUse, endpoint)
 	}
-	d := &dialer{s: s, endpoint: endpoint, ep: ep, done: make(chan struct{})}
+	d := &dialer{s: s, endpoint: endpoint, ep: ep, done: make(chan struct{}), again: make(chan struct{}, 1)}
 	d.ctx, d.cancel = context.WithCancel(s.ctx)
 	if s.caps.SendsData {
 		d.peer = s.newPeerLocked(d)
@@ -312,11 +317,19 @@ func (d *dialer) run() {
 		if d.ctx.Err() != nil {
 			return
 		}
+		select {
+		case <-d.again:
+			s.emit(Event{Kind: EventRetrying, Endpoint: d.endpoint, Err: err})
+			continue
+		default:
+		}
 		delay := bo.Next(rand.Float64())
 		s.emit(Event{Kind: EventRetrying, Endpoint: d.endpoint, Err: err, Delay: delay})
 		t := time.NewTimer(delay)
 		select {
 		case <-t.C:
+		case <-d.again:
+			t.Stop()
 		case <-d.ctx.Done():
 			t.Stop()
 			return
@@ -335,9 +348,20 @@ func (d *dialer) once(bo *patterns.Backoff) error {
 		cfg.ReusePort, cfg.LocalAddr = false, ""
 	}
 	// A dial into a black hole would otherwise wait for the OS's timeout.
-	dctx, cancel := context.WithTimeout(d.ctx, s.opts.HandshakeTimeout)
+	actx, abandon := context.WithCancelCause(d.ctx)
+	dctx, cancel := context.WithTimeout(actx, s.opts.HandshakeTimeout)
+	d.attemptMu.Lock()
+	d.abandonDial = abandon
+	d.attemptMu.Unlock()
 	nc, err := transport.Dial(dctx, d.ep, cfg)
+	d.attemptMu.Lock()
+	d.abandonDial = nil
+	d.attemptMu.Unlock()
 	cancel()
+	if cause := context.Cause(actx); err != nil && errors.Is(cause, errDialAgain) {
+		err = cause
+	}
+	abandon(nil)
 	if err != nil {
 		return err
 	}
@@ -351,6 +375,37 @@ func (d *dialer) once(bo *patterns.Backoff) error {
 	stop := context.AfterFunc(d.ctx, func() { c.close(context.Canceled) })
 	defer stop()
 	return s.serveStream(c, bo)
+}
+
+// errDialAgain is why a connection attempt was abandoned by redial.
+var errDialAgain = errors.New("wisp: connection attempt abandoned to dial again at once")
+
+// redial has d dial again at once: it abandons a connect in progress (the
+// kernel resends a lost SYN only after a second, then three, then seven)
+// and skips the wait before the next attempt.
+func (d *dialer) redial() {
+	select {
+	case d.again <- struct{}{}:
+	default:
+	}
+	d.attemptMu.Lock()
+	if d.abandonDial != nil {
+		d.abandonDial(errDialAgain)
+	}
+	d.attemptMu.Unlock()
+}
+
+// RedialLocked has every connecting endpoint without a connection dial
+// again at once (see dialer.redial): a behaviour waiting for an answer
+// does not wait out the kernel's or the reconnect interval's backoff.
+// Callers hold the lock.
+func (s *Engine) RedialLocked() {
+	s.mu.AssertHeld()
+	for _, d := range s.dialers {
+		if d.peer != nil && !d.peer.Connected() && d.ep.Scheme != transport.SchemeInproc {
+			d.redial()
+		}
+	}
 }
 
 // track registers a new connection so Close can end it. It fails once the

@@ -37,7 +37,9 @@ type req struct {
 	m       engine.Msg   // the outstanding request, envelope included
 	carrier *engine.Peer // the peer it was last given to, or nil while unsent
 	timer   *time.Timer
-	gen     uint64 // bumped per request, to void stale retry timers
+	gen     uint64       // bumped per request, to void stale retry timers
+	probe   engine.Probe // the carrier's connection was asked for a sign of life
+	probing bool
 }
 
 func newReq(e *engine.Engine) engine.Behavior { return &req{e: e, nextID: rand.Uint32()} }
@@ -88,6 +90,7 @@ func (b *req) Send(_ context.Context, body engine.Msg) error {
 	b.nextID++
 	b.stopTimer()
 	b.active, b.gaveUp, b.lost, b.given, b.id, b.carrier = true, false, false, false, id, nil
+	b.probing = false
 	b.m = envelope(id, body, e.Options().PlainRequests)
 	b.gen++
 	k := b.dispatchLocked(false)
@@ -145,14 +148,38 @@ func (b *req) armRetryLocked() {
 	b.timer = time.AfterFunc(o.RetryInterval, func() { b.retry(gen) })
 }
 
+// retry runs every retry interval while the request waits. It gives the
+// request to the next peer in turn; and since a connection into a network
+// partition stays open, resending only when the kernel's backoff allows, it
+// checks the carrier's connection too: a PING, and at the next interval,
+// if nothing at all came back, the connection ends and the request goes
+// out on another one or a fresh one to the same endpoint. A slow server
+// still answers the PING, and keeps its connection.
 func (b *req) retry(gen uint64) {
-	b.e.Lock()
-	defer b.e.Unlock()
-	if b.gen != gen || !b.active || b.gaveUp || b.e.ClosingLocked() {
+	e := b.e
+	e.Lock()
+	defer e.Unlock()
+	if b.gen != gen || !b.active || b.gaveUp || e.ClosingLocked() {
 		return
 	}
 	b.timer = nil
+	if b.probing {
+		b.probing = false
+		if b.probe.Silent() {
+			b.probe.End(fmt.Errorf("%w: no answer to a PING within %v while a request waited for its reply",
+				engine.ErrHeartbeatTimeout, e.Options().RetryInterval))
+			// DetachedLocked sends the request again once the reader has
+			// let the connection go.
+			b.armRetryLocked()
+			return
+		}
+	}
 	b.redispatchLocked(true)
+	if b.carrier != nil && b.carrier.Connected() {
+		b.probe, b.probing = b.carrier.ProbeLocked()
+	} else {
+		e.RedialLocked()
+	}
 	b.armRetryLocked()
 }
 
@@ -235,7 +262,7 @@ func (b *req) Recv(ctx context.Context) (engine.Message, error) {
 		e.Lock()
 		// Without ids, the reply is whatever the peer asked sends next.
 		if b.active && (b.id == id && !plain || plain && p == b.carrier) {
-			b.active, b.m, b.carrier = false, engine.Msg{}, nil
+			b.active, b.m, b.carrier, b.probing = false, engine.Msg{}, nil, false
 			b.stopTimer()
 			b.gen++
 			e.Unlock()
