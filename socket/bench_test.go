@@ -114,6 +114,27 @@ func BenchmarkPushPull(b *testing.B) {
 	}
 }
 
+// BenchmarkPushPullChecksum is BenchmarkPushPull's tcp case with frame
+// checksums on and off, side by side, for what WithChecksum costs.
+func BenchmarkPushPullChecksum(b *testing.B) {
+	for _, size := range []int{16, 256, 4096, 65536} {
+		for _, on := range []bool{false, true} {
+			b.Run(fmt.Sprintf("%d/checksum=%v", size, on), func(b *testing.B) {
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+				defer cancel()
+				push, pull := newPushPull(b, "tcp", socket.WithChecksum(on))
+				payload := make([]byte, size)
+				pumpPushPull(b, ctx, push, pull, payload, 1000)
+				b.SetBytes(int64(size))
+				b.ReportAllocs()
+				b.ResetTimer()
+				pumpPushPull(b, ctx, push, pull, payload, b.N)
+				b.StopTimer()
+			})
+		}
+	}
+}
+
 // Goroutine leaks are checked by the package's TestMain.
 
 // TestSteadyStateAllocations checks the per-message allocations of a warmed

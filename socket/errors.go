@@ -3,6 +3,7 @@ package socket
 import (
 	"github.com/wispmq/wisp/internal/engine"
 	"github.com/wispmq/wisp/transport"
+	"github.com/wispmq/wisp/wire"
 )
 
 // Sentinel errors. Errors returned by this package wrap one of these (or a
@@ -45,8 +46,10 @@ var (
 	// socket does not have.
 	ErrUnknownEndpoint = engine.ErrUnknownEndpoint
 	// ErrIncompatiblePeer is the reason given when a peer's socket type cannot
-	// talk to this socket's (PUSH to PUSH, say) or, on a ZMTP socket, when
-	// the peer speaks another protocol or a ZMTP version before 3.0.
+	// talk to this socket's (PUSH to PUSH, say), when the socket asks for
+	// checksums (WithChecksum) and the peer speaks WISP/1.0, or, on a ZMTP
+	// socket, when the peer speaks another protocol or a ZMTP version
+	// before 3.0.
 	ErrIncompatiblePeer = engine.ErrIncompatiblePeer
 	// ErrHandshakeTimeout is the reason given when a peer did not complete its
 	// greeting within the handshake timeout.
@@ -62,6 +65,10 @@ var (
 	// ACK for a message never sent. The wire package's sentinel (such as
 	// wire.ErrFrameTooLarge) matches too where one applies.
 	ErrProtocol = engine.ErrProtocol
+	// ErrChecksum is the reason given when a message or command arrived
+	// with a frame checksum that does not match (WithChecksum): its bytes
+	// were changed on the way. ErrProtocol matches too.
+	ErrChecksum = wire.ErrChecksum
 	// ErrPeerError is the reason given when the peer closed the connection
 	// with an ERROR command; the error text carries the peer's reason.
 	ErrPeerError = engine.ErrPeerError

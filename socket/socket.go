@@ -66,6 +66,9 @@ func protocolOf(o *options) (engine.Protocol, error) {
 		}
 		return wisp.Protocol{}, nil
 	}
+	if o.Checksum {
+		return nil, fmt.Errorf("%w: WithChecksum needs WISP/1: ZMTP has no frame checksums", ErrInvalidOption)
+	}
 	o.Acks = false
 	o.PlainRequests = !o.RequestRetry
 	p := &zmtpcodec.Protocol{AuthTimeout: o.HandshakeTimeout}

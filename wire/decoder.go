@@ -1,6 +1,7 @@
 package wire
 
 import (
+	"encoding/binary"
 	"fmt"
 	"io"
 )
@@ -15,10 +16,17 @@ type Decoder struct {
 	// accepted; 0 means only the frame format's own limit. Set it to what
 	// this side announced in its greeting.
 	MaxMessageSize uint64
+	// Checksum says the connection carries frame checksums (SPEC.md
+	// section 3.1): Decode then expects one after each command and after
+	// the last frame of each message, and fails with an error wrapping
+	// ErrChecksum where it does not match. Set it when the greetings
+	// agreed on checksums.
+	Checksum bool
 
 	frames int    // frames received of the message in progress (all had MORE)
 	size   uint64 // payload bytes received of the message in progress
 	need   int    // bytes the next frame needs, set when Decode returns io.ErrUnexpectedEOF
+	crc    uint32 // checksum of the frames received of the message in progress
 }
 
 // Item is one decoded frame: a command, or one data frame of a message.
@@ -44,6 +52,11 @@ type Item struct {
 // the peer broke the protocol; the Decoder keeps no error state, but the
 // caller should close the connection. Decode does not allocate unless it
 // returns such an error.
+//
+// With Checksum set, a command or the last frame of a message is whole
+// only with the checksum after it, which n includes; Decode returns such a
+// frame only once the checksum matches, so nothing of a changed message is
+// ever returned as its end.
 func (d *Decoder) Decode(b []byte) (it Item, n int, err error) {
 	f, length, h, err := ParseFrameHeader(b)
 	if err != nil {
@@ -55,13 +68,23 @@ func (d *Decoder) Decode(b []byte) (it Item, n int, err error) {
 	if err := d.check(f, length); err != nil {
 		return Item{}, 0, err
 	}
-	if len(b)-h < length {
-		d.need = h + length
+	end := h + length
+	n = end
+	closes := d.Checksum && f&(FlagCommand|FlagMore) != FlagMore // a command, or a message's last frame
+	if closes {
+		n += ChecksumLen
+	}
+	if len(b) < n {
+		d.need = n
 		return Item{}, 0, io.ErrUnexpectedEOF
 	}
 	d.need = 0
-	n = h + length
-	payload := b[h:n:n] // capped, so a caller's append cannot overwrite what follows
+	if d.Checksum {
+		if err := d.sum(b[:n], end, closes); err != nil {
+			return Item{}, 0, err
+		}
+	}
+	payload := b[h:end:end] // capped, so a caller's append cannot overwrite what follows
 	if f&FlagCommand != 0 {
 		c, err := ParseCommand(payload)
 		if err != nil {
@@ -73,6 +96,22 @@ func (d *Decoder) Decode(b []byte) (it Item, n int, err error) {
 	return Item{Frame: payload, More: f&FlagMore != 0}, n, nil
 }
 
+// sum adds a frame, b[:end] (its header and payload; when it closes a
+// message or is a command, its checksum follows), to the checksum of the
+// message in progress, and checks the checksum when the frame closes it.
+func (d *Decoder) sum(b []byte, end int, closes bool) error {
+	crc := UpdateChecksum(d.crc, b[:end])
+	if !closes {
+		d.crc = crc
+		return nil
+	}
+	d.crc = 0
+	if got := binary.BigEndian.Uint32(b[end:]); got != crc {
+		return fmt.Errorf("%w: got %08x, want %08x", ErrChecksum, got, crc)
+	}
+	return nil
+}
+
 // DecodeHeader parses and checks the header of a data frame at the start of
 // b, exactly as Decode would, and counts the frame as received, so the
 // caller can read a large payload straight from the connection into its own
@@ -81,6 +120,10 @@ func (d *Decoder) Decode(b []byte) (it Item, n int, err error) {
 // wrapping ErrMalformed: commands go through Decode. Like Decode, it returns
 // io.ErrUnexpectedEOF (and sets Need) while the header is incomplete.
 func (d *Decoder) DecodeHeader(b []byte) (length int, more bool, hdrLen int, err error) {
+	if d.Checksum {
+		// The payload would bypass the checksum.
+		return 0, false, 0, fmt.Errorf("%w: DecodeHeader with Checksum set, want Decode", ErrMalformed)
+	}
 	f, length, h, err := ParseFrameHeader(b)
 	if err != nil {
 		if err == io.ErrUnexpectedEOF {
@@ -151,4 +194,4 @@ func (d *Decoder) Need() int { return d.need }
 
 // Reset forgets the message in progress, for use on a new connection.
 // MaxMessageSize is kept.
-func (d *Decoder) Reset() { d.frames, d.size, d.need = 0, 0, 0 }
+func (d *Decoder) Reset() { d.frames, d.size, d.need, d.crc = 0, 0, 0, 0 }

@@ -31,8 +31,9 @@ const (
 	Magic = "WISP"
 	// VersionMajor and VersionMinor are the protocol version this package
 	// implements. Peers must agree on the major version; the connection uses
-	// the smaller of the two minor versions.
-	VersionMajor, VersionMinor = 1, 0
+	// the smaller of the two minor versions. Minor version 1 adds frame
+	// checksums (SPEC.md section 3.1).
+	VersionMajor, VersionMinor = 1, 1
 	// GreetingFixedLen is the length of a greeting without its properties.
 	GreetingFixedLen = 26
 	// MaxPropertiesLen is the largest properties block of a greeting.

@@ -23,4 +23,7 @@ var (
 	// ErrUnknownCommand: a command frame carries an id this version does not
 	// define.
 	ErrUnknownCommand = errors.New("wire: unknown command")
+	// ErrChecksum: a message or command does not match the checksum that
+	// follows it (SPEC.md section 3.1): its bytes were changed on the way.
+	ErrChecksum = errors.New("wire: checksum mismatch")
 )

@@ -158,3 +158,54 @@ func checkReencode(t *testing.T, it Item, orig []byte) {
 		}
 	}
 }
+
+// FuzzDecoderChecksum encodes the messages data describes with checksums,
+// flips one bit of the stream, and decodes it: every message the Decoder
+// completes must be one that was sent, unchanged and in order. A changed
+// message must end in an error, never arrive.
+func FuzzDecoderChecksum(f *testing.F) {
+	f.Fuzz(func(t *testing.T, data []byte, pos uint32, bit uint8) {
+		var sent [][]Item
+		var stream []byte
+		for rest := data; len(rest) > 0 && len(sent) < 16; {
+			// The first byte shapes the message: up to 4 frames of up to
+			// 300 bytes, so that long headers appear too.
+			frames, size := 1+int(rest[0]%4), 1+int(rest[0])*3/2
+			rest = rest[1:]
+			var msg []Item
+			for i := range frames {
+				n := min(size, len(rest))
+				msg = append(msg, Item{Frame: rest[:n:n], More: i < frames-1})
+				rest = rest[n:]
+			}
+			sent = append(sent, msg)
+			stream = appendItems(stream, msg, true)
+		}
+		if len(stream) == 0 {
+			return
+		}
+		stream[int(pos)%len(stream)] ^= 1 << (bit % 8)
+
+		d := Decoder{Checksum: true}
+		var msg []Item
+		got := 0
+		for rest := stream; ; {
+			it, n, err := d.Decode(rest)
+			if err != nil {
+				return
+			}
+			rest = rest[n:]
+			if it.IsCommand {
+				t.Fatalf("a flipped bit made a command that passed its checksum: %+v", it.Command)
+			}
+			msg = append(msg, it)
+			if it.More {
+				continue
+			}
+			if got >= len(sent) || !reflect.DeepEqual(msg, sent[got]) {
+				t.Fatalf("message %d: got %+v, want it as sent or an error", got, msg)
+			}
+			got, msg = got+1, nil
+		}
+	})
+}

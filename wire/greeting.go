@@ -18,8 +18,11 @@ const (
 	propWindowBytes       = 6
 )
 
-// flagAcks is bit 0 of the greeting's flags byte.
-const flagAcks = 1
+// Bits of the greeting's flags byte.
+const (
+	flagAcks     = 1 << 0
+	flagChecksum = 1 << 1 // from minor version 1
+)
 
 // Greeting is what each side sends first on a new connection.
 type Greeting struct {
@@ -31,6 +34,10 @@ type Greeting struct {
 	// Acks asks the peer to acknowledge the data messages this side sends,
 	// which this side keeps until they are acknowledged.
 	Acks bool
+	// Checksum asks for frame checksums on the connection (SPEC.md section
+	// 3.1). It is defined from minor version 1: ParseGreeting reports it
+	// only for a greeting of minor version 1 or later.
+	Checksum bool
 	// Session identifies the sending socket for its whole life.
 	Session SessionID
 	// MaxMessageSize is the largest message (sum of its frame payloads) the
@@ -67,6 +74,9 @@ func (g *Greeting) Append(b []byte) []byte {
 	var flags byte
 	if g.Acks {
 		flags |= flagAcks
+	}
+	if g.Checksum {
+		flags |= flagChecksum
 	}
 	b = append(b, Magic...)
 	b = append(b, g.Major, g.Minor, byte(g.Type), flags)
@@ -181,7 +191,8 @@ func ParseGreeting(b []byte) (Greeting, int, error) {
 	}
 	g.Minor = b[5]
 	g.Type = SocketType(b[6])
-	g.Acks = b[7]&flagAcks != 0 // other bits are ignored on purpose (future minors)
+	g.Acks = b[7]&flagAcks != 0 // bits a minor version does not define are ignored (future minors)
+	g.Checksum = g.Minor >= 1 && b[7]&flagChecksum != 0
 	copy(g.Session[:], b[8:24])
 	p := int(binary.BigEndian.Uint16(b[24:26]))
 	if p > MaxPropertiesLen {

@@ -30,60 +30,90 @@ func seq16(start byte) (s SessionID) {
 // specGreetings are the greetings of SPEC.md section 9.
 var specGreetings = map[string]Greeting{
 	"greeting-push-acks": {
-		Major: 1, Minor: 0, Type: Push, Acks: true, Session: seq16(0),
+		Major: 1, Minor: 1, Type: Push, Acks: true, Session: seq16(0),
 		MaxMessageSize: 1 << 20, HeartbeatInterval: time.Second,
 		HeartbeatTimeout: 3 * time.Second, Window: 1000,
 	},
 	"greeting-router-id": {
-		Major: 1, Type: Router, Session: seq16(0xa0), RoutingID: []byte("peer-1"),
+		Major: 1, Minor: 1, Type: Router, Session: seq16(0xa0), RoutingID: []byte("peer-1"),
 	},
 	"greeting-window-bytes": {
-		Major: 1, Type: Push, Acks: true, Session: SessionID(bytes.Repeat([]byte{0x22}, 16)),
+		Major: 1, Minor: 1, Type: Push, Acks: true, Session: SessionID(bytes.Repeat([]byte{0x22}, 16)),
 		Window: 10000, WindowBytes: 16 << 20,
 	},
 	"greeting-pull-bare": {
-		Major: 1, Type: Pull, Session: SessionID(bytes.Repeat([]byte{0x11}, 16)),
+		Major: 1, Minor: 1, Type: Pull, Session: SessionID(bytes.Repeat([]byte{0x11}, 16)),
+	},
+	"greeting-pull-checksum": {
+		Major: 1, Minor: 1, Type: Pull, Checksum: true, Session: SessionID(bytes.Repeat([]byte{0x33}, 16)),
+	},
+	"greeting-pull-1-0": {
+		Major: 1, Minor: 0, Type: Pull, Session: SessionID(bytes.Repeat([]byte{0x11}, 16)),
 	},
 }
 
 // specItems are the frame and command vectors of SPEC.md as the Decoder
 // must return them; encode says whether encoders produce exactly these bytes.
+// checksum says the vector is of a connection with frame checksums.
 var specItems = map[string]struct {
-	items  []Item
-	encode bool
+	items    []Item
+	encode   bool
+	checksum bool
 }{
-	"frame-short":                  {[]Item{{Frame: []byte("hello")}}, true},
-	"frame-long-form-short-length": {[]Item{{Frame: []byte("hi")}}, false},
+	"frame-short":                  {[]Item{{Frame: []byte("hello")}}, true, false},
+	"frame-long-form-short-length": {[]Item{{Frame: []byte("hi")}}, false, false},
 	"message-multi": {[]Item{
 		{Frame: []byte("a"), More: true}, {Frame: []byte{}, More: true}, {Frame: []byte("bc")},
-	}, true},
+	}, true, false},
 	"message-request": {[]Item{
 		{Frame: []byte{0, 0, 0, 42}, More: true}, {Frame: []byte{}, More: true}, {Frame: []byte("hello")},
-	}, true},
+	}, true, false},
 	"message-request-routed": {[]Item{
 		{Frame: []byte("c1"), More: true}, {Frame: []byte{0, 0, 0, 42}, More: true},
 		{Frame: []byte{}, More: true}, {Frame: []byte("hello")},
-	}, true},
+	}, true, false},
 	"message-reply-routed": {[]Item{
 		{Frame: []byte("c1"), More: true}, {Frame: []byte{0, 0, 0, 42}, More: true},
 		{Frame: []byte{}, More: true}, {Frame: []byte("hi")},
-	}, true},
-	"cmd-resume":        {[]Item{{IsCommand: true, Command: Command{ID: CmdResume, Seq: 1}}}, true},
-	"cmd-ack":           {[]Item{{IsCommand: true, Command: Command{ID: CmdAck, Seq: 1000}}}, true},
-	"cmd-ping":          {[]Item{{IsCommand: true, Command: Command{ID: CmdPing, Data: []byte{0, 0, 0, 42}}}}, true},
-	"cmd-pong":          {[]Item{{IsCommand: true, Command: Command{ID: CmdPong, Data: []byte{0, 0, 0, 42}}}}, true},
-	"cmd-error":         {[]Item{{IsCommand: true, Command: Command{ID: CmdError, Data: []byte("unsupported version 2.0")}}}, true},
-	"cmd-subscribe":     {[]Item{{IsCommand: true, Command: Command{ID: CmdSubscribe, Data: []byte("weather.")}}}, true},
-	"cmd-cancel":        {[]Item{{IsCommand: true, Command: Command{ID: CmdCancel, Data: []byte("weather.")}}}, true},
-	"cmd-subscribe-all": {[]Item{{IsCommand: true, Command: Command{ID: CmdSubscribe, Data: []byte{}}}}, true},
+	}, true, false},
+	"cmd-resume":        {[]Item{{IsCommand: true, Command: Command{ID: CmdResume, Seq: 1}}}, true, false},
+	"cmd-ack":           {[]Item{{IsCommand: true, Command: Command{ID: CmdAck, Seq: 1000}}}, true, false},
+	"cmd-ping":          {[]Item{{IsCommand: true, Command: Command{ID: CmdPing, Data: []byte{0, 0, 0, 42}}}}, true, false},
+	"cmd-pong":          {[]Item{{IsCommand: true, Command: Command{ID: CmdPong, Data: []byte{0, 0, 0, 42}}}}, true, false},
+	"cmd-error":         {[]Item{{IsCommand: true, Command: Command{ID: CmdError, Data: []byte("unsupported version 2.0")}}}, true, false},
+	"cmd-subscribe":     {[]Item{{IsCommand: true, Command: Command{ID: CmdSubscribe, Data: []byte("weather.")}}}, true, false},
+	"cmd-cancel":        {[]Item{{IsCommand: true, Command: Command{ID: CmdCancel, Data: []byte("weather.")}}}, true, false},
+	"cmd-subscribe-all": {[]Item{{IsCommand: true, Command: Command{ID: CmdSubscribe, Data: []byte{}}}}, true, false},
+	"message-multi-checksum": {[]Item{
+		{Frame: []byte("a"), More: true}, {Frame: []byte{}, More: true}, {Frame: []byte("bc")},
+	}, true, true},
+	"cmd-ack-checksum": {[]Item{{IsCommand: true, Command: Command{ID: CmdAck, Seq: 1000}}}, true, true},
 }
 
-// appendItem encodes it the way a sender would.
-func appendItem(b []byte, it Item) []byte {
-	if it.IsCommand {
-		return it.Command.Append(b)
+// appendItem encodes it the way a sender would on a connection without
+// checksums.
+func appendItem(b []byte, it Item) []byte { return appendItems(b, []Item{it}, false) }
+
+// appendItems encodes items the way a sender would, with a checksum after
+// each command and message when checksum is set.
+func appendItems(b []byte, items []Item, checksum bool) []byte {
+	var crc uint32
+	for _, it := range items {
+		start := len(b)
+		if it.IsCommand {
+			b = it.Command.Append(b)
+		} else {
+			b = AppendFrame(b, it.More, it.Frame)
+		}
+		if !checksum {
+			continue
+		}
+		crc = UpdateChecksum(crc, b[start:])
+		if it.IsCommand || !it.More {
+			b, crc = AppendChecksum(b, crc), 0
+		}
 	}
-	return AppendFrame(b, it.More, it.Frame)
+	return b
 }
 
 func TestSpecVectors(t *testing.T) {
@@ -114,15 +144,11 @@ func TestSpecVectors(t *testing.T) {
 			continue
 		}
 		if want.encode {
-			var got []byte
-			for _, it := range want.items {
-				got = appendItem(got, it)
-			}
-			if !bytes.Equal(got, vec) {
+			if got := appendItems(nil, want.items, want.checksum); !bytes.Equal(got, vec) {
 				t.Errorf("%s: encoding got % x, want % x", name, got, vec)
 			}
 		}
-		var d Decoder
+		d := Decoder{Checksum: want.checksum}
 		rest := vec
 		for i, w := range want.items {
 			it, n, err := d.Decode(rest)

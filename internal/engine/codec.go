@@ -34,6 +34,9 @@ type PeerInfo struct {
 	// payload bytes) the socket holds per peer; 0 means not stated.
 	Window      uint32
 	WindowBytes uint64
+	// Checksum, in the socket's own info, asks for frame checksums; in a
+	// peer's, it says the connection carries them (SPEC.md section 3.1).
+	Checksum bool
 	// RoutingID is the name a ROUTER peer should know the socket by; nil
 	// means none.
 	RoutingID []byte

@@ -118,6 +118,7 @@ func New(cfg Config) (*Engine, error) {
 		Window:            uint32(s.opts.SendHWM),
 		WindowBytes:       uint64(s.opts.SendHWMBytes),
 		RoutingID:         s.opts.RoutingID,
+		Checksum:          s.opts.Checksum,
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.binds = make(map[string]*binding)

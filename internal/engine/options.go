@@ -36,6 +36,7 @@ type Options struct {
 	MaxSubscriptions  int
 	NoDrop            bool
 	DeferAck          bool
+	Checksum          bool
 	// PlainRequests: REQ sends libzmq's envelope, an empty delimiter and
 	// the body, with no request id; it then takes a reply only from the
 	// peer it asked.

@@ -8,9 +8,12 @@ import (
 )
 
 // codec frames one WISP/1 connection after its handshake. dec is the
-// reader's; encoding keeps no state.
+// reader's; sum and wcrc the writer's, for a connection with frame
+// checksums (SPEC.md section 3.1).
 type codec struct {
-	dec wire.Decoder
+	dec  wire.Decoder
+	sum  bool
+	wcrc uint32 // checksum of the frames written of the message in progress
 }
 
 var _ engine.Codec = (*codec)(nil)
@@ -43,16 +46,26 @@ func (c *codec) DecodeData(b []byte, base int, refs []engine.FrameRef) ([]engine
 		if err != nil {
 			return refs, n, err
 		}
-		end := n + k
-		refs = append(refs, engine.FrameRef{Start: base + end - len(it.Frame), End: base + end, More: it.More})
-		n = end
+		start := base + n + headerLen(b[n])
+		refs = append(refs, engine.FrameRef{Start: start, End: start + len(it.Frame), More: it.More})
+		n += k
 	}
 	return refs, n, nil
 }
 
 func (c *codec) Need() int { return c.dec.Need() }
 
-func (c *codec) Vectored() bool { return true }
+// Vectored is false with checksums: every payload goes through the
+// checksum, so none can bypass the codec.
+func (c *codec) Vectored() bool { return !c.sum }
+
+// headerLen is the length of the frame header whose flags byte is f.
+func headerLen(f byte) int {
+	if wire.Flags(f)&wire.FlagLong != 0 {
+		return 5
+	}
+	return 2
+}
 
 func (c *codec) DataHeader(b []byte) (int, bool) {
 	f, length, _, err := wire.ParseFrameHeader(b)
@@ -64,11 +77,25 @@ func (c *codec) DecodeHeader(b []byte) (int, bool, int, error) {
 }
 
 func (c *codec) AppendCommand(b []byte, cmd engine.Command) []byte {
-	return wire.Command{ID: commandIDs[cmd.Kind], Seq: cmd.Seq, Data: cmd.Data}.Append(b)
+	start := len(b)
+	b = wire.Command{ID: commandIDs[cmd.Kind], Seq: cmd.Seq, Data: cmd.Data}.Append(b)
+	if c.sum {
+		b = wire.AppendChecksum(b, wire.UpdateChecksum(0, b[start:]))
+	}
+	return b
 }
 
 func (c *codec) AppendFrame(b []byte, more bool, payload []byte) []byte {
-	return wire.AppendFrame(b, more, payload)
+	start := len(b)
+	b = wire.AppendFrame(b, more, payload)
+	if c.sum {
+		c.wcrc = wire.UpdateChecksum(c.wcrc, b[start:])
+		if !more {
+			b = wire.AppendChecksum(b, c.wcrc)
+			c.wcrc = 0
+		}
+	}
+	return b
 }
 
 func (c *codec) AppendFrameHeader(b []byte, more bool, n int) []byte {

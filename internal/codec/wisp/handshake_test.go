@@ -193,9 +193,10 @@ var specGreetings = map[string]engine.PeerInfo{
 		Type: engine.Push, Acks: true, Session: seq16(0), MaxMessageSize: 1 << 20,
 		HeartbeatInterval: time.Second, HeartbeatTimeout: 3 * time.Second, Window: 1000,
 	},
-	"greeting-router-id":    {Type: engine.Router, Session: seq16(0xa0), RoutingID: []byte("peer-1")},
-	"greeting-window-bytes": {Type: engine.Push, Acks: true, Session: fill16(0x22), Window: 10000, WindowBytes: 16 << 20},
-	"greeting-pull-bare":    {Type: engine.Pull, Session: fill16(0x11)},
+	"greeting-router-id":     {Type: engine.Router, Session: seq16(0xa0), RoutingID: []byte("peer-1")},
+	"greeting-window-bytes":  {Type: engine.Push, Acks: true, Session: fill16(0x22), Window: 10000, WindowBytes: 16 << 20},
+	"greeting-pull-bare":     {Type: engine.Pull, Session: fill16(0x11)},
+	"greeting-pull-checksum": {Type: engine.Pull, Session: fill16(0x33), Checksum: true},
 }
 
 // TestGreetingSpecVectors: AppendGreeting produces SPEC.md's greetings
@@ -549,7 +550,8 @@ func TestHandshakeLaterMinor(t *testing.T) {
 	send[7] = 0xff // ACKS and every bit a later minor may define
 	send[24], send[25] = 0, byte(len(props))
 	send = append(send, props...)
-	want := engine.PeerInfo{Type: engine.Sub, Session: seq16(0x30), Acks: true, Window: 9, RoutingID: []byte("id")}
+	// Bit 1 is CHECKSUM since 1.1: the connection carries checksums.
+	want := engine.PeerInfo{Type: engine.Sub, Session: seq16(0x30), Acks: true, Window: 9, RoutingID: []byte("id"), Checksum: true}
 
 	self := engine.PeerInfo{Type: engine.Pub, Session: seq16(1)}
 	local, remote := connPair(t, "pipe")
@@ -707,5 +709,45 @@ func TestHandshakeVersionReasonWhenSplit(t *testing.T) {
 	}
 	if got, want := string(items[0].Command.Data), "unsupported version 2.7"; got != want {
 		t.Errorf("ERROR reason got %q, want %q", got, want)
+	}
+}
+
+// TestHandshakeChecksumRefusesOldPeer: a side that asks for checksums
+// refuses a WISP/1.0 peer, telling it why, rather than carry the
+// connection unchecked (SPEC.md 2.6); a side that does not ask speaks 1.0
+// to it.
+func TestHandshakeChecksumRefusesOldPeer(t *testing.T) {
+	for _, ask := range []bool{true, false} {
+		send := (&wire.Greeting{Major: 1, Minor: 0, Type: wire.Pull, Session: wire.SessionID(seq16(0x40))}).Append(nil)
+		self := engine.PeerInfo{Type: engine.Push, Session: seq16(1), Checksum: ask}
+		local, remote := connPair(t, "pipe")
+		reply := make(chan []byte, 1)
+		peer := goPeer(func() error {
+			if _, err := remote.Write(send); err != nil {
+				return err
+			}
+			b, _ := io.ReadAll(io.LimitReader(remote, 512))
+			reply <- b
+			return nil
+		})
+		r := await(t, startHandshake(local, &self, 5*time.Second), "handshake")
+		if !ask {
+			if r.err != nil || r.h.Peer.Checksum {
+				t.Fatalf("without asking: got (%+v, %v), want a 1.0 connection without checksums", r.h.Peer, r.err)
+			}
+			local.Close()
+			await(t, peer, "peer")
+			continue
+		}
+		if !errors.Is(r.err, engine.ErrIncompatiblePeer) {
+			t.Fatalf("asking for checksums of a 1.0 peer: got %v, want ErrIncompatiblePeer", r.err)
+		}
+		local.Close()
+		if err := await(t, peer, "peer"); err != nil {
+			t.Fatal(err)
+		}
+		if b := <-reply; !bytes.Contains(b, []byte("frame checksums need WISP/1.1")) {
+			t.Fatalf("the 1.0 peer got % x, want the greeting and an ERROR naming the reason", b)
+		}
 	}
 }

@@ -59,6 +59,14 @@ func (Protocol) Handshake(nc net.Conn, self *engine.PeerInfo) (engine.Handshake,
 		refuse(nc, err.Error())
 		return engine.Handshake{}, err
 	}
+	if self.Checksum && g.Minor < 1 {
+		// Asked for, checksums are a promise: no silent fallback.
+		err := fmt.Errorf("%w: frame checksums need WISP/1.1, the peer speaks %d.%d", engine.ErrIncompatiblePeer, g.Major, g.Minor)
+		refuse(nc, err.Error())
+		return engine.Handshake{}, err
+	}
+	// Either side may ask; both then sum every message and command.
+	sum := g.Minor >= 1 && (self.Checksum || g.Checksum)
 	peer := engine.PeerInfo{
 		Type:              typ,
 		Session:           engine.SessionID(g.Session),
@@ -69,8 +77,9 @@ func (Protocol) Handshake(nc net.Conn, self *engine.PeerInfo) (engine.Handshake,
 		Window:            g.Window,
 		WindowBytes:       g.WindowBytes,
 		RoutingID:         g.RoutingID,
+		Checksum:          sum,
 	}
-	c := &codec{dec: wire.Decoder{MaxMessageSize: self.MaxMessageSize}}
+	c := &codec{dec: wire.Decoder{MaxMessageSize: self.MaxMessageSize, Checksum: sum}, sum: sum}
 	return engine.Handshake{Peer: peer, Codec: c, Rest: rest}, nil
 }
 
@@ -125,6 +134,7 @@ func AppendGreeting(b []byte, self *engine.PeerInfo) []byte {
 		Minor:             wire.VersionMinor,
 		Type:              typ,
 		Acks:              self.Acks,
+		Checksum:          self.Checksum,
 		Session:           wire.SessionID(self.Session),
 		MaxMessageSize:    self.MaxMessageSize,
 		HeartbeatInterval: self.HeartbeatInterval,
