@@ -428,7 +428,7 @@ func (c *conn) countOut(n, bytes uint64) {
 // it never waits for room, and what the socket cannot take now goes out
 // first with the writer's next write, which it wakes.
 func (c *conn) flushStream(cmds []Command, batch []Msg, inline bool) error {
-	wb := c.writeBuf(len(c.carry) + writeSize(cmds, batch))
+	wb := c.writeBuf(len(c.carry) + writeSize(cmds, batch, c.codec.Vectored()))
 	defer func() { c.doneWriting(wb) }()
 	bufs := c.bufs[:0]
 	mark := 0
@@ -483,14 +483,14 @@ func (c *conn) flushStream(cmds []Command, batch []Msg, inline bool) error {
 }
 
 // writeSize estimates how many bytes flushStream copies into its buffer for
-// cmds and batch: frames of largeFrame bytes or more are written from the
-// caller's memory and need room for their header only.
-func writeSize(cmds []Command, batch []Msg) int {
+// cmds and batch: with a vectored codec, frames of largeFrame bytes or more
+// are written from the caller's memory and need room for their header only.
+func writeSize(cmds []Command, batch []Msg, vectored bool) int {
 	const perFrame = 16 // a frame header, generously
 	n := len(cmds) * (perFrame + MaxPingContext)
 	for i := range batch {
 		m := &batch[i]
-		if m.Size < largeFrame {
+		if m.Size < largeFrame || !vectored {
 			n += m.Size
 		}
 		n += perFrame * (1 + len(m.Rest))
