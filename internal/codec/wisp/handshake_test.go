@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"reflect"
 	"strings"
 	"testing"
@@ -749,5 +750,63 @@ func TestHandshakeChecksumRefusesOldPeer(t *testing.T) {
 		if b := <-reply; !bytes.Contains(b, []byte("frame checksums need WISP/1.1")) {
 			t.Fatalf("the 1.0 peer got % x, want the greeting and an ERROR naming the reason", b)
 		}
+	}
+}
+
+// TestHandshakeVersionReasonWithoutMinor: SPEC.md 2.6. When byte 4 comes
+// without byte 5, the refusal waits for byte 5 no longer than the
+// handshake may take, or until the peer has sent all it will, and then
+// names the minor as 0.
+func TestHandshakeVersionReasonWithoutMinor(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		network  string
+		closeOut bool // the peer ends its side after byte 4, else it stalls
+	}{
+		{"peer stalls/pipe", "pipe", false},
+		{"peer stalls/tcp", "tcp", false},
+		{"peer half-closes/tcp", "tcp", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			self := engine.PeerInfo{Type: engine.Pull, Session: seq16(3)}
+			local, remote := connPair(t, tc.network)
+			remote.SetDeadline(time.Now().Add(5 * time.Second))
+			written := goPeer(func() error {
+				if _, err := remote.Write([]byte("WISP\x02")); err != nil {
+					return err
+				}
+				if tc.closeOut {
+					return remote.(*net.TCPConn).CloseWrite()
+				}
+				return nil
+			})
+			read := goPeer(func() peerResult {
+				got, err := io.ReadAll(remote)
+				return peerResult{got, err}
+			})
+			const timeout = 200 * time.Millisecond
+			start := time.Now()
+			r := await(t, startHandshake(local, &self, timeout), "handshake")
+			elapsed := time.Since(start)
+			local.Close()
+			if err := await(t, written, "peer write"); err != nil {
+				t.Fatal(err)
+			}
+			p := await(t, read, "peer read")
+			if !errors.Is(r.err, wire.ErrVersion) {
+				t.Errorf("Handshake got %v, want wire.ErrVersion", r.err)
+			}
+			if tc.closeOut && elapsed > timeout/2 {
+				t.Errorf("Handshake took %v, want no wait for a byte 5 that cannot come", elapsed)
+			}
+			if !tc.closeOut && elapsed < timeout {
+				t.Errorf("Handshake gave up after %v, want it to wait for byte 5 until the %v deadline", elapsed, timeout)
+			}
+			items := splitGreeting(t, &self, p.got)
+			want := []wire.Item{{IsCommand: true, Command: wire.Command{ID: wire.CmdError, Data: []byte("unsupported version 2.0")}}}
+			if !reflect.DeepEqual(items, want) {
+				t.Errorf("after our greeting got %+v, want only %+v", items, want)
+			}
+		})
 	}
 }
