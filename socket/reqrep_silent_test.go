@@ -3,7 +3,10 @@ package socket
 import (
 	"context"
 	"errors"
+	"net"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -115,4 +118,170 @@ func roundTrip(t *testing.T, ctx context.Context, req *Socket, body string) {
 	}
 	m, err := req.Recv(ctx)
 	rtWantReply(t, rtReply{m, err}, "re:"+body)
+}
+
+// TestReqRepRedialReplacesHalfOpen: a partition cuts only the REQ's first
+// connection, and the REQ gives it up while its REP still holds it (a
+// half-open connection). When the REQ dials again, the REP must not refuse
+// the new connection as a duplicate of the dead one: its PING on the old
+// connection meets the reset a closed socket sends, as after a real
+// partition, and the new connection takes over.
+func TestReqRepRedialReplacesHalfOpen(t *testing.T) {
+	ctx := testContext(t)
+	nw := newNetwork(t, "tcp")
+	rep := newSocket(t, Rep, WithHeartbeat(time.Hour, 3*time.Hour))
+	proxy := newStallProxy(t, strings.TrimPrefix(nw.bind(rep), "tcp://"))
+	req := newSocket(t, Req, WithRequestRetry(100*time.Millisecond), WithHeartbeat(time.Hour, 3*time.Hour))
+	if err := req.Connect(proxy.endpoint); err != nil {
+		t.Fatalf("Connect: got error %v, want nil", err)
+	}
+	go func() {
+		for {
+			m, err := rep.Recv(ctx)
+			if err != nil || rep.Send(ctx, append([]byte("re:"), m.Bytes()...)) != nil {
+				return
+			}
+		}
+	}()
+	roundTrip(t, ctx, req, "before")
+	proxy.stallExisting()
+	roundTrip(t, ctx, req, "after")
+	for {
+		select {
+		case e := <-rep.Events():
+			if e.Kind == EventHandshakeFailed && errors.Is(e.Err, ErrDuplicateConnection) {
+				t.Fatalf("REP refused the REQ's new connection: %v", e)
+			}
+			continue
+		default:
+		}
+		break
+	}
+}
+
+// stallProxy forwards tcp connections to a target. stallExisting cuts the
+// links it has as a partition would, for them only: nothing passes either
+// way, a close from the client does not pass either, and once the client
+// has closed its side, data from the target is answered with a reset, as
+// the client's kernel would once the partition heals.
+type stallProxy struct {
+	endpoint string
+	l        net.Listener
+	target   string
+	wg       sync.WaitGroup
+	mu       sync.Mutex
+	links    []*stallLink
+}
+
+type stallLink struct {
+	down, up   net.Conn
+	stalled    atomic.Bool
+	downClosed atomic.Bool
+}
+
+func newStallProxy(t *testing.T, target string) *stallProxy {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("proxy listen: got error %v, want nil", err)
+	}
+	p := &stallProxy{l: l, target: target, endpoint: "tcp://" + l.Addr().String()}
+	p.wg.Add(1)
+	go p.accept()
+	t.Cleanup(func() {
+		l.Close()
+		p.mu.Lock()
+		for _, lk := range p.links {
+			lk.down.Close()
+			lk.up.Close()
+		}
+		p.mu.Unlock()
+		p.wg.Wait()
+	})
+	return p
+}
+
+func (p *stallProxy) accept() {
+	defer p.wg.Done()
+	for {
+		down, err := p.l.Accept()
+		if err != nil {
+			return
+		}
+		up, err := net.Dial("tcp", p.target)
+		if err != nil {
+			down.Close()
+			continue
+		}
+		lk := &stallLink{down: down, up: up}
+		p.mu.Lock()
+		p.links = append(p.links, lk)
+		p.mu.Unlock()
+		p.wg.Add(2)
+		go p.pumpDown(lk)
+		go p.pumpUp(lk)
+	}
+}
+
+// pumpUp copies client to target, until the link stalls.
+func (p *stallProxy) pumpUp(lk *stallLink) {
+	defer p.wg.Done()
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := lk.down.Read(buf)
+		if lk.stalled.Load() {
+			if err != nil {
+				lk.downClosed.Store(true)
+				return
+			}
+			continue // lost in the partition
+		}
+		if n > 0 {
+			if _, werr := lk.up.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			lk.up.Close()
+			return
+		}
+	}
+}
+
+// pumpDown copies target to client; stalled, it drops what comes, and
+// resets the target once the client has closed.
+func (p *stallProxy) pumpDown(lk *stallLink) {
+	defer p.wg.Done()
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := lk.up.Read(buf)
+		if lk.stalled.Load() {
+			if n > 0 && lk.downClosed.Load() {
+				lk.up.(*net.TCPConn).SetLinger(0)
+				lk.up.Close()
+				return
+			}
+			if err != nil {
+				return
+			}
+			continue
+		}
+		if n > 0 {
+			if _, werr := lk.down.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			lk.down.Close()
+			return
+		}
+	}
+}
+
+func (p *stallProxy) stallExisting() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, lk := range p.links {
+		lk.stalled.Store(true)
+	}
 }

@@ -431,7 +431,18 @@ func (s *Engine) serveStream(c *conn, bo *patterns.Backoff) error {
 		s.emit(Event{Kind: EventHandshakeFailed, Endpoint: c.endpoint, Peer: c.remote, Err: err})
 		return err
 	}
-	if err := s.attach(c); err != nil {
+	err := s.attach(c)
+	if dup := (*duplicateError)(nil); errors.As(err, &dup) && dup.old != nil {
+		t := time.NewTimer(duplicateGrace)
+		select {
+		case <-dup.old.done:
+			err = s.attach(c)
+		case <-t.C:
+		case <-c.done:
+		}
+		t.Stop()
+	}
+	if err != nil {
 		c.refuse(err)
 		c.close(err)
 		s.forget(c)
@@ -447,7 +458,7 @@ func (s *Engine) serveStream(c *conn, bo *patterns.Backoff) error {
 	s.emit(Event{Kind: EventConnected, Endpoint: c.endpoint, Peer: c.remote, Session: c.info.Session.String(), RoutingID: s.routingIDOf(c), UserID: c.info.UserID, TLS: c.info.TLS})
 	c.beginWriting()
 	beats.add(c)
-	err := c.readLoop()
+	err = c.readLoop()
 	beats.remove(c)
 	if pe := (*protocolError)(nil); errors.As(err, &pe) && !c.closing() {
 		// Let the writer tell the peer why before the connection closes.
@@ -502,13 +513,28 @@ func (s *Engine) attach(c *conn) error {
 	if err := s.b.AdmitLocked(&c.info); err != nil {
 		return err
 	}
+	if p := s.bySession[sess]; p != nil && p.conn.Load() != nil && p.conn.Load().closing() {
+		// Closed (a probe below found it dead), its reader not yet done.
+		s.detachLocked(p.conn.Load())
+	}
 	if p := s.bySession[sess]; p != nil && p.conn.Load() != nil {
 		old := p.conn.Load()
 		// Two connections between the same sockets (each connecting to the
 		// other, say). Both ends keep the one dialed by the smaller session
 		// id, so they agree without talking.
 		if !s.prefer(c, old) {
-			return fmt.Errorf("%w: already connected to session %v", ErrDuplicateConnection, sess)
+			dup := &duplicateError{sess: sess}
+			if c.dialer == nil && old.dialer == nil && old.link == nil && !old.info.NoHeartbeats {
+				// The peer dialed again while we hold its last connection:
+				// it may have given that one up (a partition, a probe that
+				// went unanswered) while we still take it for alive. A
+				// PING finds out: a socket the peer closed answers with a
+				// reset.
+				old.pingWanted.Store(true)
+				old.signal()
+				dup.old = old
+			}
+			return dup
 		}
 		old.close(ErrDuplicateConnection)
 		s.detachLocked(old)
@@ -539,6 +565,24 @@ func (s *Engine) routingIDOf(c *conn) []byte {
 	}
 	return bytes.Clone(c.p.RoutingID) // the application may change what it gets
 }
+
+// duplicateGrace is how long a second connection from a peer session waits
+// for the first, probed, to fail before it is refused: a reset comes back
+// within a round trip.
+const duplicateGrace = time.Second
+
+// duplicateError refuses a second connection from a session; old, when
+// set, is the first connection, probed because the peer dialed both.
+type duplicateError struct {
+	sess SessionID
+	old  *conn
+}
+
+func (e *duplicateError) Error() string {
+	return fmt.Sprintf("%v: already connected to session %v", ErrDuplicateConnection, e.sess)
+}
+
+func (e *duplicateError) Unwrap() error { return ErrDuplicateConnection }
 
 // prefer reports whether the new connection c should replace old.
 func (s *Engine) prefer(c, old *conn) bool {
