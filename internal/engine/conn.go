@@ -12,6 +12,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/wispmq/wisp/internal/lockorder"
 )
@@ -180,7 +181,17 @@ func (c *conn) refuse(err error) {
 // reason a command carries.
 func errorCommand(err error) Command {
 	reason := []byte(err.Error())
-	return Command{Kind: CmdError, Data: reason[:min(len(reason), MaxErrorReason)]}
+	if len(reason) > MaxErrorReason {
+		// Cut before the character that crosses the limit: a reason is
+		// UTF-8 (SPEC.md section 5), and routing ids it quotes may not be
+		// ASCII.
+		n := MaxErrorReason
+		for n > 0 && !utf8.RuneStart(reason[n]) {
+			n--
+		}
+		reason = reason[:n]
+	}
+	return Command{Kind: CmdError, Data: reason}
 }
 
 // close ends the connection with reason err; only the first reason is kept.
