@@ -186,6 +186,22 @@ func TestE2ELinesInOrder(t *testing.T) {
 	}
 }
 
+// TestE2EChecksum: a PULL that asks for frame checksums gets every line
+// from a PUSH that did not ask (either side may).
+func TestE2EChecksum(t *testing.T) {
+	ep := ipcEndpoint(t)
+	input, want := numbered(100)
+	pull := start(t, nil, "-type", "pull", "-bind", ep, "-count", "100", "-timeout", "20s", "-checksum")
+	push := start(t, strings.NewReader(input), "-type", "push", "-connect", ep, "-timeout", "20s")
+	if status, _ := push.wait(); status != 0 {
+		t.Errorf("push: got status %d (stderr %q), want 0", status, push.stderr.String())
+	}
+	status, got := pull.wait()
+	if status != 0 || strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("pull: got status %d and %d lines (stderr %q), want 0 and %d in order", status, len(got), pull.stderr.String(), len(want))
+	}
+}
+
 func TestE2ETimeout(t *testing.T) {
 	pull := start(t, nil, "-type", "pull", "-bind", ipcEndpoint(t), "-count", "5", "-timeout", "300ms")
 	status, got := pull.wait()

@@ -100,6 +100,7 @@ type config struct {
 	hasData  bool
 	hwm      int
 	verbose  bool
+	checksum bool // wisp: frame checksums on every connection
 
 	retry        time.Duration // req: negative means no retries
 	replyTimeout time.Duration // req: 0 means wait as long as the run
@@ -222,6 +223,7 @@ func parse(args []string, stderr io.Writer) (*config, error) {
 		return nil
 	})
 	fs.IntVar(&cfg.hwm, "hwm", 0, "set the send and receive high-water marks to `N` messages (0: socket default)")
+	fs.BoolVar(&cfg.checksum, "checksum", false, "wisp: a CRC-32C with every message and command, so corruption past TCP's\nchecksum ends the connection instead of reaching the application")
 	fs.BoolVar(&cfg.verbose, "v", false, "print socket events on stderr;\npub, xpub: then how many messages were written and dropped")
 	fs.DurationVar(&cfg.retry, "retry", defaultRetry, "req: send the request again every `DUR` while no reply came,\nand at once when its connection ends (0: only then; negative: never)")
 	fs.DurationVar(&cfg.replyTimeout, "reply-timeout", 0, "req: fail with exit status 1 when a reply takes longer than `DUR` (0: no limit)")
@@ -295,6 +297,8 @@ func parse(args []string, stderr io.Writer) (*config, error) {
 		return bad("-data is not for %s: each stdin line names the peer it goes to", cfg.typeName)
 	case cfg.hasData && cfg.mode.countsSent && cfg.count > 1:
 		return bad("-data sends its message once; -count %d would not repeat it", cfg.count)
+	case cfg.checksum && cfg.protocol == socket.ZMTP:
+		return bad("-checksum is for the wisp protocol: zmtp has no frame checksums")
 	case set["retry"] && cfg.mode.typ != socket.Req:
 		return bad("-retry is for req, not %s", cfg.typeName)
 	case set["reply-timeout"] && cfg.mode.typ != socket.Req:
@@ -441,6 +445,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}
 	if cfg.routingID != "" {
 		opts = append(opts, socket.WithRoutingID([]byte(cfg.routingID)))
+	}
+	if cfg.checksum {
+		opts = append(opts, socket.WithChecksum(true))
 	}
 	opts = append(opts, socket.WithProtocol(cfg.protocol))
 	if cfg.tlsCert != "" || cfg.tlsCA != "" {

@@ -72,6 +72,7 @@ func TestUsageErrors(t *testing.T) {
 		{"data on router", []string{"-type", "router", "-bind", "inproc://x", "-data", "x"}, "-data is not for router"},
 		{"data with count on req", []string{"-type", "req", "-connect", "inproc://x", "-data", "x", "-count", "2"}, "-data sends its message once"},
 		{"retry on rep", []string{"-type", "rep", "-bind", "inproc://x", "-retry", "1s"}, "-retry is for req, not rep"},
+		{"checksum over zmtp", []string{"-type", "push", "-bind", "tcp://127.0.0.1:0", "-protocol", "zmtp", "-checksum"}, "-checksum is for the wisp protocol"},
 		{"retry on push", []string{"-type", "push", "-bind", "inproc://x", "-retry", "-1s"}, "-retry is for req, not push"},
 		{"bad retry", []string{"-type", "req", "-bind", "inproc://x", "-retry", "soon"}, `invalid value "soon" for flag -retry`},
 		{"reply timeout on dealer", []string{"-type", "dealer", "-bind", "inproc://x", "-reply-timeout", "1s"}, "-reply-timeout is for req, not dealer"},
@@ -105,7 +106,7 @@ func TestHelp(t *testing.T) {
 		t.Errorf("got status %d, want %d", status, exitOK)
 	}
 	for _, want := range []string{"-type", "-bind", "-connect", "-count", "-timeout", "-linger", "-data", "-hwm", "-v",
-		"-retry", "-reply-timeout", "-routing-id", "-subscribe", "-wait-subs", "req", "rep", "dealer", "router", "pair",
+		"-retry", "-checksum", "-reply-timeout", "-routing-id", "-subscribe", "-wait-subs", "req", "rep", "dealer", "router", "pair",
 		"pub", "sub", "xpub", "xsub", "Examples:", "Exit status"} {
 		if !strings.Contains(stderr, want) {
 			t.Errorf("usage text lacks %q", want)
