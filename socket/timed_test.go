@@ -134,6 +134,48 @@ func TestTimedHeartbeatTimeout(t *testing.T) {
 	goleak.VerifyNone(t)
 }
 
+// TestTimedHeartbeatTimeoutAfterBurst: the same, when the peer's last
+// bytes came in a burst big enough to make the reader take a larger buffer,
+// which the heart takes back by interrupting the idle read. The interrupted
+// read must not restart the peer's silence.
+func TestTimedHeartbeatTimeoutAfterBurst(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const timeout = 3 * time.Second
+		pull := rawMustNew(t, Pull, WithHeartbeat(time.Second, timeout))
+		a, b := net.Pipe()
+		if err := pull.ConnectConn(a); err != nil {
+			t.Fatal(err)
+		}
+		rawPipeHandshake(t, b, wire.Push)
+		silent := rawDiscard(b)
+		var burst []byte
+		for len(burst) < 1024 {
+			burst = wire.Command{ID: wire.CmdPing, Data: []byte("0123456789abcdef")}.Append(burst)
+		}
+		if _, err := b.Write(burst); err != nil {
+			t.Fatal(err)
+		}
+		last := time.Now()
+		synctest.Wait()
+
+		time.Sleep(timeout - time.Nanosecond)
+		synctest.Wait()
+		if evs := rawOfKind(rawEventsNow(pull), EventDisconnected); len(evs) != 0 {
+			t.Fatalf("%v after the burst: got %v, want no disconnect before the heartbeat timeout", time.Since(last), evs)
+		}
+		time.Sleep(time.Nanosecond)
+		synctest.Wait()
+		evs := rawOfKind(rawEventsNow(pull), EventDisconnected)
+		if len(evs) != 1 || !errors.Is(evs[0].Err, ErrHeartbeatTimeout) {
+			t.Fatalf("%v after the burst: got %v, want one disconnect wrapping ErrHeartbeatTimeout", time.Since(last), evs)
+		}
+		<-silent
+		b.Close()
+		rawMustClose(t, pull)
+	})
+	goleak.VerifyNone(t)
+}
+
 // TestTimedHeartbeatKeepsIdleAlive: two sockets that exchange no message
 // for ten minutes stay connected, because their PINGs count as life.
 func TestTimedHeartbeatKeepsIdleAlive(t *testing.T) {

@@ -79,7 +79,8 @@ type conn struct {
 	pingWanted atomic.Bool            // the heart asks the writer for a PING
 	pingAfter  time.Duration          // how long without writing before a PING; set by heart.add
 	lastWrite  atomic.Int64           // nanotime of the last write
-	readSince  atomic.Int64           // nanotime the read in progress began; 0 when not reading
+	readSince  atomic.Int64           // while reading, nanotime the peer's silence began; 0 when not reading
+	quietSince atomic.Int64           // nanotime the reads since the last data began; 0 after data
 	midHeld    atomic.Bool            // the reader has a medium read buffer (see restRead)
 	dropMid    atomic.Bool            // the heart asks the reader to give its medium buffer up
 	beatIdx    int                    // where the heart keeps the connection; guarded by heart.mu

@@ -129,12 +129,23 @@ func (c *conn) read(b []byte, direct bool) (int, error) {
 	return n, err
 }
 
-// timedRead reads once, and tells the heart how long it has waited (see
-// heart.go): a peer silent for the read timeout while we read is gone.
+// timedRead reads once, and tells the heart since when the peer has been
+// silent (see heart.go): a peer silent for the read timeout while we read
+// is gone. A read that an interrupt ended with nothing (the heart taking a
+// buffer back, a Recv taking the read side over) does not restart the
+// silence.
 func (c *conn) timedRead(b []byte) (int, error) {
-	c.readSince.Store(nanotime())
+	quiet := c.quietSince.Load()
+	if quiet == 0 {
+		quiet = nanotime()
+		c.quietSince.Store(quiet)
+	}
+	c.readSince.Store(quiet)
 	n, err := c.nc.Read(b)
 	c.readSince.Store(0)
+	if n > 0 {
+		c.quietSince.Store(0)
+	}
 	return n, err
 }
 
