@@ -123,7 +123,8 @@ func (w *lineWriter) putMsg(seq int64) {
 	os.Stdout.Write(b)
 }
 
-func options(cfg childConfig) []socket.Option {
+// socketOptions are the options cfg asks for; the rest stay wisp's defaults.
+func socketOptions(cfg childConfig) []socket.Option {
 	var opts []socket.Option
 	if cfg.HeartbeatInterval > 0 || cfg.HeartbeatTimeout > 0 {
 		opts = append(opts, socket.WithHeartbeat(cfg.HeartbeatInterval, cfg.HeartbeatTimeout))
@@ -147,7 +148,7 @@ func runChild(cfg childConfig, out *lineWriter) error {
 	if !ok {
 		return fmt.Errorf("unknown role %q", cfg.Role)
 	}
-	s, err := socket.New(typ, options(cfg)...)
+	s, err := socket.New(typ, socketOptions(cfg)...)
 	if err != nil {
 		return err
 	}
@@ -166,7 +167,7 @@ func runChild(cfg childConfig, out *lineWriter) error {
 	// The work's context ends on "stop" or when the parent goes away.
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
-	go func() { // ends with this process: os.Stdin cannot be unblocked
+	go func() { // ends on stop or end of input, one of which the parent always gives
 		sc := bufio.NewScanner(os.Stdin)
 		for sc.Scan() && sc.Text() != "stop" {
 		}
