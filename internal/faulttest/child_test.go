@@ -45,6 +45,7 @@ type childConfig struct {
 	ResumeTimeout                       time.Duration
 	RequestRetry                        time.Duration // req: WithRequestRetry when positive
 	DeferredAck                         bool          // pull: WithDeferredAck
+	Checksum                            bool          // WithChecksum
 
 	FlushTimeout time.Duration // push: how long Flush may take after "stop"
 }
@@ -138,6 +139,9 @@ func socketOptions(cfg childConfig) []socket.Option {
 	if cfg.DeferredAck {
 		opts = append(opts, socket.WithDeferredAck(true))
 	}
+	if cfg.Checksum {
+		opts = append(opts, socket.WithChecksum(true))
+	}
 	return opts
 }
 
@@ -194,7 +198,11 @@ func runChild(cfg childConfig, out *lineWriter) error {
 		return push(ctx, s, cfg, &sent, out)
 	case "pull":
 		return serve(ctx, s, cfg, out, func(m socket.Message) error {
-			out.putMsg(seqOf(m))
+			seq := seqOf(m)
+			if b := m.Bytes(); len(b) < 8 || !bytes.Equal(b, fillPayload(make([]byte, len(b)), seq)) {
+				out.put(record{K: "corrupt", S: seq})
+			}
+			out.putMsg(seq)
 			return nil
 		})
 	case "rep":
@@ -204,6 +212,16 @@ func runChild(cfg childConfig, out *lineWriter) error {
 	default:
 		return request(ctx, s, cfg, &sent, out)
 	}
+}
+
+// fillPayload makes b message seq: its number, then bytes that depend on
+// it, so that the receiver can tell a changed message from an intact one.
+func fillPayload(b []byte, seq int64) []byte {
+	binary.BigEndian.PutUint64(b, uint64(seq))
+	for i := 8; i < len(b); i++ {
+		b[i] = byte(seq) ^ byte(i*7)
+	}
+	return b
 }
 
 func seqOf(m socket.Message) int64 {
@@ -259,8 +277,7 @@ loop:
 		case <-ticker.C:
 		}
 		for range batch {
-			msg := make([]byte, max(8, cfg.Size))
-			binary.BigEndian.PutUint64(msg, uint64(seq))
+			msg := fillPayload(make([]byte, max(8, cfg.Size)), seq)
 			if err := s.Send(ctx, msg); err != nil {
 				if ctx.Err() != nil {
 					break loop
