@@ -1,6 +1,7 @@
 package socket
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -49,8 +50,9 @@ func TestSpoolSurvivesSIGKILL(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := crashCheck{t: t, n: n, seen: make([]bool, n+1)}
+	var out bytes.Buffer
 	for run := 1; ; run++ {
-		child := startSpoolChild(t, dir, ep, c.max+1, n)
+		child := startSpoolChild(t, dir, ep, c.max+1, n, &out)
 		exit := make(chan error, 1)
 		go func() { exit <- child.Wait() }()
 		c.startRun(run)
@@ -95,10 +97,10 @@ func TestSpoolSurvivesSIGKILL(t *testing.T) {
 			if c.max == n {
 				break
 			}
-			t.Fatalf("run %d ended with %d of %d received", run, c.max, n)
+			t.Fatalf("run %d ended with %d of %d received:\n%s", run, c.max, n, &out)
 		}
 		if !killedBySIGKILL(err) {
-			t.Fatalf("run %d: %v", run, err)
+			t.Fatalf("run %d: %v:\n%s", run, err, &out)
 		}
 		c.drainRun(ctx, pull)
 	}
@@ -183,14 +185,16 @@ func killedBySIGKILL(err error) bool {
 }
 
 // startSpoolChild runs this test binary as the sending child.
-func startSpoolChild(t *testing.T, dir, ep string, from, n int) *exec.Cmd {
+// Its output is kept in out, for a failure to show.
+func startSpoolChild(t *testing.T, dir, ep string, from, n int, out *bytes.Buffer) *exec.Cmd {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestSpoolChildProcess$", "-test.count=1")
 	cmd.Env = append(os.Environ(),
 		"WISP_SPOOL_CHILD_DIR="+dir,
 		"WISP_SPOOL_CHILD_EP="+ep,
 		fmt.Sprintf("WISP_SPOOL_CHILD_RANGE=%d-%d", from, n))
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	out.Reset()
+	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
