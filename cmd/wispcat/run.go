@@ -117,6 +117,10 @@ type config struct {
 	plainPassword  string
 	plainAllow     stringList // a PLAIN server's USER:PASSWORD pairs
 
+	spool      string // push: the spool's directory
+	spoolSync  string // push: its sync policy, as ParseSpoolSync reads it
+	spoolLimit int64  // push: the bound of its files (0: the default)
+
 	format  format // how received messages are printed
 	tlsCert string // this socket's certificate and key files (PEM)
 	tlsKey  string
@@ -187,6 +191,7 @@ Examples:
   seq 1000 | wispcat -type push -connect ipc:///tmp/w.sock
   wispcat -type pull -bind tcp://127.0.0.1:5555 -count 10 -timeout 30s
   wispcat -type push -connect tcp://127.0.0.1:5555 -data hello -linger 1s
+  seq 1000 | wispcat -type push -connect tcp://127.0.0.1:5555 -spool /var/spool/w
   wispcat -type rep -bind tcp://127.0.0.1:5556
   seq 10 | wispcat -type req -connect tcp://127.0.0.1:5556 -reply-timeout 30s
   wispcat -type sub -connect tcp://127.0.0.1:5557 -subscribe weather.
@@ -221,6 +226,9 @@ func parse(args []string, stderr io.Writer) (*config, error) {
 		cfg.data, cfg.hasData = v, true
 		return nil
 	})
+	fs.StringVar(&cfg.spool, "spool", "", "push: keep every message in an on-disk spool in directory `DIR` until a\nreceiver acknowledges it; a later run on DIR (after a crash, say) first\nsends what is left there")
+	fs.StringVar(&cfg.spoolSync, "spool-sync", "always", "push: when the spool syncs to disk: always (before each send returns),\nnone (left to the system), or every `DUR` (100ms, say)")
+	fs.Int64Var(&cfg.spoolLimit, "spool-limit", 0, "push: bound the spool's files to `BYTES`; sending waits while it is full\n(0: the socket default, 1 GiB)")
 	fs.IntVar(&cfg.hwm, "hwm", 0, "set the send and receive high-water marks to `N` messages (0: socket default)")
 	fs.BoolVar(&cfg.verbose, "v", false, "print socket events on stderr;\npub, xpub: then how many messages were written and dropped")
 	fs.DurationVar(&cfg.retry, "retry", defaultRetry, "req: send the request again every `DUR` while no reply came,\nand at once when its connection ends (0: only then; negative: never)")
@@ -311,6 +319,17 @@ func parse(args []string, stderr io.Writer) (*config, error) {
 		return bad("-wait-subs is for pub and xpub, not %s", cfg.typeName)
 	case cfg.waitSubs < 0:
 		return bad("-wait-subs %d: want 0 or more", cfg.waitSubs)
+	case set["spool"] && cfg.mode.typ != socket.Push:
+		return bad("-spool is for push, not %s", cfg.typeName)
+	case set["spool"] && cfg.spool == "":
+		return bad("-spool needs a directory")
+	case (set["spool-sync"] || set["spool-limit"]) && cfg.spool == "":
+		return bad("-spool-sync and -spool-limit go with -spool")
+	case cfg.spoolLimit < 0:
+		return bad("-spool-limit %d: want 0 or more", cfg.spoolLimit)
+	}
+	if _, err := socket.ParseSpoolSync(cfg.spoolSync); err != nil {
+		return bad("-spool-sync %q: want always, none or a duration", cfg.spoolSync)
 	}
 	if msg := checkSecurityFlags(cfg, set); msg != "" {
 		return bad("%s", msg)
@@ -441,6 +460,13 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}
 	if cfg.routingID != "" {
 		opts = append(opts, socket.WithRoutingID([]byte(cfg.routingID)))
+	}
+	if cfg.spool != "" {
+		policy, _ := socket.ParseSpoolSync(cfg.spoolSync) // parse checked it
+		opts = append(opts, socket.WithSpool(cfg.spool), socket.WithSpoolSync(policy))
+		if cfg.spoolLimit > 0 {
+			opts = append(opts, socket.WithSpoolLimit(cfg.spoolLimit))
+		}
 	}
 	opts = append(opts, socket.WithProtocol(cfg.protocol))
 	if cfg.tlsCert != "" || cfg.tlsCA != "" {
@@ -615,19 +641,25 @@ func runPush(r *runner) int {
 	s.Close()
 	// After Close every goroutine of the socket has ended: what it still
 	// holds is final.
-	left := s.Stats().SendQueue
+	st := s.Stats()
+	left := st.SendQueue
+	undelivered := "messages undelivered"
+	if r.cfg.spool != "" {
+		left = st.Spooled
+		undelivered = "messages undelivered, kept in the spool for the next run"
+	}
 	switch why {
 	case "timeout":
 		r.errorf("%s: sent %s messages, %d unacknowledged", r.timeoutReason(), r.ofCount(sent), left)
 		return exitFailure
 	case "signal":
 		if left > 0 {
-			r.errorf("%d messages undelivered", left)
+			r.errorf("%d %s", left, undelivered)
 		}
 		return r.signalStatus()
 	}
 	if left > 0 {
-		r.errorf("%d messages undelivered", left)
+		r.errorf("%d %s", left, undelivered)
 		return exitFailure
 	}
 	return status
