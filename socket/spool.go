@@ -76,9 +76,11 @@ func (s *spooler) send(ctx context.Context, frames [][]byte) error {
 	if err := s.e.CheckMsg(msgOf(frames, 0)); err != nil {
 		return err
 	}
-	if len(frames) > 1 {
-		frames = slices.Clone(frames) // the caller may reuse its slice
-	}
+	// The spool keeps the frames until the message is fed to the engine,
+	// so it gets its own slice of them: the caller may reuse its slice, and
+	// Send's variadic slice stays on the caller's stack when no spool is
+	// there.
+	own := slices.Clone(frames)
 	for {
 		select {
 		case <-s.closed:
@@ -89,7 +91,7 @@ func (s *spooler) send(ctx context.Context, frames [][]byte) error {
 			return err
 		}
 		room := s.sp.Changed()
-		_, err := s.sp.Append(frames)
+		_, err := s.sp.Append(own)
 		switch {
 		case err == nil:
 			return nil

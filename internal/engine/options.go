@@ -41,7 +41,8 @@ type Options struct {
 	// peer it asked.
 	PlainRequests bool
 	// Acked, if set, is told the Spool numbers of messages as their ACKs
-	// release them, with Engine.mu held: it must not block. Messages a
+	// release them, with Engine.mu held: it must not block. The slice is
+	// its own. Messages a
 	// departed peer held and another peer took over are not released,
 	// so they are reported only when that peer acknowledges them.
 	Acked func(spools []uint64)

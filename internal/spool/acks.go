@@ -247,17 +247,3 @@ func (l *ackLog) compact(st *ackState, dirSync bool) error {
 	l.f, l.size, l.next = f, int64(len(buf)), 2
 	return nil
 }
-
-// syncDir makes a directory's entries (new, renamed and removed files)
-// durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil && !errors.Is(err, os.ErrInvalid) {
-		return err // Windows cannot sync a directory, and needs not
-	}
-	return nil
-}

@@ -521,7 +521,7 @@ func (s *Spool) Acked(ids []uint64) {
 	if s.closed {
 		return
 	}
-	fresh := ids[:0:0]
+	fresh := ids[:0] // the engine hands over a slice it no longer uses
 	for _, id := range ids {
 		if id < s.nextID && s.acks.add(id) {
 			fresh = append(fresh, id)
