@@ -109,7 +109,8 @@ type Spool struct {
 	memBytes  int64
 	dirty     bool
 	wbuf      []byte
-	appended  chan struct{} // closed and replaced when a record is appended
+	appended  chan struct{} // closed and replaced when a record is appended while Next waits
+	nextWaits bool          // Next waits on appended
 	changed   chan struct{} // closed and replaced when records are acknowledged or trimmed
 
 	syncMu sync.Mutex    // one sync at a time; held while a retired file closes
@@ -224,8 +225,8 @@ func (s *Spool) load() error {
 	// failure took after they were delivered: their numbers must not be
 	// used again, or the new records would count as acknowledged.
 	if hi := s.acks.highest(); hi >= s.nextID {
-		gap := make([]uint64, 0, hi-s.nextID+1)
-		for id := s.nextID; id <= hi; id++ {
+		var gap []uint64
+		for id := max(s.nextID, s.acks.watermark+1); id <= hi; id++ {
 			if s.acks.add(id) {
 				gap = append(gap, id)
 			}
@@ -385,8 +386,13 @@ func (s *Spool) Append(frames [][]byte) (uint64, error) {
 	for s.memBytes > s.opts.Memory {
 		s.memBytes -= s.mem.Pop().size // Next reads it back from the file
 	}
-	close(s.appended)
-	s.appended = make(chan struct{})
+	if s.nextWaits {
+		// Only then: a channel per Append would be an allocation per
+		// message.
+		close(s.appended)
+		s.appended = make(chan struct{})
+		s.nextWaits = false
+	}
 	s.mu.Unlock()
 	if s.opts.Sync == SyncAlways {
 		if err := s.syncTo(id); err != nil {
@@ -560,6 +566,7 @@ func (s *Spool) Next(ctx context.Context) (uint64, [][]byte, error) {
 		}
 		if s.feed >= s.nextID {
 			ch := s.appended
+			s.nextWaits = true
 			s.mu.Unlock()
 			select {
 			case <-ch:
