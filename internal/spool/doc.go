@@ -26,6 +26,13 @@
 // the acknowledged records still in a segment from being sent again, and
 // is itself compacted into one snapshot when it grows.
 //
+// The files: record.go (the record layout and its checksum), frames.go
+// (a message's frames in a payload), scan.go (reading a file, telling a
+// torn tail from damage), open.go, spool.go (appending, acknowledging,
+// trimming), next.go and cursor.go (reading messages back in order),
+// sync.go (the sync policies and the housekeeping goroutine), acks.go (the
+// acknowledgement file), lock_*.go (the directory lock per system).
+//
 // # Why not github.com/tidwall/wal
 //
 // tidwall/wal v1.2.1 was the candidate library. It did not fit on three

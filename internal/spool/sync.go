@@ -1,0 +1,90 @@
+package spool
+
+import (
+	"fmt"
+	"time"
+)
+
+// raiseSynced records that every record up to id is durable.
+func (s *Spool) raiseSynced(id uint64) {
+	for {
+		old := s.synced.Load()
+		if old >= id || s.synced.CompareAndSwap(old, id) {
+			return
+		}
+	}
+}
+
+// syncTo makes every record up to id durable. Callers that arrive while a
+// sync runs wait for it and usually find their record covered by the
+// next one, so concurrent Appends share syncs.
+func (s *Spool) syncTo(id uint64) error {
+	if s.synced.Load() >= id {
+		return nil
+	}
+	s.syncMu.Lock()
+	defer s.syncMu.Unlock()
+	if s.synced.Load() >= id {
+		return nil
+	}
+	s.mu.Lock()
+	f, target := s.w, s.nextID-1
+	s.dirty = false
+	s.mu.Unlock()
+	if err := datasync(f); err != nil {
+		s.mu.Lock()
+		if s.failed == nil {
+			s.failed = fmt.Errorf("spool: sync: %w", err)
+		}
+		err = s.failed
+		s.mu.Unlock()
+		return err
+	}
+	s.raiseSynced(target)
+	return nil
+}
+
+// housekeep deletes acknowledged segments, closes the files of old ones,
+// compacts the acknowledgement file and, under SyncInterval, syncs.
+func (s *Spool) housekeep() {
+	defer close(s.done)
+	var tick <-chan time.Time
+	if s.opts.Sync == SyncInterval {
+		t := time.NewTicker(s.opts.Interval)
+		defer t.Stop()
+		tick = t.C
+	}
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-s.kick:
+		case <-tick:
+		}
+		s.mu.Lock()
+		s.trimLocked()
+		if s.ackLog.size > compactAcksAt {
+			if err := s.ackLog.compact(&s.acks, s.opts.Sync != SyncNone); err != nil && s.ackErr == nil {
+				s.ackErr = err
+			}
+		}
+		retired := s.retired
+		s.retired = nil
+		dirty := s.dirty
+		last := s.nextID - 1
+		s.mu.Unlock()
+		if len(retired) > 0 {
+			s.syncMu.Lock() // a sync may be using one
+			for _, f := range retired {
+				f.Close()
+			}
+			s.syncMu.Unlock()
+		}
+		if dirty && s.opts.Sync == SyncInterval {
+			s.syncTo(last) // a failure is sticky: the next Append reports it
+			s.mu.Lock()
+			datasync(s.ackLog.f)
+			s.mu.Unlock()
+		}
+	}
+}
