@@ -441,3 +441,48 @@ func TestAcknowledgedNumbersBeyondTheLogAreNotReused(t *testing.T) {
 		t.Fatalf("after reopening: got %v, want %v", got, want)
 	}
 }
+
+// Next reads back from the files whatever fell out of its memory bound:
+// across segments, past the sparse index, and interleaved with Appends
+// and with acknowledgements that trim the segments behind it.
+func TestNextReadsBackAcrossSegments(t *testing.T) {
+	dir := t.TempDir()
+	s := open(t, dir, Options{Sync: SyncNone, Memory: 1 << 10, SegmentSize: 4 << 10})
+	defer closeSpool(t, s)
+	const n = 5000
+	next := 1
+	for i := 1; i <= n; i++ {
+		frames := [][]byte{fmt.Appendf(nil, "m%d", i)}
+		if i%7 == 0 {
+			frames = append(frames, []byte{}, []byte("tail"))
+		}
+		if _, err := s.Append(frames); err != nil {
+			t.Fatal(err)
+		}
+		if i%1000 != 0 {
+			continue
+		}
+		// Take all but the last few, which stay in memory.
+		for ; next <= i-3; next++ {
+			id, frames, err := s.Next(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if id != uint64(next) || string(frames[0]) != fmt.Sprintf("m%d", next) || (next%7 == 0) != (len(frames) == 3) {
+				t.Fatalf("Next: record %d %q, want %d", id, frames, next)
+			}
+			s.Acked([]uint64{id})
+		}
+	}
+	for ; next <= n; next++ {
+		id, frames, err := s.Next(context.Background())
+		if err != nil || id != uint64(next) || string(frames[0]) != fmt.Sprintf("m%d", next) {
+			t.Fatalf("Next: %d %q %v, want %d", id, frames, err, next)
+		}
+	}
+	// Everything up to n-3 was acknowledged: the segments before it go.
+	waitFor(t, func() bool {
+		m, _ := filepath.Glob(filepath.Join(dir, "*.seg"))
+		return len(m) <= 2
+	})
+}
