@@ -227,7 +227,7 @@ func parse(args []string, stderr io.Writer) (*config, error) {
 		return nil
 	})
 	fs.StringVar(&cfg.spool, "spool", "", "push: keep every message in an on-disk spool in directory `DIR` until a\nreceiver acknowledges it; a later run on DIR (after a crash, say) first\nsends what is left there")
-	fs.StringVar(&cfg.spoolSync, "spool-sync", "always", "push: when the spool syncs to disk: always (before each send returns),\nnone (left to the system), or every `DUR` (100ms, say)")
+	fs.StringVar(&cfg.spoolSync, "spool-sync", "always", "push: when the spool syncs to disk, `POLICY`: always (before each send\nreturns), none (left to the system), or a duration such as 100ms (that often)")
 	fs.Int64Var(&cfg.spoolLimit, "spool-limit", 0, "push: bound the spool's files to `BYTES`; sending waits while it is full\n(0: the socket default, 1 GiB)")
 	fs.IntVar(&cfg.hwm, "hwm", 0, "set the send and receive high-water marks to `N` messages (0: socket default)")
 	fs.BoolVar(&cfg.verbose, "v", false, "print socket events on stderr;\npub, xpub: then how many messages were written and dropped")
