@@ -135,7 +135,7 @@ func openAckLog(dir string) (*ackLog, ackState, error) {
 			return nil, st, err
 		}
 	}
-	l.f, err = os.OpenFile(l.path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	l.f, err = os.OpenFile(l.path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return nil, st, err
 	}
@@ -219,7 +219,7 @@ func (l *ackLog) compact(st *ackState, dirSync bool) error {
 	rec = appendIDs(rec, st.watermark, above)
 	buf := appendRecord(nil, 1, rec)
 	tmp := l.path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY|os.O_APPEND, 0o644)
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return err
 	}

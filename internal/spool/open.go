@@ -28,10 +28,11 @@ func Open(dir string, o Options) (_ *Spool, err error) {
 			s.segSize = min(max(o.Limit/8, minSegmentSize), maxSegmentSize)
 		}
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	// Messages may be anyone's secrets: only the owner reads the spool.
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
-	s.lock, err = os.OpenFile(filepath.Join(dir, "lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	s.lock, err = os.OpenFile(filepath.Join(dir, "lock"), os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
 		return nil, err
 	}
@@ -182,7 +183,7 @@ func (s *Spool) loadSegment(seg *segment, newest bool) error {
 // hold s.mu (or own s alone, in Open).
 func (s *Spool) newSegmentLocked() error {
 	seg := &segment{path: filepath.Join(s.dir, segmentName(s.nextID)), first: s.nextID, next: s.nextID}
-	f, err := os.OpenFile(seg.path, os.O_CREATE|os.O_TRUNC|os.O_WRONLY|os.O_APPEND, 0o644)
+	f, err := os.OpenFile(seg.path, os.O_CREATE|os.O_TRUNC|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return err
 	}
