@@ -83,7 +83,8 @@ type spoolOptions struct {
 }
 
 // WithSpool makes a PUSH socket durable: Send writes each message to an
-// append-only log in dir (created if needed) and returns once it is there,
+// append-only log in dir (created if needed, for its owner only) and
+// returns once it is there,
 // synced as WithSpoolSync says; messages are trimmed from the log once a
 // receiver acknowledges them. A socket made again on dir after a crash,
 // even SIGKILL, first sends, in order, every message the last one did not

@@ -300,3 +300,46 @@ func TestSpoolCloseEndsWaitingSend(t *testing.T) {
 		t.Fatalf("Send waiting when Close came: %v, want ErrClosed", err)
 	}
 }
+
+// A spooled message larger than every connected receiver takes waits for
+// one that takes it, and the messages after it wait too: the spool's
+// order holds.
+func TestSpoolTooLargeWaitsForAReceiver(t *testing.T) {
+	ctx := testContext(t)
+	nw := newNetwork(t, "tcp")
+	small := newSocket(t, Pull, WithMaxMessageSize(100))
+	push := spoolPush(t, t.TempDir(), WithReconnectInterval(10*time.Millisecond, time.Second))
+	defer push.Close()
+	nw.connect(push, nw.bind(small))
+	if err := push.WaitPeers(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := push.Send(ctx, make([]byte, 200)); err != nil {
+		t.Fatalf("Send: %v (the spool takes it; the receivers' limits come later)", err)
+	}
+	if err := push.Send(ctx, []byte("after")); err != nil {
+		t.Fatal(err)
+	}
+	short, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+	defer cancel()
+	if m, err := small.Recv(short); err == nil {
+		t.Fatalf("the small receiver got %q, overtaking the large message", m)
+	}
+	large := newSocket(t, Pull)
+	nw.connect(push, nw.bind(large))
+	if m := recvN(t, ctx, large, 1)[0]; len(m[0]) != 200 {
+		t.Fatalf("the large receiver got %q, want the 200 bytes", m)
+	}
+	// Then "after" goes on, round robin, to one receiver or the other.
+	p, err := NewPoller(small, large)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	if _, m, err := p.Recv(ctx); err != nil || string(m.Bytes()) != "after" {
+		t.Fatalf("then got %q, %v, want after", m, err)
+	}
+	if err := push.Flush(ctx); err != nil {
+		t.Fatalf("Flush: %v", err)
+	}
+}
