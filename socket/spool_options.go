@@ -26,8 +26,9 @@ const DefaultSpoolLimit = 1 << 30
 //   - SpoolSyncNone: left to the operating system, which usually writes
 //     within half a minute.
 //
-// Acknowledgements are recorded as they arrive and synced with the log
-// (but not before a Send returns, under SpoolSyncAlways): one lost to a
+// Acknowledgements are recorded as they arrive and synced in the
+// background (every d under SpoolSyncEvery, every second under
+// SpoolSyncAlways, by the system under SpoolSyncNone): one lost to a
 // machine crash means a message sent again, never one lost.
 type SpoolSync struct {
 	mode  spool.Sync

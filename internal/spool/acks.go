@@ -23,9 +23,10 @@ import (
 // The file starts with a snapshot; compaction writes a new one to a
 // temporary file and renames it over the old, so a crash leaves one or the
 // other. Acknowledgement records are written as acknowledgements arrive,
-// which is what a process crash needs; they are synced with the segments
-// under SyncInterval and at Close: a record lost to a power failure means
-// a duplicate, never a loss.
+// which is what a process crash needs; they are synced in the background
+// (every Interval under SyncInterval, every second under SyncAlways) and
+// at Close: a record lost to a power failure means a duplicate, never a
+// loss.
 const (
 	kindSnapshot = 0
 	kindAcks     = 1

@@ -103,7 +103,8 @@ type Spool struct {
 	feed      uint64
 	mem       queue.FIFO[memEntry]
 	memBytes  int64
-	dirty     bool
+	dirty     bool // appended since the last sync
+	acksDirty bool // acknowledged since the last sync of the acknowledgement file
 	wbuf      []byte
 	appended  chan struct{} // closed and replaced when a record is appended while Next waits
 	nextWaits bool          // Next waits on appended
@@ -295,6 +296,7 @@ func (s *Spool) Acked(ids []uint64) {
 	if s.pending == 0 {
 		s.pendBytes = 0
 	}
+	s.acksDirty = true
 	if err := s.ackLog.write(fresh); err != nil && s.ackErr == nil {
 		s.ackErr = err // costs duplicates after a restart, not messages
 	}

@@ -486,3 +486,29 @@ func TestNextReadsBackAcrossSegments(t *testing.T) {
 		return len(m) <= 2
 	})
 }
+
+// The acknowledgement file is synced in the background under SyncAlways
+// and SyncInterval, and left to the system under SyncNone.
+func TestAcknowledgementsAreSynced(t *testing.T) {
+	for _, o := range []Options{{Sync: SyncAlways}, {Sync: SyncInterval, Interval: time.Millisecond}, {Sync: SyncNone}} {
+		s := open(t, t.TempDir(), o)
+		appendN(t, s, 1, 3)
+		drain(t, s)
+		s.Acked([]uint64{1, 2})
+		s.kickHousekeeper()
+		synced := func() bool {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			return !s.acksDirty
+		}
+		if o.Sync == SyncNone {
+			time.Sleep(10 * time.Millisecond)
+			if synced() {
+				t.Errorf("SyncNone synced the acknowledgement file")
+			}
+		} else {
+			waitFor(t, synced)
+		}
+		closeSpool(t, s)
+	}
+}

@@ -15,6 +15,11 @@ func (s *Spool) raiseSynced(id uint64) {
 	}
 }
 
+// ackSyncEvery is how often SyncAlways syncs the acknowledgement file: an
+// acknowledgement lost to a machine crash costs a duplicate, not a
+// message, so it need not hold up anything.
+const ackSyncEvery = time.Second
+
 // syncTo makes every record up to id durable. Callers that arrive while a
 // sync runs wait for it and usually find their record covered by the
 // next one, so concurrent Appends share syncs.
@@ -49,8 +54,13 @@ func (s *Spool) syncTo(id uint64) error {
 func (s *Spool) housekeep() {
 	defer close(s.done)
 	var tick <-chan time.Time
-	if s.opts.Sync == SyncInterval {
+	switch s.opts.Sync {
+	case SyncInterval:
 		t := time.NewTicker(s.opts.Interval)
+		defer t.Stop()
+		tick = t.C
+	case SyncAlways:
+		t := time.NewTicker(ackSyncEvery)
 		defer t.Stop()
 		tick = t.C
 	}
@@ -72,6 +82,12 @@ func (s *Spool) housekeep() {
 		s.retired = nil
 		dirty := s.dirty
 		last := s.nextID - 1
+		// Only this goroutine replaces the acknowledgement file (compact),
+		// and Close waits for it: the file stays open while it syncs
+		// without the lock, which the engine's ACKs need meanwhile.
+		acks := s.ackLog.f
+		acksDirty := s.acksDirty && s.opts.Sync != SyncNone
+		s.acksDirty = s.acksDirty && !acksDirty
 		s.mu.Unlock()
 		if len(retired) > 0 {
 			s.syncMu.Lock() // a sync may be using one
@@ -82,9 +98,9 @@ func (s *Spool) housekeep() {
 		}
 		if dirty && s.opts.Sync == SyncInterval {
 			s.syncTo(last) // a failure is sticky: the next Append reports it
-			s.mu.Lock()
-			datasync(s.ackLog.f)
-			s.mu.Unlock()
+		}
+		if acksDirty {
+			datasync(acks) // a failure costs duplicates after a machine crash, not messages
 		}
 	}
 }
