@@ -36,6 +36,11 @@ type config struct {
 	// NoDrop makes the publisher wait for full subscribers
 	// (socket.WithNoDrop) instead of dropping.
 	NoDrop bool
+	// PUSH/PULL only: Spool, if set, is a directory in which the sender
+	// spools (socket.WithSpool), each run in a fresh subdirectory it
+	// removes after; SpoolSync is the sync policy as
+	// socket.ParseSpoolSync reads it ("" means always).
+	Spool, SpoolSync string
 }
 
 // result is one measurement: the JSON line thr prints. Field names are a
@@ -59,6 +64,9 @@ type result struct {
 	OneProcess bool `json:"one_process"`
 	// Protocol is the wire protocol the sockets spoke: "wisp" or "zmtp".
 	Protocol string `json:"protocol"`
+	// SpoolSync is the sender's spool sync policy ("always", "none",
+	// "100ms"), absent when it did not spool.
+	SpoolSync string `json:"spool_sync,omitempty"`
 	// Broker only (absent for other patterns): the sender fields above are
 	// the clients' process, the receiver fields the workers' process, and
 	// these the broker's, which is the thr process itself.
@@ -132,6 +140,7 @@ var benchmarks = []benchmark{
 		sizes:      []int{16, 256, 4096, 65536},
 		count:      pushPullCount,
 		run:        runPushPull,
+		checkMore:  checkPushPull,
 		zmtp:       true,
 	},
 	{

@@ -63,6 +63,16 @@ func runPushPull(ctx context.Context, c config) (result, error) {
 	if r.HWM == 0 {
 		r.HWM = socket.DefaultSendHWM
 	}
+	if c.Spool != "" {
+		policy, _ := socket.ParseSpoolSync(spoolSyncName(c.SpoolSync)) // checkPushPull checked it
+		r.SpoolSync = policy.String()
+		dir, err := os.MkdirTemp(c.Spool, "wispbench-spool-")
+		if err != nil {
+			return result{}, err
+		}
+		defer os.RemoveAll(dir)
+		c.Spool = dir
+	}
 	if c.Transport == "inproc" {
 		return pushPullInproc(ctx, c, r)
 	}
@@ -76,10 +86,11 @@ func runPushPull(ctx context.Context, c config) (result, error) {
 		"-hwm=" + strconv.Itoa(c.HWM), "-acks=" + strconv.FormatBool(c.Acks),
 		"-protocol=" + proto.String(),
 	}
+	sendOwn := []string{"-spool=" + c.Spool, "-spool-sync=" + spoolSyncName(c.SpoolSync)}
 	sr, err := runPair(ctx, c.Timeout, pair{
 		recvArgs: append([]string{pushPullRecvCmd, "-endpoint=" + ep}, common...),
 		sendArgs: func(real string) []string {
-			return append([]string{pushPullSendCmd, "-endpoint=" + real}, common...)
+			return append(append([]string{pushPullSendCmd, "-endpoint=" + real}, common...), sendOwn...)
 		},
 	})
 	if err != nil {
@@ -110,7 +121,7 @@ func pushPullInproc(ctx context.Context, c config, r result) (result, error) {
 	if err != nil {
 		return result{}, err
 	}
-	push, err := socket.New(socket.Push, sendOptions(c.Acks, c.HWM)...)
+	push, err := socket.New(socket.Push, withSpool(c.Spool, c.SpoolSync, sendOptions(c.Acks, c.HWM))...)
 	if err != nil {
 		pull.Close()
 		return result{}, err
@@ -164,6 +175,39 @@ func recvOptions(hwm int) []socket.Option {
 		return []socket.Option{socket.WithRecvHWM(hwm)}
 	}
 	return nil
+}
+
+// checkPushPull refuses a spool where it cannot apply: the spool needs
+// acknowledgements, which ZMTP and -acks=false turn off.
+func checkPushPull(c config) error {
+	if c.Spool == "" {
+		return nil
+	}
+	if _, err := socket.ParseSpoolSync(spoolSyncName(c.SpoolSync)); err != nil {
+		return fmt.Errorf("%w: spool-sync: got %q, want always, none or a duration", errBadConfig, c.SpoolSync)
+	}
+	if !c.Acks || c.Protocol == "zmtp" {
+		return fmt.Errorf("%w: spool: needs acknowledgements (wisp, -acks=true)", errBadConfig)
+	}
+	return nil
+}
+
+// spoolSyncName is the policy name, "" meaning always.
+func spoolSyncName(name string) string {
+	if name == "" {
+		return "always"
+	}
+	return name
+}
+
+// withSpool adds a spool in dir, synced as policy says, to opts; no dir,
+// no spool.
+func withSpool(dir, policy string, opts []socket.Option) []socket.Option {
+	if dir == "" {
+		return opts
+	}
+	p, _ := socket.ParseSpoolSync(spoolSyncName(policy)) // checked by checkPushPull
+	return append(opts, socket.WithSpool(dir), socket.WithSpoolSync(p))
 }
 
 // withProtocol puts proto in front of opts. With ZMTP, WithAcks in opts has
@@ -319,13 +363,25 @@ func pushPullRecv(args []string, stdout io.Writer, stdin io.Reader) error {
 // pushPullSend is the sending process: connect, send, wait for every
 // acknowledgement (over ZMTP: until every message is written), close.
 func pushPullSend(args []string, _ io.Writer, _ io.Reader) error {
-	f, proto, err := parseProtocolChildFlags(pushPullSendCmd, args, 2)
+	var proto, spool, spoolSync string
+	f, err := parseChildFlags(pushPullSendCmd, args, 2, func(fs *flag.FlagSet) {
+		fs.StringVar(&proto, "protocol", "wisp", "wire protocol: wisp or zmtp")
+		fs.StringVar(&spool, "spool", "", "spool in this directory; empty: no spool")
+		fs.StringVar(&spoolSync, "spool-sync", "always", "the spool's sync policy")
+	})
 	if err != nil {
+		return err
+	}
+	p, err := parseProtocol(proto)
+	if err != nil {
+		return err
+	}
+	if err := checkPushPull(config{Spool: spool, SpoolSync: spoolSync, Acks: f.acks, Protocol: proto}); err != nil {
 		return err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), f.timeout)
 	defer cancel()
-	push, err := socket.New(socket.Push, withProtocol(proto, sendOptions(f.acks, f.hwm))...)
+	push, err := socket.New(socket.Push, withSpool(spool, spoolSync, withProtocol(p, sendOptions(f.acks, f.hwm)))...)
 	if err != nil {
 		return err
 	}

@@ -30,6 +30,8 @@ func runThr(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&c.Subs, "subs", defaultSubs, "pubsub: subscriber sockets, each in its own process (tcp, ipc)")
 	fs.IntVar(&c.Match, "match", 100, "pubsub: percent of messages that match the subscriptions: 100 or 50")
 	fs.BoolVar(&c.NoDrop, "nodrop", false, "pubsub: the publisher waits for a full subscriber instead of dropping (socket.WithNoDrop)")
+	fs.StringVar(&c.Spool, "spool", "", "pushpull: the sender spools (socket.WithSpool) in a fresh directory under\nthis one, removed after the run; empty: no spool")
+	fs.StringVar(&c.SpoolSync, "spool-sync", "always", "pushpull with -spool: when the spool syncs: always, none, or a duration\nsuch as 100ms (socket.SpoolSyncEvery)")
 	if err := parseFlags(fs, args); err != nil {
 		return flagError(stderr, "bench thr", err)
 	}

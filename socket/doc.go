@@ -25,6 +25,13 @@
 // acknowledgement; Close waits up to the linger time and reports how many
 // messages were not acknowledged (ErrUndelivered).
 //
+// A PUSH made WithSpool(dir) is durable as well: Send returns once the
+// message is in an append-only log on disk, acknowledgements trim the log,
+// and a PUSH made again on dir after a crash of its process sends what was
+// not acknowledged, in order, before anything new. Only messages in flight
+// at the crash can then arrive twice. WithSpoolSync says what survives a
+// crash of the machine, WithSpoolLimit bounds the log.
+//
 // Taking a message with Recv acknowledges it. With WithDeferredAck, Recv
 // acknowledges the message it returned before instead, so a message is
 // acknowledged only once the application asks for the next (or calls Ack):

@@ -2,6 +2,7 @@ package socket
 
 import (
 	"github.com/wispmq/wisp/internal/engine"
+	"github.com/wispmq/wisp/internal/spool"
 	"github.com/wispmq/wisp/transport"
 	"github.com/wispmq/wisp/wire"
 )
@@ -99,4 +100,15 @@ var (
 	// (see WithTLS); the TLS error itself is wrapped too, so that
 	// errors.As finds a *tls.CertificateVerificationError, say.
 	ErrTLSHandshake = engine.ErrTLSHandshake
+	// ErrSpoolFull is returned by Send on a spooling PUSH whose spool
+	// stayed full until Send's context ended (see WithSpoolLimit); the
+	// error wraps the context's error too.
+	ErrSpoolFull = spool.ErrFull
+	// ErrSpoolCorrupt is returned by New when a record of the spool's log
+	// is damaged other than by a torn last write (see WithSpool); the
+	// error names the file and the offset.
+	ErrSpoolCorrupt = spool.ErrCorrupt
+	// ErrSpoolLocked is returned by New when another socket, in this
+	// process or another, has the spool's directory open.
+	ErrSpoolLocked = spool.ErrLocked
 )

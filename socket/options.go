@@ -42,6 +42,7 @@ type options struct {
 	engine.Options
 	protocol Protocol
 	security *zmtpcodec.Security
+	spool    spoolOptions
 }
 
 func defaultOptions() options {

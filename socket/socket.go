@@ -18,8 +18,9 @@ import (
 // between the application and its peers. A Socket is safe for concurrent use
 // by multiple goroutines.
 type Socket struct {
-	e   *engine.Engine
-	typ Type
+	e     *engine.Engine
+	typ   Type
+	spool *spooler // with WithSpool
 
 	events        chan Event
 	eventsMu      sync.RWMutex // lets emit race with closing the channel safely
@@ -31,7 +32,7 @@ type Socket struct {
 }
 
 // New creates a socket of type t. It starts no goroutine and opens no
-// connection until Bind or Connect.
+// connection until Bind or Connect (but see WithSpool).
 func New(t Type, opts ...Option) (*Socket, error) {
 	o := defaultOptions()
 	for _, opt := range opts {
@@ -44,15 +45,29 @@ func New(t Type, opts ...Option) (*Socket, error) {
 	if !ok {
 		return nil, fmt.Errorf("%w: %v", ErrUnsupportedType, t)
 	}
+	if err := checkSpool(t, &o); err != nil {
+		return nil, err
+	}
 	proto, err := protocolOf(&o)
 	if err != nil {
 		return nil, err
 	}
+	if o.spool.dir != "" {
+		if s.spool, err = openSpool(&o); err != nil {
+			return nil, err
+		}
+	}
 	e, err := engine.New(engine.Config{Type: engine.Type(t), Behavior: behavior, Options: o.Options, Protocol: proto, Emit: s.emit})
 	if err != nil {
+		if s.spool != nil {
+			s.spool.sp.Close()
+		}
 		return nil, err
 	}
 	s.e = e
+	if s.spool != nil {
+		s.spool.start(e)
+	}
 	return s, nil
 }
 
@@ -167,7 +182,15 @@ func (s *Socket) Disconnect(endpoint string) error { return s.e.Disconnect(endpo
 // write them again after a reconnect: the caller must not modify them after
 // Send returns. Send copies nothing, so sending a large message costs no
 // more than sending a small one.
-func (s *Socket) Send(ctx context.Context, frames ...[]byte) error { return s.e.Send(ctx, frames) }
+//
+// A spooling PUSH (WithSpool) returns once the message is in its spool
+// instead, and waits only while the spool is full (see WithSpoolLimit).
+func (s *Socket) Send(ctx context.Context, frames ...[]byte) error {
+	if s.spool != nil {
+		return s.spool.send(ctx, frames)
+	}
+	return s.e.Send(ctx, frames)
+}
 
 // Recv returns the next message, waiting until one arrives, ctx ends
 // (returning ctx's error) or the socket closes (ErrClosed). Messages are
@@ -204,7 +227,13 @@ func (s *Socket) WaitPeers(ctx context.Context, n int) error { return s.e.WaitPe
 // receiver (with acks off: written to a connection), or until ctx ends. It
 // returns nil when nothing is outstanding, or an error wrapping ErrUndelivered
 // with the number still outstanding, joined with the context's error.
-func (s *Socket) Flush(ctx context.Context) error { return s.e.Flush(ctx) }
+// A spooling PUSH waits for its spool to empty.
+func (s *Socket) Flush(ctx context.Context) error {
+	if s.spool != nil {
+		return s.spool.flush(ctx)
+	}
+	return s.e.Flush(ctx)
+}
 
 // Subscribe makes a SUB socket receive the messages whose first frame
 // starts with prefix; the empty prefix means every message. Subscriptions
@@ -254,9 +283,16 @@ func (s *Socket) WaitSubscribers(ctx context.Context, n int) error {
 // that the application had not taken are not acknowledged, so their senders
 // deliver them elsewhere. Close is idempotent: later calls return the first
 // call's result.
+//
+// A spooling PUSH lingers for its spool to empty; what is still not
+// acknowledged stays in the spool's directory, and ErrUndelivered says so.
 func (s *Socket) Close() error {
 	s.closeOnce.Do(func() {
-		s.closeErr = s.e.Close()
+		if s.spool != nil {
+			s.closeErr = s.spool.close()
+		} else {
+			s.closeErr = s.e.Close()
+		}
 		s.emit(engine.Event{Kind: engine.EventClosed})
 		s.eventsMu.Lock()
 		s.eventsClosed = true
@@ -311,5 +347,8 @@ func (s *Socket) Forget(routingID []byte) (int, error) {
 func (s *Socket) Stats() Stats {
 	st := statsOf(s.e.Stats())
 	st.EventsDropped = s.eventsDropped.Load()
+	if s.spool != nil {
+		s.spool.stats(&st)
+	}
 	return st
 }

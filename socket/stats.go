@@ -28,6 +28,9 @@ type Stats struct {
 	HandshakeFailures uint64      `json:"handshake_failures"` // connections dropped before their handshake completed
 	ProtocolErrors    uint64      `json:"protocol_errors"`    // connections dropped for bad input after the handshake
 	EventsDropped     uint64      `json:"events_dropped"`     // events lost because the Events channel was full
+	Spooled           int         `json:"spooled"`            // WithSpool: messages in the spool not yet acknowledged
+	SpoolBytes        int64       `json:"spool_bytes"`        // WithSpool: their payload bytes
+	SpoolFileBytes    int64       `json:"spool_file_bytes"`   // WithSpool: bytes of the spool's files, which WithSpoolLimit bounds
 	Peers             []PeerStats `json:"peers,omitempty"`
 }
 

@@ -118,6 +118,10 @@ type config struct {
 	plainPassword  string
 	plainAllow     stringList // a PLAIN server's USER:PASSWORD pairs
 
+	spool      string // push: the spool's directory
+	spoolSync  string // push: its sync policy, as ParseSpoolSync reads it
+	spoolLimit int64  // push: the bound of its files (0: the default)
+
 	format  format // how received messages are printed
 	tlsCert string // this socket's certificate and key files (PEM)
 	tlsKey  string
@@ -188,6 +192,7 @@ Examples:
   seq 1000 | wispcat -type push -connect ipc:///tmp/w.sock
   wispcat -type pull -bind tcp://127.0.0.1:5555 -count 10 -timeout 30s
   wispcat -type push -connect tcp://127.0.0.1:5555 -data hello -linger 1s
+  seq 1000 | wispcat -type push -connect tcp://127.0.0.1:5555 -spool /var/spool/w
   wispcat -type rep -bind tcp://127.0.0.1:5556
   seq 10 | wispcat -type req -connect tcp://127.0.0.1:5556 -reply-timeout 30s
   wispcat -type sub -connect tcp://127.0.0.1:5557 -subscribe weather.
@@ -222,6 +227,9 @@ func parse(args []string, stderr io.Writer) (*config, error) {
 		cfg.data, cfg.hasData = v, true
 		return nil
 	})
+	fs.StringVar(&cfg.spool, "spool", "", "push: keep every message in an on-disk spool in directory `DIR` until a\nreceiver acknowledges it; a later run on DIR (after a crash, say) first\nsends what is left there")
+	fs.StringVar(&cfg.spoolSync, "spool-sync", "always", "push: when the spool syncs to disk, `POLICY`: always (before each send\nreturns), none (left to the system), or a duration such as 100ms (that often)")
+	fs.Int64Var(&cfg.spoolLimit, "spool-limit", 0, "push: bound the spool's files to `BYTES`; sending waits while it is full\n(0: the socket default, 1 GiB)")
 	fs.IntVar(&cfg.hwm, "hwm", 0, "set the send and receive high-water marks to `N` messages (0: socket default)")
 	fs.BoolVar(&cfg.checksum, "checksum", false, "wisp: a CRC-32C with every message and command, so corruption past TCP's\nchecksum ends the connection instead of reaching the application")
 	fs.BoolVar(&cfg.verbose, "v", false, "print socket events on stderr;\npub, xpub: then how many messages were written and dropped")
@@ -315,6 +323,17 @@ func parse(args []string, stderr io.Writer) (*config, error) {
 		return bad("-wait-subs is for pub and xpub, not %s", cfg.typeName)
 	case cfg.waitSubs < 0:
 		return bad("-wait-subs %d: want 0 or more", cfg.waitSubs)
+	case set["spool"] && cfg.mode.typ != socket.Push:
+		return bad("-spool is for push, not %s", cfg.typeName)
+	case set["spool"] && cfg.spool == "":
+		return bad("-spool needs a directory")
+	case (set["spool-sync"] || set["spool-limit"]) && cfg.spool == "":
+		return bad("-spool-sync and -spool-limit go with -spool")
+	case cfg.spoolLimit < 0:
+		return bad("-spool-limit %d: want 0 or more", cfg.spoolLimit)
+	}
+	if _, err := socket.ParseSpoolSync(cfg.spoolSync); err != nil {
+		return bad("-spool-sync %q: want always, none or a duration", cfg.spoolSync)
 	}
 	if msg := checkSecurityFlags(cfg, set); msg != "" {
 		return bad("%s", msg)
@@ -448,6 +467,13 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}
 	if cfg.checksum {
 		opts = append(opts, socket.WithChecksum(true))
+	}
+	if cfg.spool != "" {
+		policy, _ := socket.ParseSpoolSync(cfg.spoolSync) // parse checked it
+		opts = append(opts, socket.WithSpool(cfg.spool), socket.WithSpoolSync(policy))
+		if cfg.spoolLimit > 0 {
+			opts = append(opts, socket.WithSpoolLimit(cfg.spoolLimit))
+		}
 	}
 	opts = append(opts, socket.WithProtocol(cfg.protocol))
 	if cfg.tlsCert != "" || cfg.tlsCA != "" {
@@ -622,19 +648,25 @@ func runPush(r *runner) int {
 	s.Close()
 	// After Close every goroutine of the socket has ended: what it still
 	// holds is final.
-	left := s.Stats().SendQueue
+	st := s.Stats()
+	left := st.SendQueue
+	undelivered := "messages undelivered"
+	if r.cfg.spool != "" {
+		left = st.Spooled
+		undelivered = "messages undelivered, kept in the spool for the next run"
+	}
 	switch why {
 	case "timeout":
 		r.errorf("%s: sent %s messages, %d unacknowledged", r.timeoutReason(), r.ofCount(sent), left)
 		return exitFailure
 	case "signal":
 		if left > 0 {
-			r.errorf("%d messages undelivered", left)
+			r.errorf("%d %s", left, undelivered)
 		}
 		return r.signalStatus()
 	}
 	if left > 0 {
-		r.errorf("%d messages undelivered", left)
+		r.errorf("%d %s", left, undelivered)
 		return exitFailure
 	}
 	return status

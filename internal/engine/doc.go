@@ -26,6 +26,7 @@
 //	directread.go  Recv reading a lone connection itself
 //	commands.go    commands a Behavior queues outside the data stream
 //	watch.go       watchers (pollers) and TryRecv, a Recv that never waits
+//	spooled.go     the spool's hook: which spooled messages an ACK released
 //
 // # Peers
 //

@@ -41,6 +41,12 @@ type Options struct {
 	// the body, with no request id; it then takes a reply only from the
 	// peer it asked.
 	PlainRequests bool
+	// Acked, if set, is told the Spool numbers of messages as their ACKs
+	// release them, with Engine.mu held: it must not block. The slice is
+	// its own. Messages a departed peer held and another peer took over
+	// are not released, so they are reported only when that peer
+	// acknowledges them.
+	Acked func(spools []uint64)
 	// TLS puts TLS over the tcp connections the socket binds and dials
 	// (transport.Config.TLS).
 	TLS *tls.Config

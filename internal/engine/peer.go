@@ -17,6 +17,7 @@ type Msg struct {
 	First []byte
 	Rest  [][]byte // the frames after the first
 	Size  int      // payload bytes of all frames
+	Spool uint64   // its number in the socket's spool, or 0 (see Options.Acked)
 	cum   int64    // bytes pushed to its peer up to and including it
 }
 
@@ -130,6 +131,7 @@ func (p *Peer) ack(seq uint64) (int, error) {
 	if seq > p.sentHigh {
 		return 0, fmt.Errorf("%w: got ACK %d, last sent %d", patterns.ErrAckBeyondSent, seq, p.sentHigh)
 	}
+	spooled := p.spooledUpTo(seq)
 	if first := l.FirstUnsentSeq(); seq >= first {
 		p.skipped = l.TakeUnsent(p.skipped[:0], int(seq-first+1))
 		clear(p.skipped)
@@ -143,6 +145,7 @@ func (p *Peer) ack(seq uint64) (int, error) {
 	n, err := l.Ack(seq)
 	if err == nil {
 		p.heldBytes -= released
+		p.e.reportSpooled(spooled)
 	}
 	return n, err
 }
