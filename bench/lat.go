@@ -79,7 +79,7 @@ type latBenchmark struct {
 var latencies = []latBenchmark{
 	{
 		pattern:    "reqrep",
-		transports: []string{"inproc", "ipc", "tcp"},
+		transports: []string{"inproc", "ipc", "tcp", "ws"},
 		sizes:      []int{16, 4096},
 		count:      reqRepCount,
 	},
@@ -120,7 +120,7 @@ func runLat(args []string, stdout, stderr io.Writer) int {
 	c := latConfig{}
 	fs := newFlagSet("lat", stderr)
 	fs.StringVar(&c.Pattern, "pattern", "reqrep", "pattern to measure: reqrep")
-	fs.StringVar(&c.Transport, "transport", "tcp", "transport: tcp, ipc or inproc")
+	fs.StringVar(&c.Transport, "transport", "tcp", "transport: tcp, ipc, inproc or ws (WebSocket)")
 	fs.IntVar(&c.Size, "size", 16, "request and reply size in bytes")
 	fs.Int64Var(&c.Count, "count", 10_000, "timed round trips (after min(1000, count/10) untimed ones)")
 	fs.BoolVar(&c.Acks, "acks", true, "acknowledged delivery (wisp's default)")
@@ -293,6 +293,8 @@ func listenEndpoint(transport, file string) (ep string, cleanup func(), err erro
 	switch transport {
 	case "tcp":
 		return "tcp://127.0.0.1:0", func() {}, nil
+	case "ws":
+		return "ws://127.0.0.1:0/wisp", func() {}, nil
 	case "ipc":
 		dir, err := os.MkdirTemp("", "wispbench-")
 		if err != nil {
@@ -300,7 +302,7 @@ func listenEndpoint(transport, file string) (ep string, cleanup func(), err erro
 		}
 		return "ipc://" + dir + "/" + file, func() { os.RemoveAll(dir) }, nil
 	}
-	return "", nil, fmt.Errorf("%w: transport: got %q, want tcp or ipc", errBadConfig, transport)
+	return "", nil, fmt.Errorf("%w: transport: got %q, want tcp, ipc or ws", errBadConfig, transport)
 }
 
 // roundTrips runs warmup untimed round trips, then count timed ones, and

@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	_ "github.com/wispmq/wisp/transport/ws" // the "ws" transport of the conformance tests
 )
 
 // testTimeout bounds every blocking call of a test, so a bug shows up as a
@@ -20,8 +22,9 @@ const testTimeout = 30 * time.Second
 
 // transportNames lists the transports every conformance test runs over.
 // "conn" is a user-supplied net.Conn: both sockets get one end of a loopback
-// TCP connection the test made, through ConnectConn.
-var transportNames = []string{"tcp", "ipc", "inproc", "conn"}
+// TCP connection the test made, through ConnectConn. "ws" is a registered
+// transport (package transport/ws), WebSocket over loopback.
+var transportNames = []string{"tcp", "ipc", "inproc", "conn", "ws"}
 
 // forEachTransport runs f as a parallel subtest per transport.
 func forEachTransport(t *testing.T, f func(t *testing.T, nw *network)) {
@@ -81,6 +84,8 @@ func (nw *network) fresh() string {
 		return fmt.Sprintf("inproc://%s-%d", nw.t.Name(), n)
 	case "conn":
 		return "conn-" + strconv.FormatUint(n, 10)
+	case "ws":
+		return "ws://127.0.0.1:0/wisp"
 	}
 	nw.t.Fatalf("got transport %q, want one of %v", nw.name, transportNames)
 	return ""
@@ -91,7 +96,7 @@ func (nw *network) fresh() string {
 // port by listening on port 0 and closing the listener again.
 func (nw *network) reserve() string {
 	nw.t.Helper()
-	if nw.name != "tcp" {
+	if nw.name != "tcp" && nw.name != "ws" {
 		return nw.fresh()
 	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -99,6 +104,9 @@ func (nw *network) reserve() string {
 		nw.t.Fatalf("reserving a port: got error %v, want nil", err)
 	}
 	ep := "tcp://" + l.Addr().String()
+	if nw.name == "ws" {
+		ep = "ws://" + l.Addr().String() + "/wisp"
+	}
 	l.Close()
 	return ep
 }

@@ -367,6 +367,7 @@ type freezeProxy struct {
 	l        net.Listener
 	network  string // "tcp" or "unix"
 	target   string
+	path     string // ws: the endpoint's path
 	wg       sync.WaitGroup
 
 	mu     sync.Mutex
@@ -412,15 +413,21 @@ func newFreezeProxy(t *testing.T, nw *network, target string) *freezeProxy {
 		p.network, p.target, addr = "tcp", strings.TrimPrefix(target, "tcp://"), "127.0.0.1:0"
 	case "ipc":
 		p.network, p.target, addr = "unix", strings.TrimPrefix(target, "ipc://"), filepath.Join(t.TempDir(), "proxy")
+	case "ws":
+		// The WebSocket's TCP connection goes through the proxy.
+		hostport, path, _ := strings.Cut(strings.TrimPrefix(target, "ws://"), "/")
+		p.network, p.target, addr, p.path = "tcp", hostport, "127.0.0.1:0", "/"+path
 	default:
-		t.Fatalf("freezeProxy over %q: got an unsupported transport, want tcp or ipc", nw.name)
+		t.Fatalf("freezeProxy over %q: got an unsupported transport, want tcp, ipc or ws", nw.name)
 	}
 	l, err := net.Listen(p.network, addr)
 	if err != nil {
 		t.Fatalf("proxy listen: got error %v, want nil", err)
 	}
 	p.l = l
-	if p.network == "tcp" {
+	if p.network == "tcp" && nw.name == "ws" {
+		p.endpoint = "ws://" + l.Addr().String() + p.path
+	} else if p.network == "tcp" {
 		p.endpoint = "tcp://" + l.Addr().String()
 	} else {
 		p.endpoint = "ipc://" + addr

@@ -15,4 +15,10 @@
 // caller brings (TLS, a SOCKS proxy, ...) through Config. inproc endpoints are
 // parsed here but handled by the engine, so Listen and Dial refuse them with
 // ErrUnsupported.
+//
+// Other schemes are Transports that packages Register: importing
+// github.com/wispmq/wisp/transport/ws adds ws:// and wss://, and an
+// application can add its own. ParseEndpoint, Listen and Dial hand a
+// registered scheme's endpoints to its Transport, so a socket binds and
+// connects to them like any other.
 package transport

@@ -113,9 +113,16 @@ func ParseEndpoint(s string) (Endpoint, error) {
 		}
 		return Endpoint{Scheme: SchemeInproc, Address: addr}, nil
 	default:
+		if t := lookup(scheme); t != nil {
+			a, err := t.ParseAddress(addr)
+			if err != nil {
+				return Endpoint{}, invalid(s, err.Error())
+			}
+			return Endpoint{Scheme: scheme, Address: a}, nil
+		}
 		return Endpoint{}, &endpointError{
 			endpoint: s,
-			why:      "unknown scheme " + strconv.Quote(scheme) + ", want tcp, ipc or inproc",
+			why:      "unknown scheme " + strconv.Quote(scheme) + ", want one of " + strings.Join(Schemes(), ", "),
 			also:     ErrUnsupported,
 		}
 	}

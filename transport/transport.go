@@ -76,6 +76,9 @@ func Listen(ctx context.Context, ep Endpoint, cfg Config) (net.Listener, Endpoin
 		}
 		return l, ep, nil
 	default:
+		if t := lookup(ep.Scheme); t != nil {
+			return t.Listen(ctx, ep, cfg)
+		}
 		return nil, Endpoint{}, fmt.Errorf("%w: cannot listen on %s", ErrUnsupported, ep)
 	}
 }
@@ -99,6 +102,9 @@ func Dial(ctx context.Context, ep Endpoint, cfg Config) (net.Conn, error) {
 		}
 		return dialWith(ctx, cfg, "unix", ep.Address)
 	default:
+		if t := lookup(ep.Scheme); t != nil {
+			return t.Dial(ctx, ep, cfg)
+		}
 		return nil, fmt.Errorf("%w: cannot dial %s", ErrUnsupported, ep)
 	}
 }

@@ -4,9 +4,11 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -183,6 +185,38 @@ func TestE2ELinesInOrder(t *testing.T) {
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("got %d lines %q..., want %d in order", len(got), got[:min(3, len(got))], len(want))
+	}
+}
+
+// TestE2EWebSocket: 100,000 lines from a push to a pull over ws://, in
+// order.
+func TestE2EWebSocket(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ep := "ws://" + l.Addr().String() + "/wisp"
+	l.Close()
+	const n = 100000
+	input, want := numbered(n)
+	pull := start(t, nil, "-type", "pull", "-bind", ep, "-count", strconv.Itoa(n), "-timeout", "60s")
+	// More lines than start buffers: take them as they come.
+	lines := make(chan []string, 1)
+	go func() {
+		var got []string
+		for l := range pull.lines {
+			got = append(got, strings.TrimSuffix(l, "\n"))
+		}
+		lines <- got
+	}()
+	push := start(t, strings.NewReader(input), "-type", "push", "-connect", ep, "-timeout", "60s")
+	if status, _ := push.wait(); status != 0 {
+		t.Errorf("push: got status %d (stderr %q), want 0", status, push.stderr.String())
+	}
+	got := <-lines // all of stdout: the pull has ended
+	status, _ := pull.wait()
+	if status != 0 || strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("pull: got status %d and %d lines (stderr %q), want 0 and %d in order", status, len(got), pull.stderr.String(), n)
 	}
 }
 

@@ -9,6 +9,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	_ "github.com/wispmq/wisp/transport/ws" // ws:// and wss:// endpoints
 )
 
 func main() {

@@ -341,12 +341,14 @@ func parse(args []string, stderr io.Writer) (*config, error) {
 	if (cfg.tlsCert == "") != (cfg.tlsKey == "") {
 		return bad("-tls-cert and -tls-key go together")
 	}
-	tlsEndpoint := slices.ContainsFunc(eps, func(e endpoint) bool { return strings.HasPrefix(e.addr, "tls://") })
+	tlsEndpoint := slices.ContainsFunc(eps, func(e endpoint) bool {
+		return strings.HasPrefix(e.addr, "tls://") || strings.HasPrefix(e.addr, "wss://")
+	})
 	switch withTLS := cfg.tlsCert != "" || cfg.tlsCA != ""; {
 	case withTLS && !tlsEndpoint:
-		return bad("the -tls flags are for tls:// endpoints, and none is given")
+		return bad("the -tls flags are for tls:// and wss:// endpoints, and none is given")
 	case tlsEndpoint && !withTLS:
-		return bad("a tls:// endpoint needs -tls-ca (to check peers) or -tls-cert and -tls-key")
+		return bad("a tls:// or wss:// endpoint needs -tls-ca (to check peers) or -tls-cert and -tls-key")
 	}
 	return cfg, nil
 }
