@@ -3,6 +3,8 @@ package ws
 import (
 	"context"
 	"fmt"
+	"io"
+	"log"
 	"net"
 	"net/http"
 	"time"
@@ -58,7 +60,10 @@ func (t wsTransport) Listen(ctx context.Context, ep transport.Endpoint, cfg tran
 	l := NewListener(addr{scheme: t.scheme(), address: bound.Address})
 	mux := http.NewServeMux()
 	mux.Handle(path, l)
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: headerTimeout, TLSConfig: cfg.TLS}
+	// Failed upgrades and TLS handshakes are the peer's business, as a
+	// failed tcp:// handshake is: they show as the dialer's errors, not as
+	// lines on this process's standard error.
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: headerTimeout, TLSConfig: cfg.TLS, ErrorLog: log.New(io.Discard, "", 0)}
 	served := make(chan struct{})
 	go func() {
 		defer close(served)

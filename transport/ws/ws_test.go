@@ -2,9 +2,18 @@ package ws_test
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/binary"
+	"errors"
+	"math/big"
 	"net"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -167,4 +176,82 @@ func TestIdleAfterBurst(t *testing.T) {
 		break
 	}
 	stream(t, ctx, push, pull, 100, 4096)
+}
+
+// TestSecure: wss:// with a certificate the client trusts; a client that
+// does not trust it never connects.
+func TestSecure(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cert, pool := selfSigned(t)
+	pull := newSocket(t, socket.Pull, socket.WithTLS(&tls.Config{Certificates: []tls.Certificate{cert}}))
+	ep, err := pull.Bind("wss://127.0.0.1:0/wisp")
+	if err != nil || !strings.HasPrefix(ep, "wss://127.0.0.1:") {
+		t.Fatalf("Bind: got %q, %v, want a wss endpoint", ep, err)
+	}
+	push := newSocket(t, socket.Push, socket.WithTLS(&tls.Config{RootCAs: pool}))
+	if err := push.Connect(ep); err != nil {
+		t.Fatal(err)
+	}
+	stream(t, ctx, push, pull, 1000, 64)
+
+	// A client that does not trust the certificate never connects.
+	stranger := newSocket(t, socket.Push, socket.WithTLS(&tls.Config{}))
+	if err := stranger.Connect(ep); err != nil {
+		t.Fatal(err)
+	}
+	for e := range stranger.Events() {
+		if e.Kind == socket.EventConnected {
+			t.Fatalf("a client without the CA connected: %v", e)
+		}
+		if e.Kind == socket.EventRetrying {
+			var uerr x509.UnknownAuthorityError
+			if !errors.As(e.Err, &uerr) {
+				t.Fatalf("untrusted server: got %v, want x509.UnknownAuthorityError", e.Err)
+			}
+			break
+		}
+	}
+	// wss needs a TLS config at all.
+	bare := newSocket(t, socket.Push)
+	if err := bare.Connect(ep); err != nil {
+		t.Fatal(err)
+	}
+	for e := range bare.Events() {
+		if e.Kind == socket.EventRetrying {
+			if !errors.Is(e.Err, transport.ErrInvalidConfig) {
+				t.Fatalf("wss without a TLS config: got %v, want ErrInvalidConfig", e.Err)
+			}
+			break
+		}
+	}
+}
+
+// selfSigned makes a certificate for 127.0.0.1 and a pool that trusts it.
+func selfSigned(t *testing.T) (tls.Certificate, *x509.CertPool) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: "wisp test"},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(c)
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: c}, pool
 }
