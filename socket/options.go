@@ -256,6 +256,25 @@ func WithReusePort(on bool) Option {
 	}
 }
 
+// WithDialFromBind makes the socket's TCP (and tls://) dials start from
+// the address of its first TCP binding, port included, so that a peer
+// sees one address for it whichever side dialed: what a mesh of peers on
+// one port each needs, and what NATs need for hole punching. Bind to port
+// 0 and the dials use the port the system picked; dials made before any
+// TCP Bind, or after Unbind of that binding, start from an ephemeral port.
+// Its binds and dials use SO_REUSEPORT. Connect each pair of peers from one
+// side only: a second dial between the same two bound ports would need
+// the TCP connection that already exists (it fails with "cannot assign
+// requested address" and is retried), and messages queued for its
+// endpoint wait there. It cannot go with WithLocalAddr, WithDialer or
+// WithListener.
+func WithDialFromBind(on bool) Option {
+	return func(o *options) error {
+		o.DialFromBind = on
+		return nil
+	}
+}
+
 // WithLocalAddr makes TCP dials start from this local "host:port". With
 // WithReusePort it may be a port the socket also binds.
 func WithLocalAddr(addr string) Option {

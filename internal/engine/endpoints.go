@@ -77,6 +77,10 @@ func (s *Engine) Bind(endpoint string) (string, error) {
 		return "", fmt.Errorf("%w: %s", ErrEndpointInUse, endpoint)
 	}
 	cfg := s.transportConfig()
+	fromHere := s.opts.DialFromBind && isTCP(ep)
+	if fromHere {
+		cfg.ReusePort = true // the dials will bind this port too
+	}
 	if ep.Scheme == transport.SchemeIPC {
 		cfg.ReusePort, cfg.LocalAddr = false, "" // tcp-only settings
 	}
@@ -87,7 +91,15 @@ func (s *Engine) Bind(endpoint string) (string, error) {
 		}
 		return "", err
 	}
-	return s.serveListener(l, endpoint, real.String())
+	bound, err := s.serveListener(l, endpoint, real.String())
+	if err == nil && fromHere {
+		s.mu.Lock()
+		if s.dialFrom == "" {
+			s.dialFrom, s.dialFromEndpoint = real.Address, bound
+		}
+		s.mu.Unlock()
+	}
+	return bound, err
 }
 
 // BindListener serves a listener the application opened; the socket owns
@@ -215,8 +227,20 @@ func (s *Engine) Unbind(endpoint string) error {
 	if b == nil {
 		return fmt.Errorf("%w: %s", ErrUnknownEndpoint, endpoint)
 	}
+	s.mu.Lock()
+	if s.dialFromEndpoint == b.endpoint {
+		// The port may go to someone else now: dial from an ephemeral
+		// one until the next tcp binding.
+		s.dialFrom, s.dialFromEndpoint = "", ""
+	}
+	s.mu.Unlock()
 	b.close()
 	return nil
+}
+
+// isTCP reports whether ep runs over a TCP socket this package opens.
+func isTCP(ep transport.Endpoint) bool {
+	return ep.Scheme == transport.SchemeTCP || ep.Scheme == transport.SchemeTLS
 }
 
 // Connect dials endpoint in the background, and again after every failure
@@ -344,6 +368,11 @@ func (d *dialer) once(bo *patterns.Backoff) error {
 		return s.connectInproc(d, bo)
 	}
 	cfg := s.transportConfig()
+	if s.opts.DialFromBind && isTCP(d.ep) {
+		s.mu.Lock()
+		cfg.ReusePort, cfg.LocalAddr = true, s.dialFrom
+		s.mu.Unlock()
+	}
 	if d.ep.Scheme == transport.SchemeIPC {
 		cfg.ReusePort, cfg.LocalAddr = false, ""
 	}

@@ -65,21 +65,25 @@ type Engine struct {
 
 	// mu guards the socket's topology and send side. Writers take it once
 	// per batch; Send once per message.
-	mu            lockorder.Mutex
-	state         lifecycle
-	binds         map[string]*binding
-	dialers       map[string]*dialer
-	conns         map[*conn]struct{}      // every open connection, handshaking or attached
-	peers         []*Peer                 // every peer the socket knows, in round-robin order
-	bySession     map[SessionID]*Peer     // the peers that have a session
-	connected     int                     // how many peers have a connection
-	departed      map[SessionID]departed  // where forgotten peers' streams stood
-	departedOrder queue.FIFO[departedKey] // the records, oldest first (some stale)
-	departedN     uint64                  // records ever made, to order them
-	rr            patterns.RoundRobin     // over peers
-	orphans       queue.FIFO[Msg]         // messages of departed peers waiting for room elsewhere
-	room          chan struct{}           // closed and replaced to wake Send and Flush waiters
-	roomWaiters   int                     // how many wait on room
+	mu      lockorder.Mutex
+	state   lifecycle
+	binds   map[string]*binding
+	dialers map[string]*dialer
+	// dialFrom is where dials start under DialFromBind: the address of
+	// the first tcp or tls binding (dialFromEndpoint), or "" for an
+	// ephemeral port.
+	dialFrom, dialFromEndpoint string
+	conns                      map[*conn]struct{}      // every open connection, handshaking or attached
+	peers                      []*Peer                 // every peer the socket knows, in round-robin order
+	bySession                  map[SessionID]*Peer     // the peers that have a session
+	connected                  int                     // how many peers have a connection
+	departed                   map[SessionID]departed  // where forgotten peers' streams stood
+	departedOrder              queue.FIFO[departedKey] // the records, oldest first (some stale)
+	departedN                  uint64                  // records ever made, to order them
+	rr                         patterns.RoundRobin     // over peers
+	orphans                    queue.FIFO[Msg]         // messages of departed peers waiting for room elsewhere
+	room                       chan struct{}           // closed and replaced to wake Send and Flush waiters
+	roomWaiters                int                     // how many wait on room
 
 	in inbox // receive side
 
@@ -106,6 +110,9 @@ func New(cfg Config) (*Engine, error) {
 	}
 	if s.opts.Listen != nil && s.opts.ReusePort {
 		return nil, fmt.Errorf("%w: WithReusePort cannot apply to a WithListener listener", ErrInvalidOption)
+	}
+	if s.opts.DialFromBind && (s.opts.LocalAddr != "" || s.opts.Dial != nil || s.opts.Listen != nil) {
+		return nil, fmt.Errorf("%w: WithDialFromBind chooses the local address itself, and sets SO_REUSEPORT on sockets it opens: it cannot go with WithLocalAddr, WithDialer or WithListener", ErrInvalidOption)
 	}
 	s.session = NewSessionID()
 	s.self = PeerInfo{

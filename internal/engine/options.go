@@ -23,6 +23,9 @@ type Options struct {
 	ResumeTimeout     time.Duration
 	Acks              bool
 	ReusePort         bool
+	// DialFromBind: tcp and tls binds use SO_REUSEPORT, and dials start
+	// from the address of the socket's first tcp or tls binding.
+	DialFromBind bool
 	LocalAddr         string
 	Dial              func(ctx context.Context, network, address string) (net.Conn, error)
 	Listen            func(ctx context.Context, network, address string) (net.Listener, error)
