@@ -156,7 +156,9 @@ func (b *Broker) Close() error {
 // what the batch changed, then answers.
 func (b *Broker) loop() {
 	defer close(b.done)
-	timer := time.NewTimer(time.Hour)
+	// A pass at once: tasks loaded from the file may be due, and results
+	// may have expired while the broker was down.
+	timer := time.NewTimer(0)
 	defer timer.Stop()
 	more := false // the last batch was full: messages may be waiting
 	for {

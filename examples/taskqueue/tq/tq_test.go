@@ -451,3 +451,46 @@ func TestCall(t *testing.T) {
 		t.Fatal("states")
 	}
 }
+
+// TestExpiryWhileDown: a result whose TTL ended while no broker ran is
+// deleted from the file as soon as the next broker starts, with no
+// request to wake it.
+func TestExpiryWhileDown(t *testing.T) {
+	ctx := testContext(t)
+	path := filepath.Join(t.TempDir(), "tq.db")
+	b := newBroker(t, path, WithResultTTL(50*time.Millisecond))
+	c := newClient(t, b)
+	w := NewWorker("w1")
+	w.Register("add", add)
+	stop := startWorker(t, b.Endpoint(), w)
+	h, err := c.Submit(ctx, "add", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.Get(ctx); err != nil {
+		t.Fatal(err)
+	}
+	stop()
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond)
+
+	b2, err := NewBroker("tcp://127.0.0.1:0", path, WithResultTTL(50*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond)
+	if err := b2.Close(); err != nil {
+		t.Fatal(err)
+	}
+	st, err := openStore(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.close()
+	tasks, seq, err := st.load()
+	if err != nil || len(tasks) != 0 || seq != 1 {
+		t.Fatalf("the file holds %d task(s), seq %d (%v); want none, seq 1", len(tasks), seq, err)
+	}
+}
