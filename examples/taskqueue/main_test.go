@@ -262,6 +262,10 @@ func TestAcceptance(t *testing.T) {
 		twice += n
 	}
 	t.Logf("all %d tasks as planned in %v; %d started again after a kill", tasks, time.Since(began).Round(time.Millisecond), twice)
+	if twice == 0 {
+		// w1 had tasks running when it died: they must have run again.
+		t.Error("no task started twice: the kills hit no running task, and the test proved less than it says")
+	}
 }
 
 // check compares a finished task with its plan; it returns how many times
