@@ -55,6 +55,7 @@ func start(ctx context.Context, t *testing.T, bin, name string, args ...string) 
 	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Env = append(os.Environ(), processEnv...)
 	cmd.Stderr = os.Stderr
+	orphanProof(cmd)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
