@@ -1,122 +1,141 @@
 package tq
 
 import (
-	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"slices"
-	"strconv"
 	"sync"
+	"time"
 
 	"github.com/wispmq/wisp/socket"
 )
 
-// A Client submits tasks to the workers connected to it and collects their
-// results. It is safe for concurrent use.
+// A Client submits tasks to a Broker and reads their states and results.
+// It is safe for concurrent use. Every call is a request it sends again
+// until the Broker answers (at once after a reconnection, and every
+// resend interval), so calls ride out a Broker restart; their contexts
+// bound how long they try.
 type Client struct {
-	cfg      config
-	rtr      *socket.Socket
-	endpoint string
+	cfg    config
+	d      *socket.Socket
+	cancel context.CancelFunc // ends the receiving goroutine
+	quit   chan struct{}
+	once   sync.Once
+	wg     sync.WaitGroup
 
-	submits chan submission
-	msgs    *socket.Poller // the ROUTER's messages, for the loop's select
-	quit    chan struct{}
-	wg      sync.WaitGroup
-	once    sync.Once
-
-	// Owned by the loop goroutine.
-	connected map[string]int      // connections of each peer session (hex), from the events
-	workers   map[string]*worker  // by peer session (hex), the key of its routing id
-	order     []string            // worker keys in the order they joined, for taking turns
-	next      int                 // the worker to try first for the next task
-	seq       uint64              // tasks submitted so far
-	tasks     map[string]*Handle  // by id: submitted, no result yet
-	pending   []*Handle           // waiting for a worker with room, oldest first
-	events    <-chan socket.Event // the ROUTER's; nil once it is closed
+	mu      sync.Mutex
+	waiters map[string][]*waiter // by task id
+	epoch   chan struct{}        // closed, and replaced, at every connection to the Broker
 }
 
-// worker is what the Client knows of one connected worker.
-type worker struct {
-	rid      []byte // its routing id on the ROUTER
-	name     string
-	capacity int
-	running  map[string]*Handle // tasks given to it, without a result yet
+// A waiter is a call waiting for the Broker's answer about one task.
+type waiter struct {
+	want func(kind string, ti *TaskInfo) bool // whether an answer is the one
+	// "unknown" answers every call about a task's state, and none about
+	// a submission (which makes the task known).
+	unknownAnswers bool
+	ch             chan answer // capacity 1
 }
 
-type submission struct {
-	h   *Handle
-	err chan error
+type answer struct {
+	info *TaskInfo
+	err  error
 }
 
-// A Handle is a submitted task.
-type Handle struct {
-	id   string
-	seq  uint64 // submission order
-	name string
-	args []byte
-	done chan struct{}
-
-	// Written by the Client's loop; read by others only after done is
-	// closed.
-	result   json.RawMessage
-	err      error
-	worker   string
-	attempts int
-	queued   bool // in the Client's pending list
-}
-
-// NewClient binds a Client to endpoint ("tcp://127.0.0.1:5555"; port 0
-// picks a free port, see Endpoint). Workers connect to it.
+// NewClient returns a Client of the Broker at endpoint. It connects in the
+// background, and keeps reconnecting, so the Broker may start later.
 func NewClient(endpoint string, opts ...Option) (*Client, error) {
-	cfg := defaults()
-	for _, o := range opts {
-		o(&cfg)
-	}
-	rtr, err := socket.New(socket.Router,
-		// The Client keeps every task until its result arrives, so a task
-		// message still unacknowledged at Close needs no lingering.
-		socket.WithLinger(0),
-		// Worker departures come as events; lose none of them.
-		socket.WithEventBuffer(4096))
+	d, err := socket.New(socket.Dealer,
+		socket.WithReconnectInterval(socket.DefaultReconnectInterval, reconnectMax),
+		// Requests are sent again until answered: none needs lingering.
+		socket.WithLinger(0))
 	if err != nil {
 		return nil, err
 	}
-	ep, err := rtr.Bind(endpoint)
-	if err != nil {
-		rtr.Close()
+	if err := d.Connect(endpoint); err != nil {
+		d.Close()
 		return nil, err
 	}
-	msgs, err := socket.NewPoller(rtr)
-	if err != nil {
-		rtr.Close()
-		return nil, err
-	}
+	ctx, cancel := context.WithCancel(context.Background())
 	c := &Client{
-		cfg:       cfg,
-		rtr:       rtr,
-		endpoint:  ep,
-		submits:   make(chan submission),
-		msgs:      msgs,
-		quit:      make(chan struct{}),
-		connected: make(map[string]int),
-		workers:   make(map[string]*worker),
-		tasks:     make(map[string]*Handle),
-		events:    rtr.Events(),
+		cfg: configure(opts), d: d, cancel: cancel, quit: make(chan struct{}),
+		waiters: make(map[string][]*waiter), epoch: make(chan struct{}),
 	}
-	c.wg.Add(1)
-	go c.loop()
+	c.wg.Add(2)
+	go c.receive(ctx)
+	go c.watchConnections()
 	return c, nil
 }
 
-// Endpoint returns the endpoint workers connect to, with the real port.
-func (c *Client) Endpoint() string { return c.endpoint }
+// Close stops the Client: calls in progress return ErrClosed. Tasks
+// submitted stay with the Broker.
+func (c *Client) Close() error {
+	c.once.Do(func() { close(c.quit) })
+	c.cancel()
+	err := c.d.Close()
+	c.wg.Wait()
+	if errors.Is(err, socket.ErrUndelivered) {
+		err = nil // see WithLinger(0) in NewClient
+	}
+	return err
+}
 
-// Submit queues the task name with args (encoded as a JSON array) and
-// returns its Handle at once; the task goes to the first worker with room.
+// A TaskOption sets how a task submitted with Apply is run.
+type TaskOption func(*TaskInfo)
+
+// Countdown makes the task run no sooner than d from now (Celery's
+// countdown). The time is the Client's clock, as Celery's is the
+// producer's: the Broker's clock should agree.
+func Countdown(d time.Duration) TaskOption {
+	return func(ti *TaskInfo) { ti.ETA = time.Now().Add(d) }
+}
+
+// ETA makes the task run no sooner than t.
+func ETA(t time.Time) TaskOption {
+	return func(ti *TaskInfo) { ti.ETA = t }
+}
+
+// MaxRetries lets the task be retried up to n times after a failed
+// attempt (default 0: its first failure is final).
+func MaxRetries(n int) TaskOption {
+	return func(ti *TaskInfo) { ti.MaxRetries = n }
+}
+
+// RetryBackoff sets the wait before the first retry (default
+// DefaultBackoff), doubled for each next retry up to most (default
+// DefaultBackoffMax).
+func RetryBackoff(first, most time.Duration) TaskOption {
+	return func(ti *TaskInfo) { ti.Backoff, ti.BackoffMax = first, most }
+}
+
+// ID gives the task an id of the caller's choosing instead of a random
+// one. Submitting a task with an id the Broker has already makes no new
+// task: it is the way to submit exactly once across a crash of the
+// submitting program.
+func ID(id string) TaskOption {
+	return func(ti *TaskInfo) { ti.ID = id }
+}
+
+// The retry backoff unless RetryBackoff says otherwise: Celery's
+// retry_backoff of 1 s and retry_backoff_max of 600 s.
+const (
+	DefaultBackoff    = time.Second
+	DefaultBackoffMax = 10 * time.Minute
+)
+
+// Submit submits the task name with args (encoded as a JSON array), to
+// run at once, without retries (Celery's delay). It returns once the
+// Broker has the task on disk.
 func (c *Client) Submit(ctx context.Context, name string, args ...any) (*Handle, error) {
+	return c.Apply(ctx, name, args)
+}
+
+// Apply submits the task name with args (encoded as a JSON array), run
+// as opts say (Celery's apply_async). It returns once the Broker has the
+// task on disk.
+func (c *Client) Apply(ctx context.Context, name string, args []any, opts ...TaskOption) (*Handle, error) {
 	if args == nil {
 		args = []any{}
 	}
@@ -124,276 +143,187 @@ func (c *Client) Submit(ctx context.Context, name string, args ...any) (*Handle,
 	if err != nil {
 		return nil, err
 	}
-	h := &Handle{id: newID(), name: name, args: b, done: make(chan struct{})}
-	s := submission{h: h, err: make(chan error, 1)}
-	select {
-	case c.submits <- s:
-	case <-c.quit:
-		return nil, ErrClosed
-	case <-ctx.Done():
-		return nil, ctx.Err()
+	sub := TaskInfo{ID: newID(), Name: name, Args: b, Backoff: DefaultBackoff, BackoffMax: DefaultBackoffMax}
+	for _, o := range opts {
+		o(&sub)
 	}
-	if err := <-s.err; err != nil {
+	body, err := json.Marshal(&sub)
+	if err != nil {
 		return nil, err
 	}
-	return h, nil
-}
-
-// Close stops the Client. Get on a task whose result has not arrived
-// returns ErrClosed; tasks still running on workers are abandoned.
-func (c *Client) Close() error {
-	c.once.Do(func() { close(c.quit) })
-	err := c.rtr.Close()
-	c.wg.Wait()
-	c.msgs.Close()
-	if errors.Is(err, socket.ErrUndelivered) {
-		err = nil // see WithLinger(0) in NewClient
+	accepted := func(kind string, _ *TaskInfo) bool { return kind == kindAccepted }
+	if _, err := c.request(ctx, sub.ID, accepted, []byte(kindSubmit), body); err != nil {
+		return nil, err
 	}
-	return err
+	return &Handle{c: c, id: sub.ID, name: name}, nil
 }
 
-// ID returns the task's id, unique to this submission.
+// Result returns the Handle of the task id (Celery's AsyncResult), for a
+// task submitted by any Client.
+func (c *Client) Result(id string) *Handle { return &Handle{c: c, id: id} }
+
+// A Handle is a submitted task, read from the Broker by its id.
+type Handle struct {
+	c    *Client
+	id   string
+	name string
+}
+
+// ID returns the task's id.
 func (h *Handle) ID() string { return h.id }
 
-// Name returns the task's name.
+// Name returns the task's name, if the Handle came from Submit or Apply.
 func (h *Handle) Name() string { return h.name }
 
-// Get waits for the task's result and returns it as JSON, or the task's
-// error (a *TaskError), ErrClosed if the Client closed first, or ctx's
-// error. Get may be called any number of times.
+// Info returns what the Broker knows of the task now, its history
+// included, or ErrNoSuchTask.
+func (h *Handle) Info(ctx context.Context) (*TaskInfo, error) {
+	state := func(kind string, _ *TaskInfo) bool { return kind == kindState }
+	return h.c.request(ctx, h.id, state, []byte(kindStatus), []byte(h.id))
+}
+
+// Status returns the task's state now (Celery's result.status).
+func (h *Handle) Status(ctx context.Context) (State, error) {
+	ti, err := h.Info(ctx)
+	if err != nil {
+		return "", err
+	}
+	return ti.State, nil
+}
+
+// Ready reports whether the task has finished, in success or failure
+// (Celery's result.ready()).
+func (h *Handle) Ready(ctx context.Context) (bool, error) {
+	s, err := h.Status(ctx)
+	return s.Ready(), err
+}
+
+// Get waits until the task has finished and returns its result as JSON,
+// or its final failure (a *TaskError), ErrNoSuchTask, ErrClosed, or ctx's
+// error (Celery's result.get(timeout=...) with a context).
 func (h *Handle) Get(ctx context.Context) (json.RawMessage, error) {
-	select {
-	case <-h.done:
-		return h.result, h.err
-	case <-ctx.Done():
-		return nil, ctx.Err()
+	ti, err := h.Wait(ctx)
+	if err != nil {
+		return nil, err
 	}
+	return ti.Outcome()
 }
 
-// Worker returns the name of the worker whose result Get returned, once
-// Get has returned it.
-func (h *Handle) Worker() string {
-	select {
-	case <-h.done:
-		return h.worker
-	default:
-		return ""
-	}
-}
-
-// Attempts returns how many times the task was given to a worker, once
-// Get has returned: more than 1 when a worker running it went away.
-func (h *Handle) Attempts() int {
-	select {
-	case <-h.done:
-		return h.attempts
-	default:
-		return 0
-	}
+// Wait waits until the task has finished and returns what the Broker
+// knows of it then.
+func (h *Handle) Wait(ctx context.Context) (*TaskInfo, error) {
+	final := func(kind string, ti *TaskInfo) bool { return kind == kindState && ti.State.Ready() }
+	return h.c.request(ctx, h.id, final, []byte(kindWatch), []byte(h.id))
 }
 
 func newID() string {
-	var b [8]byte
+	var b [16]byte
 	rand.Read(b[:]) // never fails, per crypto/rand's documentation
 	return hex.EncodeToString(b[:])
 }
 
-// loop owns the Client's state: it takes submissions, messages and the
-// ROUTER's connection events one at a time, and gives tasks to workers.
-func (c *Client) loop() {
+// request sends frames about task id until an answer about it that want
+// accepts arrives (or ErrNoSuchTask), ctx ends or the Client closes. It
+// sends them again at once after every reconnection, the Broker perhaps
+// being a new one that never saw them, and every resend interval, in case
+// the Broker took them and died before answering.
+func (c *Client) request(ctx context.Context, id string, want func(string, *TaskInfo) bool, frames ...[]byte) (*TaskInfo, error) {
+	w := &waiter{want: want, unknownAnswers: string(frames[0]) != kindSubmit, ch: make(chan answer, 1)}
+	c.mu.Lock()
+	c.waiters[id] = append(c.waiters[id], w)
+	c.mu.Unlock()
+	defer c.forget(id, w)
+	tick := time.NewTicker(c.cfg.resend)
+	defer tick.Stop()
+	for {
+		c.mu.Lock()
+		epoch := c.epoch
+		c.mu.Unlock()
+		if err := c.d.Send(ctx, frames...); err != nil {
+			if errors.Is(err, socket.ErrClosed) {
+				return nil, ErrClosed
+			}
+			return nil, err
+		}
+		select {
+		case a := <-w.ch:
+			return a.info, a.err
+		case <-epoch:
+		case <-tick.C:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-c.quit:
+			return nil, ErrClosed
+		}
+	}
+}
+
+func (c *Client) forget(id string, w *waiter) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ws := c.waiters[id]
+	for i, x := range ws {
+		if x == w {
+			ws = append(ws[:i], ws[i+1:]...)
+			break
+		}
+	}
+	if len(ws) == 0 {
+		delete(c.waiters, id)
+	} else {
+		c.waiters[id] = ws
+	}
+}
+
+// receive takes the Broker's answers and hands each to the calls waiting
+// for it.
+func (c *Client) receive(ctx context.Context) {
 	defer c.wg.Done()
 	for {
-		select {
-		case <-c.quit:
-			for _, h := range c.tasks {
-				c.finish(h, nil, ErrClosed, "")
-			}
-			return
-		case s := <-c.submits:
-			if len(c.pending) >= c.cfg.maxPending {
-				s.err <- ErrQueueFull
-				continue
-			}
-			c.seq++
-			s.h.seq = c.seq
-			c.tasks[s.h.id] = s.h
-			c.enqueue(s.h)
-			s.err <- nil
-		case e, ok := <-c.events:
-			if !ok {
-				c.events = nil
-				continue
-			}
-			c.event(e)
-		case <-c.msgs.Ready():
-			for {
-				_, m, err := c.msgs.TryRecv()
-				if err != nil {
-					break // ErrNoMessage: all taken (or ErrClosed at Close)
-				}
-				// A connection's events are sent before any of its
-				// messages can be received, and its disconnection after
-				// the last: taking the events first tells whether the
-				// sender is still connected.
-				c.drainEvents()
-				c.message(m)
-			}
-		}
-		c.dispatch()
-	}
-}
-
-func (c *Client) drainEvents() {
-	for c.events != nil {
-		select {
-		case e, ok := <-c.events:
-			if !ok {
-				c.events = nil
-				return
-			}
-			c.event(e)
-		default:
+		m, err := c.d.Recv(ctx)
+		if err != nil {
 			return
 		}
-	}
-}
-
-// event tracks which peers are connected. A worker left without a
-// connection is gone: the tasks it was running go back to the front of the
-// queue. If only its connection broke and it comes back, it says hello
-// again and may finish those tasks too; the first result wins.
-//
-// Connections are counted, not flagged: a peer's new connection can replace
-// its old one before the old one's end is reported.
-func (c *Client) event(e socket.Event) {
-	switch e.Kind {
-	case socket.EventConnected:
-		c.connected[e.Session]++
-	case socket.EventDisconnected:
-		if c.connected[e.Session]--; c.connected[e.Session] > 0 {
-			return
-		}
-		delete(c.connected, e.Session)
-		w := c.workers[e.Session]
-		if w == nil {
-			return
-		}
-		delete(c.workers, e.Session)
-		for i, k := range c.order {
-			if k == e.Session {
-				c.order = append(c.order[:i], c.order[i+1:]...)
-				break
-			}
-		}
-		var again []*Handle
-		for _, h := range w.running {
-			if _, live := c.tasks[h.id]; live && !h.queued {
-				h.queued = true
-				again = append(again, h)
-			}
-		}
-		slices.SortFunc(again, func(a, b *Handle) int { return cmp.Compare(a.seq, b.seq) })
-		if len(again) > 0 {
-			c.cfg.logf("worker %s gone; redelivering %d task(s)", w.name, len(again))
-		} else {
-			c.cfg.logf("worker %s gone", w.name)
-		}
-		c.pending = append(again, c.pending...)
-	}
-}
-
-// message handles one message from a worker: [routing id, kind, ...].
-func (c *Client) message(m socket.Message) {
-	if len(m) < 2 {
-		return
-	}
-	// A peer's routing id is its session id unless it set another one;
-	// workers do not, so the id names the peer in the events too.
-	key := hex.EncodeToString(m[0])
-	switch string(m[1]) {
-	case kindHello:
-		if len(m) != 4 || c.connected[key] == 0 {
-			return // malformed, or from a connection that has ended since
-		}
-		n, err := strconv.Atoi(string(m[3]))
-		if err != nil || n < 1 {
-			return
-		}
-		w := c.workers[key]
-		if w == nil {
-			w = &worker{rid: m[0], running: make(map[string]*Handle)}
-			c.workers[key] = w
-			c.order = append(c.order, key)
-		}
-		w.name, w.capacity = string(m[2]), n
-		c.cfg.logf("worker %s joined, runs %d at a time", w.name, n)
-	case kindResult:
-		if len(m) != 6 {
-			return
-		}
-		id, name := string(m[2]), string(m[3])
-		if w := c.workers[key]; w != nil {
-			delete(w.running, id) // room for another task
-		}
-		h := c.tasks[id]
-		if h == nil {
-			return // a second result of a task that ran twice
-		}
-		if string(m[4]) == statusOK {
-			c.finish(h, json.RawMessage(m[5]), nil, name)
-		} else {
-			c.finish(h, nil, &TaskError{Task: h.name, Worker: name, Msg: string(m[5])}, name)
-		}
-	}
-}
-
-func (c *Client) enqueue(h *Handle) {
-	h.queued = true
-	c.pending = append(c.pending, h)
-}
-
-func (c *Client) finish(h *Handle, result json.RawMessage, err error, worker string) {
-	delete(c.tasks, h.id)
-	h.result, h.err, h.worker = result, err, worker
-	close(h.done)
-}
-
-// dispatch gives waiting tasks to workers with room, taking turns.
-func (c *Client) dispatch() {
-	for len(c.pending) > 0 {
-		h := c.pending[0]
-		if _, live := c.tasks[h.id]; !live {
-			c.pending = c.pending[1:] // its result came from an earlier run
+		if len(m) < 2 {
 			continue
 		}
-		w := c.pick()
-		if w == nil {
-			return
+		kind, id := string(m[0]), string(m[1])
+		var a answer
+		switch {
+		case kind == kindAccepted && len(m) == 2:
+		case kind == kindState && len(m) == 3:
+			a.info = &TaskInfo{}
+			if err := json.Unmarshal(m[2], a.info); err != nil {
+				continue
+			}
+		case kind == kindUnknown && len(m) == 2:
+			a.err = ErrNoSuchTask
+		default:
+			continue
 		}
-		c.pending = c.pending[1:]
-		h.queued = false
-		h.attempts++
-		w.running[h.id] = h
-		// A known peer's queue is far below its high-water mark (it gets
-		// at most capacity tasks), so this does not wait.
-		if err := c.rtr.Send(context.Background(), w.rid, []byte(kindTask), []byte(h.id), []byte(h.name), h.args); err != nil {
-			return // closed
+		c.mu.Lock()
+		for _, w := range c.waiters[id] {
+			if kind == kindUnknown && w.unknownAnswers || kind != kindUnknown && w.want(kind, a.info) {
+				select {
+				case w.ch <- a:
+				default: // answered already
+				}
+			}
 		}
-	}
-	if len(c.pending) == 0 {
-		c.pending = nil // let the backing array go
+		c.mu.Unlock()
 	}
 }
 
-// pick returns the next worker, in turn, that runs fewer tasks than it
-// can, or nil.
-func (c *Client) pick() *worker {
-	for i := range c.order {
-		k := c.order[(c.next+i)%len(c.order)]
-		if w := c.workers[k]; len(w.running) < w.capacity {
-			c.next = (c.next + i + 1) % len(c.order)
-			return w
+// watchConnections starts a new epoch at every connection to the Broker,
+// so that calls waiting for an answer ask again.
+func (c *Client) watchConnections() {
+	defer c.wg.Done()
+	for e := range c.d.Events() {
+		if e.Kind == socket.EventConnected {
+			c.mu.Lock()
+			close(c.epoch)
+			c.epoch = make(chan struct{})
+			c.mu.Unlock()
 		}
 	}
-	return nil
 }

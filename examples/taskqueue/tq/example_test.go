@@ -4,23 +4,31 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/wispmq/wisp/examples/taskqueue/tq"
 )
 
-// A Client queues a task, a Worker connected to it runs it, and the
-// task's Handle gets the result.
+// A Broker keeps the tasks, a Worker connected to it runs them, and a
+// Client submits one and reads its state and result by its id.
 func Example() {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-
-	c, err := tq.NewClient("tcp://127.0.0.1:0")
+	dir, err := os.MkdirTemp("", "tq")
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	defer c.Close()
+	defer os.RemoveAll(dir)
+
+	b, err := tq.NewBroker("tcp://127.0.0.1:0", filepath.Join(dir, "tq.db"))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer b.Close()
 
 	w := tq.NewWorker("w1", tq.WithConcurrency(2))
 	w.Register("add", func(ctx context.Context, args json.RawMessage) (any, error) {
@@ -32,19 +40,30 @@ func Example() {
 	})
 	wctx, stop := context.WithCancel(ctx)
 	stopped := make(chan error, 1)
-	go func() { stopped <- w.Run(wctx, c.Endpoint()) }()
+	go func() { stopped <- w.Run(wctx, b.Endpoint()) }()
 	defer func() { stop(); <-stopped }()
 
-	h, err := c.Submit(ctx, "add", 2, 3)
+	c, err := tq.NewClient(b.Endpoint())
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	res, err := h.Get(ctx) // waits for the result of this task
+	defer c.Close()
+	h, err := c.Submit(ctx, "add", 4, 4) // add.delay(4, 4)
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	fmt.Printf("add(2, 3) = %s, by %s\n", res, h.Worker())
-	// Output: add(2, 3) = 5, by w1
+	res, err := h.Get(ctx) // result.get(), bounded by ctx
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	status, err := h.Status(ctx) // result.status
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Printf("add(4, 4) = %s, %s\n", res, status)
+	// Output: add(4, 4) = 8, SUCCESS
 }

@@ -1,20 +1,29 @@
-// Package tq is a small task queue without a broker, built on wisp sockets:
-// a Client submits named tasks with JSON arguments and gets back a Handle
-// whose Get waits for the result; Workers register task functions, run the
-// tasks they are given and send the results back.
+// Package tq is a small Celery-style task queue on wisp sockets, in three
+// roles:
 //
-// The Client is the queue. It binds a ROUTER socket; each Worker connects a
-// DEALER socket to it and says how many tasks it runs at once. The Client
-// keeps the tasks no worker has room for, gives each worker at most that
-// many, remembers which worker runs which task, and collects results by task
-// id. When a worker's connection ends (the process died, or was stopped),
-// the Client gives the tasks that worker was running to another worker.
+//   - a Broker binds a ROUTER socket and keeps, in a bbolt file, every task
+//     it accepted: queued, scheduled (countdown or ETA), waiting to be
+//     retried, running, and finished with its result until the result
+//     expires. It gives due tasks to workers with a free slot, retries a
+//     failed task with exponential backoff up to its maximum, and gives
+//     the tasks of a worker that went away to another worker;
+//   - a Client connects a DEALER to the broker, submits tasks (Submit,
+//     Apply) and reads a task's state and result by its id (Handle:
+//     Status, Ready, Get);
+//   - a Worker connects a DEALER to the broker, runs the tasks it is given
+//     with the functions registered for their names, several at once, and
+//     sends back the results.
 //
-// Delivery is at least once: a task whose worker died, or whose worker's
-// connection broke for a moment, runs again elsewhere, so a task can run
-// more than once (the Client keeps the first result). Task functions should
-// be idempotent; TaskID gives them a key for that. Nothing is stored on disk:
-// if the Client's process ends, its queue ends with it.
+// Every exchange is a request answered once the broker has committed it to
+// disk, repeated until the answer comes, and idempotent by task id: a
+// submission sent twice makes one task, a result sent twice counts once.
+// So clients and workers ride out a broker killed and restarted, and a
+// broker restarted on its file loses no task it accepted and no result it
+// stored.
+//
+// Execution is at least once: a task whose worker died, or whose broker
+// died while it ran, runs again, so task functions should be idempotent;
+// TaskID gives them a key for that.
 package tq
 
 import (
@@ -23,49 +32,102 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 )
 
-// Message kinds, the first frame of every message between Client and
-// Worker.
+// A State is where a task is in its life, named as Celery names it.
+type State string
+
+// The states. A task is Pending from its submission until a worker is
+// given it (also while its countdown runs), Started while a worker runs
+// it, Retry after a failure while it waits for its next attempt, and ends
+// in Success or Failure (its last attempt failed, with no retry left).
+// Every change is recorded in TaskInfo.History, in order:
 //
-//	worker -> client: "hello",  worker name, capacity (decimal)
-//	client -> worker: "task",   task id, task name, JSON arguments
-//	worker -> client: "result", task id, worker name, "ok" or "error", JSON result or error text
+//	Pending → Started → (Retry → Started)* → Success | Failure
+//
+// where Started may appear twice in a row: the task was given to another
+// worker because the first went away (or the broker restarted) while it
+// ran.
 const (
-	kindHello  = "hello"
-	kindTask   = "task"
-	kindResult = "result"
-	statusOK   = "ok"
-	statusErr  = "error"
+	Pending State = "PENDING"
+	Started State = "STARTED"
+	Retry   State = "RETRY"
+	Success State = "SUCCESS"
+	Failure State = "FAILURE"
 )
 
-// Errors returned by Submit and Get.
+// Ready reports whether s is final: Success or Failure.
+func (s State) Ready() bool { return s == Success || s == Failure }
+
+// Errors of the Client and the Broker.
 var (
-	// ErrClosed is returned by Submit after Close, and by Get for a task
-	// whose result had not arrived when the Client closed.
-	ErrClosed = errors.New("tq: client closed")
-	// ErrQueueFull is returned by Submit when the Client already holds as
-	// many tasks waiting for a worker as WithMaxPending allows.
-	ErrQueueFull = errors.New("tq: too many tasks waiting for a worker")
+	// ErrClosed is returned by a Client's calls after Close.
+	ErrClosed = errors.New("tq: closed")
+	// ErrNoSuchTask is returned for an id the broker does not know: never
+	// submitted, or its result expired.
+	ErrNoSuchTask = errors.New("tq: no such task (never submitted, or its result expired)")
 )
 
-// A TaskError is the error a task function returned (or the panic it
-// raised, or the worker's report that it has no function of that name),
-// as Get returns it.
+// A TaskError is a task's final failure as Get returns it: the error its
+// function returned on its last attempt (or the panic it raised, or the
+// worker's report that it has no function of that name).
 type TaskError struct {
-	Task   string // the task's name
-	Worker string // the worker that ran it
-	Msg    string // the error's text
+	ID      string // the task's id
+	Task    string // the task's name
+	Worker  string // the worker of the last attempt
+	Retries int    // how many times it was retried before failing for good
+	Msg     string // the last error's text
 }
 
 // Error formats the error with the task and worker it came from.
 func (e *TaskError) Error() string {
-	return fmt.Sprintf("tq: task %s on worker %s: %s", e.Task, e.Worker, e.Msg)
+	return fmt.Sprintf("tq: task %s %s on worker %s failed after %d retries: %s", e.Task, e.ID, e.Worker, e.Retries, e.Msg)
+}
+
+// TaskInfo is what the broker knows of a task: what Handle.Info returns.
+type TaskInfo struct {
+	ID         string          `json:"id"`
+	Name       string          `json:"name"`
+	Args       json.RawMessage `json:"args"`
+	State      State           `json:"state"`
+	Seq        uint64          `json:"seq"`         // the broker's acceptance order
+	ETA        time.Time       `json:"eta"`         // not run before this (countdown, ETA or retry backoff)
+	Retries    int             `json:"retries"`     // failures retried so far
+	MaxRetries int             `json:"max_retries"` // failures retried at most
+	Backoff    time.Duration   `json:"backoff"`     // the wait before the first retry, doubled for each next
+	BackoffMax time.Duration   `json:"backoff_max"` // the longest wait between retries
+	Result     json.RawMessage `json:"result,omitempty"`
+	Error      string          `json:"error,omitempty"`  // the last failure, kept through retries
+	Worker     string          `json:"worker,omitempty"` // the worker of the latest attempt
+	Submitted  time.Time       `json:"submitted"`
+	Done       time.Time       `json:"done,omitzero"`
+	Expires    time.Time       `json:"expires,omitzero"` // when a finished task's record is deleted
+	History    []Transition    `json:"history"`
+}
+
+// A Transition is one change of a task's state, as the broker recorded it.
+type Transition struct {
+	State  State     `json:"state"`
+	At     time.Time `json:"at"`
+	Worker string    `json:"worker,omitempty"` // Started, Retry, Success, Failure: which worker
+	ETA    time.Time `json:"eta,omitzero"`     // Pending, Retry: not run before this
+	Error  string    `json:"error,omitempty"`  // Retry, Failure: what failed
+}
+
+// Outcome returns the result of a finished task, or its TaskError.
+func (ti *TaskInfo) Outcome() (json.RawMessage, error) {
+	if ti.State == Failure {
+		return nil, &TaskError{ID: ti.ID, Task: ti.Name, Worker: ti.Worker, Retries: ti.Retries, Msg: ti.Error}
+	}
+	return ti.Result, nil
 }
 
 // Func is a task function. args is the JSON array of the arguments given
-// to Submit; the result is encoded with encoding/json. ctx ends when the
-// worker stops; TaskID(ctx) is the task's id.
+// to Submit; the result is encoded with encoding/json, and an error fails
+// the attempt (to be retried if the task's policy allows). ctx ends when
+// the worker stops; TaskID(ctx) and Retries(ctx) say which task and
+// attempt it is.
 type Func func(ctx context.Context, args json.RawMessage) (any, error)
 
 // Call formats a task for a log line: Call("add", []byte("[2,3]")) is
@@ -78,46 +140,24 @@ func Call(name string, args json.RawMessage) string {
 	return name + "(" + a + ")"
 }
 
-type taskIDKey struct{}
+type runKey struct{}
+
+type run struct {
+	id      string
+	retries int
+}
 
 // TaskID returns the id of the task a Func is running, the same for every
-// run of that task: a key that makes repeated runs safe to detect.
+// attempt and every repeated run of that task: a key that makes repeated
+// runs safe to detect.
 func TaskID(ctx context.Context) string {
-	id, _ := ctx.Value(taskIDKey{}).(string)
-	return id
+	r, _ := ctx.Value(runKey{}).(run)
+	return r.id
 }
 
-// An Option configures a Client or a Worker.
-type Option func(*config)
-
-type config struct {
-	logf        func(format string, args ...any)
-	maxPending  int
-	concurrency int
-}
-
-func defaults() config {
-	return config{logf: func(string, ...any) {}, maxPending: DefaultMaxPending, concurrency: 1}
-}
-
-// DefaultMaxPending is how many tasks a Client holds for lack of a worker
-// before Submit fails with ErrQueueFull.
-const DefaultMaxPending = 10000
-
-// WithLog makes a Client or Worker report what it does (workers joining
-// and leaving, tasks redelivered; tasks started and finished) through logf.
-func WithLog(logf func(format string, args ...any)) Option {
-	return func(c *config) { c.logf = logf }
-}
-
-// WithMaxPending bounds the tasks a Client holds while no worker has room
-// (DefaultMaxPending).
-func WithMaxPending(n int) Option {
-	return func(c *config) { c.maxPending = max(1, n) }
-}
-
-// WithConcurrency sets how many tasks a Worker runs at once (default 1).
-// The Client gives it no more than that.
-func WithConcurrency(n int) Option {
-	return func(c *config) { c.concurrency = max(1, n) }
+// Retries returns how many failed attempts of the task a Func is running
+// came before this one (Celery's request.retries): 0 on the first.
+func Retries(ctx context.Context) int {
+	r, _ := ctx.Value(runKey{}).(run)
+	return r.retries
 }

@@ -7,43 +7,45 @@ import (
 	"fmt"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/wispmq/wisp/socket"
 )
 
-// A Worker runs the tasks a Client gives it with the functions registered
-// for their names.
+// A Worker runs the tasks a Broker gives it with the functions registered
+// for their names, several at once (WithConcurrency).
 type Worker struct {
 	name  string
 	cfg   config
 	mu    sync.Mutex
 	funcs map[string]Func
+	// Results sent and not yet stored by the broker, by task id: sent again
+	// on every reconnection and every resend interval until the broker
+	// says "stored".
+	unstored map[string][][]byte
 }
 
 // NewWorker returns a Worker that calls itself name in results and logs.
 func NewWorker(name string, opts ...Option) *Worker {
-	cfg := defaults()
-	for _, o := range opts {
-		o(&cfg)
-	}
-	return &Worker{name: name, cfg: cfg, funcs: make(map[string]Func)}
+	return &Worker{name: name, cfg: configure(opts), funcs: make(map[string]Func), unstored: make(map[string][][]byte)}
 }
 
 // Register makes fn the function of the tasks called name. A task whose
-// name no function has fails with a TaskError.
+// name no function has fails (and is retried per its policy, in case
+// another worker has the function).
 func (w *Worker) Register(name string, fn Func) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.funcs[name] = fn
 }
 
-// Run connects to the Client at endpoint and runs tasks until ctx ends.
+// Run connects to the Broker at endpoint and runs tasks until ctx ends.
 // Tasks running then see their context end and their results are not
-// sent: the Client gives them to another worker. Run returns the error of
+// sent: the Broker gives them to another worker. Run returns the error of
 // closing its socket: nil, or one wrapping socket.ErrUndelivered if results
 // were not acknowledged within the linger time.
 func (w *Worker) Run(ctx context.Context, endpoint string) error {
-	d, err := socket.New(socket.Dealer)
+	d, err := socket.New(socket.Dealer, socket.WithReconnectInterval(socket.DefaultReconnectInterval, reconnectMax))
 	if err != nil {
 		return err
 	}
@@ -70,10 +72,14 @@ func (w *Worker) Run(ctx context.Context, endpoint string) error {
 }
 
 // greet says hello, with how many tasks this worker runs at once, each time
-// its connection to the Client is made: the Client forgets a worker whose
-// connection ended.
+// its connection to the Broker is made (the Broker forgets a worker whose
+// connection ended, and a restarted Broker never knew it), then sends the
+// results the Broker has not stored yet; and those again every resend
+// interval.
 func (w *Worker) greet(ctx context.Context, d *socket.Socket) {
 	capacity := []byte(strconv.Itoa(w.cfg.concurrency))
+	tick := time.NewTicker(w.cfg.resend)
+	defer tick.Stop()
 	for {
 		select {
 		case e, ok := <-d.Events():
@@ -86,35 +92,74 @@ func (w *Worker) greet(ctx context.Context, d *socket.Socket) {
 			if err := d.Send(ctx, []byte(kindHello), []byte(w.name), capacity); err != nil {
 				return
 			}
+			if !w.resend(ctx, d) {
+				return
+			}
+		case <-tick.C:
+			if !w.resend(ctx, d) {
+				return
+			}
 		case <-ctx.Done():
 			return
 		}
 	}
 }
 
-// serve takes one task at a time and sends its result.
+// resend sends every unstored result again; it reports false if the socket
+// failed (closed, or ctx ended).
+func (w *Worker) resend(ctx context.Context, d *socket.Socket) bool {
+	w.mu.Lock()
+	again := make([][][]byte, 0, len(w.unstored))
+	for _, m := range w.unstored {
+		again = append(again, m)
+	}
+	w.mu.Unlock()
+	for _, m := range again {
+		if err := d.Send(ctx, m...); err != nil {
+			return false
+		}
+	}
+	return true
+}
+
+// serve takes one task at a time, runs it and sends its result; it also
+// takes the Broker's "stored" answers, whichever goroutine they come to.
 func (w *Worker) serve(ctx context.Context, d *socket.Socket) {
 	for {
 		m, err := d.Recv(ctx)
 		if err != nil {
 			return
 		}
-		if len(m) != 4 || string(m[0]) != kindTask {
+		switch {
+		case len(m) == 2 && string(m[0]) == kindStored:
+			w.mu.Lock()
+			delete(w.unstored, string(m[1]))
+			w.mu.Unlock()
+			continue
+		case len(m) != 5 || string(m[0]) != kindTask:
 			continue
 		}
 		id, name, args := string(m[1]), string(m[2]), json.RawMessage(m[3])
+		retries, err := strconv.Atoi(string(m[4]))
+		if err != nil {
+			continue
+		}
 		status, body := statusOK, []byte(nil)
-		res, err := w.run(context.WithValue(ctx, taskIDKey{}, id), name, args)
+		res, err := w.run(context.WithValue(ctx, runKey{}, run{id: id, retries: retries}), name, args)
 		if err == nil {
 			body, err = json.Marshal(res)
 		}
 		if ctx.Err() != nil {
-			return // stopped: the Client hands the task to another worker
+			return // stopped: the Broker hands the task to another worker
 		}
 		if err != nil {
 			status, body = statusErr, []byte(err.Error())
 		}
-		if err := d.Send(ctx, []byte(kindResult), m[1], []byte(w.name), []byte(status), body); err != nil {
+		result := [][]byte{[]byte(kindResult), m[1], m[4], []byte(w.name), []byte(status), body}
+		w.mu.Lock()
+		w.unstored[id] = result
+		w.mu.Unlock()
+		if err := d.Send(ctx, result...); err != nil {
 			return
 		}
 	}
@@ -134,7 +179,7 @@ func (w *Worker) run(ctx context.Context, name string, args json.RawMessage) (re
 		}
 	}()
 	call := Call(name, args)
-	w.cfg.logf("%s: start %s", w.name, call)
+	w.cfg.logf("%s: start %s, retries %d", w.name, call, Retries(ctx))
 	res, err = fn(ctx, args)
 	switch {
 	case ctx.Err() != nil && errors.Is(err, ctx.Err()):
