@@ -48,6 +48,10 @@ func New(t Type, opts ...Option) (*Socket, error) {
 	if err := checkSpool(t, &o); err != nil {
 		return nil, err
 	}
+	if t == Bus && o.protocol == ZMTP {
+		// ZMTP has no BUS type to state in its greeting.
+		return nil, invalid("WithProtocol", ZMTP, "ZMTP defines no BUS socket type; a BUS speaks WISP/1")
+	}
 	proto, err := protocolOf(&o)
 	if err != nil {
 		return nil, err
