@@ -261,13 +261,15 @@ func (c *conn) writeOnce(inline bool) (wrote, stop bool) {
 	wanted := c.ackWanted.Load() && c.ackWanted.Swap(false)
 	if urgent := wanted || c.finishing.Load() || len(batch) > 0; acking && (urgent || !c.ackLooked) {
 		c.ackLooked = true
-		seq, ok, owed := c.ackNow(urgent)
+		seq, ok, owed, busy := c.ackNow(urgent)
 		if ok {
 			cmds = append(cmds, Command{Kind: CmdAck, Seq: seq})
-		} else if owed {
+		} else if owed || busy {
 			// Armed stays armed and finds nothing to do: stopping and
 			// re-arming a timer for every reply would wake the runtime's
-			// poller each time.
+			// poller each time. A busy Recv may hold takes the window has
+			// not seen, which no later take of its batch arms a timer for:
+			// the timer looks again.
 			c.armAck()
 		}
 	}
@@ -305,17 +307,18 @@ func (s *Engine) releaseWritten(c *conn) {
 
 // ackNow asks the peer's receive window for the ACK to write now (urgent:
 // the delayed ACK fired, the socket is closing, or data goes out anyway)
-// and reports whether one is still owed otherwise. A connection that is no
+// and reports whether one is still owed otherwise, and whether Recv was
+// busy (its takes may not be in the window yet). A connection that is no
 // longer its peer's writes none: the ACK belongs on the new one.
-func (c *conn) ackNow(urgent bool) (seq uint64, ok, owed bool) {
+func (c *conn) ackNow(urgent bool) (seq uint64, ok, owed, busy bool) {
 	p := c.p
-	c.s.in.lockWindow(p)
+	busy = c.s.in.lockWindow(p)
 	if p.conn.Load() == c {
 		seq, ok = p.win.AckNow(urgent)
 		owed = p.win.Owed()
 	}
 	p.ackMu.Unlock()
-	return seq, ok, owed
+	return seq, ok, owed, busy
 }
 
 // settled reports whether every message the application took is
@@ -340,6 +343,18 @@ func (c *conn) armAck() {
 func (c *conn) ackTimerFired() {
 	c.ackArmed.Store(false)
 	p := c.p
+	if cur := p.conn.Load(); cur != c {
+		// The peer went on over another connection (a reconnect, or two
+		// crossed connections settling on one) after Recv armed this
+		// one's timer, and Recv arms none for the rest of its batch: the
+		// ACK is the new connection's to send, so its timer takes over.
+		// Without it the ACK would wait for the next data to ride along,
+		// and a sender with none would wait in Flush forever.
+		if cur != nil && cur.ackTimer != nil {
+			cur.armAck()
+		}
+		return
+	}
 	busy := c.s.in.lockWindow(p)
 	owed := p.win.Owed()
 	p.ackMu.Unlock()
