@@ -68,6 +68,8 @@ const (
 	// mesh gets every message of every other member exactly once, in
 	// order per sender. A member away for less than the resume timeout
 	// (WithResumeTimeout) gets, on its return, what was sent meanwhile.
+	// With WithAcks(false) nothing is kept for resending, and a broken
+	// connection may lose what was in flight, as for DEALER.
 	//
 	// A slow member slows the mesh: Send waits until every member has room
 	// below the send high-water marks and then queues the message for all
