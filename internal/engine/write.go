@@ -261,15 +261,13 @@ func (c *conn) writeOnce(inline bool) (wrote, stop bool) {
 	wanted := c.ackWanted.Load() && c.ackWanted.Swap(false)
 	if urgent := wanted || c.finishing.Load() || len(batch) > 0; acking && (urgent || !c.ackLooked) {
 		c.ackLooked = true
-		seq, ok, owed, busy := c.ackNow(urgent)
+		seq, ok, owed := c.ackNow(urgent)
 		if ok {
 			cmds = append(cmds, Command{Kind: CmdAck, Seq: seq})
-		} else if owed || busy {
+		} else if owed {
 			// Armed stays armed and finds nothing to do: stopping and
 			// re-arming a timer for every reply would wake the runtime's
-			// poller each time. A busy Recv may hold takes the window has
-			// not seen, which no later take of its batch arms a timer for:
-			// the timer looks again.
+			// poller each time.
 			c.armAck()
 		}
 	}
@@ -307,18 +305,17 @@ func (s *Engine) releaseWritten(c *conn) {
 
 // ackNow asks the peer's receive window for the ACK to write now (urgent:
 // the delayed ACK fired, the socket is closing, or data goes out anyway)
-// and reports whether one is still owed otherwise, and whether Recv was
-// busy (its takes may not be in the window yet). A connection that is no
+// and reports whether one is still owed otherwise. A connection that is no
 // longer its peer's writes none: the ACK belongs on the new one.
-func (c *conn) ackNow(urgent bool) (seq uint64, ok, owed, busy bool) {
+func (c *conn) ackNow(urgent bool) (seq uint64, ok, owed bool) {
 	p := c.p
-	busy = c.s.in.lockWindow(p)
+	c.s.in.lockWindow(p)
 	if p.conn.Load() == c {
 		seq, ok = p.win.AckNow(urgent)
 		owed = p.win.Owed()
 	}
 	p.ackMu.Unlock()
-	return seq, ok, owed, busy
+	return seq, ok, owed
 }
 
 // settled reports whether every message the application took is
