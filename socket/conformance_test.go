@@ -723,7 +723,7 @@ func TestInvalidOptions(t *testing.T) {
 
 func TestUnsupported(t *testing.T) {
 	ctx := testContext(t)
-	for _, typ := range []Type{Type(11), Type(200)} {
+	for _, typ := range []Type{Type(12), Type(200)} {
 		s, err := New(typ)
 		if !errors.Is(err, ErrUnsupportedType) || s != nil {
 			t.Errorf("New(%v): got %v, %v, want nil, %v", typ, s, err, ErrUnsupportedType)

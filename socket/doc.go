@@ -2,7 +2,7 @@
 // ZeroMQ, in pure Go.
 //
 // A Socket of a type (Push, Pull, Req, Rep, Dealer, Router, Pair, Pub, Sub,
-// XPub, XSub) binds and connects to any number of
+// XPub, XSub, Bus) binds and connects to any number of
 // endpoints — "tcp://host:port", "ipc:///path", "inproc://name", or a
 // net.Listener or net.Conn the application already has — in any order, and
 // moves whole messages (one or more frames) between the application and its
@@ -70,6 +70,20 @@
 // others. WaitSubscribers makes a publisher wait until its subscribers'
 // subscriptions have arrived, so the first messages are not lost to the
 // time a subscription takes to travel.
+//
+// # Meshes
+//
+// BUS sockets make a peer-to-peer mesh: each member usually binds one
+// endpoint and connects to every other's, and two members that dial each
+// other keep one connection (wire/SPEC.md, section 6). Send gives a message
+// to every member, Recv fair-queues from all. Each member's copy is
+// acknowledged and resent like a PUSH's, never handed to another member,
+// so a member in the mesh gets every other member's messages exactly once
+// and in order per sender, across reconnections within the resume
+// timeout. A slow member slows Send (it queues a message for all members
+// or, if its context ends first, for none) rather than missing messages.
+// A member that joins, or restarts as a new socket, gets only what is sent
+// after its handshake; WaitPeers lets a member wait for the others first.
 //
 // # Memory and blocking
 //

@@ -70,7 +70,7 @@ func wireType(t Type) wire.SocketType {
 	return map[Type]wire.SocketType{
 		Pair: wire.Pair, Pub: wire.Pub, Sub: wire.Sub, Req: wire.Req, Rep: wire.Rep,
 		Dealer: wire.Dealer, Router: wire.Router, Pull: wire.Pull, Push: wire.Push,
-		XPub: wire.XPub, XSub: wire.XSub,
+		XPub: wire.XPub, XSub: wire.XSub, Bus: wire.Bus,
 	}[t]
 }
 

@@ -48,6 +48,10 @@ func New(t Type, opts ...Option) (*Socket, error) {
 	if err := checkSpool(t, &o); err != nil {
 		return nil, err
 	}
+	if t == Bus && o.protocol == ZMTP {
+		// ZMTP has no BUS type to state in its greeting.
+		return nil, invalid("WithProtocol", ZMTP, "ZMTP defines no BUS socket type; a BUS speaks WISP/1")
+	}
 	proto, err := protocolOf(&o)
 	if err != nil {
 		return nil, err
@@ -173,7 +177,9 @@ func (s *Socket) Disconnect(endpoint string) error { return s.e.Disconnect(endpo
 // otherwise queues the request for the next peer in turn. REP sends the
 // reply to the request the last Recv returned (ErrState if there is none).
 // ROUTER takes the routing id of the receiving peer as the first frame and
-// sends the rest to that peer.
+// sends the rest to that peer. BUS queues the message for every member of
+// its mesh once all of them have room, blocking until they have; if ctx
+// ends first no member got it.
 //
 // A message larger than every connected peer's stated maximum size fails at
 // once with ErrMessageTooLarge rather than waiting.
@@ -197,8 +203,8 @@ func (s *Socket) Send(ctx context.Context, frames ...[]byte) error {
 // taken from the socket's peers in turn, one from each (fair queuing).
 // Taking a message with Recv is what acknowledges it to its sender.
 //
-// What Recv returns depends on the type: PULL, DEALER and PAIR return the
-// message as sent; ROUTER puts the sending peer's routing id in front of
+// What Recv returns depends on the type: PULL, DEALER, PAIR and BUS return
+// the message as sent; ROUTER puts the sending peer's routing id in front of
 // it; REP returns the request without its envelope and remembers whom to
 // answer; REQ returns the reply to its outstanding request, dropping any
 // other.

@@ -17,7 +17,7 @@ type Stats struct {
 	Resends           uint64      `json:"resends"`            // messages written again after a reconnect or handed to another peer
 	Duplicates        uint64      `json:"duplicates"`         // received messages dropped because they had arrived before
 	Drops             uint64      `json:"drops"`              // messages dropped by the socket (none for PUSH/PULL with acks on)
-	Unroutable        uint64      `json:"unroutable"`         // replies and ROUTER messages dropped because their peer is unknown or gone
+	Unroutable        uint64      `json:"unroutable"`         // replies, ROUTER messages and BUS copies dropped because their peer is unknown or gone
 	StaleReplies      uint64      `json:"stale_replies"`      // REQ: replies dropped because they answer no outstanding request (late or duplicate)
 	BadEnvelopes      uint64      `json:"bad_envelopes"`      // REQ, REP: received messages dropped because their envelope is malformed
 	Retries           uint64      `json:"retries"`            // REQ: requests sent again under WithRequestRetry

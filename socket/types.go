@@ -55,6 +55,41 @@ const (
 	// [1, prefix...] and unsubscribes by sending [0, prefix...], so Proxy
 	// can join an XSUB to an XPUB.
 	XSub = Type(engine.XSub)
+	// Bus is a member of a peer-to-peer mesh of BUS sockets (it talks to
+	// BUS only): Send gives the message to every member, Recv takes from
+	// all of them in turn (fair-queued). Members are usually wired by each
+	// binding one endpoint and connecting to every other's; two members
+	// that connect to each other keep one connection, so nothing arrives
+	// twice.
+	//
+	// Delivery is acknowledged per member, as a DEALER's is: each member's
+	// copy waits in its queue until that member's application took it, and
+	// is resent after a broken connection, so a member that stays in the
+	// mesh gets every message of every other member exactly once, in
+	// order per sender. A member away for less than the resume timeout
+	// (WithResumeTimeout) gets, on its return, what was sent meanwhile.
+	// With WithAcks(false) nothing is kept for resending, and a broken
+	// connection may lose what was in flight, as for DEALER.
+	//
+	// A slow member slows the mesh: Send waits until every member has room
+	// below the send high-water marks and then queues the message for all
+	// of them at once, so that nobody silently misses a message. If Send
+	// gives up (its context ends) it has queued the message for nobody, and
+	// may be retried without duplicates. A member that is gone for good
+	// (away past the resume timeout, or replaced by a new socket at the
+	// endpoint it was dialed at) leaves the mesh: its copies are dropped
+	// and counted in Stats.Unroutable, and Send waits for it no longer.
+	//
+	// A message goes to the members there are when Send is called: one
+	// that joins later, or a restarted one (a new socket, a new session),
+	// gets only what is sent after its handshake, and what its old self
+	// had not taken is lost with it. WaitPeers waits for the members to
+	// connect first. With no member at all, Send delivers to nobody (with
+	// WithFailFast it fails with ErrNoPeer). A message larger than some
+	// member accepts fails with ErrMessageTooLarge, for every member.
+	//
+	// ZMTP defines no BUS: a BUS speaks WISP/1 only.
+	Bus = Type(engine.Bus)
 )
 
 // Message is one message: one or more frames, delivered whole or not at all.

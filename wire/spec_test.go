@@ -47,6 +47,9 @@ var specGreetings = map[string]Greeting{
 	"greeting-pull-checksum": {
 		Major: 1, Minor: 1, Type: Pull, Checksum: true, Session: SessionID(bytes.Repeat([]byte{0x33}, 16)),
 	},
+	"greeting-bus": {
+		Major: 1, Minor: 1, Type: Bus, Acks: true, Session: seq16(0xb0), Window: 1000,
+	},
 	"greeting-pull-1-0": {
 		Major: 1, Minor: 0, Type: Pull, Session: SessionID(bytes.Repeat([]byte{0x11}, 16)),
 	},

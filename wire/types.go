@@ -23,12 +23,13 @@ const (
 	Push   SocketType = 8
 	XPub   SocketType = 9
 	XSub   SocketType = 10
+	Bus    SocketType = 11 // added within version 1.1 (SPEC.md 2.6)
 )
 
 var socketTypeNames = [...]string{
 	Pair: "PAIR", Pub: "PUB", Sub: "SUB", Req: "REQ", Rep: "REP",
 	Dealer: "DEALER", Router: "ROUTER", Pull: "PULL", Push: "PUSH",
-	XPub: "XPUB", XSub: "XSUB",
+	XPub: "XPUB", XSub: "XSUB", Bus: "BUS",
 }
 
 // String returns the upper-case name ("PUSH"), or "SocketType(42)" for a
@@ -48,7 +49,7 @@ var compatible = func() (m [len(socketTypeNames)]uint16) {
 	pairs := [...][2]SocketType{
 		{Push, Pull}, {Pub, Sub}, {Pub, XSub}, {XPub, Sub}, {XPub, XSub},
 		{Req, Rep}, {Req, Router}, {Dealer, Rep}, {Dealer, Router},
-		{Dealer, Dealer}, {Router, Router}, {Pair, Pair},
+		{Dealer, Dealer}, {Router, Router}, {Pair, Pair}, {Bus, Bus},
 	}
 	for _, p := range pairs {
 		m[p[0]] |= 1 << p[1]

@@ -12,12 +12,13 @@ func TestSocketTypeString(t *testing.T) {
 	}{
 		{Pair, "PAIR"}, {Pub, "PUB"}, {Sub, "SUB"}, {Req, "REQ"}, {Rep, "REP"},
 		{Dealer, "DEALER"}, {Router, "ROUTER"}, {Pull, "PULL"}, {Push, "PUSH"},
-		{XPub, "XPUB"}, {XSub, "XSUB"}, {11, "SocketType(11)"}, {42, "SocketType(42)"},
+		{XPub, "XPUB"}, {XSub, "XSUB"}, {Bus, "BUS"}, {12, "SocketType(12)"},
+		{42, "SocketType(42)"},
 	} {
 		if got := tc.t.String(); got != tc.want {
 			t.Errorf("SocketType(%d).String() got %q, want %q", uint8(tc.t), got, tc.want)
 		}
-		if got, want := tc.t.Valid(), tc.t <= XSub; got != want {
+		if got, want := tc.t.Valid(), tc.t <= Bus; got != want {
 			t.Errorf("SocketType(%d).Valid() got %v, want %v", uint8(tc.t), got, want)
 		}
 	}
@@ -29,7 +30,7 @@ func TestCompatible(t *testing.T) {
 	for _, p := range [][2]SocketType{
 		{Push, Pull}, {Pub, Sub}, {Pub, XSub}, {XPub, Sub}, {XPub, XSub}, {Req, Rep},
 		{Req, Router}, {Dealer, Rep}, {Dealer, Router}, {Dealer, Dealer},
-		{Router, Router}, {Pair, Pair},
+		{Router, Router}, {Pair, Pair}, {Bus, Bus},
 	} {
 		want[p] = true
 		want[[2]SocketType{p[1], p[0]}] = true

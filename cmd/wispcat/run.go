@@ -85,6 +85,7 @@ var modes = map[string]mode{
 	"sub":    {typ: socket.Sub, setup: setupSub, run: runPull},
 	"xpub":   {typ: socket.XPub, sends: true, data: dataOnce, run: runXPub},
 	"xsub":   {typ: socket.XSub, setup: setupXSub, run: runPull},
+	"bus":    {typ: socket.Bus, sends: true, data: dataOnce, run: runBus},
 }
 
 // config holds the parsed command line.
@@ -108,6 +109,7 @@ type config struct {
 
 	subscribe stringList // sub, xsub: the prefixes, in order
 	waitSubs  int        // pub, xpub: subscribers to wait for before sending
+	waitPeers int        // bus: members to wait for before sending (see peersToWaitFor)
 
 	protocol       socket.Protocol
 	curveSecret    string     // this socket's CURVE secret key (Z85)
@@ -173,7 +175,9 @@ what they receive, both at once), router (prints "HEXID<TAB>message",
 sends stdin lines "HEXID<TAB>text" to that peer), pub (publishes stdin or
 -data to its subscribers, at most once), sub and xsub (print the messages
 that start with a -subscribe prefix), xpub (publishes as pub does and
-prints "subscribe PREFIX" and "cancel PREFIX" as its subscribers change).
+prints "subscribe PREFIX" and "cancel PREFIX" as its subscribers change),
+bus (a member of a mesh of bus peers: sends stdin to every member once
+-wait-peers of them are connected, and prints what they send).
 
 Endpoints: tcp://HOST:PORT (port 0 picks one; wispcat prints it),
 tls://HOST:PORT (the same with TLS: see -tls-ca), ipc:///path/to/socket,
@@ -200,6 +204,8 @@ Examples:
   wispcat -type req -protocol zmtp -connect tcp://127.0.0.1:5559 \
           -curve-secret SECRETKEY -curve-serverkey SERVERPUBLICKEY -data ping
   wispcat -type pub -bind tcp://127.0.0.1:5557 -wait-subs 1 < feed.txt
+  wispcat -type bus -bind tcp://127.0.0.1:5561 \
+          -connect tcp://127.0.0.1:5562 -connect tcp://127.0.0.1:5563
 
 Exit status: 0 success; 1 failure (undelivered messages, timeout, socket
 error); 2 usage error; 130 after SIGINT, 143 after SIGTERM.
@@ -217,10 +223,10 @@ func parse(args []string, stderr io.Writer) (*config, error) {
 		fs.PrintDefaults()
 		fmt.Fprint(stderr, examplesText)
 	}
-	fs.StringVar(&cfg.typeName, "type", "", "socket `TYPE`: push, pull, req, rep, dealer, router, pair,\npub, sub, xpub or xsub")
+	fs.StringVar(&cfg.typeName, "type", "", "socket `TYPE`: push, pull, req, rep, dealer, router, pair,\npub, sub, xpub, xsub or bus")
 	fs.Var(endpoints{order: &eps, bind: true}, "bind", "bind to endpoint `EP` (repeatable)")
 	fs.Var(endpoints{order: &eps}, "connect", "connect to endpoint `EP` (repeatable)")
-	fs.IntVar(&cfg.count, "count", 0, "stop after `N` messages sent or received (0: no limit);\nreq: replies, rep: requests answered, dealer, router, pair: received;\nxpub: subscription changes received")
+	fs.IntVar(&cfg.count, "count", 0, "stop after `N` messages sent or received (0: no limit);\nreq: replies, rep: requests answered, dealer, router, pair, bus: received;\nxpub: subscription changes received")
 	fs.DurationVar(&cfg.timeout, "timeout", 0, "give up after `DUR` with exit status 1 (0: never)")
 	fs.DurationVar(&cfg.linger, "linger", defaultLinger, "wait up to `DUR` for acknowledgements when a sender is done\n(pub, xpub: for queued messages to be written)")
 	fs.Func("data", "send `STR` as one message instead of reading stdin;\nrep: answer every request with STR", func(v string) error {
@@ -238,6 +244,7 @@ func parse(args []string, stderr io.Writer) (*config, error) {
 	fs.StringVar(&cfg.routingID, "routing-id", "", "req, dealer, router: state routing id `STR` to router peers\n(1 to 255 bytes; they print it in hex)")
 	fs.Var(&cfg.subscribe, "subscribe", "sub, xsub: receive the messages whose first frame starts with `PREFIX`\n(repeatable; without it, every message)")
 	fs.IntVar(&cfg.waitSubs, "wait-subs", 0, "pub, xpub: before sending, wait until `N` subscribers have subscribed\n(0: send at once, to whoever has subscribed by then)")
+	fs.IntVar(&cfg.waitPeers, "wait-peers", waitPeersDefault, "bus: before sending, wait until `N` members are connected\n(-1: as many as there are -connect endpoints; 0: send at once)")
 	fs.Func("protocol", "wire protocol `NAME`: wisp (default) or zmtp (ZMTP 3.1, to talk to\nlibzmq, pyzmq and other ZeroMQ peers)", func(v string) error {
 		p, err := socket.ParseProtocol(v)
 		cfg.protocol = p
@@ -323,6 +330,12 @@ func parse(args []string, stderr io.Writer) (*config, error) {
 		return bad("-wait-subs is for pub and xpub, not %s", cfg.typeName)
 	case cfg.waitSubs < 0:
 		return bad("-wait-subs %d: want 0 or more", cfg.waitSubs)
+	case set["wait-peers"] && cfg.mode.typ != socket.Bus:
+		return bad("-wait-peers is for bus, not %s", cfg.typeName)
+	case cfg.waitPeers < waitPeersDefault:
+		return bad("-wait-peers %d: want -1 or more", cfg.waitPeers)
+	case cfg.mode.typ == socket.Bus && cfg.protocol == socket.ZMTP:
+		return bad("-type bus speaks the wisp protocol only: zmtp has no bus")
 	case set["spool"] && cfg.mode.typ != socket.Push:
 		return bad("-spool is for push, not %s", cfg.typeName)
 	case set["spool"] && cfg.spool == "":

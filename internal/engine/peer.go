@@ -402,6 +402,13 @@ func (s *Engine) attachPeerLocked(c *conn) *Peer {
 	c.p = p
 	s.setAsideTooLargeLocked(p)
 	p.conn.Store(c)
+	if !newSession && c.ackTimer != nil {
+		// What Recv took over the old connection may not be in the window
+		// yet (it records takes in batches), so the first look of this
+		// connection's writer may find nothing owed, and Recv arms no timer
+		// for the rest of its batch: the delayed ACK looks once more.
+		c.armAck()
+	}
 	s.connected++
 	s.pumpOrphansLocked()
 	s.b.AttachedLocked(p, newSession)

@@ -24,13 +24,14 @@ const (
 	Push
 	XPub
 	XSub
+	Bus
 	numTypes
 )
 
 var typeNames = [numTypes]string{
 	Pair: "PAIR", Pub: "PUB", Sub: "SUB", Req: "REQ", Rep: "REP",
 	Dealer: "DEALER", Router: "ROUTER", Pull: "PULL", Push: "PUSH",
-	XPub: "XPUB", XSub: "XSUB",
+	XPub: "XPUB", XSub: "XSUB", Bus: "BUS",
 }
 
 // String returns the upper-case name ("PUSH"), or "SocketType(42)" for a

@@ -340,6 +340,18 @@ func (c *conn) armAck() {
 func (c *conn) ackTimerFired() {
 	c.ackArmed.Store(false)
 	p := c.p
+	if cur := p.conn.Load(); cur != c {
+		// The peer went on over another connection (a reconnect, or two
+		// crossed connections settling on one) after Recv armed this
+		// one's timer, and Recv arms none for the rest of its batch: the
+		// ACK is the new connection's to send, so its timer takes over.
+		// Without it the ACK would wait for the next data to ride along,
+		// and a sender with none would wait in Flush forever.
+		if cur != nil && cur.ackTimer != nil {
+			cur.armAck()
+		}
+		return
+	}
 	busy := c.s.in.lockWindow(p)
 	owed := p.win.Owed()
 	p.ackMu.Unlock()

@@ -1,6 +1,6 @@
 // Package socktype holds what each socket type means to the engine: one
 // engine.Behavior per family (pipeline, dealer and pair, request, reply,
-// router, publish, subscribe) and the registry that finds a type's.
+// router, publish, subscribe, bus) and the registry that finds a type's.
 //
 // The engine knows no type by name. A new type is a file here with its
 // Behavior, and one line in registry below; a Behavior that lacks a method
@@ -22,6 +22,7 @@ var registry = map[engine.Type]func(*engine.Engine) engine.Behavior{
 	engine.XPub:   newXPub,
 	engine.Sub:    newSub,
 	engine.XSub:   newXSub,
+	engine.Bus:    newBus,
 }
 
 // Lookup returns the constructor of type t's behaviour, or false for a

@@ -198,6 +198,7 @@ var specGreetings = map[string]engine.PeerInfo{
 	"greeting-window-bytes":  {Type: engine.Push, Acks: true, Session: fill16(0x22), Window: 10000, WindowBytes: 16 << 20},
 	"greeting-pull-bare":     {Type: engine.Pull, Session: fill16(0x11)},
 	"greeting-pull-checksum": {Type: engine.Pull, Session: fill16(0x33), Checksum: true},
+	"greeting-bus":           {Type: engine.Bus, Acks: true, Session: seq16(0xb0), Window: 1000},
 }
 
 // TestGreetingSpecVectors: AppendGreeting produces SPEC.md's greetings
@@ -238,13 +239,13 @@ func TestTypeTable(t *testing.T) {
 	spec := map[engine.Type]wire.SocketType{
 		engine.Pair: 0, engine.Pub: 1, engine.Sub: 2, engine.Req: 3, engine.Rep: 4,
 		engine.Dealer: 5, engine.Router: 6, engine.Pull: 7, engine.Push: 8,
-		engine.XPub: 9, engine.XSub: 10,
+		engine.XPub: 9, engine.XSub: 10, engine.Bus: 11,
 	}
-	if (engine.XSub + 1).Valid() {
-		t.Fatalf("engine type %v follows XSub: extend this test and the protocol's table", engine.XSub+1)
+	if (engine.Bus + 1).Valid() {
+		t.Fatalf("engine type %v follows BUS: extend this test and the protocol's table", engine.Bus+1)
 	}
 	seen := make(map[wire.SocketType]engine.Type)
-	for typ := engine.Type(0); typ <= engine.XSub; typ++ {
+	for typ := engine.Type(0); typ <= engine.Bus; typ++ {
 		g, _, err := wire.ParseGreeting(wisp.AppendGreeting(nil, &engine.PeerInfo{Type: typ}))
 		if err != nil {
 			t.Fatalf("%v: ParseGreeting got %v, want nil", typ, err)
@@ -259,7 +260,7 @@ func TestTypeTable(t *testing.T) {
 	}
 
 	// And back: a peer of each type is reported as that type.
-	for typ := engine.Type(0); typ <= engine.XSub; typ++ {
+	for typ := engine.Type(0); typ <= engine.Bus; typ++ {
 		_, theirs := newHandshake(t,
 			&engine.PeerInfo{Type: typ, Session: seq16(1)},
 			&engine.PeerInfo{Type: engine.Pair, Session: seq16(2)})
@@ -370,7 +371,7 @@ func TestHandshakeRefusesOtherVersion(t *testing.T) {
 // no engine type maps to gets an ERROR and ErrIncompatiblePeer.
 func TestHandshakeRefusesUnknownType(t *testing.T) {
 	for _, network := range networks {
-		for _, typ := range []wire.SocketType{42, 11, 255} {
+		for _, typ := range []wire.SocketType{42, 12, 255} {
 			t.Run(fmt.Sprintf("%s/type %d", network, typ), func(t *testing.T) {
 				self := engine.PeerInfo{Type: engine.Push, Session: seq16(3)}
 				g := wire.Greeting{Major: 1, Type: typ, Session: wire.SessionID(seq16(4))}

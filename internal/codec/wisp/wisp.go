@@ -152,7 +152,7 @@ var wireTypes = map[engine.Type]wire.SocketType{
 	engine.Pair: wire.Pair, engine.Pub: wire.Pub, engine.Sub: wire.Sub,
 	engine.Req: wire.Req, engine.Rep: wire.Rep, engine.Dealer: wire.Dealer,
 	engine.Router: wire.Router, engine.Pull: wire.Pull, engine.Push: wire.Push,
-	engine.XPub: wire.XPub, engine.XSub: wire.XSub,
+	engine.XPub: wire.XPub, engine.XSub: wire.XSub, engine.Bus: wire.Bus,
 }
 
 // typeOf maps a WISP/1 socket type to the engine's.
