@@ -25,21 +25,21 @@ type Options struct {
 	ReusePort         bool
 	// DialFromBind: tcp and tls binds use SO_REUSEPORT, and dials start
 	// from the address of the socket's first tcp or tls binding.
-	DialFromBind bool
-	LocalAddr         string
-	Dial              func(ctx context.Context, network, address string) (net.Conn, error)
-	Listen            func(ctx context.Context, network, address string) (net.Listener, error)
-	EventBuffer       int
-	MaxConns          int
-	RoutingID         []byte
-	RouterMandatory   bool
-	RequestRetry      bool
-	RetryInterval     time.Duration
-	FailFast          bool
-	MaxSubscriptions  int
-	NoDrop            bool
-	DeferAck          bool
-	Checksum          bool
+	DialFromBind     bool
+	LocalAddr        string
+	Dial             func(ctx context.Context, network, address string) (net.Conn, error)
+	Listen           func(ctx context.Context, network, address string) (net.Listener, error)
+	EventBuffer      int
+	MaxConns         int
+	RoutingID        []byte
+	RouterMandatory  bool
+	RequestRetry     bool
+	RetryInterval    time.Duration
+	FailFast         bool
+	MaxSubscriptions int
+	NoDrop           bool
+	DeferAck         bool
+	Checksum         bool
 	// PlainRequests: REQ sends libzmq's envelope, an empty delimiter and
 	// the body, with no request id; it then takes a reply only from the
 	// peer it asked.
