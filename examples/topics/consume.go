@@ -137,7 +137,12 @@ func consumePartition(ctx context.Context, out *printer, cfg consumeConfig, gen 
 			off++
 		}
 		out.write(b.String()) // handled
-		if _, err := c.call(ctx, "commit", cfg.group, cfg.member, ga, pa, itoa(off)); errors.Is(err, errFenced) {
+		// The commit is not cut short by a stop: what was handled is
+		// committed, so a member stopped gracefully hands nothing twice.
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+		_, err = c.call(cctx, "commit", cfg.group, cfg.member, ga, pa, itoa(off))
+		cancel()
+		if errors.Is(err, errFenced) {
 			out.printf("%s: partition %d: fenced in generation %d", cfg.member, p, gen)
 			return
 		}

@@ -323,3 +323,105 @@ func TestPartitionsGroupsFailover(t *testing.T) {
 	t.Logf("%v: %d records replayed; %d handled twice after the rebalance and the failover (at least once)",
 		time.Since(begin).Round(time.Millisecond), replayed, dups)
 }
+
+// countGot is how many records m printed.
+func countGot(m *proc) int {
+	n := 0
+	for _, l := range m.all() {
+		if gotLine.MatchString(l) {
+			n++
+		}
+	}
+	return n
+}
+
+// TestResumeFromCommittedOffset: a member that leaves and comes back
+// resumes each partition at its group's committed offset, skipping what it
+// handled; a replay reads a partition from any offset; a member of another
+// group starts where its own group left off (nowhere: offset 0).
+func TestResumeFromCommittedOffset(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("stops the processes with signals")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	const parts = 3
+	c := startCluster(ctx, t, parts)
+	produceN := func(n int) {
+		t.Helper()
+		p := start(t, "producer", "produce", "-brokers", c.brokers, "-count", strconv.Itoa(n), "-keys", "10")
+		if err := p.wait(ctx); err != nil {
+			t.Fatalf("producer: %v\n%s", err, p.output())
+		}
+	}
+	consumeAll := func(name, group string, n int) *proc {
+		t.Helper()
+		m := start(t, name, "consume", "-group", group, "-name", "xan", "-brokers", c.brokers)
+		for countGot(m) < n && ctx.Err() == nil {
+			time.Sleep(50 * time.Millisecond)
+		}
+		m.interrupt()
+		if err := m.wait(ctx); err != nil {
+			t.Fatalf("%s: %v\n%s", name, err, m.output())
+		}
+		if got := countGot(m); got != n {
+			t.Fatalf("%s: handled %d records, want %d\n%s", name, got, n, m.output())
+		}
+		m.waitLine(ctx, 0, equal, "xan: left group "+group)
+		return m
+	}
+
+	produceN(2000)
+	first := consumeAll("xan", "g", 2000)
+	ends := make(map[int]int) // partition -> offset after the last record
+	for p, recs := range consumed(t, first) {
+		ends[p] = len(recs)
+	}
+	produceN(1000)
+	again := consumeAll("xan again", "g", 1000)
+	for p := 0; p < parts; p++ {
+		again.waitLine(ctx, 0, equal, fmt.Sprintf("xan: partition %d from offset %d", p, ends[p]))
+	}
+	seen := consumed(t, first, again)
+	total := 0
+	for _, recs := range seen {
+		total += len(recs)
+	}
+	if total != 3000 {
+		t.Fatalf("xan's two runs handled %d distinct records, want 3000, each once", total)
+	}
+
+	// A replay from the middle of partition 0 is the log from there.
+	from := ends[0] / 2
+	r := start(t, "replay", "replay", "-brokers", c.brokers, "-partition", "0", "-from", strconv.Itoa(from))
+	if err := r.wait(ctx); err != nil {
+		t.Fatalf("replay: %v\n%s", err, r.output())
+	}
+	o := from
+	for _, l := range r.all() {
+		m := replayLine.FindStringSubmatch(l)
+		if m == nil {
+			continue
+		}
+		v, _ := strconv.Atoi(m[4])
+		if m[2] != strconv.Itoa(o) || seen[0][o] != (rec{m[3], v}) {
+			t.Fatalf("replay: %q, want offset %d: %v", l, o, seen[0][o])
+		}
+		o++
+	}
+	if o != len(seen[0]) {
+		t.Fatalf("replay ended at offset %d, want %d", o, len(seen[0]))
+	}
+
+	// Another group has committed nothing: it starts at offset 0.
+	other := consumeAll("xan in h", "h", 3000)
+	for p := 0; p < parts; p++ {
+		other.waitLine(ctx, 0, equal, fmt.Sprintf("xan: partition %d from offset 0", p))
+	}
+	for _, p := range []*proc{c.leader, c.follower} {
+		p.interrupt()
+		if err := p.wait(ctx); err != nil {
+			t.Fatalf("%s: %v\n%s", p.name, err, p.output())
+		}
+	}
+}
