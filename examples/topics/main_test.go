@@ -425,3 +425,37 @@ func TestResumeFromCommittedOffset(t *testing.T) {
 		}
 	}
 }
+
+// TestCommittedOnlyOnceReplicated: a leader whose follower is not there
+// appends records but commits none: the producer gets no acknowledgement
+// and a member sees nothing, until the follower starts and copies them.
+func TestCommittedOnlyOnceReplicated(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("stops the processes with signals")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	dir := t.TempDir()
+	leader := start(t, "leader", "broker", "-dir", filepath.Join(dir, "leader"), "-bind", "tcp://127.0.0.1:0", "-partitions", "2")
+	lep := strings.TrimSuffix(strings.Fields(endpoint(ctx, leader, " partitions on "))[0], ",")
+	producer := startWithInput(t, "producer", "produce", "-brokers", lep)
+	member := start(t, "member", "consume", "-group", "g", "-name", "mae", "-brokers", lep)
+	member.waitLine(ctx, 0, strings.Contains, "mae: partition 1 from offset 0")
+	producer.write("alpha 1\n")
+	time.Sleep(time.Second)
+	for _, p := range []*proc{producer, member} {
+		for _, l := range p.all() {
+			if strings.HasPrefix(l, "committed ") || gotLine.MatchString(l) {
+				t.Fatalf("%s: %q before the follower had the record", p.name, l)
+			}
+		}
+	}
+	start(t, "follower", "broker", "-dir", filepath.Join(dir, "follower"), "-bind", "tcp://127.0.0.1:0",
+		"-partitions", "2", "-follow", lep)
+	producer.waitLine(ctx, 0, strings.HasPrefix, "committed 1 to partition ")
+	member.waitLine(ctx, 0, func(l, _ string) bool { return strings.HasPrefix(l, "mae got ") && strings.HasSuffix(l, " alpha=1") })
+	producer.closeInput()
+	if err := producer.wait(ctx); err != nil {
+		t.Fatalf("producer: %v\n%s", err, producer.output())
+	}
+}
