@@ -253,8 +253,8 @@ func (b *broker) handle(ctx context.Context, op string, args [][]byte) [][]byte 
 	switch {
 	case errors.Is(err, errFenced):
 		return [][]byte{[]byte(statusFenced)}
-	case errors.Is(err, errNotLeader):
-		return [][]byte{[]byte(statusNotLeader)}
+	case errors.Is(err, errUnavailable):
+		return [][]byte{[]byte(statusUnavailable)}
 	case err != nil:
 		return [][]byte{[]byte(statusError), []byte(err.Error())}
 	}
@@ -290,7 +290,8 @@ func (b *broker) partArg(p int64, internal bool) (int, error) {
 }
 
 // commitWait is how long a produce or commit waits for the follower
-// before answering an error, which makes the client ask again.
+// before answering unavailable, which makes the client ask again, the
+// next broker first.
 const commitWait = 2 * time.Second
 
 func (b *broker) dispatch(ctx context.Context, op string, args [][]byte) ([][]byte, error) {
@@ -332,7 +333,7 @@ func (b *broker) dispatch(ctx context.Context, op string, args [][]byte) ([][]by
 		// resent batch waits for its first sending's records too.
 		part := b.parts[p]
 		if !b.waitFor(ctx, part, commitWait, func() bool { return part.hw >= end }) {
-			return nil, errors.New("not replicated in time")
+			return nil, errUnavailable
 		}
 		return [][]byte{[]byte(itoa(end))}, nil
 
@@ -384,7 +385,7 @@ func (b *broker) dispatch(ctx context.Context, op string, args [][]byte) ([][]by
 		}
 		part := b.parts[b.offsetsPartition()]
 		if !b.waitFor(ctx, part, commitWait, func() bool { return part.hw >= end }) {
-			return nil, errors.New("commit not replicated in time")
+			return nil, errUnavailable
 		}
 		return nil, nil
 

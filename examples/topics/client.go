@@ -17,19 +17,23 @@ const (
 	statusOK        = "ok"
 	statusNotLeader = "not-leader" // a follower does not serve clients
 	statusFenced    = "fenced"     // the member does not own the partition in this generation
-	statusError     = "error"      // followed by a frame saying why
+	// statusUnavailable: the leader could not commit in time (its
+	// follower is away); another broker may be leading by now.
+	statusUnavailable = "unavailable"
+	statusError       = "error" // followed by a frame saying why
 )
 
 // errNotLeader, errFenced: a reply said so.
 var (
-	errNotLeader = errors.New("broker is not the leader")
-	errFenced    = errors.New("fenced: partition not assigned to this member in this generation")
+	errNotLeader   = errors.New("broker is not the leader")
+	errUnavailable = errors.New("broker could not commit in time")
+	errFenced      = errors.New("fenced: partition not assigned to this member in this generation")
 )
 
 // client sends requests to the leader among brokers, one at a time. It
 // talks to one broker until that one fails to answer within the attempt
-// timeout or says it is not the leader, then to the next: this is the
-// whole failover rule on the clients' side. It has a REQ socket per
+// timeout, says it is not the leader or cannot commit, then to the next:
+// this is the whole failover rule on the clients' side. It has a REQ socket per
 // broker rather than one connected to all, because a REQ deals its
 // requests round-robin and would ask a follower half of the time.
 type client struct {
@@ -125,6 +129,8 @@ func (c *client) attempt(ctx context.Context, s *socket.Socket, frames [][]byte)
 		return nil, errNotLeader
 	case statusFenced:
 		return nil, errFenced
+	case statusUnavailable:
+		return nil, errUnavailable
 	case statusError:
 		msg := "unknown"
 		if len(m) > 1 {

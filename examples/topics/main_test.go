@@ -8,8 +8,10 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -457,5 +459,54 @@ func TestCommittedOnlyOnceReplicated(t *testing.T) {
 	producer.closeInput()
 	if err := producer.wait(ctx); err != nil {
 		t.Fatalf("producer: %v\n%s", err, producer.output())
+	}
+}
+
+// TestFrozenLeaderCommitsNothingAfterTakeover is the split brain: the
+// leader is frozen (SIGSTOP) long enough for the follower to take over,
+// then thawed, alive and reachable again. Both now say they lead. The old
+// one can commit nothing more, since committing needs the follower, which
+// no longer copies from it: the producer, unanswered there, moves to the
+// new leader, and the old one serves only what was committed before.
+func TestFrozenLeaderCommitsNothingAfterTakeover(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("freezes a process with SIGSTOP")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c := startCluster(ctx, t, 1)
+	producer := startWithInput(t, "producer", "produce", "-brokers", c.brokers)
+	producer.write("k 1\n")
+	producer.waitLine(ctx, 0, equal, "committed 1 to partition 0, which ends at offset 1")
+
+	c.leader.signal(syscall.SIGSTOP)
+	c.follower.waitLine(ctx, 0, strings.Contains, ": taking over as leader")
+	c.leader.signal(syscall.SIGCONT)
+
+	// The producer asks the old leader first; it appends the record but
+	// cannot commit it, answers unavailable, and the producer sends it
+	// to the new leader, which commits it.
+	producer.write("k 2\n")
+	producer.waitLine(ctx, 0, equal, "committed 1 to partition 0, which ends at offset 2")
+	producer.closeInput()
+	if err := producer.wait(ctx); err != nil {
+		t.Fatalf("producer: %v\n%s", err, producer.output())
+	}
+
+	replayAt := func(name, brokers string) []string {
+		r := start(t, name, "replay", "-brokers", brokers, "-partition", "0")
+		if err := r.wait(ctx); err != nil {
+			t.Fatalf("%s: %v\n%s", name, err, r.output())
+		}
+		return r.all()
+	}
+	eps := strings.Split(c.brokers, ",")
+	if got, want := replayAt("replay at the new leader", eps[1]), []string{"p=0 o=0 k=1", "p=0 o=1 k=2", "replayed partition 0 from 0 to 2"}; !slices.Equal(got, want) {
+		t.Errorf("the new leader: got %q, want %q", got, want)
+	}
+	// The old leader has k=2 in its log too (appended before it gave
+	// up), but never committed it, so it does not serve it.
+	if got, want := replayAt("replay at the old leader", eps[0]), []string{"p=0 o=0 k=1", "replayed partition 0 from 0 to 1"}; !slices.Equal(got, want) {
+		t.Errorf("the old leader: got %q, want %q", got, want)
 	}
 }

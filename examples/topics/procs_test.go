@@ -179,3 +179,10 @@ func (p *proc) output() string {
 	}
 	return s
 }
+
+// signal sends sig, SIGSTOP and SIGCONT to freeze and thaw the process.
+func (p *proc) signal(sig os.Signal) {
+	if err := p.cmd.Process.Signal(sig); err != nil {
+		p.t.Fatalf("signalling %s: %v", p.name, err)
+	}
+}
