@@ -432,7 +432,9 @@ func runBroker(ctx context.Context, out *printer, cfg brokerConfig) error {
 		return err
 	}
 	defer b.close()
-	router, err := socket.New(socket.Router)
+	// No linger: at a stop, replies not yet acknowledged are to clients
+	// that will ask again (of this broker restarted, or the other).
+	router, err := socket.New(socket.Router, socket.WithLinger(0))
 	if err != nil {
 		return err
 	}

@@ -47,8 +47,10 @@ func newClient(brokers []string, timeout time.Duration) (*client, error) {
 	c := &client{brokers: brokers, timeout: timeout}
 	for _, b := range brokers {
 		// No linger: what a dead broker did not take is not worth
-		// waiting for at Close, the request has gone elsewhere.
-		s, err := socket.New(socket.Req, socket.WithLinger(0))
+		// waiting for at Close, the request has gone elsewhere. Fail
+		// fast: a broker not connected (dead, or not yet dialed) is
+		// passed over at once rather than after the attempt timeout.
+		s, err := socket.New(socket.Req, socket.WithLinger(0), socket.WithFailFast(true))
 		if err != nil {
 			c.close()
 			return nil, err

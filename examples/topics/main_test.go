@@ -256,7 +256,7 @@ func TestPartitionsGroupsFailover(t *testing.T) {
 			owners[p]++
 		}
 		if ga == gc && len(owners) == parts && len(pa)+len(pc) == parts {
-			t.Logf("generation %s: ann has partitions %v, cid %v", ga, pa, pc)
+			t.Logf("%v: generation %s: ann has partitions %v, cid %v", time.Since(begin).Round(time.Millisecond), ga, pa, pc)
 			break
 		}
 		if ctx.Err() != nil {
@@ -316,14 +316,15 @@ func TestPartitionsGroupsFailover(t *testing.T) {
 		}
 	}
 	dups -= total
+	t.Logf("%v: %d records replayed; %d handled twice after the rebalance and the failover (at least once)",
+		time.Since(begin).Round(time.Millisecond), replayed, dups)
 	for _, p := range []*proc{ann, cid, c.follower} {
 		p.interrupt()
 		if err := p.wait(ctx); err != nil {
 			t.Fatalf("%s: %v\n%s", p.name, err, p.output())
 		}
 	}
-	t.Logf("%v: %d records replayed; %d handled twice after the rebalance and the failover (at least once)",
-		time.Since(begin).Round(time.Millisecond), replayed, dups)
+	t.Logf("%v: ann, cid and the new leader stopped", time.Since(begin).Round(time.Millisecond))
 }
 
 // countGot is how many records m printed.
