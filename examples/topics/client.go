@@ -11,7 +11,7 @@ import (
 )
 
 // Requests and replies are messages of text frames: a request is
-// [op, arguments...] (see broker.go for each op), a reply is
+// [op, arguments...] (see serve.go for each op), a reply is
 // [status, results...] where status is one of these.
 const (
 	statusOK        = "ok"
