@@ -262,12 +262,12 @@ func WithReusePort(on bool) Option {
 // one port each needs, and what NATs need for hole punching. Bind to port
 // 0 and the dials use the port the system picked; dials made before any
 // TCP Bind, or after Unbind of that binding, start from an ephemeral port.
-// Its binds and dials use SO_REUSEPORT. Connect each pair of peers from one
-// side only: a second dial between the same two bound ports would need
-// the TCP connection that already exists (it fails with "cannot assign
-// requested address" and is retried), and messages queued for its
-// endpoint wait there. It cannot go with WithLocalAddr, WithDialer or
-// WithListener.
+// Its binds and dials use SO_REUSEPORT. Two peers that dial each other
+// from their bound ports share one TCP connection: the second dial cannot
+// be made (the connection exists; it fails with "cannot assign requested
+// address" and is retried as any failed dial), and what was queued for
+// its endpoint goes over the connection the peer made. It cannot go with
+// WithLocalAddr, WithDialer or WithListener.
 func WithDialFromBind(on bool) Option {
 	return func(o *options) error {
 		o.DialFromBind = on

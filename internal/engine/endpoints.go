@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"sync"
+	"syscall"
 	"time"
 
 	"golang.org/x/net/netutil"
@@ -341,6 +342,11 @@ func (d *dialer) run() {
 		if d.ctx.Err() != nil {
 			return
 		}
+		if s.opts.DialFromBind && errors.Is(err, syscall.EADDRNOTAVAIL) {
+			// From our bound port to this endpoint there already is a
+			// connection: the peer dialed us.
+			d.handOverIfConnected()
+		}
 		select {
 		case <-d.again:
 			s.emit(Event{Kind: EventRetrying, Endpoint: d.endpoint, Err: err})
@@ -404,6 +410,21 @@ func (d *dialer) once(bo *patterns.Backoff) error {
 	stop := context.AfterFunc(d.ctx, func() { c.close(context.Canceled) })
 	defer stop()
 	return s.serveStream(c, bo)
+}
+
+// handOverIfConnected gives what is queued for d's endpoint to the peer
+// connected from that endpoint's address, if there is one (see
+// handOverLocked).
+func (d *dialer) handOverIfConnected() {
+	s := d.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, p := range s.peers {
+		if c := p.conn.Load(); c != nil && c.remote == d.ep.Address {
+			s.handOverLocked(d.peer)
+			return
+		}
+	}
 }
 
 // errDialAgain is why a connection attempt was abandoned by redial.
@@ -562,6 +583,11 @@ func (s *Engine) attach(c *conn) error {
 				old.pingWanted.Store(true)
 				old.signal()
 				dup.old = old
+			}
+			if c.dialer != nil {
+				// The endpoint leads to a peer already connected the other
+				// way: what was queued for the endpoint goes to it.
+				s.handOverLocked(c.dialer.peer)
 			}
 			return dup
 		}

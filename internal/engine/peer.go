@@ -546,6 +546,23 @@ func (s *Engine) drainedLocked(p *Peer) bool {
 
 // pumpOrphansLocked hands orphaned messages, oldest first, to connected
 // peers that have room. Callers hold Engine.mu.
+// handOverLocked gives the messages queued for a connecting endpoint's
+// peer that never had a session to the connected peers, as orphans: the
+// endpoint turned out to lead to a peer connected the other way (two
+// sockets that connect to each other), so they would wait for it forever.
+// Messages addressed to one peer stay. Callers hold Engine.mu.
+func (s *Engine) handOverLocked(p *Peer) {
+	s.mu.AssertHeld()
+	if p == nil || p.hasSession || p.conn.Load() != nil || p.ledger.Len() == 0 || s.caps.Addressed {
+		return
+	}
+	for _, m := range p.takeAll() {
+		s.orphans.Push(m)
+	}
+	s.pumpOrphansLocked()
+	s.broadcastRoomLocked()
+}
+
 func (s *Engine) pumpOrphansLocked() {
 	s.mu.AssertHeld()
 	for s.orphans.Len() > 0 {
