@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 )
 
 // The tests in this file connect two sockets to each other, each binding
@@ -78,4 +79,60 @@ func TestDialFromBindMutual(t *testing.T) {
 		t.Fatal(err)
 	}
 	mutualExchange(t, a, b, epA, epB, 50)
+}
+
+// TestMutualConnectNoRedialStorm: the side whose dial lost to the peer's
+// connection does not keep dialing and being refused while that
+// connection lasts; it dials again once it ends.
+func TestMutualConnectNoRedialStorm(t *testing.T) {
+	ctx := testContext(t)
+	a := newSocket(t, Dealer, rfFastReconnect)
+	b := newSocket(t, Dealer, rfFastReconnect)
+	epA, err := a.Bind("tcp://127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	epB, err := b.Bind("tcp://127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mutualExchange(t, a, b, epA, epB, 1)
+	// With a 1-10 ms reconnect interval a refused dialer would fail
+	// dozens of times in this while.
+	time.Sleep(300 * time.Millisecond)
+	failures := a.Stats().HandshakeFailures + b.Stats().HandshakeFailures
+	if failures > 4 {
+		t.Fatalf("handshake failures on both sides: got %d while the two were connected, want a refusal or two, not a storm", failures)
+	}
+	// The connection that won ends (the side that accepted it unbinds):
+	// the other side's waiting dialer connects again.
+	accepted := func(s *Socket, ep string) bool {
+		for _, p := range s.Stats().Peers {
+			if p.Connected && p.Endpoint == ep {
+				return true
+			}
+		}
+		return false
+	}
+	switch {
+	case accepted(a, epA):
+		if err := a.Unbind(epA); err != nil {
+			t.Fatal(err)
+		}
+	case accepted(b, epB):
+		if err := b.Unbind(epB); err != nil {
+			t.Fatal(err)
+		}
+	default:
+		t.Fatalf("no side holds an accepted connection: a %+v, b %+v", a.Stats().Peers, b.Stats().Peers)
+	}
+	time.Sleep(50 * time.Millisecond) // the closed connection is seen as gone
+	waitConnected(t, ctx, a, 1)
+	waitConnected(t, ctx, b, 1)
+	if err := b.Send(ctx, []byte("after")); err != nil {
+		t.Fatal(err)
+	}
+	if m, err := a.Recv(ctx); err != nil || string(m.Bytes()) != "after" {
+		t.Fatalf("after the winning connection ended: got %q, %v, want \"after\"", m, err)
+	}
 }

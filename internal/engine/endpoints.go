@@ -342,6 +342,19 @@ func (d *dialer) run() {
 		if d.ctx.Err() != nil {
 			return
 		}
+		if dup := (*duplicateError)(nil); errors.As(err, &dup) && dup.winner != nil {
+			// The peer is connected through another connection, which
+			// stays (two sockets that connect to each other keep one):
+			// dialing again before it ends would be refused again, every
+			// backoff interval, for as long as it lasts.
+			select {
+			case <-dup.winner.done:
+				bo.Reset()
+				continue
+			case <-d.ctx.Done():
+				return
+			}
+		}
 		if s.opts.DialFromBind && errors.Is(err, syscall.EADDRNOTAVAIL) {
 			// From our bound port to this endpoint there already is a
 			// connection: the peer dialed us.
@@ -573,7 +586,7 @@ func (s *Engine) attach(c *conn) error {
 		// other, say). Both ends keep the one dialed by the smaller session
 		// id, so they agree without talking.
 		if !s.prefer(c, old) {
-			dup := &duplicateError{sess: sess}
+			dup := &duplicateError{sess: sess, winner: old}
 			if c.dialer == nil && old.dialer == nil && old.link == nil && !old.info.NoHeartbeats {
 				// The peer dialed again while we hold its last connection:
 				// it may have given that one up (a partition, a probe that
@@ -629,8 +642,9 @@ const duplicateGrace = time.Second
 // duplicateError refuses a second connection from a session; old, when
 // set, is the first connection, probed because the peer dialed both.
 type duplicateError struct {
-	sess SessionID
-	old  *conn
+	sess   SessionID
+	old    *conn
+	winner *conn // the connection kept: a refused dialer waits for its end
 }
 
 func (e *duplicateError) Error() string {
