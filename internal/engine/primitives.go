@@ -130,6 +130,39 @@ func (k Kick) Wake() {
 	}
 }
 
+// Kicks collects the Kicks of a message queued for many peers (a
+// broadcast), for the sender to Flush once it released the lock: a
+// broadcast to thousands of idle peers then starts no writer goroutine.
+type Kicks []Kick
+
+// Add returns ks with k added if the caller is to write its message
+// itself. Like append, it returns the slice (a pointer receiver would move
+// a caller's stack array to the heap, an allocation per broadcast).
+func (ks Kicks) Add(k Kick) Kicks {
+	if k.Inline() {
+		ks = append(ks, k)
+	}
+	return ks
+}
+
+// Flush writes every collected message from the calling goroutine. Call
+// it without the lock.
+func (ks Kicks) Flush() {
+	for _, k := range ks {
+		k.Flush()
+	}
+}
+
+// Wake hands every collected message to its connection's writer instead,
+// for a caller about to wait with the lock released, and returns ks
+// emptied.
+func (ks Kicks) Wake() Kicks {
+	for _, k := range ks {
+		k.Wake()
+	}
+	return ks[:0]
+}
+
 // QueueLocked queues m for p and wakes p's writer, or returns the Kick with
 // which the caller writes it itself (a small message to an idle connection
 // whose peer has acknowledged everything).

@@ -101,13 +101,11 @@ func (b *bus) Send(ctx context.Context, m engine.Msg) error {
 	// Small messages to idle members are written from this goroutine once
 	// the lock is released, as a PUB's are.
 	var inline [8]engine.Kick
-	kicks := inline[:0]
+	kicks := engine.Kicks(inline[:0])
 	e.Lock()
 	defer func() {
 		e.Unlock()
-		for _, k := range kicks {
-			k.Flush()
-		}
+		kicks.Flush()
 	}()
 	for {
 		if e.ClosingLocked() {
@@ -129,9 +127,7 @@ func (b *bus) Send(ctx context.Context, m engine.Msg) error {
 		}
 		if ready {
 			for _, p := range members {
-				if k := e.QueueLocked(p, m); k.Inline() {
-					kicks = append(kicks, k)
-				}
+				kicks = kicks.Add(e.QueueLocked(p, m))
 			}
 			clear(members) // keep no peer alive through the scratch slice
 			return nil

@@ -132,13 +132,11 @@ func (b *pub) Send(ctx context.Context, m engine.Msg) error {
 	// once the lock is released: a broadcast to thousands of idle peers
 	// starts no writer goroutine.
 	var inline [8]engine.Kick
-	kicks := inline[:0]
+	kicks := engine.Kicks(inline[:0])
 	e.Lock()
 	defer func() {
 		e.Unlock()
-		for _, k := range kicks {
-			k.Flush()
-		}
+		kicks.Flush()
 	}()
 	if e.ClosingLocked() {
 		return engine.ErrClosed
@@ -153,9 +151,7 @@ func (b *pub) Send(ctx context.Context, m engine.Msg) error {
 		s.mark = b.gen
 		switch {
 		case s.p.Room(m.Size):
-			if k := e.QueueLocked(s.p, m); k.Inline() {
-				kicks = append(kicks, k)
-			}
+			kicks = kicks.Add(e.QueueLocked(s.p, m))
 			s.dropping = false
 		case e.Options().NoDrop:
 			full = append(full, s)
@@ -168,10 +164,7 @@ func (b *pub) Send(ctx context.Context, m engine.Msg) error {
 	if len(full) > 0 {
 		// Waiting releases the lock for long: the writers take the
 		// messages queued so far.
-		for _, k := range kicks {
-			k.Wake()
-		}
-		kicks = kicks[:0]
+		kicks = kicks.Wake()
 	}
 	for len(full) > 0 {
 		if !e.WaitLocked(ctx.Done()) || e.ClosingLocked() {
