@@ -53,31 +53,29 @@ func mutualExchange(t *testing.T, a, b *Socket, epA, epB string, n int) {
 	}
 }
 
+// boundDealers makes two DEALERs that reconnect fast, each bound to a
+// loopback port, and returns them with their endpoints.
+func boundDealers(t *testing.T, opts ...Option) (a, b *Socket, epA, epB string) {
+	t.Helper()
+	opts = append(opts, rfFastReconnect)
+	a, b = newSocket(t, Dealer, opts...), newSocket(t, Dealer, opts...)
+	var err error
+	if epA, err = a.Bind("tcp://127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	if epB, err = b.Bind("tcp://127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	return a, b, epA, epB
+}
+
 func TestMutualConnectNothingStranded(t *testing.T) {
-	a := newSocket(t, Dealer, rfFastReconnect)
-	b := newSocket(t, Dealer, rfFastReconnect)
-	epA, err := a.Bind("tcp://127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	epB, err := b.Bind("tcp://127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	a, b, epA, epB := boundDealers(t)
 	mutualExchange(t, a, b, epA, epB, 50)
 }
 
 func TestDialFromBindMutual(t *testing.T) {
-	a := newSocket(t, Dealer, WithDialFromBind(true), rfFastReconnect)
-	b := newSocket(t, Dealer, WithDialFromBind(true), rfFastReconnect)
-	epA, err := a.Bind("tcp://127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	epB, err := b.Bind("tcp://127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	a, b, epA, epB := boundDealers(t, WithDialFromBind(true))
 	mutualExchange(t, a, b, epA, epB, 50)
 }
 
@@ -86,16 +84,7 @@ func TestDialFromBindMutual(t *testing.T) {
 // connection lasts; it dials again once it ends.
 func TestMutualConnectNoRedialStorm(t *testing.T) {
 	ctx := testContext(t)
-	a := newSocket(t, Dealer, rfFastReconnect)
-	b := newSocket(t, Dealer, rfFastReconnect)
-	epA, err := a.Bind("tcp://127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	epB, err := b.Bind("tcp://127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	a, b, epA, epB := boundDealers(t)
 	mutualExchange(t, a, b, epA, epB, 1)
 	// With a 1-10 ms reconnect interval a refused dialer would fail
 	// dozens of times in this while.
