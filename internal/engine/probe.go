@@ -13,20 +13,20 @@ type Probe struct {
 	sent int64 // nanotime before the PING was handed to the writer
 }
 
-// ProbeLocked sends a PING on p's connection and reports false when p has
-// none that answers PINGs (no connection, inproc, ZMTP 3.0). Callers hold
-// the lock.
-func (p *Peer) ProbeLocked() (Probe, bool) {
+// ProbeLocked sends a PING on p's connection, and returns the zero Probe
+// when p has none that answers PINGs (no connection, inproc, ZMTP 3.0).
+// Callers hold the lock.
+func (p *Peer) ProbeLocked() Probe {
 	p.e.mu.AssertHeld()
 	c := p.conn.Load()
 	if c == nil || c.link != nil || c.info.NoHeartbeats {
-		return Probe{}, false
+		return Probe{}
 	}
 	pr := Probe{c: c, sent: nanotime()}
 	// The writer sends it: a write here could wait while the lock is held.
 	c.pingWanted.Store(true)
 	c.signal()
-	return pr, true
+	return pr
 }
 
 // Silent reports whether the probed connection is still open and has

@@ -38,8 +38,7 @@ type req struct {
 	carrier *engine.Peer // the peer it was last given to, or nil while unsent
 	timer   *time.Timer
 	gen     uint64       // bumped per request, to void stale retry timers
-	probe   engine.Probe // the carrier's connection was asked for a sign of life
-	probing bool
+	probe   engine.Probe // the carrier's connection asked for a sign of life, or the zero Probe
 }
 
 func newReq(e *engine.Engine) engine.Behavior { return &req{e: e, nextID: rand.Uint32()} }
@@ -90,7 +89,7 @@ func (b *req) Send(_ context.Context, body engine.Msg) error {
 	b.nextID++
 	b.stopTimer()
 	b.active, b.gaveUp, b.lost, b.given, b.id, b.carrier = true, false, false, false, id, nil
-	b.probing = false
+	b.probe = engine.Probe{}
 	b.m = envelope(id, body, e.Options().PlainRequests)
 	b.gen++
 	k := b.dispatchLocked(false)
@@ -163,10 +162,10 @@ func (b *req) retry(gen uint64) {
 		return
 	}
 	b.timer = nil
-	if b.probing {
-		b.probing = false
-		if b.probe.Silent() {
-			b.probe.End(fmt.Errorf("%w: no answer to a PING within %v while a request waited for its reply",
+	if pr := b.probe; pr != (engine.Probe{}) {
+		b.probe = engine.Probe{}
+		if pr.Silent() {
+			pr.End(fmt.Errorf("%w: no answer to a PING within %v while a request waited for its reply",
 				engine.ErrHeartbeatTimeout, e.Options().RetryInterval))
 			// DetachedLocked sends the request again once the reader has
 			// let the connection go.
@@ -176,7 +175,7 @@ func (b *req) retry(gen uint64) {
 	}
 	b.redispatchLocked(true)
 	if b.carrier != nil && b.carrier.Connected() {
-		b.probe, b.probing = b.carrier.ProbeLocked()
+		b.probe = b.carrier.ProbeLocked()
 	} else {
 		e.RedialLocked()
 	}
@@ -262,7 +261,7 @@ func (b *req) Recv(ctx context.Context) (engine.Message, error) {
 		e.Lock()
 		// Without ids, the reply is whatever the peer asked sends next.
 		if b.active && (b.id == id && !plain || plain && p == b.carrier) {
-			b.active, b.m, b.carrier, b.probing = false, engine.Msg{}, nil, false
+			b.active, b.m, b.carrier, b.probe = false, engine.Msg{}, nil, engine.Probe{}
 			b.stopTimer()
 			b.gen++
 			e.Unlock()

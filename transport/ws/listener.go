@@ -24,8 +24,8 @@ type Listener struct {
 	onClose func() error // ends the HTTP server Listen started, if any
 }
 
-// NewListener returns a Listener whose Addr is a; nil stands for a
-// ws://-scheme address of the first request's host and path.
+// NewListener returns a Listener whose Addr is a; with nil its Addr is
+// ws://unknown (events then name the endpoint so).
 func NewListener(a net.Addr) *Listener {
 	return &Listener{addr: a, conns: make(chan net.Conn), done: make(chan struct{})}
 }
