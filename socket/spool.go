@@ -114,12 +114,9 @@ func (s *spooler) send(ctx context.Context, frames [][]byte) error {
 
 // msgOf makes the engine's message of frames, numbered id in the spool.
 func msgOf(frames [][]byte, id uint64) engine.Msg {
-	m := engine.Msg{First: frames[0], Size: len(frames[0]), Spool: id}
+	m := engine.Msg{First: frames[0], Spool: id}
 	if len(frames) > 1 {
 		m.Rest = frames[1:]
-		for _, f := range m.Rest {
-			m.Size += len(f)
-		}
 	}
 	return m
 }

@@ -21,7 +21,7 @@ func TestAckAfterRewindCoversUnresentMessages(t *testing.T) {
 	defer s.Close()
 	p := newPeer(s, nil)
 	for i := range 10 {
-		p.push(Msg{First: []byte{byte(i)}, Size: 1})
+		p.push(Msg{First: []byte{byte(i)}})
 	}
 	p.ledger.TakeUnsent(nil, 10)
 	p.sentHigh = 10

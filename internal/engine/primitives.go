@@ -169,7 +169,7 @@ func (ks Kicks) Wake() Kicks {
 func (s *Engine) QueueLocked(p *Peer, m Msg) Kick {
 	s.mu.AssertHeld()
 	p.push(m)
-	return Kick{s.kickLocked(p, m.Size)}
+	return Kick{s.kickLocked(p, m.Size())}
 }
 
 // Connected reports whether the peer has a connection.

@@ -332,7 +332,7 @@ func (c *conn) takeMessage() Message {
 // largeFrame bytes or more gets a list of its own, so that the link never
 // keeps a large payload the application took and dropped reachable.
 func (c *conn) messageOf(m Msg) Message {
-	if m.Size >= largeFrame {
+	if m.Size() >= largeFrame {
 		own := make(Message, 0, 1+len(m.Rest))
 		return append(append(own, m.First), m.Rest...)
 	}

@@ -17,12 +17,8 @@ func (s *Engine) Send(ctx context.Context, frames [][]byte) error {
 		return fmt.Errorf("%w: a message needs at least one frame", ErrInvalidMessage)
 	}
 	m := Msg{First: frames[0]}
-	m.Size = len(frames[0])
 	if len(frames) > 1 {
 		m.Rest = append([][]byte(nil), frames[1:]...)
-		for _, f := range m.Rest {
-			m.Size += len(f)
-		}
 	}
 	return s.b.Send(ctx, m)
 }
@@ -34,7 +30,7 @@ func (s *Engine) Send(ctx context.Context, frames [][]byte) error {
 // WithFailFast fails with ErrNoPeer while no peer is connected, and a
 // message larger than every peer accepts fails at once.
 func (s *Engine) SendRoundRobin(ctx context.Context, m Msg) error {
-	if len(m.Rest) >= MaxFramesPerMessage || int64(m.Size) > s.opts.MaxMessageSize {
+	if len(m.Rest) >= MaxFramesPerMessage || int64(m.Size()) > s.opts.MaxMessageSize {
 		return s.CheckMsg(m) // the common case costs no call
 	}
 	s.mu.Lock()
@@ -47,18 +43,18 @@ func (s *Engine) SendRoundRobin(ctx context.Context, m Msg) error {
 			s.mu.Unlock()
 			return ErrNoPeer
 		}
-		if p := s.PickLocked(m.Size); p != nil {
+		if p := s.PickLocked(m.Size()); p != nil {
 			p.push(m)
-			c := s.kickLocked(p, m.Size)
+			c := s.kickLocked(p, m.Size())
 			s.mu.Unlock()
 			if c != nil {
 				c.inlineFlush()
 			}
 			return nil
 		}
-		if limit, ok := s.largestPeerMaxLocked(); ok && uint64(m.Size) > limit {
+		if limit, ok := s.largestPeerMaxLocked(); ok && uint64(m.Size()) > limit {
 			s.mu.Unlock()
-			return fmt.Errorf("%w: %d bytes, and every peer accepts at most %d", ErrMessageTooLarge, m.Size, limit)
+			return fmt.Errorf("%w: %d bytes, and every peer accepts at most %d", ErrMessageTooLarge, m.Size(), limit)
 		}
 		if !s.waitRoomLocked(ctx.Done()) {
 			s.mu.Unlock()
@@ -85,11 +81,11 @@ func (s *Engine) SendToLocked(ctx context.Context, m Msg, route func() *Peer) er
 			s.mu.Unlock()
 			return nil
 		}
-		if p.peerMax != 0 && uint64(m.Size) > p.peerMax {
+		if p.peerMax != 0 && uint64(m.Size()) > p.peerMax {
 			s.mu.Unlock()
-			return fmt.Errorf("%w: %d bytes, and the peer accepts at most %d", ErrMessageTooLarge, m.Size, p.peerMax)
+			return fmt.Errorf("%w: %d bytes, and the peer accepts at most %d", ErrMessageTooLarge, m.Size(), p.peerMax)
 		}
-		if p.room(m.Size) {
+		if p.room(m.Size()) {
 			s.queueAndUnlock(p, m)
 			return nil
 		}
@@ -142,7 +138,7 @@ func (s *Engine) PickLocked(size int) *Peer {
 	s.mu.AssertHeld()
 	if s.orphans.Len() > 0 {
 		s.pumpOrphansLocked()
-		if s.orphans.Len() > 0 && s.placeableLocked(s.orphans.Peek().Size) {
+		if s.orphans.Len() > 0 && s.placeableLocked(s.orphans.Peek().Size()) {
 			return nil
 		}
 	}
@@ -183,8 +179,8 @@ func (s *Engine) CheckMsg(m Msg) error {
 	if n := 1 + len(m.Rest); n > MaxFramesPerMessage {
 		return fmt.Errorf("%w: %d frames, the most is %d", ErrInvalidMessage, n, MaxFramesPerMessage)
 	}
-	if int64(m.Size) > s.opts.MaxMessageSize {
-		return fmt.Errorf("%w: %d bytes, the limit is %d", ErrMessageTooLarge, m.Size, s.opts.MaxMessageSize)
+	if int64(m.Size()) > s.opts.MaxMessageSize {
+		return fmt.Errorf("%w: %d bytes, the limit is %d", ErrMessageTooLarge, m.Size(), s.opts.MaxMessageSize)
 	}
 	return nil
 }

@@ -386,8 +386,8 @@ func (c *conn) takeBatch(batch []Msg, mayIdle bool) (_ []Msg, resumeAt uint64) {
 		first := p.ledger.FirstUnsentSeq()
 		limit := maxBatchMsgs
 		// Streams bound a batch's bytes too; an inproc link copies none.
-		if m := p.ledger.Peek(p.ledger.Unacked()); c.link == nil && m.Size > maxBatchBytes/maxBatchMsgs {
-			limit = max(1, maxBatchBytes/m.Size)
+		if m := p.ledger.Peek(p.ledger.Unacked()); c.link == nil && m.Size() > maxBatchBytes/maxBatchMsgs {
+			limit = max(1, maxBatchBytes/m.Size())
 		}
 		batch = p.ledger.TakeUnsent(batch, limit)
 		p.sentHigh = max(p.sentHigh, p.ledger.FirstUnsentSeq()-1)
@@ -408,7 +408,7 @@ func (c *conn) takeBatch(batch []Msg, mayIdle bool) (_ []Msg, resumeAt uint64) {
 func (c *conn) flush(cmds []Command, batch []Msg, inline bool) error {
 	n, bytes := uint64(len(batch)), uint64(0)
 	for i := range batch {
-		bytes += uint64(batch[i].Size)
+		bytes += uint64(batch[i].Size())
 	}
 	c.countOut(n, bytes)
 	var err error
@@ -502,8 +502,8 @@ func writeSize(cmds []Command, batch []Msg, vectored bool) int {
 	n := len(cmds) * (perFrame + MaxPingContext)
 	for i := range batch {
 		m := &batch[i]
-		if m.Size < largeFrame || !vectored {
-			n += m.Size
+		if m.Size() < largeFrame || !vectored {
+			n += m.Size()
 		}
 		n += perFrame * (1 + len(m.Rest))
 	}

@@ -114,13 +114,13 @@ func (b *bus) Send(ctx context.Context, m engine.Msg) error {
 		if e.Options().FailFast && !e.AnyConnectedLocked() {
 			return engine.ErrNoPeer
 		}
-		members, err := b.membersLocked(m.Size)
+		members, err := b.membersLocked(m.Size())
 		if err != nil {
 			return err
 		}
 		ready := true
 		for _, p := range members {
-			if !p.Room(m.Size) {
+			if !p.Room(m.Size()) {
 				ready = false
 				break
 			}

@@ -150,7 +150,7 @@ func (b *pub) Send(ctx context.Context, m engine.Msg) error {
 		}
 		s.mark = b.gen
 		switch {
-		case s.p.Room(m.Size):
+		case s.p.Room(m.Size()):
 			kicks = kicks.Add(e.QueueLocked(s.p, m))
 			s.dropping = false
 		case e.Options().NoDrop:
@@ -180,7 +180,7 @@ func (b *pub) Send(ctx context.Context, m engine.Msg) error {
 		for _, s := range full {
 			switch {
 			case !s.p.Connected(): // gone meanwhile: its queue was dropped too
-			case s.p.Room(m.Size):
+			case s.p.Room(m.Size()):
 				e.QueueLocked(s.p, m).Wake()
 			default:
 				waiting = append(waiting, s)

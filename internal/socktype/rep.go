@@ -100,10 +100,6 @@ func (b *rep) Send(ctx context.Context, body engine.Msg) error {
 	all = append(all, envelope...)
 	all = append(all, []byte{}, body.First)
 	all = append(all, body.Rest...)
-	size := body.Size
-	for _, f := range envelope {
-		size += len(f)
-	}
-	m := engine.Msg{First: all[0], Rest: all[1:], Size: size}
+	m := engine.Msg{First: all[0], Rest: all[1:]}
 	return e.SendToLocked(ctx, m, func() *engine.Peer { return e.PeerLocked(asker) })
 }

@@ -105,7 +105,7 @@ func (b *req) Send(_ context.Context, body engine.Msg) error {
 // the lock, or wakes the writer when it cannot write itself.
 func (b *req) dispatchLocked(retry bool) engine.Kick {
 	e := b.e
-	p := e.PickLocked(b.m.Size)
+	p := e.PickLocked(b.m.Size())
 	if p == nil {
 		if b.carrier == nil || !b.carrier.Connected() {
 			b.carrier = nil // wait for a peer: AttachedLocked dispatches
@@ -278,12 +278,12 @@ func envelope(id uint32, body engine.Msg, plain bool) engine.Msg {
 	rest := make([][]byte, 0, len(body.Rest)+2)
 	if plain {
 		rest = append(rest, body.First)
-		return engine.Msg{First: []byte{}, Rest: append(rest, body.Rest...), Size: body.Size}
+		return engine.Msg{First: []byte{}, Rest: append(rest, body.Rest...)}
 	}
 	idFrame := binary.BigEndian.AppendUint32(make([]byte, 0, requestIDSize), id)
 	rest = append(rest, []byte{}, body.First)
 	rest = append(rest, body.Rest...)
-	return engine.Msg{First: idFrame, Rest: rest, Size: requestIDSize + body.Size}
+	return engine.Msg{First: idFrame, Rest: rest}
 }
 
 // parseReply splits a reply that reached a REQ socket into its request id

@@ -112,7 +112,7 @@ func (b *router) Send(ctx context.Context, routed engine.Msg) error {
 	}
 	e := b.e
 	rid := routed.First
-	m := engine.Msg{First: routed.Rest[0], Rest: routed.Rest[1:], Size: routed.Size - len(rid)}
+	m := engine.Msg{First: routed.Rest[0], Rest: routed.Rest[1:]}
 	if len(m.Rest) == 0 {
 		m.Rest = nil
 	}
