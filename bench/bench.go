@@ -41,6 +41,9 @@ type config struct {
 	// removes after; SpoolSync is the sync policy as
 	// socket.ParseSpoolSync reads it ("" means always).
 	Spool, SpoolSync string
+	// Release makes the PUSH/PULL receiver give every message back once
+	// checked (socket.Message.Release).
+	Release bool
 }
 
 // result is one measurement: the JSON line thr prints. Field names are a
@@ -67,6 +70,8 @@ type result struct {
 	// SpoolSync is the sender's spool sync policy ("always", "none",
 	// "100ms"), absent when it did not spool.
 	SpoolSync string `json:"spool_sync,omitempty"`
+	// Release says the receiver released every message (-release).
+	Release bool `json:"release,omitempty"`
 	// Broker only (absent for other patterns): the sender fields above are
 	// the clients' process, the receiver fields the workers' process, and
 	// these the broker's, which is the thr process itself.
@@ -209,6 +214,9 @@ func (b *benchmark) check(c config) error {
 		if err := checkZMTPTransport(c.Transport); err != nil {
 			return err
 		}
+	}
+	if c.Release && b.pattern != "pushpull" {
+		return fmt.Errorf("%w: release: got pattern %q, want pushpull", errBadConfig, b.pattern)
 	}
 	if b.checkMore != nil {
 		return b.checkMore(c)

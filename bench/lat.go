@@ -399,7 +399,7 @@ type serveLine struct {
 // client is done) before it checks that no other request came, prints how
 // many it answered and closes.
 func repServer(args []string, stdout io.Writer, stdin io.Reader) error {
-	f, proto, err := parseProtocolChildFlags(repServerCmd, args, 1)
+	f, proto, err := parseProtocolChildFlags(repServerCmd, args, 1, nil)
 	if err != nil {
 		return err
 	}

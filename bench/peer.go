@@ -179,7 +179,7 @@ func peerRecv(ctx context.Context, pa peerArgs, stdout io.Writer) error {
 	if _, err := pull.Bind(pa.endpoint); err != nil {
 		return err
 	}
-	secs, err := receiveAll(ctx, pull, pa.size, pa.count)
+	secs, err := receiveAll(ctx, pull, pa.size, pa.count, false)
 	if err != nil {
 		return err
 	}

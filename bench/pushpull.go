@@ -58,7 +58,7 @@ func runPushPull(ctx context.Context, c config) (result, error) {
 	}
 	r := result{
 		Pattern: c.Pattern, Transport: c.Transport, Size: c.Size, Count: c.Count,
-		Acks: c.Acks && proto == socket.WISP, HWM: c.HWM,
+		Acks: c.Acks && proto == socket.WISP, HWM: c.HWM, Release: c.Release,
 	}
 	if r.HWM == 0 {
 		r.HWM = socket.DefaultSendHWM
@@ -88,7 +88,7 @@ func runPushPull(ctx context.Context, c config) (result, error) {
 	}
 	sendOwn := []string{"-spool=" + c.Spool, "-spool-sync=" + spoolSyncName(c.SpoolSync)}
 	sr, err := runPair(ctx, c.Timeout, pair{
-		recvArgs: append([]string{pushPullRecvCmd, "-endpoint=" + ep}, common...),
+		recvArgs: append([]string{pushPullRecvCmd, "-endpoint=" + ep, "-release=" + strconv.FormatBool(c.Release)}, common...),
 		sendArgs: func(real string) []string {
 			return append(append([]string{pushPullSendCmd, "-endpoint=" + real}, common...), sendOwn...)
 		},
@@ -137,7 +137,7 @@ func pushPullInproc(ctx context.Context, c config, r result) (result, error) {
 	}
 	sent := make(chan error, 1)
 	go func() { sent <- sendAll(ctx, push, c.Size, c.Count) }()
-	secs, rerr := receiveAll(ctx, pull, c.Size, c.Count)
+	secs, rerr := receiveAll(ctx, pull, c.Size, c.Count, c.Release)
 	if rerr != nil {
 		cancel() // unblocks the sender
 	}
@@ -236,7 +236,8 @@ func sendAll(ctx context.Context, push *socket.Socket, size int, count int64) er
 
 // receiveAll receives count messages, checks each is one frame of size
 // bytes, and returns the seconds from the first message to the last.
-func receiveAll(ctx context.Context, pull *socket.Socket, size int, count int64) (float64, error) {
+// With release, each message is given back once checked (Message.Release).
+func receiveAll(ctx context.Context, pull *socket.Socket, size int, count int64, release bool) (float64, error) {
 	var start time.Time
 	for i := range count {
 		m, err := pull.Recv(ctx)
@@ -249,6 +250,9 @@ func receiveAll(ctx context.Context, pull *socket.Socket, size int, count int64)
 		if len(m) != 1 || len(m[0]) != size {
 			return 0, fmt.Errorf("%w: message %d: got %d frames of %d bytes, want 1 frame of %d bytes",
 				errWrongMessages, i+1, len(m), m.Size(), size)
+		}
+		if release {
+			m.Release()
 		}
 	}
 	return time.Since(start).Seconds(), nil
@@ -304,10 +308,14 @@ func parseChildFlags(name string, args []string, minCount int64, register func(*
 // parseProtocolChildFlags is parseChildFlags plus -protocol, for the hidden
 // subcommands that can speak ZMTP (the others have no such flag, so they
 // cannot be asked for it and silently speak WISP/1).
-func parseProtocolChildFlags(name string, args []string, minCount int64) (childFlags, socket.Protocol, error) {
+// register, if not nil, adds more flags of the subcommand's own.
+func parseProtocolChildFlags(name string, args []string, minCount int64, register func(*flag.FlagSet)) (childFlags, socket.Protocol, error) {
 	var proto string
 	f, err := parseChildFlags(name, args, minCount, func(fs *flag.FlagSet) {
 		fs.StringVar(&proto, "protocol", "wisp", "wire protocol: wisp or zmtp")
+		if register != nil {
+			register(fs)
+		}
 	})
 	if err != nil {
 		return f, 0, err
@@ -322,7 +330,10 @@ func parseProtocolChildFlags(name string, args []string, minCount int64) (childF
 // arrived and closes. Closing earlier could lose the last acknowledgement
 // and leave the sender waiting.
 func pushPullRecv(args []string, stdout io.Writer, stdin io.Reader) error {
-	f, proto, err := parseProtocolChildFlags(pushPullRecvCmd, args, 2)
+	var release bool
+	f, proto, err := parseProtocolChildFlags(pushPullRecvCmd, args, 2, func(fs *flag.FlagSet) {
+		fs.BoolVar(&release, "release", false, "release every message received (Message.Release)")
+	})
 	if err != nil {
 		return err
 	}
@@ -340,7 +351,7 @@ func pushPullRecv(args []string, stdout io.Writer, stdin io.Reader) error {
 	if _, err := fmt.Fprintln(stdout, ep); err != nil {
 		return err
 	}
-	secs, err := receiveAll(ctx, pull, f.size, f.count)
+	secs, err := receiveAll(ctx, pull, f.size, f.count, release)
 	if err != nil {
 		return err
 	}

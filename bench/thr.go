@@ -32,6 +32,7 @@ func runThr(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&c.NoDrop, "nodrop", false, "pubsub: the publisher waits for a full subscriber instead of dropping (socket.WithNoDrop)")
 	fs.StringVar(&c.Spool, "spool", "", "pushpull: the sender spools (socket.WithSpool) in a fresh directory under\nthis one, removed after the run; empty: no spool")
 	fs.StringVar(&c.SpoolSync, "spool-sync", "always", "pushpull with -spool: when the spool syncs: always, none, or a duration\nsuch as 100ms (socket.SpoolSyncEvery)")
+	fs.BoolVar(&c.Release, "release", false, "pushpull: the receiver gives every message back once checked\n(socket.Message.Release), so large messages reuse memory")
 	if err := parseFlags(fs, args); err != nil {
 		return flagError(stderr, "bench thr", err)
 	}

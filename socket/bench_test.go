@@ -65,6 +65,13 @@ func newPushPull(tb testing.TB, tr string, opts ...socket.Option) (push, pull *s
 // here, and waits until every one is acknowledged.
 func pumpPushPull(tb testing.TB, ctx context.Context, push, pull *socket.Socket, payload []byte, n int) {
 	tb.Helper()
+	pumpReleasing(tb, ctx, push, pull, payload, n, false)
+}
+
+// pumpReleasing is pumpPushPull, releasing every received message when
+// release is set (Message.Release).
+func pumpReleasing(tb testing.TB, ctx context.Context, push, pull *socket.Socket, payload []byte, n int, release bool) {
+	tb.Helper()
 	sent := make(chan error, 1)
 	go func() {
 		for i := range n {
@@ -82,6 +89,9 @@ func pumpPushPull(tb testing.TB, ctx context.Context, push, pull *socket.Socket,
 		}
 		if m.Size() != len(payload) {
 			tb.Fatalf("recv %d: got %d bytes, want %d", i, m.Size(), len(payload))
+		}
+		if release {
+			m.Release()
 		}
 	}
 	if err := <-sent; err != nil {
@@ -131,6 +141,30 @@ func BenchmarkPushPullChecksum(b *testing.B) {
 				pumpPushPull(b, ctx, push, pull, payload, b.N)
 				b.StopTimer()
 			})
+		}
+	}
+}
+
+// BenchmarkPushPullRelease is BenchmarkPushPull's large messages over
+// streams, with the receiver releasing each message (Message.Release) and
+// without, for what giving the memory back saves.
+func BenchmarkPushPullRelease(b *testing.B) {
+	for _, tr := range []string{"tcp", "ipc"} {
+		for _, size := range []int{16 << 10, 64 << 10, 1 << 20} {
+			for _, release := range []bool{false, true} {
+				b.Run(fmt.Sprintf("%s/%d/release=%v", tr, size, release), func(b *testing.B) {
+					ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+					defer cancel()
+					push, pull := newPushPull(b, tr)
+					payload := make([]byte, size)
+					pumpReleasing(b, ctx, push, pull, payload, 100, release)
+					b.SetBytes(int64(size))
+					b.ReportAllocs()
+					b.ResetTimer()
+					pumpReleasing(b, ctx, push, pull, payload, b.N, release)
+					b.StopTimer()
+				})
+			}
 		}
 	}
 }

@@ -203,7 +203,7 @@ func (c *conn) readLarge() error {
 	if err != nil {
 		return &protocolError{err}
 	}
-	payload := make([]byte, length)
+	payload := largeBuffer(length)
 	k := copy(payload, c.rbuf[c.r+h:c.w])
 	c.r, c.w, c.filled, c.lastN = 0, 0, false, length
 	for k < length {
@@ -219,7 +219,9 @@ func (c *conn) readLarge() error {
 	if more {
 		return nil
 	}
-	c.hdrs = nil // a frame list of its own: see newHeaders
+	// A frame list of its own (see newHeaders), of just its frames: a
+	// chunk of hdrChunk entries would cost 6 KiB per message.
+	c.hdrs = make([][]byte, 0, len(c.partial))
 	msgs := append(c.msgs[:0], c.takeMessage())
 	c.hdrs = nil
 	err = c.receive(msgs)
