@@ -78,7 +78,10 @@ func TestReqRepSilentConnectionEnded(t *testing.T) {
 func TestReqRepSlowServerKeepsConnection(t *testing.T) {
 	forEachTransport(t, func(t *testing.T, nw *network) {
 		ctx := testContext(t)
-		const interval = 20 * time.Millisecond
+		// Long enough that a PONG comes back within one interval on a
+		// loaded machine under the race detector: the test is about the
+		// probe's verdict, not its speed.
+		const interval = 200 * time.Millisecond
 		rep := newSocket(t, Rep)
 		req := newSocket(t, Req, WithRequestRetry(interval), WithLinger(0))
 		nw.connect(req, nw.bind(rep))
@@ -90,7 +93,7 @@ func TestReqRepSlowServerKeepsConnection(t *testing.T) {
 		if err != nil {
 			t.Fatalf("REP Recv: got error %v, want nil", err)
 		}
-		time.Sleep(15 * interval) // thinking, while the REQ retries and probes
+		time.Sleep(8 * interval) // thinking, while the REQ retries and probes
 		if err := rep.Send(ctx, append([]byte("re:"), m.Bytes()...)); err != nil {
 			t.Fatalf("REP Send: got error %v, want nil", err)
 		}
