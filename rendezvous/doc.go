@@ -1,0 +1,73 @@
+// Package rendezvous connects two wisp peers that are each behind a NAT:
+// an introducer both can reach tells each the other's public endpoint, both
+// dial each other at once from their bound ports (TCP hole punching), and
+// when no direct connection comes of it, the introducer relays their
+// messages.
+//
+// # How it works
+//
+// A peer (Register) binds one local port and does everything from it: a
+// PAIR socket listens there and dials from there (socket.WithDialFromBind),
+// and a DEALER connects to the introducer from the same port
+// (SO_REUSEPORT). Its NAT maps that connection's source port to a public
+// port; the introducer, a ROUTER (Introducer), sees the connection come
+// from that public address and port and records it under the peer's name.
+//
+// When one peer asks for another (Connect, while the other is in Accept),
+// the introducer sends each the other's public endpoint, one right after
+// the other. Both PAIR sockets then dial the endpoint they were given,
+// from their bound ports, redialing failed attempts every retry interval.
+// The first SYN to leave a NAT creates the mapping that lets the other
+// side's SYN in, as a reply: the two SYNs cross and TCP's simultaneous open
+// makes one connection of them (or a dial reaches the other's listener).
+// A SYN that arrives before the other side's own SYN has left is dropped
+// or refused by that NAT, and the retries make up for it. The peer that
+// asked decides: a direct connection within the punch timeout
+// (WithPunchTimeout) makes the Link Direct, otherwise Relayed; it tells the
+// other peer its verdict through the introducer, so both take the same
+// path.
+//
+// A Relayed link sends each message to the introducer, which forwards it
+// to the other peer: every byte crosses the introducer's network twice, at
+// its cost, and its latency adds to the path. IntroducerStats counts what
+// it relayed.
+//
+// # Where punching cannot work
+//
+//   - Symmetric NATs (endpoint-dependent mapping): a NAT that picks a new
+//     public port for each destination (Linux MASQUERADE with --random or
+//     --random-fully, many carrier-grade and enterprise NATs) sends the
+//     punch from a port the introducer never saw, so the other side dials
+//     a mapping that does not lead to the peer. One such NAT is enough to
+//     defeat punching when the other side filters by address and port,
+//     as the usual NAT does. The link falls back to the relay.
+//   - Firewalls that drop unsolicited inbound traffic even when it answers
+//     an outgoing SYN to the same address and port, or that drop SYNs
+//     from outside altogether (some corporate firewalls track only
+//     completed outgoing handshakes).
+//   - NATs that rewrite the source port even for the first mapping when
+//     another host behind them holds it, and NATs that expire a mapping
+//     faster than the introduction takes; keep the introducer connection
+//     open (a Peer does) to keep the mapping alive.
+//   - Two peers behind the same NAT, or behind one carrier-grade NAT:
+//     they see each other's public endpoint, and reaching it needs the
+//     NAT to hairpin (loop traffic from inside back inside), which many
+//     do not do.
+//   - TLS and CURVE: their handshakes have a client and a server, and a
+//     simultaneous open leaves both sides dialing; a Peer uses plain
+//     tcp://.
+//
+// A direct link lasts while both NATs keep their mappings: the socket's
+// heartbeats keep them busy, and if the connection breaks both sides dial
+// again from the same ports, which punches again while the mappings live.
+//
+// # Protocol
+//
+// Peers and the introducer exchange wisp messages whose first frame names
+// the kind (REGISTER, REGISTERED, CONNECT, PEER, PATH, RELAY, ERROR); the
+// fields are checked strictly, and a malformed message is answered with an
+// ERROR that ends the sender's registration (ErrProtocol on the peer's
+// side). Names prove nothing: any peer can register any free name, and
+// the link itself is not authenticated, so an application that needs to
+// know who is on the other end checks that in its own messages.
+package rendezvous
