@@ -101,6 +101,12 @@ func (p *Peer) Local() string { return p.local }
 // address and port, or Local's when there is no NAT between them.
 func (p *Peer) Public() string { return p.public }
 
+// Stats returns the counters of the peer's own socket, the one a Direct
+// link uses: its connections with their remote addresses, and the messages
+// and bytes each carried. A Relayed link's messages do not appear here;
+// the introducer counts them (IntroducerStats).
+func (p *Peer) Stats() socket.Stats { return p.data.Stats() }
+
 // Connect asks the introducer for the peer registered as name, punches a
 // direct connection to it, and falls back to the relay when that does not
 // succeed within the punch timeout (WithPunchTimeout). The other peer must
