@@ -25,7 +25,17 @@
 // asked decides: a direct connection within the punch timeout
 // (WithPunchTimeout) makes the Link Direct, otherwise Relayed; it tells the
 // other peer its verdict through the introducer, so both take the same
-// path.
+// path. The accepting peer waits for the verdict up to its own punch
+// timeout plus five seconds, so give both peers the same timeout.
+//
+// Behind a NAT that keeps a mapping per local address and port (RFC 4787
+// "endpoint-independent mapping"; Linux's MASQUERADE keeps the local port
+// itself whenever it can), the connection to the introducer and the punch
+// leave through the same public port because they leave from the same
+// local one; which socket made them does not matter to the NAT, so the
+// introducer connection is a socket of its own beside the PAIR socket
+// rather than a second use of it. Keeping it open also keeps the mapping
+// alive.
 //
 // A Relayed link sends each message to the introducer, which forwards it
 // to the other peer: every byte crosses the introducer's network twice, at
@@ -41,6 +51,16 @@
 //     a mapping that does not lead to the peer. One such NAT is enough to
 //     defeat punching when the other side filters by address and port,
 //     as the usual NAT does. The link falls back to the relay.
+//   - NATs that answer an unsolicited SYN with a reset instead of dropping
+//     it. Each side's first SYN usually reaches the other NAT before that
+//     NAT's own peer has sent; the reset goes back through the sender's
+//     NAT, ends the sender's dial and closes the state the other side's
+//     SYN needed to get in. A punch then works only if the two SYNs cross
+//     in flight, within about one trip between the NATs, and redials,
+//     each ended by the next reset, rarely line up: measured between two
+//     Linux routers one switch apart, 18 to 20 dials each in 3 s and no
+//     connection (internal/faulttest/README.md). Over longer paths the
+//     window is wider; here the relay takes over.
 //   - Firewalls that drop unsolicited inbound traffic even when it answers
 //     an outgoing SYN to the same address and port, or that drop SYNs
 //     from outside altogether (some corporate firewalls track only
