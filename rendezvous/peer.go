@@ -113,7 +113,7 @@ func (p *Peer) Stats() socket.Stats { return p.data.Stats() }
 // be in Accept. This side decides the path and tells the other through the
 // introducer. It fails with ErrUnknownPeer or ErrBusy if the introducer
 // refuses (the Peer can try again), with ErrLinked if the Peer has its
-// link already.
+// link already. After any other error the Peer is spent: close it.
 func (p *Peer) Connect(ctx context.Context, name string) (*Link, error) {
 	if !p.linked.CompareAndSwap(false, true) {
 		return nil, ErrLinked
@@ -137,7 +137,10 @@ func (p *Peer) Connect(ctx context.Context, name string) (*Link, error) {
 
 // Accept waits until another peer asks the introducer for this one, then
 // punches a direct connection to it at the same moment as the other peer
-// does, and takes the path the other peer decides (Connect).
+// does, and takes the path the other peer decides (Connect). It fails
+// with ErrPathMismatch if told "direct" without a connection of its own,
+// and with context.DeadlineExceeded if no verdict comes in time; after an
+// error the Peer is spent: close it.
 func (p *Peer) Accept(ctx context.Context) (*Link, error) {
 	if !p.linked.CompareAndSwap(false, true) {
 		return nil, ErrLinked

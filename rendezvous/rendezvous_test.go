@@ -244,3 +244,112 @@ func TestIntroducerBadInput(t *testing.T) {
 		t.Fatalf("introducer refused %d requests, want at least 5", st.Refused)
 	}
 }
+
+// hostileIntroducer is a ROUTER that answers each request of a peer with
+// the next of the given groups of replies, whatever it asked.
+func hostileIntroducer(t *testing.T, ctx context.Context, replies ...[][][]byte) string {
+	t.Helper()
+	r, err := socket.New(socket.Router)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ep, err := r.Bind("tcp://127.0.0.1:0")
+	if err != nil {
+		r.Close()
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for _, group := range replies {
+			m, err := r.Recv(ctx)
+			if err != nil {
+				return
+			}
+			for _, reply := range group {
+				if err := r.Send(ctx, append([][]byte{m[0]}, reply...)...); err != nil {
+					return
+				}
+			}
+		}
+	})
+	t.Cleanup(func() {
+		r.Close()
+		wg.Wait()
+	})
+	return ep
+}
+
+// TestPeerBadInput: a peer treats what the introducer sends as untrusted:
+// a malformed or unexpected answer is an ErrProtocol, not a panic, and
+// leaves nothing running.
+func TestPeerBadInput(t *testing.T) {
+	ctx := testContext(t)
+	registered := [][][]byte{frames("REGISTERED", "127.0.0.1:9")}
+	for _, c := range []struct {
+		name    string
+		replies [][][][]byte
+		connect bool // else Accept
+	}{
+		{"garbage to REGISTER", [][][][]byte{{frames("HELLO")}}, false},
+		{"bad endpoint", [][][][]byte{{frames("REGISTERED", "127.0.0.1:0")}}, false},
+		{"PEER to REGISTER", [][][][]byte{{frames("PEER", "x", "127.0.0.1:1")}}, false},
+		{"PEER for someone else", [][][][]byte{registered, {frames("PEER", "mallory", "127.0.0.1:1")}}, true},
+		{"RELAY while waiting for a peer", [][][][]byte{registered, {frames("RELAY", "x")}}, false},
+		{"bad verdict while punching", [][][][]byte{registered, {frames("PEER", "bob", "127.0.0.1:1"), frames("PATH", "maybe")}}, false},
+		{"RELAY instead of a verdict", [][][][]byte{registered, {frames("PEER", "bob", "127.0.0.1:1"), frames("RELAY", "early")}}, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			ep := hostileIntroducer(t, ctx, c.replies...)
+			p, err := Register(ctx, ep, "alice", WithLocalAddr("127.0.0.1:0"))
+			if len(c.replies) == 1 {
+				if !errors.Is(err, ErrProtocol) {
+					t.Fatalf("Register: got %v, want ErrProtocol", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer p.Close()
+			if c.connect {
+				_, err = p.Connect(ctx, "bob")
+			} else {
+				// The hostile introducer answers a request; Accept
+				// sends none, so give it one to answer.
+				p.intro.Send(ctx, frames("PING")...)
+				_, err = p.Accept(ctx)
+			}
+			if !errors.Is(err, ErrProtocol) {
+				t.Fatalf("got %v, want ErrProtocol", err)
+			}
+		})
+	}
+}
+
+// TestVerdictMismatch: an accepting peer told "direct" by an initiator it
+// never connected to fails with ErrPathMismatch once its wait is over, and
+// one told nothing fails with a deadline, rather than using a link that
+// does not exist.
+func TestVerdictMismatch(t *testing.T) {
+	ctx := testContext(t)
+	registered := [][][]byte{frames("REGISTERED", "127.0.0.1:9")}
+	for _, c := range []struct {
+		verdict [][][]byte
+		want    error
+	}{
+		{[][][]byte{frames("PEER", "bob", "127.0.0.1:1"), frames("PATH", "direct")}, ErrPathMismatch},
+		{[][][]byte{frames("PEER", "bob", "127.0.0.1:1")}, context.DeadlineExceeded},
+	} {
+		ep := hostileIntroducer(t, ctx, registered, c.verdict)
+		p, err := Register(ctx, ep, "alice", WithLocalAddr("127.0.0.1:0"), WithPunchTimeout(50*time.Millisecond))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer p.Close()
+		p.o.verdictWait = 50 * time.Millisecond
+		p.intro.Send(ctx, frames("PING")...)
+		if _, err := p.Accept(ctx); !errors.Is(err, c.want) {
+			t.Fatalf("Accept: got %v, want %v", err, c.want)
+		}
+	}
+}
