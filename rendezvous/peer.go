@@ -168,9 +168,17 @@ func (p *Peer) Accept(ctx context.Context) (*Link, error) {
 func (p *Peer) punch(ctx context.Context, intro message, initiator bool) (*Link, error) {
 	l := &Link{p: p, name: intro.name, remote: intro.endpoint}
 	start := time.Now()
+	// tell sends the initiator's verdict and returns the link.
+	tell := func(path Path) (*Link, error) {
+		l.path = path
+		if err := p.intro.Send(ctx, message{kind: kindPath, path: path}.frames()...); err != nil {
+			return nil, err
+		}
+		return l, nil
+	}
 	if initiator && p.o.punchTimeout == 0 {
-		l.path, l.punchTime = Relayed, time.Since(start)
-		return l, p.intro.Send(ctx, message{kind: kindPath, path: Relayed}.frames()...)
+		l.punchTime = time.Since(start)
+		return tell(Relayed)
 	}
 	ep := "tcp://" + intro.endpoint
 	if err := p.data.Connect(ep); err != nil {
@@ -197,8 +205,10 @@ func (p *Peer) punch(ctx context.Context, intro message, initiator bool) (*Link,
 	var told Path // the initiator's verdict, on the other side
 	for {
 		select {
-		case ev := <-p.data.Events():
+		case ev, ok := <-p.data.Events():
 			switch {
+			case !ok: // the Peer was closed
+				return nil, socket.ErrClosed
 			case ev.Kind == socket.EventConnected && sameEndpoint(ev.Peer, intro.endpoint):
 				connected = true
 				l.punchTime = time.Since(start)
@@ -226,17 +236,16 @@ func (p *Peer) punch(ctx context.Context, intro message, initiator bool) (*Link,
 				}
 				return nil, fmt.Errorf("rendezvous: no verdict from %s within %v: %w", intro.name, limit, context.DeadlineExceeded)
 			}
-			l.path, l.punchTime = Relayed, time.Since(start)
+			l.punchTime = time.Since(start)
 			p.data.Disconnect(ep)
-			return l, p.intro.Send(ctx, message{kind: kindPath, path: Relayed}.frames()...)
+			return tell(Relayed)
 		case <-ctx.Done():
 			p.data.Disconnect(ep)
 			return nil, ctx.Err()
 		}
 		switch {
 		case initiator && connected:
-			l.path = Direct
-			return l, p.intro.Send(ctx, message{kind: kindPath, path: Direct}.frames()...)
+			return tell(Direct)
 		case told == Direct && connected:
 			l.path = Direct
 			return l, nil

@@ -353,3 +353,20 @@ func TestVerdictMismatch(t *testing.T) {
 		}
 	}
 }
+
+// TestCloseDuringAccept: Close ends a waiting Accept with ErrClosed.
+func TestCloseDuringAccept(t *testing.T) {
+	ctx := testContext(t)
+	_, ep := startIntroducer(t)
+	p := register(t, ctx, ep, "alice")
+	done := make(chan error, 1)
+	go func() {
+		_, err := p.Accept(ctx)
+		done <- err
+	}()
+	time.Sleep(20 * time.Millisecond) // usually in Accept by then; either way it must end
+	p.Close()
+	if err := <-done; !errors.Is(err, socket.ErrClosed) {
+		t.Fatalf("Accept after Close: got %v, want ErrClosed", err)
+	}
+}
