@@ -21,7 +21,10 @@
 // side's SYN in, as a reply: the two SYNs cross and TCP's simultaneous open
 // makes one connection of them (or a dial reaches the other's listener).
 // A SYN that arrives before the other side's own SYN has left is dropped
-// or refused by that NAT, and the retries make up for it. The peer that
+// by that NAT; the dial stays pending (the kernel sends its SYN again) and
+// completes when the other side's SYN comes in through the mapping it
+// opened. A dial that fails is made again after the retry interval (but
+// see below for NATs that refuse rather than drop). The peer that
 // asked decides: a direct connection within the punch timeout
 // (WithPunchTimeout) makes the Link Direct, otherwise Relayed; it tells the
 // other peer its verdict through the introducer, so both take the same
