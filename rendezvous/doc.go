@@ -61,7 +61,7 @@
 //     SYN needed to get in. A punch then works only if the two SYNs cross
 //     in flight, within about one trip between the NATs, and redials,
 //     each ended by the next reset, rarely line up: measured between two
-//     Linux routers one switch apart, 18 to 20 dials each in 3 s and no
+//     Linux routers one switch apart, 16 to 20 dials each in 3 s and no
 //     connection (internal/faulttest/README.md). Over longer paths the
 //     window is wider; here the relay takes over.
 //   - Firewalls that drop unsolicited inbound traffic even when it answers
