@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wispmq/wisp/rendezvous"
 	"github.com/wispmq/wisp/socket"
 )
 
@@ -48,6 +49,12 @@ type childConfig struct {
 	Checksum                            bool          // WithChecksum
 
 	FlushTimeout time.Duration // push: how long Flush may take after "stop"
+
+	// The hole-punching roles (punch_child_test.go).
+	Name, Target string        // punch-connect, punch-accept: own name; the connector's target
+	Local        string        // their bound "ip:port"
+	Messages     int           // how many each sends and expects
+	PunchTimeout time.Duration // punch-connect: WithPunchTimeout
 }
 
 // record is one line of a child's output. K says which kind; T is the
@@ -71,7 +78,14 @@ type record struct {
 	RSS  int64 `json:"rss,omitempty"`  // prog, end: resident set, bytes
 	HWM  int64 `json:"hwm,omitempty"`  // prog, end: peak resident set, bytes
 
-	Stats *socket.Stats `json:"stats,omitempty"` // prog, end
+	Stats *socket.Stats `json:"stats,omitempty"` // prog, end; punch roles: done
+
+	// The hole-punching roles' records (punch_child_test.go).
+	Public   string                      `json:"public,omitempty"`   // registered: as the introducer saw it
+	Path     string                      `json:"path,omitempty"`     // linked: direct or relayed
+	Remote   string                      `json:"remote,omitempty"`   // linked: the other's public endpoint
+	Attempts int                         `json:"attempts,omitempty"` // linked: dials made while punching
+	Intro    *rendezvous.IntroducerStats `json:"intro,omitempty"`    // end of the introducer
 }
 
 // TestFaultChild is a child's body; run directly it skips.
@@ -86,7 +100,11 @@ func TestFaultChild(t *testing.T) {
 	}
 	out := &lineWriter{}
 	out.put(record{K: "start", PID: os.Getpid()})
-	if err := runChild(cfg, out); err != nil {
+	run := runChild
+	if punchRoles[cfg.Role] {
+		run = runPunchChild // punch_child_test.go
+	}
+	if err := run(cfg, out); err != nil {
 		out.put(record{K: "end", Err: err.Error()})
 		t.Fatal(err)
 	}
