@@ -252,6 +252,13 @@ func (b *Beacon) loop(ctx context.Context, conn *net.UDPConn, in <-chan heard, r
 	}
 	tick := time.NewTimer(0) // the first announcement goes at once
 	defer tick.Stop()
+	// reply, when armed, sends an announcement to newcomers: at once, or
+	// a quarter interval after the last one, so that a burst of joins
+	// costs one datagram.
+	reply := time.NewTimer(time.Hour)
+	reply.Stop()
+	defer reply.Stop()
+	replying := false
 	for {
 		var out chan<- Event
 		var next Event
@@ -274,6 +281,9 @@ func (b *Beacon) loop(ctx context.Context, conn *net.UDPConn, in <-chan heard, r
 			pending = pending[1:]
 		case <-b.kick:
 			announce(time.Now())
+		case <-reply.C:
+			replying = false
+			announce(time.Now())
 		case <-tick.C:
 			now := time.Now()
 			announce(now)
@@ -289,11 +299,12 @@ func (b *Beacon) loop(ctx context.Context, conn *net.UDPConn, in <-chan heard, r
 			n := len(pending)
 			pending = b.table.heard(pending, h.d, h.from, now)
 			b.mu.Unlock()
-			// A newcomer hears from us at once rather than up to an
-			// interval later, so a mesh forms in about one round trip;
-			// the rate is bounded by four times the interval's.
-			if joined(pending[n:]) && announced != "" && now.Sub(lastSent) > b.set.Interval/4 {
-				announce(now)
+			// A newcomer hears from us within a quarter interval rather
+			// than up to a whole one, so that a mesh forms quickly; the
+			// replies are bounded by four times the interval's rate.
+			if joined(pending[n:]) && announced != "" && !replying {
+				replying = true
+				reply.Reset(max(0, lastSent.Add(b.set.Interval/4).Sub(now)))
 			}
 		}
 	}

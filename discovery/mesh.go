@@ -76,7 +76,8 @@ func (m *Mesh) Events() <-chan Event { return m.events }
 // socket as peers join and leave, until ctx ends. Then it withdraws,
 // disconnects the socket from the peers it dialed, and returns nil, or the
 // beacon's error. A Mesh runs once (ErrRunning). Closing the socket is
-// left to the caller.
+// left to the caller; Flush it before ctx ends if what it sent must be
+// acknowledged over the connections Run ends.
 func (m *Mesh) Run(ctx context.Context) error {
 	if !m.ran.CompareAndSwap(false, true) {
 		return ErrRunning
