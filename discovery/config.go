@@ -21,8 +21,10 @@ const (
 	DefaultMaxPeers = 1024
 	// DefaultBroadcast is where beacons go unless Config.Broadcast or
 	// Config.Interface says otherwise: the limited broadcast address,
-	// which reaches the local network of the interface the system routes
-	// it through, and this host.
+	// which reaches this host and the local network of the interface the
+	// default route goes through. On a host without a default route it
+	// cannot be sent (Stats.SendErrors counts the failures): name the
+	// Interface then.
 	DefaultBroadcast = "255.255.255.255"
 	// LoopbackBroadcast is the broadcast address of 127.0.0.0/8: beacons
 	// sent to it reach every beacon on this host and none elsewhere

@@ -22,8 +22,9 @@
 // every broadcast datagram that reaches the port. Announcements go to
 // Config.Broadcast: by default the limited broadcast address
 // 255.255.255.255, which reaches the local network of the interface the
-// system routes it through (Config.Interface picks an interface and its
-// subnet's broadcast address instead). Set Broadcast to LoopbackBroadcast
+// default route goes through (Config.Interface picks an interface and its
+// subnet's broadcast address instead; a host without a default route
+// needs it). Set Broadcast to LoopbackBroadcast
 // (127.255.255.255) to keep discovery on one host: Linux delivers it to
 // every beacon on the host and sends nothing onto a network. IPv4 only.
 //
