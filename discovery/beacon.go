@@ -89,7 +89,9 @@ func (b *Beacon) Announce(endpoint string) error {
 
 // Events returns the channel of joins and leaves. Run sends on it in
 // order, waiting for room: a reader that falls behind delays only the
-// reading of beacons, never the announcing. It is closed when Run
+// reading of beacons, never the announcing (though a reader hundreds of
+// events behind for longer than Config.Timeout will be told of peers
+// gone silent whose beacons were left unread). It is closed when Run
 // returns.
 func (b *Beacon) Events() <-chan Event { return b.events }
 
