@@ -26,9 +26,9 @@ type member struct {
 
 // newMember binds a BUS socket on loopback and makes its mesh of cfg; it
 // does not run it yet.
-func newMember(t *testing.T, cfg Config) *member {
+func newMember(t *testing.T, cfg Config, opts ...socket.Option) *member {
 	t.Helper()
-	s, err := socket.New(socket.Bus, socket.WithDialFromBind(true))
+	s, err := socket.New(socket.Bus, append([]socket.Option{socket.WithDialFromBind(true)}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -193,9 +193,12 @@ func runChild() int {
 // TestMeshKilledPeer: a member in another process killed with SIGKILL
 // (so it withdraws nothing) is reported gone as silent, within Timeout +
 // Interval of the kill (plus scheduling slack), and not before Timeout.
+// The member that dialed it redials until then, and no more after.
 func TestMeshKilledPeer(t *testing.T) {
 	port := loopbackPort(t)
-	mb := newMember(t, childConfig(port))
+	cfg := childConfig(port)
+	cfg.ID = ID{15: 1} // the smallest id there is: this member dials
+	mb := newMember(t, cfg, socket.WithReconnectInterval(20*time.Millisecond, 20*time.Millisecond))
 	mb.run()
 
 	child := exec.Command(os.Args[0], "-test.run=^$")
@@ -254,4 +257,26 @@ func TestMeshKilledPeer(t *testing.T) {
 		t.Fatalf("reported gone %v after the kill, want within Timeout+Interval %v (+%v)", took, childTimeout+childInterval, slack)
 	}
 	t.Logf("killed peer reported gone after %v", took)
+
+	// Between the kill and the leave the socket redialed the child's
+	// endpoint; after the leave the mesh disconnected it: no more dials.
+	retries := func(d time.Duration) int {
+		n := 0
+		for end := time.After(d); ; {
+			select {
+			case ev := <-mb.s.Events():
+				if ev.Kind == socket.EventRetrying && ev.Endpoint == e.Endpoint {
+					n++
+				}
+			case <-end:
+				return n
+			}
+		}
+	}
+	if n := retries(100 * time.Millisecond); n == 0 {
+		t.Fatalf("got no redial of %s after the kill, want some (the check below would prove nothing)", e.Endpoint)
+	}
+	if n := retries(300 * time.Millisecond); n != 0 {
+		t.Fatalf("got %d redials of %s after the mesh reported it gone, want none", n, e.Endpoint)
+	}
 }
