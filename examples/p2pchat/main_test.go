@@ -96,6 +96,33 @@ func TestChatByHand(t *testing.T) {
 	}
 }
 
+// TestChatWildcard: peers that bind every interface announce
+// tcp://0.0.0.0:PORT, and each dials the other at the address its beacon
+// came from (loopback here: -broadcast keeps the beacons on this host).
+func TestChatWildcard(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	bin := build(t, ctx)
+	args := append([]string{"-listen", "0.0.0.0:0", "-broadcast", "127.255.255.255"}, discoveryFlags(t)...)
+	alice := start(t, ctx, bin, "alice", args...)
+	bob := start(t, ctx, bin, "bob", args...)
+	all := []*proc{alice, bob}
+	for _, p := range all {
+		if !strings.HasPrefix(p.addr, "0.0.0.0:") {
+			t.Fatalf("%s listens on %s, want 0.0.0.0:PORT", p.name, p.addr)
+		}
+	}
+	alice.expect(t, "* bob joined from 127.0.0.1:"+strings.TrimPrefix(bob.addr, "0.0.0.0:"))
+	bob.expect(t, "* alice joined from 127.0.0.1:"+strings.TrimPrefix(alice.addr, "0.0.0.0:"))
+	chatAll(t, all)
+	for _, p := range all {
+		p.leave(t)
+	}
+	for _, p := range all {
+		onceEach(t, p, all)
+	}
+}
+
 // TestChatTLS: three peers with certificates of one CA find each other
 // with discovery and chat over a mutual-TLS mesh, one port each; a peer
 // whose certificate another CA signed joins no one.
