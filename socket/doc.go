@@ -84,6 +84,8 @@
 // or, if its context ends first, for none) rather than missing messages.
 // A member that joins, or restarts as a new socket, gets only what is sent
 // after its handshake; WaitPeers lets a member wait for the others first.
+// Package discovery's Mesh wires the members of a local network together
+// with no list of addresses: each finds the others by UDP broadcast.
 //
 // # Memory and blocking
 //
