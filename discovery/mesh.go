@@ -73,7 +73,9 @@ func (m *Mesh) Stats() Stats {
 func (m *Mesh) Events() <-chan Event { return m.events }
 
 // Run runs the beacon (see Beacon.Run) and connects and disconnects the
-// socket as peers join and leave, until ctx ends. Then it withdraws,
+// socket as peers join and leave, until ctx ends. A peer that withdraws
+// is also forgotten (Socket.Forget): what the socket still held for it is
+// dropped, since it will not come back for it. Then it withdraws,
 // disconnects the socket from the peers it dialed, and returns nil, or the
 // beacon's error. A Mesh runs once (ErrRunning). Closing the socket is
 // left to the caller; Flush it before ctx ends if what it sent must be
@@ -100,6 +102,13 @@ func (m *Mesh) Run(ctx context.Context) error {
 			if ep, ok := dialed[e.ID]; ok {
 				m.s.Disconnect(ep)
 				delete(dialed, e.ID)
+			}
+			if e.Reason == LeaveWithdrawn {
+				// It left for good: a BUS stops holding copies for it,
+				// so Send, Flush and Close stop waiting for it. Its id is
+				// its session id unless its Config said otherwise; then,
+				// or on a type without Forget, this does nothing.
+				m.s.Forget(e.ID[:])
 			}
 		}
 		select {

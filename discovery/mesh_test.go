@@ -280,3 +280,40 @@ func TestMeshKilledPeer(t *testing.T) {
 		t.Fatalf("got %d redials of %s after the mesh reported it gone, want none", n, e.Endpoint)
 	}
 }
+
+// TestMeshForgetsWithdrawnMember: a member that withdraws leaves copies
+// it never took behind in the others; the mesh forgets it, so they close
+// at once with nothing undelivered instead of lingering for it.
+func TestMeshForgetsWithdrawnMember(t *testing.T) {
+	port := loopbackPort(t)
+	cfg := Config{Group: "forget", Port: port, Broadcast: LoopbackBroadcast, Interval: 100 * time.Millisecond}
+	// Without Forget, b's copies would wait a minute for b to resume.
+	a := newMember(t, cfg, socket.WithLinger(10*time.Second), socket.WithResumeTimeout(time.Minute))
+	b := newMember(t, cfg)
+	a.run()
+	b.run()
+	ctx := testContext(t)
+	if err := a.s.WaitPeers(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.s.WaitPeers(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 10 { // b never takes them, so never acknowledges them
+		if err := a.s.Send(ctx, []byte{byte(i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b.stop(t) // withdraws
+	b.s.Close()
+	waitGone := time.Now().Add(5 * time.Second)
+	for a.s.Stats().Drops < 10 {
+		if time.Now().After(waitGone) {
+			t.Fatalf("after b withdrew: a dropped %d of b's 10 copies, want 10 (forgotten)", a.s.Stats().Drops)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := a.s.Close(); err != nil {
+		t.Fatalf("Close of a after b withdrew: got %v, want nil", err)
+	}
+}

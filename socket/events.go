@@ -77,7 +77,8 @@ type Event struct {
 	Peer     string // the remote network address, if known
 	Session  string // the peer socket's session id (hex), once known
 	// RoutingID is, on a ROUTER, the id that addresses the peer in Send
-	// (its stated routing id, else its session id's bytes).
+	// (its stated routing id, else its session id's bytes); on a BUS, the
+	// member's session id's bytes, which Forget takes.
 	RoutingID []byte
 	// UserID is who the peer proved to be in a PLAIN or CURVE handshake
 	// (see WithSecurity), on EventConnected and EventDisconnected.

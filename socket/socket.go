@@ -327,14 +327,15 @@ func (s *Socket) Peer(routingID []byte) (PeerStats, error) {
 	return PeerStats(ps), nil
 }
 
-// Forget gives up, on a ROUTER, the peer routingID addresses: the messages
-// queued for it and not yet acknowledged are dropped (counted in Drops,
-// so Flush and Close no longer wait for them or report them undelivered),
-// its connection is closed, and EventPeerGone reports it at once rather
-// than after the resume timeout. It returns how many messages were
-// dropped. A peer that connects again later is served like any other. It
-// fails with ErrUnroutable for an id no peer has, and with
-// ErrNotSupported on other types.
+// Forget gives up, on a ROUTER, the peer routingID addresses, and on a
+// BUS, the member whose session id's bytes are routingID (the RoutingID
+// of its events): the messages queued for it and not yet acknowledged are
+// dropped (counted in Drops, so Send, Flush and Close no longer wait for
+// them or report them undelivered), its connection is closed, and
+// EventPeerGone reports it at once rather than after the resume timeout.
+// It returns how many messages were dropped. A peer that connects again
+// later is served like any other. It fails with ErrUnroutable for an id no
+// peer has, and with ErrNotSupported on other types.
 func (s *Socket) Forget(routingID []byte) (int, error) {
 	r, ok := s.e.Behavior().(interface {
 		Forget([]byte) (int, bool)

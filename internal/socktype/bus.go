@@ -48,8 +48,11 @@ func (b *bus) AdmitLocked(*engine.PeerInfo) error { return nil }
 func (b *bus) DetachedLocked(*engine.Peer)        {} // its copies wait for its return
 func (b *bus) CloseLocked()                       {}
 
-// AttachedLocked makes p a member, or one again.
+// AttachedLocked makes p a member, or one again. Its session id's bytes
+// are its routing id, which events report and Forget takes.
 func (b *bus) AttachedLocked(p *engine.Peer, _ bool) {
+	sess := p.Session()
+	p.RoutingID = sess[:]
 	if m, ok := p.Ext.(*member); ok {
 		*m = member{}
 		return
@@ -74,6 +77,28 @@ func (b *bus) RehomeLocked(p *engine.Peer, _ *engine.PeerInfo) bool {
 		m.replaced = true
 	}
 	return false
+}
+
+// Forget gives up the member whose session id is session: its copies are
+// dropped and its connection closed, so Send, Flush and Close stop waiting
+// for a member that left for good. It reports how many copies were
+// dropped, and false for a session that is no member.
+func (b *bus) Forget(session []byte) (int, bool) {
+	var sess engine.SessionID
+	if len(session) != len(sess) {
+		return 0, false
+	}
+	copy(sess[:], session)
+	b.e.Lock()
+	p := b.e.PeerLocked(sess)
+	if p == nil || !inMesh(p) {
+		b.e.Unlock()
+		return 0, false
+	}
+	n, closeConn := b.e.AbandonLocked(p)
+	b.e.Unlock()
+	closeConn()
+	return n, true
 }
 
 func (b *bus) CommandLocked(_ *engine.Peer, cmd engine.Command) error {
