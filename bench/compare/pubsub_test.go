@@ -531,3 +531,19 @@ func TestRunPubsubJSON(t *testing.T) {
 		}
 	}
 }
+
+// wisp's fan-out through its bench command built from this repository: the
+// publisher's and every subscriber's CPU come through its JSON line.
+func TestWispPubsub(t *testing.T) {
+	w := buildWispBench(t, newTestEnv(t))
+	for _, p := range []psRun{
+		{transport: "tcp", size: 16, count: 3000, subs: 2, match: 100},
+		{transport: "ipc", size: 64, count: 3001, subs: 2, match: 50},
+	} {
+		s, err := w.pubsub(context.Background(), p)
+		if err != nil {
+			t.Fatalf("%+v: got error %v, want nil", p, err)
+		}
+		checkPSSample(t, s, p, false)
+	}
+}
