@@ -66,15 +66,24 @@ static double now_seconds(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* Waits until `workers` peers have completed their handshake with s. */
-static int wait_workers(void *ctx, void *s, long long workers)
+/* Starts watching s for completed handshakes; *m gets the socket the events
+ * come on. Call it before s binds: an event with nobody connected to the
+ * monitor is lost. */
+static int watch_handshakes(void *ctx, void *s, void **m)
 {
 	const char *mon = "inproc://broker-backend-monitor";
 	if (zmq_socket_monitor(s, mon, ZMQ_EVENT_HANDSHAKE_SUCCEEDED) != 0)
 		return fail("zmq_socket_monitor");
-	void *m = zmq_socket(ctx, ZMQ_PAIR);
-	if (m == NULL || zmq_connect(m, mon) != 0)
+	*m = zmq_socket(ctx, ZMQ_PAIR);
+	if (*m == NULL || zmq_connect(*m, mon) != 0)
 		return fail("monitor socket");
+	return 0;
+}
+
+/* Waits until `workers` peers have completed their handshake with s, whose
+ * events come on m, then stops watching. */
+static int wait_workers(void *s, void *m, long long workers)
+{
 	double deadline = now_seconds() + JOIN_MS / 1000.0;
 	for (long long n = 0; n < workers;) {
 		zmq_pollitem_t item = {m, 0, ZMQ_POLLIN, 0};
@@ -118,12 +127,15 @@ static int run_broker(void *ctx, const char *front_ep, const char *back_ep, cons
 	void *control = zmq_socket(ctx, ZMQ_PULL);
 	if (back == NULL || front == NULL || control == NULL)
 		return fail("zmq_socket");
+	void *mon = NULL;
+	if (watch_handshakes(ctx, back, &mon) != 0)
+		return 1;
 	if (zmq_bind(back, back_ep) != 0)
 		return fail("zmq_bind backend");
 	/* The clients connect, and retry, until the frontend is bound: binding
 	 * it once every worker is there keeps the first requests from going
 	 * to only some of them, as wisp's broker waits for its workers. */
-	if (wait_workers(ctx, back, workers) != 0)
+	if (wait_workers(back, mon, workers) != 0)
 		return 1;
 	if (zmq_bind(front, front_ep) != 0)
 		return fail("zmq_bind frontend");
