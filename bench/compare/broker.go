@@ -19,9 +19,12 @@ const brokerPattern = "broker"
 // implementations: zmq4 has none (see brokerNoZMQ4).
 var brokerImpls = []string{implWisp, implLibzmq}
 
-// brokerNoZMQ4 is the note a broker run gets when -impls names zmq4.
-const brokerNoZMQ4 = "zmq4 skipped: -mode broker runs wisp and libzmq only; zmq4's Proxy is not measured here " +
-	"(at its some 50,000 small messages a second in -mode thr, each broker row would take minutes)"
+// brokerNoZMQ4 is the note a broker run gets when -impls names zmq4. zmq4
+// has a Proxy, but its DEALER (like each of its sockets that sends through
+// its shared writer) writes every message to all its connections, so a
+// DEALER backend would hand each request to every worker.
+const brokerNoZMQ4 = "zmq4 skipped: -mode broker runs wisp and libzmq only: zmq4 v0.17.0's DEALER writes every message " +
+	"to all its connections rather than to one, so its broker would hand each request to every worker, not the same workload"
 
 // brokerRun is what one broker run measures.
 type brokerRun struct {
