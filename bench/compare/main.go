@@ -3,9 +3,10 @@
 // the same PUSH/PULL throughput workload, with -mode lat on REQ/REP
 // round-trip latency, with -mode pubsub on PUB -> N SUB fan-out
 // throughput, or with -mode broker on requests through a ROUTER | proxy |
-// DEALER broker (wisp and libzmq). Runs of the three are interleaved within each round,
-// every peer runs in its own process, and the report shows medians over
-// rounds and wisp's ratios to the other two.
+// DEALER broker (wisp and libzmq only). Runs are interleaved within each
+// round, every peer runs in its own process, and the report shows medians
+// over rounds, wisp's ratios to the others and every process's CPU per
+// message.
 //
 // In -mode thr and lat, -impls can add three pairs over ZeroMQ's ZMTP:
 // wisp-zmtp (wisp on both sides), wisp-libzmq (wisp sends or asks, libzmq
