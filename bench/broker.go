@@ -66,7 +66,7 @@ func checkBroker(c config) error {
 
 // runBroker measures request-reply throughput through a broker: a ROUTER
 // frontend and a DEALER backend joined by socket.Proxy, here in this
-// process; c.Clients DEALER clients in one child process, each keeping
+// process, both bound over c.Transport (tcp or ipc); c.Clients DEALER clients in one child process, each keeping
 // c.Window requests in flight; c.Workers REP workers in another, echoing.
 // The clients time from their first timed request to the last reply.
 func runBroker(ctx context.Context, c config) (result, error) {
@@ -93,14 +93,16 @@ func runBroker(ctx context.Context, c config) (result, error) {
 		front.Close()
 		return result{}, err
 	}
-	frontEP, err := front.Bind("tcp://127.0.0.1:0")
+	frontEP, frontCleanup, err := bindBroker(front, c.Transport, "front.sock")
 	if err != nil {
 		return result{}, errors.Join(err, front.Close(), back.Close())
 	}
-	backEP, err := back.Bind("tcp://127.0.0.1:0")
+	defer frontCleanup() // deferred calls run after the Closes below
+	backEP, backCleanup, err := bindBroker(back, c.Transport, "back.sock")
 	if err != nil {
 		return result{}, errors.Join(err, front.Close(), back.Close())
 	}
+	defer backCleanup()
 	pctx, stopProxy := context.WithCancel(ctx)
 	proxyDone := make(chan error, 1)
 	go func() {
@@ -128,6 +130,22 @@ func runBroker(ctx context.Context, c config) (result, error) {
 	r.BrokerCPUSec, r.BrokerMaxRSSKB = after.cpuSec-before.cpuSec, after.maxRSSKB
 	r.fillRates()
 	return r, nil
+}
+
+// bindBroker binds one of the broker's sockets for transport and returns
+// the endpoint its peers connect to, and a cleanup that removes an ipc
+// socket's directory; call it once the socket is closed.
+func bindBroker(s *socket.Socket, transport, file string) (string, func(), error) {
+	ep, cleanup, err := listenEndpoint(transport, file)
+	if err != nil {
+		return "", nil, err
+	}
+	bound, err := s.Bind(ep)
+	if err != nil {
+		cleanup()
+		return "", nil, err
+	}
+	return bound, cleanup, nil
 }
 
 // brokerPeers runs the workers' process until every worker is connected,

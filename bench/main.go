@@ -12,7 +12,7 @@
 // line, for scripts and for bench/compare:
 //
 //	go run ./bench thr -pattern pushpull -transport tcp|ipc|inproc|ws -size BYTES -count N [-acks=true] [-hwm N] [-protocol wisp|zmtp]
-//	go run ./bench thr -pattern broker -transport tcp -size BYTES -count N [-clients 4 -workers 4 -window 100]
+//	go run ./bench thr -pattern broker -transport tcp|ipc -size BYTES -count N [-clients 4 -workers 4 -window 100]
 //	go run ./bench thr -pattern pubsub -transport tcp|ipc|inproc -size BYTES -count N [-subs 4] [-match 100|50] [-hwm N]
 //
 // The lat subcommand measures REQ/REP round trips and prints one JSON line:
@@ -114,7 +114,7 @@ func usage(w io.Writer) {
   bench scale -pattern pub|router|pull -peers N [-procs P] [-idle D] [-burst 10] [-burst-size 8192]
               [-settle D] [-after-burst D] [-heartbeat D] [-timeout D] [-format table|json]
                                                 what one socket costs per peer: memory, goroutines, idle CPU, connect/close times
-thr patterns: `+strings.Join(patternNames(), ", ")+` (broker: tcp only)
+thr patterns: `+strings.Join(patternNames(), ", ")+` (broker: tcp, ipc)
 lat patterns: reqrep
 transports: tcp, ipc, inproc (-protocol zmtp: tcp, ipc)
 `)

@@ -323,17 +323,28 @@ func TestPubSubLineShape(t *testing.T) {
 }
 
 func TestBroker(t *testing.T) {
-	var r result
-	args := []string{"thr", "-pattern", "broker", "-transport", "tcp", "-size", "32", "-count", "301", "-clients", "3", "-workers", "2", "-window", "7"}
-	oneJSONLine(t, args, append(thrFields, brokerOnlyFields...), &r)
-	if r.Pattern != "broker" || r.Transport != "tcp" || r.Size != 32 || r.Count != 301 || r.Clients != 3 || r.Workers != 2 || r.Window != 7 || !r.Acks {
-		t.Errorf("got %+v, want pattern broker, tcp, size 32, count 301, 3 clients, 2 workers, window 7, acks", r)
-	}
-	if !(r.Seconds > 0) || !(r.MsgsPerSec > 0) || !(r.MBPerSec > 0) || r.OneProcess {
-		t.Errorf("got %+v, want positive seconds and rates, not one process", r)
-	}
-	if !(r.SenderCPUSec > 0) || !(r.ReceiverCPUSec > 0) || !(r.BrokerCPUSec > 0) || r.SenderMaxRSSKB <= 0 || r.ReceiverMaxRSSKB <= 0 || r.BrokerMaxRSSKB <= 0 {
-		t.Errorf("got %+v, want positive CPU and RSS for clients, workers and broker", r)
+	for _, tr := range []string{"tcp", "ipc"} {
+		t.Run(tr, func(t *testing.T) {
+			// The ipc socket files go into fresh directories under TMPDIR,
+			// which the run must remove.
+			tmp := t.TempDir()
+			t.Setenv("TMPDIR", tmp)
+			var r result
+			args := []string{"thr", "-pattern", "broker", "-transport", tr, "-size", "32", "-count", "301", "-clients", "3", "-workers", "2", "-window", "7"}
+			oneJSONLine(t, args, append(thrFields, brokerOnlyFields...), &r)
+			if r.Pattern != "broker" || r.Transport != tr || r.Size != 32 || r.Count != 301 || r.Clients != 3 || r.Workers != 2 || r.Window != 7 || !r.Acks {
+				t.Errorf("got %+v, want pattern broker, %s, size 32, count 301, 3 clients, 2 workers, window 7, acks", r, tr)
+			}
+			if !(r.Seconds > 0) || !(r.MsgsPerSec > 0) || !(r.MBPerSec > 0) || r.OneProcess {
+				t.Errorf("got %+v, want positive seconds and rates, not one process", r)
+			}
+			if !(r.SenderCPUSec > 0) || !(r.ReceiverCPUSec > 0) || !(r.BrokerCPUSec > 0) || r.SenderMaxRSSKB <= 0 || r.ReceiverMaxRSSKB <= 0 || r.BrokerMaxRSSKB <= 0 {
+				t.Errorf("got %+v, want positive CPU and RSS for clients, workers and broker", r)
+			}
+			if left, err := os.ReadDir(tmp); err != nil || len(left) != 0 {
+				t.Errorf("TMPDIR after the run: got %d entries, %v, want none", len(left), err)
+			}
+		})
 	}
 }
 

@@ -46,6 +46,7 @@ const (
 	modeThr    = "thr"    // PUSH/PULL throughput
 	modeLat    = "lat"    // REQ/REP round-trip latency
 	modePubsub = "pubsub" // PUB -> N SUB fan-out throughput
+	modeBroker = "broker" // DEALER clients -> ROUTER | proxy | DEALER -> REP workers
 )
 
 // Defaults that differ in -mode lat.
@@ -69,6 +70,22 @@ const (
 	psTopicLen = len(psTopic)
 )
 
+// Defaults and bounds of -mode broker: the defaults of wisp's bench
+// command, `thr -pattern broker`.
+const (
+	brokerDefaultSizes   = "16,256"
+	brokerDefaultClients = 4
+	brokerDefaultWorkers = 4
+	brokerDefaultWindow  = 100
+	// brokerMaxPeers bounds -clients and -workers, as wisp's bench command
+	// and libzmq/broker.c do: each is a thread or goroutine of one process.
+	brokerMaxPeers = 64
+	// brokerMaxWindow is the receive high-water mark of wisp's sockets
+	// (1000, its default) and libzmq's: a client reads its replies only
+	// between sends, so a larger window could stall a run.
+	brokerMaxWindow = 1000
+)
+
 // errUsage marks a bad command line; main exits 2 for it, like flag does.
 var errUsage = errors.New("usage")
 
@@ -87,6 +104,9 @@ type config struct {
 	subs    int   // subscriber processes per run
 	matches []int // percentages of published messages that match
 	nodrop  bool  // also run libzmq with ZMQ_XPUB_NODROP
+	// -mode broker only: client and worker sockets per run, and requests
+	// each client keeps in flight.
+	clients, workers, window int
 	// charts is a directory to draw the report into as SVG charts
 	// (-mode thr and lat); "" draws none.
 	charts string
@@ -109,15 +129,20 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		strings.Join(zmtpImpls, ", ")+" (over ZMTP, sender-receiver or client-server)")
 	timeout := fs.Duration("timeout", 120*time.Second, "limit for each run; processes still alive are killed")
 	mode := fs.String("mode", modeThr, "what to measure: thr (PUSH/PULL throughput), lat (REQ/REP round-trip latency; default sizes "+latDefaultSizes+", count "+strconv.Itoa(latDefaultCount)+
-		") or pubsub (PUB -> N SUB fan-out; default sizes "+pubsubDefaultSizes+", count "+strconv.Itoa(pubsubDefaultCount)+")")
+		"), pubsub (PUB -> N SUB fan-out; default sizes "+pubsubDefaultSizes+", count "+strconv.Itoa(pubsubDefaultCount)+
+		") or broker (DEALER clients -> ROUTER | proxy | DEALER -> REP workers; default sizes "+brokerDefaultSizes+")")
 	subs := fs.Int("subs", pubsubDefaultSubs, "-mode pubsub: subscriber processes per run")
 	match := fs.String("match", "100", "-mode pubsub: comma-separated percentages of published messages that match the subscribers' topic: 100, 50")
 	nodrop := fs.Bool("nodrop", false, "-mode pubsub: also run libzmq with ZMQ_XPUB_NODROP=1 (lossless, shown as "+implLibzmqNodrop+")")
 	charts := fs.String("charts", "", "-mode thr and lat: also draw the report as SVG bar charts, one per transport, into this directory")
+	clients := fs.Int("clients", brokerDefaultClients, "-mode broker: client sockets per run, all in one process")
+	workers := fs.Int("workers", brokerDefaultWorkers, "-mode broker: worker sockets per run, all in one process")
+	window := fs.Int("window", brokerDefaultWindow, "-mode broker: requests each client keeps in flight")
 	from := fs.String("from", "", "with -charts: draw the charts from this file of -json output (- for stdin) and measure nothing")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: compare [flags]\n\nRuns PUSH/PULL throughput for wisp, libzmq and zmq4, interleaved, and prints medians.\n"+
-			"With -mode lat it runs REQ/REP round-trip latency instead, with -mode pubsub PUB -> N SUB fan-out.\n\n")
+			"With -mode lat it runs REQ/REP round-trip latency instead, with -mode pubsub PUB -> N SUB fan-out,\n"+
+			"with -mode broker requests through a ROUTER | proxy | DEALER broker.\n\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -146,9 +171,9 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		return cfg, nil
 	}
 	var err error
-	modes, err := parseChoices(*mode, []string{modeThr, modeLat, modePubsub})
+	modes, err := parseChoices(*mode, []string{modeThr, modeLat, modePubsub, modeBroker})
 	if err != nil || len(modes) != 1 {
-		return config{}, fmt.Errorf("%w: -mode: got %q, want %s, %s or %s", errUsage, *mode, modeThr, modeLat, modePubsub)
+		return config{}, fmt.Errorf("%w: -mode: got %q, want %s, %s, %s or %s", errUsage, *mode, modeThr, modeLat, modePubsub, modeBroker)
 	}
 	cfg.mode = modes[0]
 	if cfg.mode == modeLat && !flagSet(fs, "sizes") {
@@ -156,6 +181,9 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	}
 	if cfg.mode == modePubsub && !flagSet(fs, "sizes") {
 		*sizes = pubsubDefaultSizes
+	}
+	if cfg.mode == modeBroker && !flagSet(fs, "sizes") {
+		*sizes = brokerDefaultSizes
 	}
 	if cfg.sizes, err = parseSizes(*sizes); err != nil {
 		return config{}, fmt.Errorf("%w: -sizes: %w", errUsage, err)
@@ -166,15 +194,16 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	if cfg.impls, err = parseChoices(*impls, roundOrder); err != nil {
 		return config{}, fmt.Errorf("%w: -impls: %w", errUsage, err)
 	}
-	if cfg.mode == modePubsub {
+	if cfg.mode == modePubsub || cfg.mode == modeBroker {
 		if cfg.charts != "" {
 			// A fan-out rate means little without its drops beside it,
-			// which a bar chart would leave out.
-			return config{}, fmt.Errorf("%w: -charts: got it with -mode %s, want -mode %s or %s: the fan-out report stays a table", errUsage, modePubsub, modeThr, modeLat)
+			// which a bar chart would leave out; the broker's report has
+			// three processes' CPU beside its rate.
+			return config{}, fmt.Errorf("%w: -charts: got it with -mode %s, want -mode %s or %s: that report stays a table", errUsage, cfg.mode, modeThr, modeLat)
 		}
 		for _, im := range cfg.impls {
 			if slices.Contains(zmtpImpls, im) {
-				return config{}, fmt.Errorf("%w: -impls: got %s with -mode %s, want it only with -mode %s or %s", errUsage, im, modePubsub, modeThr, modeLat)
+				return config{}, fmt.Errorf("%w: -impls: got %s with -mode %s, want it only with -mode %s or %s", errUsage, im, cfg.mode, modeThr, modeLat)
 			}
 		}
 	}
@@ -189,6 +218,24 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	}
 	if cfg.timeout <= 0 {
 		return config{}, fmt.Errorf("%w: -timeout: got %v, want more than 0", errUsage, cfg.timeout)
+	}
+	if cfg.mode != modeBroker {
+		for _, name := range []string{"clients", "workers", "window"} {
+			if flagSet(fs, name) {
+				return config{}, fmt.Errorf("%w: -%s: got it with -mode %s, want it only with -mode %s", errUsage, name, cfg.mode, modeBroker)
+			}
+		}
+	}
+	if cfg.mode == modeBroker {
+		cfg.clients, cfg.workers, cfg.window = *clients, *workers, *window
+		switch {
+		case cfg.clients < 1 || cfg.clients > brokerMaxPeers:
+			return config{}, fmt.Errorf("%w: -clients: got %d, want 1 to %d", errUsage, cfg.clients, brokerMaxPeers)
+		case cfg.workers < 1 || cfg.workers > brokerMaxPeers:
+			return config{}, fmt.Errorf("%w: -workers: got %d, want 1 to %d", errUsage, cfg.workers, brokerMaxPeers)
+		case cfg.window < 1 || cfg.window > brokerMaxWindow:
+			return config{}, fmt.Errorf("%w: -window: got %d, want 1 to %d (the receive high-water mark)", errUsage, cfg.window, brokerMaxWindow)
+		}
 	}
 	if cfg.mode != modePubsub {
 		for _, name := range []string{"subs", "match", "nodrop"} {
@@ -298,6 +345,19 @@ func defaultCount(size int) int64 {
 	}
 }
 
+// brokerCount is -mode broker's request count per size, the same as the
+// suite of wisp's bench command uses: a few seconds a run on 2 cores.
+func brokerCount(size int) int64 {
+	switch {
+	case size <= 256:
+		return 400_000
+	case size <= 4096:
+		return 100_000
+	default:
+		return 10_000
+	}
+}
+
 // countFor returns the count a run of size bytes uses: -count if given, else
 // the mode's default.
 func (c config) countFor(size int) int64 {
@@ -308,6 +368,8 @@ func (c config) countFor(size int) int64 {
 		return latDefaultCount
 	case c.mode == modePubsub:
 		return pubsubDefaultCount
+	case c.mode == modeBroker:
+		return brokerCount(size)
 	default:
 		return defaultCount(size)
 	}

@@ -171,7 +171,8 @@ func compileLibzmqPeer(ctx context.Context, e *env, name string, source []byte) 
 		return "", "", err
 	}
 	bin = filepath.Join(e.dir, name)
-	args := append([]string{"-O2", "-o", bin, srcPath}, strings.Fields(string(flags))...)
+	// -pthread for broker.c's threads; the others do not mind it.
+	args := append([]string{"-O2", "-pthread", "-o", bin, srcPath}, strings.Fields(string(flags))...)
 	if out, err := runBuild(ctx, "", nil, cc, args...); err != nil {
 		return "", "", fmt.Errorf("compiling %s.c with %s: %w\n%s", name, cc, err, out)
 	}

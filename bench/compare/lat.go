@@ -29,7 +29,8 @@ func latWarmup(count int64) int64 {
 }
 
 // latLine is the JSON line a REQ client prints. libzmq's lat and the zmq4
-// peer print no transport; wisp's bench command does.
+// peer print no transport and no CPU times (the runner reads them from
+// their rusage); wisp's bench command, which runs both sides itself, does.
 type latLine struct {
 	Pattern   string   `json:"pattern,omitempty"`
 	Transport string   `json:"transport,omitempty"`
@@ -39,6 +40,10 @@ type latLine struct {
 	RTTMeanUS *float64 `json:"rtt_mean_us"`
 	RTTP50US  *float64 `json:"rtt_p50_us"`
 	RTTP99US  *float64 `json:"rtt_p99_us"`
+	// ClientCPUSec and ServerCPUSec are wisp's only: user + system
+	// seconds of the client's and of the server's process.
+	ClientCPUSec *float64 `json:"client_cpu_sec,omitempty"`
+	ServerCPUSec *float64 `json:"server_cpu_sec,omitempty"`
 }
 
 // parseLatLine finds the last line of out that starts with '{' and decodes
@@ -89,15 +94,26 @@ func (ll latLine) check(transport string, size int, count int64) error {
 }
 
 // latSample is one measured latency run of one implementation, in
-// microseconds per round trip.
+// microseconds per round trip, and the CPU seconds (user + system) of the
+// client's and the server's process, NaN when unknown.
 type latSample struct {
 	count                int64
 	size                 int
 	meanUS, p50US, p99US float64
+	clientCPU, serverCPU float64
 }
 
+// sample takes the CPU times from the line, which only wisp's has; the
+// pair runners overwrite them with their processes' rusage.
 func (ll latLine) sample() latSample {
-	return latSample{count: *ll.Count, size: *ll.Size, meanUS: *ll.RTTMeanUS, p50US: *ll.RTTP50US, p99US: *ll.RTTP99US}
+	return latSample{count: *ll.Count, size: *ll.Size, meanUS: *ll.RTTMeanUS, p50US: *ll.RTTP50US, p99US: *ll.RTTP99US,
+		clientCPU: orNaN(ll.ClientCPUSec), serverCPU: orNaN(ll.ServerCPUSec)}
+}
+
+// cpuPerM returns cpu seconds per million round trips: the processes
+// made the warm-up round trips as well as the timed ones.
+func (s latSample) cpuPerM(cpu float64) float64 {
+	return cpu / float64(s.count+latWarmup(s.count)) * 1e6
 }
 
 // latPairRunner runs a REP server and a REQ client process that speak the
@@ -139,7 +155,9 @@ func (r *latPairRunner) lat(ctx context.Context, transport string, size int, cou
 	if err != nil {
 		return latSample{}, fmt.Errorf("%s req: %w", r.name, err)
 	}
-	return ll.sample(), nil
+	s := ll.sample()
+	s.serverCPU, s.clientCPU = res[0].cpuSec, res[1].cpuSec
+	return s, nil
 }
 
 // newZMQ4LatRunner runs zmq4 latency peers by re-executing this very binary.
@@ -227,6 +245,8 @@ func (r *wispRunner) lat(ctx context.Context, transport string, size int, count 
 type latStats struct {
 	rounds               int
 	meanUS, p50US, p99US float64
+	// CPU seconds per million round trips, client's and server's process.
+	clientCPUPM, serverCPUPM float64
 }
 
 func summarizeLat(samples []latSample) latStats {
@@ -242,6 +262,9 @@ func summarizeLat(samples []latSample) latStats {
 		meanUS: col(func(s latSample) float64 { return s.meanUS }),
 		p50US:  col(func(s latSample) float64 { return s.p50US }),
 		p99US:  col(func(s latSample) float64 { return s.p99US }),
+
+		clientCPUPM: col(func(s latSample) float64 { return s.cpuPerM(s.clientCPU) }),
+		serverCPUPM: col(func(s latSample) float64 { return s.cpuPerM(s.serverCPU) }),
 	}
 }
 
@@ -260,7 +283,7 @@ func (r latRow) stat(name string) latStats {
 		return s
 	}
 	nan := math.NaN()
-	return latStats{meanUS: nan, p50US: nan, p99US: nan}
+	return latStats{meanUS: nan, p50US: nan, p99US: nan, clientCPUPM: nan, serverCPUPM: nan}
 }
 
 // ratio is wisp's median mean round-trip time over other's: below 1 wisp is

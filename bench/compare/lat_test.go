@@ -74,9 +74,11 @@ func TestParseLatLine(t *testing.T) {
 	if err != nil {
 		t.Fatalf("got error %v, want nil", err)
 	}
-	want := latSample{count: 20000, size: 16, meanUS: 30.5, p50US: 29.25, p99US: 55}
-	if got := ll.sample(); got != want {
-		t.Errorf("sample: got %+v, want %+v", got, want)
+	// libzmq's line has no CPU times: the runner reads them from rusage.
+	got := ll.sample()
+	if got.count != 20000 || got.size != 16 || got.meanUS != 30.5 || got.p50US != 29.25 || got.p99US != 55 ||
+		!math.IsNaN(got.clientCPU) || !math.IsNaN(got.serverCPU) {
+		t.Errorf("sample: got %+v, want 20000 16 30.5/29.25/55 and NaN CPU", got)
 	}
 	if err := ll.check("ipc", 16, 20000); err != nil {
 		t.Errorf("check without a transport in the line: got %v, want nil", err)
@@ -93,10 +95,13 @@ func TestParseLatLine(t *testing.T) {
 	}
 
 	wisp := "chatter\n" + `{"pattern":"reqrep","transport":"tcp","size":4096,"count":100,` +
-		`"rtt_mean_us":12,"rtt_p50_us":11,"rtt_p99_us":20,"sender_cpu_sec":0.1}` + "\n\n"
+		`"rtt_mean_us":12,"rtt_p50_us":11,"rtt_p99_us":20,"sender_cpu_sec":0.1,"client_cpu_sec":0.25,"server_cpu_sec":0.5}` + "\n\n"
 	ll, err = parseLatLine([]byte(wisp))
 	if err != nil {
 		t.Fatalf("wisp line: got error %v, want nil", err)
+	}
+	if s := ll.sample(); s.clientCPU != 0.25 || s.serverCPU != 0.5 {
+		t.Errorf("wisp sample: got CPU %v/%v, want 0.25/0.5", s.clientCPU, s.serverCPU)
 	}
 	if err := ll.check("tcp", 4096, 100); err != nil {
 		t.Errorf("check(tcp, 4096, 100): got %v, want nil", err)
@@ -164,12 +169,14 @@ func TestLatWarmup(t *testing.T) {
 }
 
 func TestSummarizeLat(t *testing.T) {
+	// 20,000 timed and 1,000 untimed round trips: CPU per 1M is the
+	// seconds over 21,000, times 10^6.
 	s := summarizeLat([]latSample{
-		{meanUS: 30, p50US: 20, p99US: 90},
-		{meanUS: 10, p50US: 40, p99US: 70},
-		{meanUS: 20, p50US: 30, p99US: 80},
+		{count: 20_000, meanUS: 30, p50US: 20, p99US: 90, clientCPU: 0.42, serverCPU: 0.063},
+		{count: 20_000, meanUS: 10, p50US: 40, p99US: 70, clientCPU: 0.21, serverCPU: 0.021},
+		{count: 20_000, meanUS: 20, p50US: 30, p99US: 80, clientCPU: 0.63, serverCPU: math.NaN()},
 	})
-	if want := (latStats{rounds: 3, meanUS: 20, p50US: 30, p99US: 80}); s != want {
+	if want := (latStats{rounds: 3, meanUS: 20, p50US: 30, p99US: 80, clientCPUPM: 20, serverCPUPM: 2}); s != want {
 		t.Errorf("summarizeLat: got %+v, want %+v", s, want)
 	}
 	if e := summarizeLat(nil); e.rounds != 0 || !math.IsNaN(e.meanUS) || !math.IsNaN(e.p99US) {
@@ -191,14 +198,14 @@ func testLatRows() []latRow {
 	return []latRow{{
 		transport: "tcp", size: 16, count: 20_000, warmup: 1000,
 		impls: map[string]latStats{
-			implWisp:   {rounds: 3, meanUS: 30, p50US: 28.25, p99US: 61},
-			implLibzmq: {rounds: 3, meanUS: 40, p50US: 38, p99US: 70.55},
-			implZMQ4:   {rounds: 3, meanUS: 120, p50US: 110, p99US: 300},
+			implWisp:   {rounds: 3, meanUS: 30, p50US: 28.25, p99US: 61, clientCPUPM: 9.5, serverCPUPM: 8.25},
+			implLibzmq: {rounds: 3, meanUS: 40, p50US: 38, p99US: 70.55, clientCPUPM: 12, serverCPUPM: 11},
+			implZMQ4:   {rounds: 3, meanUS: 120, p50US: 110, p99US: 300, clientCPUPM: math.NaN(), serverCPUPM: math.NaN()},
 		},
 	}, {
 		transport: "ipc", size: 4096, count: 20_000, warmup: 1000,
 		impls: map[string]latStats{
-			implLibzmq: {rounds: 3, meanUS: 45, p50US: 44, p99US: 80},
+			implLibzmq: {rounds: 3, meanUS: 45, p50US: 44, p99US: 80, clientCPUPM: 13, serverCPUPM: 14.125},
 		},
 	}}
 }
@@ -209,12 +216,12 @@ func TestWriteLatTable(t *testing.T) {
 		t.Fatalf("writeLatTable: got error %v, want nil", err)
 	}
 	want := `machine: Test CPU, 2 cores, go1.26.0 linux/amd64, libzmq 4.3.4
-REQ/REP round-trip latency in µs, medians over 3 round(s) of each run's mean, p50 and p99; wisp/libzmq and wisp/zmq4 are ratios of the mean: lower is better, below 1.00x wisp is faster. Each run times count round trips after min(1000, count/10) untimed ones.
+REQ/REP round-trip latency in µs, medians over 3 round(s) of each run's mean, p50 and p99; wisp/libzmq and wisp/zmq4 are ratios of the mean: lower is better, below 1.00x wisp is faster. Each run times count round trips after min(1000, count/10) untimed ones. CPU = user+sys seconds per 1M round trips (timed and untimed) of the client's and the server's process over its whole life.
 
-| transport | size | count | wisp mean µs | libzmq mean µs | zmq4 mean µs | wisp/libzmq | wisp/zmq4 | wisp p50 µs | libzmq p50 µs | zmq4 p50 µs | wisp p99 µs | libzmq p99 µs | zmq4 p99 µs |
-| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |
-| tcp | 16 B | 20,000 | 30.0 | 40.0 | 120.0 | 0.75x | 0.25x | 28.2 | 38.0 | 110.0 | 61.0 | 70.5 | 300.0 |
-| ipc | 4 KiB | 20,000 | n/a | 45.0 | n/a | n/a | n/a | n/a | 44.0 | n/a | n/a | 80.0 | n/a |
+| transport | size | count | wisp mean µs | libzmq mean µs | zmq4 mean µs | wisp/libzmq | wisp/zmq4 | wisp p50 µs | libzmq p50 µs | zmq4 p50 µs | wisp p99 µs | libzmq p99 µs | zmq4 p99 µs | wisp CPU s/1M client/server | libzmq CPU s/1M client/server | zmq4 CPU s/1M client/server |
+| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |
+| tcp | 16 B | 20,000 | 30.0 | 40.0 | 120.0 | 0.75x | 0.25x | 28.2 | 38.0 | 110.0 | 61.0 | 70.5 | 300.0 | 9.50/8.25 | 12.00/11.00 | n/a |
+| ipc | 4 KiB | 20,000 | n/a | 45.0 | n/a | n/a | n/a | n/a | 44.0 | n/a | n/a | 80.0 | n/a | n/a | 13.00/14.12 | n/a |
 
 Notes:
 - zmq4 skipped: gone
@@ -241,8 +248,12 @@ func TestWriteLatJSON(t *testing.T) {
 	if v := first.WispPerLibzmqRTT; v == nil || *v != 0.75 {
 		t.Errorf("first row wisp_per_libzmq_rtt_mean: got %v, want 0.75", v)
 	}
-	if w := first.Results[implWisp]; w.OKRounds != 3 || w.RTTMeanUS == nil || *w.RTTMeanUS != 30 || *w.RTTP50US != 28.25 || *w.RTTP99US != 61 {
-		t.Errorf("first row wisp: got %+v, want 3 rounds 30/28.25/61", w)
+	if w := first.Results[implWisp]; w.OKRounds != 3 || w.RTTMeanUS == nil || *w.RTTMeanUS != 30 || *w.RTTP50US != 28.25 || *w.RTTP99US != 61 ||
+		w.ClientCPUPer1M == nil || *w.ClientCPUPer1M != 9.5 || w.ServerCPUPer1M == nil || *w.ServerCPUPer1M != 8.25 {
+		t.Errorf("first row wisp: got %+v, want 3 rounds 30/28.25/61, CPU 9.5/8.25", w)
+	}
+	if z := first.Results[implZMQ4]; z.ClientCPUPer1M != nil || z.ServerCPUPer1M != nil {
+		t.Errorf("first row zmq4 CPU: got %v/%v, want null/null", z.ClientCPUPer1M, z.ServerCPUPer1M)
 	}
 	second := got[1]
 	if second.WispPerLibzmqRTT != nil || second.Results[implWisp].RTTMeanUS != nil || second.Results[implZMQ4].OKRounds != 0 {
@@ -272,6 +283,10 @@ func checkLatSample(t *testing.T, s latSample, size int, count int64) {
 	}
 	if !(s.meanUS > 0) || !(s.p50US > 0) || !(s.p99US >= s.p50US) {
 		t.Errorf("got mean %v p50 %v p99 %v µs, want all above 0 and p99 >= p50", s.meanUS, s.p50US, s.p99US)
+	}
+	// Every process spends some CPU; NaN would mean it was not measured.
+	if !(s.clientCPU > 0) || !(s.serverCPU > 0) {
+		t.Errorf("got CPU client %v server %v s, want both above 0", s.clientCPU, s.serverCPU)
 	}
 }
 
@@ -338,7 +353,7 @@ if [ "$1" != lat ] || [ "$2" != -pattern ] || [ "$3" != reqrep ] || [ "$4" != -t
 	exit 2
 fi
 echo "starting peer"
-echo "{\"pattern\":\"reqrep\",\"transport\":\"$5\",\"size\":$7,\"count\":$9,\"rtt_mean_us\":31.5,\"rtt_p50_us\":30,\"rtt_p99_us\":64.25,\"rtt_max_us\":900}"
+echo "{\"pattern\":\"reqrep\",\"transport\":\"$5\",\"size\":$7,\"count\":$9,\"rtt_mean_us\":31.5,\"rtt_p50_us\":30,\"rtt_p99_us\":64.25,\"rtt_max_us\":900,\"client_cpu_sec\":0.42,\"server_cpu_sec\":0.21}"
 `
 	if err := os.WriteFile(path, []byte(script), 0o755); err != nil {
 		t.Fatal(err)
@@ -355,7 +370,7 @@ func TestWispLatStub(t *testing.T) {
 	if err != nil {
 		t.Fatalf("lat: got error %v, want nil", err)
 	}
-	if want := (latSample{count: 20000, size: 4096, meanUS: 31.5, p50US: 30, p99US: 64.25}); s != want {
+	if want := (latSample{count: 20000, size: 4096, meanUS: 31.5, p50US: 30, p99US: 64.25, clientCPU: 0.42, serverCPU: 0.21}); s != want {
 		t.Errorf("lat: got %+v, want %+v", s, want)
 	}
 }
@@ -389,6 +404,9 @@ func TestRunLatJSON(t *testing.T) {
 	z := r.Results[implZMQ4]
 	if r.Mode != "lat" || r.Transport != "ipc" || r.Size != 16 || r.Count != 20 || r.Rounds != 2 || z.OKRounds != 2 || z.RTTMeanUS == nil {
 		t.Errorf("got %+v, want lat ipc 16 20 with 2 good zmq4 rounds", r)
+	}
+	if z.ClientCPUPer1M == nil || !(*z.ClientCPUPer1M > 0) || z.ServerCPUPer1M == nil || !(*z.ServerCPUPer1M > 0) {
+		t.Errorf("zmq4 CPU per 1M round trips: got %v/%v, want both above 0", z.ClientCPUPer1M, z.ServerCPUPer1M)
 	}
 	if r.Machine.Libzmq != "not used" || r.WispPerZMQ4RTT != nil {
 		t.Errorf("got libzmq %q ratio %v, want \"not used\" and null", r.Machine.Libzmq, r.WispPerZMQ4RTT)

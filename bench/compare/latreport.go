@@ -17,7 +17,8 @@ func writeLatTable(w io.Writer, m machine, rows []latRow, rounds int, notes []st
 	fmt.Fprintf(&b, "%s\n", m)
 	fmt.Fprintf(&b, "REQ/REP round-trip latency in µs, medians over %d round(s) of each run's mean, p50 and p99; "+
 		"wisp/libzmq and wisp/zmq4 are ratios of the mean: lower is better, below 1.00x wisp is faster. "+
-		"Each run times count round trips after min(1000, count/10) untimed ones.\n", rounds)
+		"Each run times count round trips after min(1000, count/10) untimed ones. "+
+		"CPU = user+sys seconds per 1M round trips (timed and untimed) of the client's and the server's process over its whole life.\n", rounds)
 	if len(extras) > 0 {
 		b.WriteString("Over ZMTP (no acknowledgements, which ZMTP does not have): wisp-zmtp is a wisp REQ asking a wisp REP, " +
 			"wisp-libzmq a wisp REQ asking a libzmq REP, libzmq-wisp a libzmq REQ asking a wisp REP; " +
@@ -37,6 +38,9 @@ func writeLatTable(w io.Writer, m machine, rows []latRow, rounds int, notes []st
 	}
 	for _, im := range names {
 		head = append(head, im+" p99 µs")
+	}
+	for _, im := range names {
+		head = append(head, im+" CPU s/1M client/server")
 	}
 	writeMDRow(&b, head)
 	seps := make([]string, len(head))
@@ -61,6 +65,10 @@ func writeLatTable(w io.Writer, m machine, rows []latRow, rounds int, notes []st
 		for _, im := range names {
 			cells = append(cells, fmtFloat(r.stat(im).p99US, 1))
 		}
+		for _, im := range names {
+			s := r.stat(im)
+			cells = append(cells, fmtPair(s.clientCPUPM, s.serverCPUPM, 2))
+		}
 		writeMDRow(&b, cells)
 	}
 	if len(notes) > 0 {
@@ -79,6 +87,10 @@ type latJSONStats struct {
 	RTTMeanUS *float64 `json:"rtt_mean_us"`
 	RTTP50US  *float64 `json:"rtt_p50_us"`
 	RTTP99US  *float64 `json:"rtt_p99_us"`
+	// CPU seconds per million round trips (timed and untimed) of the
+	// client's and the server's process.
+	ClientCPUPer1M *float64 `json:"client_cpu_sec_per_1m"`
+	ServerCPUPer1M *float64 `json:"server_cpu_sec_per_1m"`
 }
 
 // latJSONRow is one row of -mode lat -json output. The ratios compare mean
@@ -122,6 +134,7 @@ func writeLatJSON(w io.Writer, m machine, rows []latRow, rounds int) error {
 			s := r.stat(im)
 			jr.Results[im] = latJSONStats{
 				OKRounds: s.rounds, RTTMeanUS: known(s.meanUS), RTTP50US: known(s.p50US), RTTP99US: known(s.p99US),
+				ClientCPUPer1M: known(s.clientCPUPM), ServerCPUPer1M: known(s.serverCPUPM),
 			}
 		}
 		if err := enc.Encode(jr); err != nil {

@@ -1,10 +1,12 @@
 // Command compare measures wisp side by side with libzmq (native C, through a
 // small peer program compiled against it) and github.com/go-zeromq/zmq4 on
 // the same PUSH/PULL throughput workload, with -mode lat on REQ/REP
-// round-trip latency, or with -mode pubsub on PUB -> N SUB fan-out
-// throughput. Runs of the three are interleaved within each round,
-// every peer runs in its own process, and the report shows medians over
-// rounds and wisp's ratios to the other two.
+// round-trip latency, with -mode pubsub on PUB -> N SUB fan-out
+// throughput, or with -mode broker on requests through a ROUTER | proxy |
+// DEALER broker (wisp and libzmq only). Runs are interleaved within each
+// round, every peer runs in its own process, and the report shows medians
+// over rounds, wisp's ratios to the others and every process's CPU per
+// message.
 //
 // In -mode thr and lat, -impls can add three pairs over ZeroMQ's ZMTP:
 // wisp-zmtp (wisp on both sides), wisp-libzmq (wisp sends or asks, libzmq
@@ -17,6 +19,7 @@
 //	cd bench/compare && go run . -sizes 16,4096 -transports tcp -rounds 3
 //	cd bench/compare && go run . -mode lat -rounds 5
 //	cd bench/compare && go run . -mode pubsub -match 100,50 -nodrop
+//	cd bench/compare && go run . -mode broker -transports tcp -rounds 3
 //	cd bench/compare && go run . -transports tcp -sizes 16,4096 -impls libzmq,wisp-zmtp,wisp-libzmq,libzmq-wisp,wisp
 //
 // -charts DIR also draws the thr or lat report as SVG bar charts (with
@@ -79,11 +82,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stderr, "%s skipped, reason in the notes at the end\n", name)
 		notes = append(notes, fmt.Sprintf("%s skipped: %v", name, err))
 	}
-	runners := map[string]runner{}       // -mode thr
-	latRunners := map[string]latRunner{} // -mode lat
-	psRunners := map[string]psRunner{}   // -mode pubsub
+	runners := map[string]runner{}         // -mode thr
+	latRunners := map[string]latRunner{}   // -mode lat
+	psRunners := map[string]psRunner{}     // -mode pubsub
+	brRunners := map[string]brokerRunner{} // -mode broker
 	lat := cfg.mode == modeLat
 	pubsub := cfg.mode == modePubsub
+	broker := cfg.mode == modeBroker
 	add := func(name string, r runner, lr latRunner) {
 		if lat {
 			latRunners[name] = lr
@@ -150,6 +155,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			if err == nil && pubsub {
 				err = w.probePubsub(ctx, cfg.transports[0])
 			}
+			if err == nil && broker {
+				// Every transport: a bench command from before ipc
+				// brokers runs tcp only.
+				for _, tr := range cfg.transports {
+					if err = w.probeBroker(ctx, tr); err != nil {
+						break
+					}
+				}
+			}
 			if err != nil {
 				skip(name, err)
 				continue
@@ -158,8 +172,23 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 				psRunners[name] = w
 				continue
 			}
+			if broker {
+				brRunners[name] = w
+				continue
+			}
 			add(name, w, w)
 		case implLibzmq:
+			if broker {
+				r, v, err := newLibzmqBrokerRunner(ctx, e)
+				if err != nil {
+					skip(name, err)
+					libzmqVersion = "not available"
+					continue
+				}
+				brRunners[name] = r
+				libzmqVersion = v
+				continue
+			}
 			if pubsub {
 				lossy, nodrop, v, err := newLibzmqPubsubRunners(ctx, e)
 				if err != nil {
@@ -180,6 +209,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			}
 			add(name, libzmqThr, libzmqLat)
 		case implZMQ4:
+			if broker {
+				fmt.Fprintf(stderr, "%s skipped, reason in the notes at the end\n", name)
+				notes = append(notes, brokerNoZMQ4)
+				continue
+			}
 			if pubsub {
 				r, err := newZMQ4PubsubRunner(e)
 				if err != nil {
@@ -234,7 +268,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			add(name, r, lr)
 		}
 	}
-	if len(runners)+len(latRunners)+len(psRunners) == 0 {
+	if len(runners)+len(latRunners)+len(psRunners)+len(brRunners) == 0 {
 		for _, n := range notes {
 			fmt.Fprintln(stderr, "note:", n)
 		}
@@ -246,6 +280,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	if pubsub {
 		return runPubsub(ctx, cfg, psRunners, m, notes, stdout, stderr)
+	}
+	if broker {
+		return runBrokerMode(ctx, cfg, brRunners, m, notes, stdout, stderr)
 	}
 
 	var rows []row

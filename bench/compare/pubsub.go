@@ -68,12 +68,35 @@ type psRunner interface {
 	pubsub(ctx context.Context, p psRun) (psSample, error)
 }
 
-// psSample is one measured pubsub run of one implementation.
+// psSample is one measured pubsub run of one implementation. CPU times
+// are user + system seconds of each process, NaN when unknown.
 type psSample struct {
+	count         int64     // published, matching or not
 	expected      int64     // per subscriber
 	pubMsgsPerSec float64   // published messages per second
 	subMsgsPerSec []float64 // per subscriber, first to last data message
 	received      []int64   // per subscriber
+	pubCPU        float64
+	subCPU        []float64 // per subscriber
+}
+
+// pubCPUPerM is the publisher's CPU seconds per million messages
+// published.
+func (s psSample) pubCPUPerM() float64 { return s.pubCPU / float64(s.count) * 1e6 }
+
+// subCPUPerM is the median over the subscribers of each one's CPU seconds
+// per million messages it received: a subscriber spends its CPU on what
+// reaches it, which the publisher's drops make fewer than were published.
+// A subscriber that received nothing has none.
+func (s psSample) subCPUPerM() float64 {
+	xs := make([]float64, len(s.subCPU))
+	for i, cpu := range s.subCPU {
+		xs[i] = math.NaN()
+		if i < len(s.received) && s.received[i] > 0 {
+			xs[i] = cpu / float64(s.received[i]) * 1e6
+		}
+	}
+	return median(xs)
 }
 
 // subMedian is the median over the subscribers of their own rates.
@@ -242,7 +265,7 @@ func (r *psProcRunner) pubsub(ctx context.Context, p psRun) (psSample, error) {
 	if err != nil {
 		return psSample{}, fmt.Errorf("%s pub: %w", r.name, err)
 	}
-	s := psSample{expected: p.expected(), pubMsgsPerSec: *pl.MsgsPerSec}
+	s := psSample{count: p.count, expected: p.expected(), pubMsgsPerSec: *pl.MsgsPerSec, pubCPU: res[0].cpuSec}
 	for i := range p.subs {
 		sl, err := parseSubLine(res[1+i].stdout, p, i)
 		if err != nil {
@@ -250,6 +273,7 @@ func (r *psProcRunner) pubsub(ctx context.Context, p psRun) (psSample, error) {
 		}
 		s.subMsgsPerSec = append(s.subMsgsPerSec, *sl.MsgsPerSec)
 		s.received = append(s.received, *sl.Received)
+		s.subCPU = append(s.subCPU, res[1+i].cpuSec)
 	}
 	return s, nil
 }
@@ -281,7 +305,8 @@ func newLibzmqPubsubRunners(ctx context.Context, e *env) (lossy, nodrop psRunner
 }
 
 // wispPSLine is the JSON line `thr -pattern pubsub` of wisp's bench command
-// prints (other thr fields are ignored here).
+// prints (other thr fields are ignored here). The CPU times are optional:
+// a missing one is NaN.
 type wispPSLine struct {
 	Pattern       string   `json:"pattern"`
 	Transport     string   `json:"transport"`
@@ -291,10 +316,13 @@ type wispPSLine struct {
 	Match         *int     `json:"match"`
 	Matched       *int64   `json:"matched"` // optional: checked when present
 	PubMsgsPerSec *float64 `json:"pub_msgs_per_sec"`
-	Subscribers   []struct {
+	// SenderCPUSec is the publisher's, the thr process's.
+	SenderCPUSec *float64 `json:"sender_cpu_sec"`
+	Subscribers  []struct {
 		Received   *int64   `json:"received"`
 		MsgsPerSec *float64 `json:"msgs_per_sec"`
 		Drops      *int64   `json:"drops"`
+		CPUSec     *float64 `json:"cpu_sec"`
 	} `json:"subscribers"`
 }
 
@@ -324,7 +352,7 @@ func parseWispPSLine(out []byte, p psRun) (psSample, error) {
 	case len(wl.Subscribers) != p.subs:
 		return psSample{}, fmt.Errorf("result line %q: got %d subscribers, want %d", line, len(wl.Subscribers), p.subs)
 	}
-	s := psSample{expected: p.expected(), pubMsgsPerSec: *wl.PubMsgsPerSec}
+	s := psSample{count: p.count, expected: p.expected(), pubMsgsPerSec: *wl.PubMsgsPerSec, pubCPU: orNaN(wl.SenderCPUSec)}
 	for i, sub := range wl.Subscribers {
 		switch {
 		case sub.Received == nil || *sub.Received < 0 || *sub.Received > p.expected():
@@ -334,6 +362,7 @@ func parseWispPSLine(out []byte, p psRun) (psSample, error) {
 		}
 		s.subMsgsPerSec = append(s.subMsgsPerSec, *sub.MsgsPerSec)
 		s.received = append(s.received, *sub.Received)
+		s.subCPU = append(s.subCPU, orNaN(sub.CPUSec))
 	}
 	return s, nil
 }
@@ -378,6 +407,8 @@ type psStats struct {
 	pubMsgsPerSec float64
 	drops         float64 // matching messages lost, all subscribers together
 	dropPct       float64
+	pubCPUPM      float64 // CPU seconds per million messages published
+	subCPUPM      float64 // CPU seconds per million messages received, median subscriber
 }
 
 func summarizePS(samples []psSample) psStats {
@@ -395,6 +426,8 @@ func summarizePS(samples []psSample) psStats {
 		pubMsgsPerSec: col(func(s psSample) float64 { return s.pubMsgsPerSec }),
 		drops:         col(func(s psSample) float64 { return float64(s.drops()) }),
 		dropPct:       col(psSample.dropPct),
+		pubCPUPM:      col(psSample.pubCPUPerM),
+		subCPUPM:      col(psSample.subCPUPerM),
 	}
 }
 
@@ -410,7 +443,7 @@ func (r psRow) stat(name string) psStats {
 		return s
 	}
 	nan := math.NaN()
-	return psStats{subMedian: nan, subMin: nan, pubMsgsPerSec: nan, drops: nan, dropPct: nan}
+	return psStats{subMedian: nan, subMin: nan, pubMsgsPerSec: nan, drops: nan, dropPct: nan, pubCPUPM: nan, subCPUPM: nan}
 }
 
 // ratio is wisp's median subscriber rate over other's: above 1 wisp's

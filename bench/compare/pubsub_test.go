@@ -159,8 +159,9 @@ func TestParsePubSubLinesErrors(t *testing.T) {
 const wispPSOut = `{"pattern":"pubsub","transport":"tcp","size":16,"count":1000,"acks":false,"hwm":1000,"seconds":0.001,` +
 	`"msgs_per_sec":1000000,"mb_per_sec":16,"subs":2,"match":50,"matched":500,"pub_msgs_per_sec":1000000,` +
 	`"pub_msgs_written":900,"pub_drops":100,"sub_msgs_per_sec_median":1,"sub_msgs_per_sec_min":1,` +
-	`"subscribers":[{"session":"a","received":500,"seconds":0.002,"msgs_per_sec":250000,"drops":0},` +
-	`{"session":"b","received":400,"seconds":0.002,"msgs_per_sec":200000,"drops":100}]}`
+	`"sender_cpu_sec":0.05,` +
+	`"subscribers":[{"session":"a","received":500,"seconds":0.002,"msgs_per_sec":250000,"drops":0,"cpu_sec":0.01},` +
+	`{"session":"b","received":400,"seconds":0.002,"msgs_per_sec":200000,"drops":100,"cpu_sec":0.02}]}`
 
 func TestParseWispPSLine(t *testing.T) {
 	s, err := parseWispPSLine([]byte("starting\n"+wispPSOut+"\n"), testPSRun)
@@ -169,6 +170,15 @@ func TestParseWispPSLine(t *testing.T) {
 	}
 	if s.expected != 500 || s.pubMsgsPerSec != 1e6 || !slices.Equal(s.subMsgsPerSec, []float64{250000, 200000}) || !slices.Equal(s.received, []int64{500, 400}) {
 		t.Errorf("got %+v, want expected 500, pub 1e6, rates [250000 200000], received [500 400]", s)
+	}
+	// 0.05 s for 1000 published; 0.01 s for 500 and 0.02 s for 400 received.
+	if s.count != 1000 || s.pubCPU != 0.05 || !slices.Equal(s.subCPU, []float64{0.01, 0.02}) || s.pubCPUPerM() != 50 || s.subCPUPerM() != 35 {
+		t.Errorf("got count %d CPU %v/%v per 1M %v/%v, want 1000, 0.05/[0.01 0.02], 50/35", s.count, s.pubCPU, s.subCPU, s.pubCPUPerM(), s.subCPUPerM())
+	}
+	// The CPU fields are optional.
+	noCPU := strings.NewReplacer(`"sender_cpu_sec":0.05,`, "", `,"cpu_sec":0.01`, "", `,"cpu_sec":0.02`, "").Replace(wispPSOut)
+	if s, err := parseWispPSLine([]byte(noCPU), testPSRun); err != nil || !math.IsNaN(s.pubCPUPerM()) || !math.IsNaN(s.subCPUPerM()) {
+		t.Errorf("parseWispPSLine without CPU: got %v, CPU per 1M %v/%v, want nil and NaN", err, s.pubCPUPerM(), s.subCPUPerM())
 	}
 	for _, bad := range []struct{ from, to string }{
 		{`"pattern":"pubsub"`, `"pattern":"pushpull"`},
@@ -194,7 +204,8 @@ func TestParseWispPSLine(t *testing.T) {
 }
 
 func TestPSSample(t *testing.T) {
-	s := psSample{expected: 100, pubMsgsPerSec: 5, subMsgsPerSec: []float64{30, 10, 20, 40}, received: []int64{100, 90, 80, 100}}
+	s := psSample{count: 200, expected: 100, pubMsgsPerSec: 5, subMsgsPerSec: []float64{30, 10, 20, 40}, received: []int64{100, 90, 80, 100},
+		pubCPU: 0.001, subCPU: []float64{0.0001, 0.00009, 0.0004, 0}}
 	if got := s.subMedian(); got != 25 {
 		t.Errorf("subMedian: got %v, want 25", got)
 	}
@@ -207,19 +218,31 @@ func TestPSSample(t *testing.T) {
 	if got := s.dropPct(); got != 7.5 {
 		t.Errorf("dropPct: got %v, want 7.5", got)
 	}
+	if got := s.pubCPUPerM(); math.Abs(got-5) > 1e-9 {
+		t.Errorf("pubCPUPerM: got %v, want 5", got)
+	}
+	// Per subscriber 1, 1, 5 and 0 s per 1M received: the median is 1.
+	if got := s.subCPUPerM(); math.Abs(got-1) > 1e-9 {
+		t.Errorf("subCPUPerM: got %v, want 1", got)
+	}
+	// A subscriber that received nothing has no CPU per message.
+	none := psSample{count: 10, received: []int64{0, 0}, subCPU: []float64{0.1, 0.1}}
+	if got := none.subCPUPerM(); !math.IsNaN(got) {
+		t.Errorf("subCPUPerM with nothing received: got %v, want NaN", got)
+	}
 	var empty psSample
-	if !math.IsNaN(empty.subMin()) || !math.IsNaN(empty.subMedian()) || !math.IsNaN(empty.dropPct()) {
+	if !math.IsNaN(empty.subMin()) || !math.IsNaN(empty.subMedian()) || !math.IsNaN(empty.dropPct()) || !math.IsNaN(empty.subCPUPerM()) {
 		t.Errorf("empty sample: got min %v median %v drop %v, want NaN", empty.subMin(), empty.subMedian(), empty.dropPct())
 	}
 }
 
 func TestSummarizePS(t *testing.T) {
 	got := summarizePS([]psSample{
-		{expected: 10, pubMsgsPerSec: 300, subMsgsPerSec: []float64{30, 10}, received: []int64{10, 10}},
-		{expected: 10, pubMsgsPerSec: 100, subMsgsPerSec: []float64{50, 40}, received: []int64{5, 5}},
-		{expected: 10, pubMsgsPerSec: 200, subMsgsPerSec: []float64{20, 20}, received: []int64{9, 10}},
+		{count: 10, expected: 10, pubMsgsPerSec: 300, subMsgsPerSec: []float64{30, 10}, received: []int64{10, 10}, pubCPU: 1, subCPU: []float64{1, 1}},
+		{count: 10, expected: 10, pubMsgsPerSec: 100, subMsgsPerSec: []float64{50, 40}, received: []int64{5, 5}, pubCPU: 3, subCPU: []float64{1, 1}},
+		{count: 10, expected: 10, pubMsgsPerSec: 200, subMsgsPerSec: []float64{20, 20}, received: []int64{9, 10}, pubCPU: 2, subCPU: []float64{math.NaN(), 0.5}},
 	})
-	want := psStats{rounds: 3, subMedian: 20, subMin: 20, pubMsgsPerSec: 200, drops: 1, dropPct: 5}
+	want := psStats{rounds: 3, subMedian: 20, subMin: 20, pubMsgsPerSec: 200, drops: 1, dropPct: 5, pubCPUPM: 200_000, subCPUPM: 100_000}
 	if got != want {
 		t.Errorf("summarizePS: got %+v, want %+v", got, want)
 	}
@@ -242,15 +265,15 @@ func testPSRows() []psRow {
 	return []psRow{{
 		psRun: psRun{transport: "tcp", size: 16, count: 200_000, subs: 4, match: 100},
 		impls: map[string]psStats{
-			implWisp:         {rounds: 3, subMedian: 900_000, subMin: 800_000, pubMsgsPerSec: 2_000_000, drops: 40_000, dropPct: 5},
-			implLibzmq:       {rounds: 3, subMedian: 600_000, subMin: 500_000, pubMsgsPerSec: 7_000_000, drops: 760_000, dropPct: 95},
-			implLibzmqNodrop: {rounds: 3, subMedian: 300_000, subMin: 250_000, pubMsgsPerSec: 300_000, drops: 0, dropPct: 0},
-			implZMQ4:         {rounds: 2, subMedian: 10_000, subMin: 9_500.4, pubMsgsPerSec: 150_000, drops: 0, dropPct: 0},
+			implWisp:         {rounds: 3, subMedian: 900_000, subMin: 800_000, pubMsgsPerSec: 2_000_000, drops: 40_000, dropPct: 5, pubCPUPM: 1.25, subCPUPM: 0.5},
+			implLibzmq:       {rounds: 3, subMedian: 600_000, subMin: 500_000, pubMsgsPerSec: 7_000_000, drops: 760_000, dropPct: 95, pubCPUPM: 0.25, subCPUPM: 2},
+			implLibzmqNodrop: {rounds: 3, subMedian: 300_000, subMin: 250_000, pubMsgsPerSec: 300_000, drops: 0, dropPct: 0, pubCPUPM: 2, subCPUPM: 0.75},
+			implZMQ4:         {rounds: 2, subMedian: 10_000, subMin: 9_500.4, pubMsgsPerSec: 150_000, drops: 0, dropPct: 0, pubCPUPM: 30, subCPUPM: math.NaN()},
 		},
 	}, {
 		psRun: psRun{transport: "ipc", size: 256, count: 200_001, subs: 4, match: 50},
 		impls: map[string]psStats{
-			implLibzmq: {rounds: 1, subMedian: 100, subMin: 90, pubMsgsPerSec: 1000, drops: 12, dropPct: 12.345},
+			implLibzmq: {rounds: 1, subMedian: 100, subMin: 90, pubMsgsPerSec: 1000, drops: 12, dropPct: 12.345, pubCPUPM: 3, subCPUPM: 4},
 		},
 	}}
 }
@@ -261,12 +284,12 @@ func TestWritePSTable(t *testing.T) {
 		t.Fatalf("writePSTable: got error %v, want nil", err)
 	}
 	want := `machine: Test CPU, 2 cores, go1.26.0 linux/amd64, libzmq 4.3.4
-PUB -> SUB fan-out throughput, medians over 3 round(s). sub msg/s: messages one subscriber received per second, from its first data message to its last; median over the subscribers, and min = the slowest subscriber. wisp/X: ratio of the median sub msg/s, higher is better: above 1.00x wisp's subscribers receive faster. drops: matching messages that reached no subscriber, in % of what all subscribers should have received. pub msg/s: messages published (matching or not) per second, from the first send to the last. match: % of the published messages that match the subscribers' topic. Read a rate next to its drops: a subscriber that lost most messages got the rest in bursts, and its rate is how fast it read them.
+PUB -> SUB fan-out throughput, medians over 3 round(s). sub msg/s: messages one subscriber received per second, from its first data message to its last; median over the subscribers, and min = the slowest subscriber. wisp/X: ratio of the median sub msg/s, higher is better: above 1.00x wisp's subscribers receive faster. drops: matching messages that reached no subscriber, in % of what all subscribers should have received. pub msg/s: messages published (matching or not) per second, from the first send to the last. match: % of the published messages that match the subscribers' topic. Read a rate next to its drops: a subscriber that lost most messages got the rest in bursts, and its rate is how fast it read them. CPU = user+sys seconds of each process over its whole life: the publisher's per 1M messages published / a subscriber's per 1M messages it received, median over the subscribers.
 
-| transport | size | match | count | subs | wisp sub msg/s | libzmq sub msg/s | libzmq-nodrop sub msg/s | zmq4 sub msg/s | wisp/libzmq | wisp/libzmq-nodrop | wisp/zmq4 | wisp min sub msg/s | libzmq min sub msg/s | libzmq-nodrop min sub msg/s | zmq4 min sub msg/s | wisp drops | libzmq drops | libzmq-nodrop drops | zmq4 drops | wisp pub msg/s | libzmq pub msg/s | libzmq-nodrop pub msg/s | zmq4 pub msg/s |
-| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |
-| tcp | 16 B | 100% | 200,000 | 4 | 900,000 | 600,000 | 300,000 | 10,000 | 1.50x | 3.00x | 90.00x | 800,000 | 500,000 | 250,000 | 9,500 | 5.0% | 95.0% | 0.0% | 0.0% | 2,000,000 | 7,000,000 | 300,000 | 150,000 |
-| ipc | 256 B | 50% | 200,001 | 4 | n/a | 100 | n/a | n/a | n/a | n/a | n/a | n/a | 90 | n/a | n/a | n/a | 12.3% | n/a | n/a | n/a | 1,000 | n/a | n/a |
+| transport | size | match | count | subs | wisp sub msg/s | libzmq sub msg/s | libzmq-nodrop sub msg/s | zmq4 sub msg/s | wisp/libzmq | wisp/libzmq-nodrop | wisp/zmq4 | wisp min sub msg/s | libzmq min sub msg/s | libzmq-nodrop min sub msg/s | zmq4 min sub msg/s | wisp drops | libzmq drops | libzmq-nodrop drops | zmq4 drops | wisp pub msg/s | libzmq pub msg/s | libzmq-nodrop pub msg/s | zmq4 pub msg/s | wisp CPU s/1M pub/sub | libzmq CPU s/1M pub/sub | libzmq-nodrop CPU s/1M pub/sub | zmq4 CPU s/1M pub/sub |
+| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |
+| tcp | 16 B | 100% | 200,000 | 4 | 900,000 | 600,000 | 300,000 | 10,000 | 1.50x | 3.00x | 90.00x | 800,000 | 500,000 | 250,000 | 9,500 | 5.0% | 95.0% | 0.0% | 0.0% | 2,000,000 | 7,000,000 | 300,000 | 150,000 | 1.25/0.50 | 0.25/2.00 | 2.00/0.75 | 30.00/n/a |
+| ipc | 256 B | 50% | 200,001 | 4 | n/a | 100 | n/a | n/a | n/a | n/a | n/a | n/a | 90 | n/a | n/a | n/a | 12.3% | n/a | n/a | n/a | 1,000 | n/a | n/a | n/a | 3.00/4.00 | n/a | n/a |
 
 Notes:
 - wisp skipped: no pubsub
@@ -323,6 +346,12 @@ func TestWritePSJSON(t *testing.T) {
 	if w.OKRounds != 3 || *w.SubMsgsPerSecMedian != 900_000 || *w.SubMsgsPerSecMin != 800_000 || *w.PubMsgsPerSec != 2e6 || *w.Drops != 40_000 || *w.DropPct != 5 {
 		t.Errorf("wisp results: got %+v, want 3 rounds 900000/800000/2e6, 40000 drops, 5%%", w)
 	}
+	if w.PubCPUPer1M == nil || *w.PubCPUPer1M != 1.25 || w.SubCPUPer1MMedian == nil || *w.SubCPUPer1MMedian != 0.5 {
+		t.Errorf("wisp CPU per 1M: got %v/%v, want 1.25/0.5", w.PubCPUPer1M, w.SubCPUPer1MMedian)
+	}
+	if z := first.Results[implZMQ4]; z.PubCPUPer1M == nil || z.SubCPUPer1MMedian != nil {
+		t.Errorf("zmq4 CPU per 1M: got %v/%v, want 30/null", z.PubCPUPer1M, z.SubCPUPer1MMedian)
+	}
 	second := rows[1]
 	if second.ExpectedPerSub != 100_001 || second.WispPerLibzmq != nil || second.WispPerZMQ4 != nil || second.Results[implWisp].SubMsgsPerSecMedian != nil {
 		t.Errorf("second row: got %+v, want 100001 expected and nulls for wisp", second)
@@ -333,6 +362,15 @@ func checkPSSample(t *testing.T, s psSample, p psRun, lossless bool) {
 	t.Helper()
 	if s.expected != p.expected() || len(s.received) != p.subs || len(s.subMsgsPerSec) != p.subs || !(s.pubMsgsPerSec > 0) {
 		t.Fatalf("got %+v, want %d expected, %d subscribers and a publisher rate", s, p.expected(), p.subs)
+	}
+	// Every process spends some CPU; NaN would mean it was not measured.
+	if s.count != p.count || !(s.pubCPU > 0) || len(s.subCPU) != p.subs || !(s.pubCPUPerM() > 0) {
+		t.Errorf("got count %d publisher CPU %v subscribers' %v, want %d and CPU above 0 for %d subscribers", s.count, s.pubCPU, s.subCPU, p.count, p.subs)
+	}
+	for i, cpu := range s.subCPU {
+		if !(cpu > 0) {
+			t.Errorf("subscriber %d: got CPU %v s, want above 0", i, cpu)
+		}
 	}
 	for i, r := range s.received {
 		if lossless && r != p.expected() {
@@ -491,5 +529,21 @@ func TestRunPubsubJSON(t *testing.T) {
 		if r.Machine.Libzmq != "not used" || r.WispPerZMQ4 != nil || len(r.Results) != 3 {
 			t.Errorf("row %d: got libzmq %q ratio %v results %v, want \"not used\", null, 3 results", i, r.Machine.Libzmq, r.WispPerZMQ4, r.Results)
 		}
+	}
+}
+
+// wisp's fan-out through its bench command built from this repository: the
+// publisher's and every subscriber's CPU come through its JSON line.
+func TestWispPubsub(t *testing.T) {
+	w := buildWispBench(t, newTestEnv(t))
+	for _, p := range []psRun{
+		{transport: "tcp", size: 16, count: 3000, subs: 2, match: 100},
+		{transport: "ipc", size: 64, count: 3001, subs: 2, match: 50},
+	} {
+		s, err := w.pubsub(context.Background(), p)
+		if err != nil {
+			t.Fatalf("%+v: got error %v, want nil", p, err)
+		}
+		checkPSSample(t, s, p, false)
 	}
 }

@@ -20,7 +20,9 @@ func writePSTable(w io.Writer, m machine, rows []psRow, rounds int, names []stri
 		"drops: matching messages that reached no subscriber, in %% of what all subscribers should have received. "+
 		"pub msg/s: messages published (matching or not) per second, from the first send to the last. "+
 		"match: %% of the published messages that match the subscribers' topic. "+
-		"Read a rate next to its drops: a subscriber that lost most messages got the rest in bursts, and its rate is how fast it read them.\n\n", rounds)
+		"Read a rate next to its drops: a subscriber that lost most messages got the rest in bursts, and its rate is how fast it read them. "+
+		"CPU = user+sys seconds of each process over its whole life: the publisher's per 1M messages published / "+
+		"a subscriber's per 1M messages it received, median over the subscribers.\n\n", rounds)
 	var others []string
 	for _, im := range names {
 		if im != implWisp {
@@ -42,6 +44,9 @@ func writePSTable(w io.Writer, m machine, rows []psRow, rounds int, names []stri
 	}
 	for _, im := range names {
 		head = append(head, im+" pub msg/s")
+	}
+	for _, im := range names {
+		head = append(head, im+" CPU s/1M pub/sub")
 	}
 	writeMDRow(&b, head)
 	seps := make([]string, len(head))
@@ -67,6 +72,10 @@ func writePSTable(w io.Writer, m machine, rows []psRow, rounds int, names []stri
 		}
 		for _, im := range names {
 			cells = append(cells, fmtInt(r.stat(im).pubMsgsPerSec))
+		}
+		for _, im := range names {
+			s := r.stat(im)
+			cells = append(cells, fmtPair(s.pubCPUPM, s.subCPUPM, 2))
 		}
 		writeMDRow(&b, cells)
 	}
@@ -96,6 +105,11 @@ type psJSONStats struct {
 	PubMsgsPerSec       *float64 `json:"pub_msgs_per_sec"`
 	Drops               *float64 `json:"drops"`
 	DropPct             *float64 `json:"drop_pct"`
+	// PubCPUPer1M is the publisher's CPU seconds per million messages
+	// published; SubCPUPer1MMedian the median over the subscribers of each
+	// one's per million messages it received.
+	PubCPUPer1M       *float64 `json:"pub_cpu_sec_per_1m"`
+	SubCPUPer1MMedian *float64 `json:"sub_cpu_sec_per_1m_median"`
 }
 
 // psJSONRow is one row of -mode pubsub -json output. The ratios compare
@@ -135,6 +149,7 @@ func writePSJSON(w io.Writer, m machine, rows []psRow, rounds int, names []strin
 			jr.Results[im] = psJSONStats{
 				OKRounds: s.rounds, SubMsgsPerSecMedian: known(s.subMedian), SubMsgsPerSecMin: known(s.subMin),
 				PubMsgsPerSec: known(s.pubMsgsPerSec), Drops: known(s.drops), DropPct: known(s.dropPct),
+				PubCPUPer1M: known(s.pubCPUPM), SubCPUPer1MMedian: known(s.subCPUPM),
 			}
 		}
 		if err := enc.Encode(jr); err != nil {
