@@ -64,6 +64,7 @@ type conn struct {
 
 	idle       bool
 	needResume bool                   // the next data must be preceded by RESUME
+	inlineOK   bool                   // a kernel socket: Send may write small messages itself
 	cmdPending map[string]CommandKind // commands queued by a behaviour, by Data; guarded by Engine.mu
 	cmdOrder   []string               // the keys of cmdPending, oldest first
 	cmdsQueued atomic.Bool            // cmdOrder is not empty
@@ -72,7 +73,6 @@ type conn struct {
 	ackArmed   atomic.Bool            // the delayed-ack timer is running
 	ackWanted  atomic.Bool            // the delayed ACK fired, or Recv found one due: the writer must look
 	ackTimer   *time.Timer            // the delayed ACK; set in attach
-	inlineOK   bool                   // a kernel socket: Send may write small messages itself
 	noWait     *noWaitWriter          // the kernel socket, for writes that never wait; nil for others
 	finished   chan struct{}          // closed by the writer once that ACK is written
 	wstate     atomic.Int32           // the writer's state (see signal)
@@ -109,15 +109,15 @@ type conn struct {
 	deadlineSet bool            // guarded by dlMu: nc has a read deadline
 	readDone    bool            // reader role: the serving goroutine gave up reading
 
-	afterLarge bool    // the last frame was read by readLarge
-	filled     bool    // the last read filled rbuf: more is likely waiting
+	afterLarge bool // the last frame was read by readLarge
+	filled     bool // the last read filled rbuf: more is likely waiting
+	seqOn      bool
 	small      []byte  // the read buffer of an idle connection (see buffers.go)
 	mid        []byte  // the read buffer of a connection with medium-sized messages
 	lastN      int     // what the last read brought
 	pooled     *[]byte // the pooled buffer rbuf is, if it is one
 	rbuf       []byte
 	r, w       int
-	seqOn      bool
 	nextSeq    uint64
 	msgs       []Message
 	refs       []FrameRef

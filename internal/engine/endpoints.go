@@ -175,7 +175,7 @@ func (b *binding) acceptLoop() {
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
-			s.serveStream(c, nil)
+			s.serveAccepted(c)
 		}()
 	}
 }
@@ -487,6 +487,33 @@ func (s *Engine) track(c *conn) bool {
 // connection's reader, and it starts and waits for the writer. bo, for
 // dialed connections, is reset once the handshake succeeds.
 func (s *Engine) serveStream(c *conn, bo *patterns.Backoff) error {
+	if err := s.admit(c); err != nil {
+		return err
+	}
+	return s.runStream(c, bo)
+}
+
+// serveAccepted runs an accepted connection: its handshake here, and the
+// rest of its life in a goroutine of its own, started after it. A
+// goroutine's stack keeps the size the deepest call it made grew it to,
+// the handshake's: an idle connection's reader, parked in a read, would
+// hold 8 KiB of stack for it, twice its heap, with a hundred thousand
+// peers in a socket. The new goroutine starts small and grows only as
+// far as reading takes it.
+func (s *Engine) serveAccepted(c *conn) {
+	if s.admit(c) != nil {
+		return
+	}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		s.runStream(c, nil)
+	}()
+}
+
+// admit runs a stream connection's handshake and makes it its peer's
+// connection, reporting EventHandshakeFailed when either fails.
+func (s *Engine) admit(c *conn) error {
 	if err := c.handshake(); err != nil {
 		c.close(err)
 		s.forget(c)
@@ -513,6 +540,13 @@ func (s *Engine) serveStream(c *conn, bo *patterns.Backoff) error {
 		s.emit(Event{Kind: EventHandshakeFailed, Endpoint: c.endpoint, Peer: c.remote, Session: c.info.Session.String(), Err: err})
 		return err
 	}
+	return nil
+}
+
+// runStream runs an admitted stream connection to its end: it is the
+// connection's reader, and it starts and waits for the writer. bo, for
+// dialed connections, is reset now that the handshake succeeded.
+func (s *Engine) runStream(c *conn, bo *patterns.Backoff) error {
 	var backoff patterns.Backoff
 	if bo != nil {
 		backoff = *bo
@@ -521,7 +555,7 @@ func (s *Engine) serveStream(c *conn, bo *patterns.Backoff) error {
 	s.emit(Event{Kind: EventConnected, Endpoint: c.endpoint, Peer: c.remote, Session: c.info.Session.String(), RoutingID: s.routingIDOf(c), UserID: c.info.UserID, TLS: c.info.TLS})
 	c.beginWriting()
 	beats.add(c)
-	err = c.readLoop()
+	err := c.readLoop()
 	beats.remove(c)
 	if pe := (*protocolError)(nil); errors.As(err, &pe) && !c.closing() {
 		// Let the writer tell the peer why before the connection closes.

@@ -49,6 +49,8 @@ type Peer struct {
 	// Guarded by Engine.mu.
 	session      SessionID
 	hasSession   bool     // false for a connecting endpoint's peer before its handshake
+	resumeNeeded bool     // an ACK skipped unsent messages: the writer must send RESUME again
+	gone         bool     // the behaviour was told the peer is gone, since its last attach
 	info         PeerInfo // what the peer stated at its last handshake
 	dialer       *dialer  // the endpoint this socket dials it through, if any
 	lastEndpoint string   // the endpoint of its last connection
@@ -56,15 +58,14 @@ type Peer struct {
 	ledger       patterns.Ledger[Msg]
 	heldBytes    int64       // payload bytes in the ledger
 	sentHigh     uint64      // highest sequence ever sent on the current stream
-	resumeNeeded bool        // an ACK skipped unsent messages: the writer must send RESUME again
 	skipped      []Msg       // scratch for those skipped messages
 	pushed       int64       // payload bytes ever pushed; msg.cum counts in it
 	expiry       *time.Timer // resume timeout while away
 	gen          uint64      // bumped on every attach and detach to void stale timers
-	gone         bool        // the behaviour was told the peer is gone, since its last attach
 
 	// RoutingID is the id that addresses the peer in Send, for a type that
-	// routes by id (ROUTER); events and Stats report it. Ext is the
+	// routes by id (ROUTER; a BUS names its members by it); events and
+	// Stats report it. Ext is the
 	// behaviour's own per-peer state. Both are the behaviour's, under
 	// Engine.mu.
 	RoutingID []byte
