@@ -74,7 +74,7 @@ type conn struct {
 	ackWanted  atomic.Bool            // the delayed ACK fired, or Recv found one due: the writer must look
 	ackTimer   *time.Timer            // the delayed ACK; set in attach
 	noWait     *noWaitWriter          // the kernel socket, for writes that never wait; nil for others
-	finished   chan struct{}          // closed by the writer once that ACK is written
+	finished   chan struct{}          // closed by the writer once that ACK is written; made with finishing
 	wstate     atomic.Int32           // the writer's state (see signal)
 	pingWanted atomic.Bool            // the heart asks the writer for a PING
 	pingAfter  time.Duration          // how long without writing before a PING; set by heart.add
@@ -143,7 +143,6 @@ func (s *Engine) newConn(endpoint string) *conn {
 		beatIdx:    -1,
 		done:       make(chan struct{}),
 		writerDone: make(chan struct{}),
-		finished:   make(chan struct{}),
 	}
 	c.writer = c.runWriter
 	if s.caps.DirectReads {

@@ -349,6 +349,10 @@ func (s *Engine) finishAcks() {
 	t := time.NewTimer(finalAckTimeout)
 	defer t.Stop()
 	for _, c := range conns {
+		// Made only now: most connections never finish this way, and a
+		// channel per connection is memory a hundred thousand peers feel.
+		// The writer reads it only after it sees finishing.
+		c.finished = make(chan struct{})
 		c.finishing.Store(true)
 		c.signal()
 	}
