@@ -2,7 +2,6 @@ package devcert
 
 import (
 	"crypto/tls"
-	"net"
 	"testing"
 
 	"go.uber.org/goleak"
@@ -55,7 +54,4 @@ func TestConfigHandshake(t *testing.T) {
 		t.Error("Dial trusting another CA: got a handshake, want an unknown authority")
 	}
 	<-served
-	if _, _, err := net.SplitHostPort(l.Addr().String()); err != nil {
-		t.Fatal(err)
-	}
 }

@@ -23,14 +23,38 @@ type conn struct {
 	release func() // frees the UDP socket (or the listener's hold on it)
 	closed  atomic.Bool
 	once    sync.Once
+	peerFIN  chan struct{} // closed when the peer has ended its side of the stream
+	finOnce  sync.Once
+	lingered chan struct{} // closed when linger has closed the QUIC connection
 }
 
 func newConn(qc *quicgo.Conn, st *quicgo.Stream, release func()) *conn {
-	return &conn{qc: qc, st: st, release: release}
+	c := &conn{qc: qc, st: st, release: release, peerFIN: make(chan struct{}), lingered: make(chan struct{})}
+	st.SetReceiveFinalSizeCallback(func(int64) { c.finOnce.Do(func() { close(c.peerFIN) }) })
+	return c
 }
 
+// lingerTimeout bounds how long a closed connection waits for its peer
+// to take what was written last (see Close) before it ends the QUIC
+// connection anyway. A live peer answers within a round trip; a silent
+// one holds the connection's state (and a dialer's UDP socket) this long
+// after Close, so it stays short.
+const lingerTimeout = 250 * time.Millisecond
+
+// Read reads from the stream. After Close it waits for linger to end
+// before it returns net.ErrClosed: the engine's reader of a connection is
+// what a socket's Close waits for, so a program that closes its socket
+// and exits does not take the stream's last bytes (its final
+// acknowledgements, say) with it, as a TCP socket's kernel would not.
 func (c *conn) Read(b []byte) (int, error) {
+	if c.closed.Load() {
+		<-c.lingered
+		return 0, net.ErrClosed
+	}
 	n, err := c.st.Read(b)
+	if err != nil && c.closed.Load() {
+		<-c.lingered
+	}
 	return n, c.mapErr(err)
 }
 
@@ -57,19 +81,37 @@ func (c *conn) mapErr(err error) error {
 	return err
 }
 
-// Close closes the whole QUIC connection with an application error at
-// once, so the peer's reads end without waiting for a timeout; it may run
-// while Read or Write are blocked, which then return net.ErrClosed. Like
-// a TCP reset it drops what the stream has not sent yet: wisp resends
-// what was not acknowledged on the next connection.
+// Close ends the connection without blocking; Read and Write blocked in
+// it return net.ErrClosed (Read once linger is over). It ends the stream after what was written
+// (wisp writes an ERROR saying why before it hangs up), so the peer reads
+// that and then EOF at once, as it would on tcp; then the whole QUIC
+// connection is closed with an application error as soon as the peer
+// has closed too or ended its side of the stream, or after lingerTimeout
+// if it is gone. Closing it at once would drop the stream's last bytes:
+// QUIC's CONNECTION_CLOSE discards unsent stream data.
 func (c *conn) Close() error {
-	var err error
 	c.once.Do(func() {
 		c.closed.Store(true)
-		err = c.qc.CloseWithError(codeClosed, "")
-		c.release()
+		c.st.SetReadDeadline(time.Unix(1, 0)) // a Read in progress returns
+		c.st.Close()
+		go c.linger()
 	})
-	return err
+	return nil
+}
+
+// linger waits for the peer, within lingerTimeout, then closes the QUIC
+// connection and frees its UDP socket.
+func (c *conn) linger() {
+	t := time.NewTimer(lingerTimeout)
+	select {
+	case <-c.qc.Context().Done():
+	case <-c.peerFIN:
+	case <-t.C:
+	}
+	t.Stop()
+	c.qc.CloseWithError(codeClosed, "")
+	c.release()
+	close(c.lingered)
 }
 
 func (c *conn) LocalAddr() net.Addr  { return c.qc.LocalAddr() }
