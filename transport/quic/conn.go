@@ -18,11 +18,11 @@ import (
 // interrupt with a past read deadline and read again; the addresses are
 // the connection's UDP addresses.
 type conn struct {
-	qc      *quicgo.Conn
-	st      *quicgo.Stream
-	release func() // frees the UDP socket (or the listener's hold on it)
-	closed  atomic.Bool
-	once    sync.Once
+	qc       *quicgo.Conn
+	st       *quicgo.Stream
+	release  func() // frees the UDP socket (or the listener's hold on it)
+	closed   atomic.Bool
+	once     sync.Once
 	peerFIN  chan struct{} // closed when the peer has ended its side of the stream
 	finOnce  sync.Once
 	lingered chan struct{} // closed when linger has closed the QUIC connection
