@@ -454,7 +454,9 @@ func WithDeferredAck(on bool) Option {
 	}
 }
 
-// WithTLS is the TLS config of the socket's "tls://host:port" endpoints:
+// WithTLS is the TLS config of the socket's "tls://host:port" endpoints
+// (and of those of registered schemes that run TLS: "wss://", and
+// "quic://", which needs it):
 // TLS over tcp, the socket a TLS server on those it binds and a client on
 // those it connects (checking the server against the endpoint's host
 // unless config names a ServerName). Its tcp://, ipc:// and inproc://

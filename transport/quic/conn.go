@@ -23,6 +23,7 @@ type conn struct {
 	release  func() // frees the UDP socket (or the listener's hold on it)
 	closed   atomic.Bool
 	once     sync.Once
+	wmu      sync.Mutex    // held by Write, and by Close around ending the stream
 	peerFIN  chan struct{} // closed when the peer has ended its side of the stream
 	finOnce  sync.Once
 	lingered chan struct{} // closed when linger has closed the QUIC connection
@@ -58,7 +59,15 @@ func (c *conn) Read(b []byte) (int, error) {
 	return n, c.mapErr(err)
 }
 
+// Write writes to the stream. It holds wmu because quic-go's stream must
+// not be closed while a Write is in progress: that Write would wait
+// forever for room the closed connection never gives.
 func (c *conn) Write(b []byte) (int, error) {
+	if c.closed.Load() {
+		return 0, net.ErrClosed
+	}
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
 	n, err := c.st.Write(b)
 	return n, c.mapErr(err)
 }
@@ -92,8 +101,12 @@ func (c *conn) mapErr(err error) error {
 func (c *conn) Close() error {
 	c.once.Do(func() {
 		c.closed.Store(true)
-		c.st.SetReadDeadline(time.Unix(1, 0)) // a Read in progress returns
+		past := time.Unix(1, 0)
+		c.st.SetReadDeadline(past)  // a Read in progress returns
+		c.st.SetWriteDeadline(past) // and a Write, which then lets go of wmu
+		c.wmu.Lock()
 		c.st.Close()
+		c.wmu.Unlock()
 		go c.linger()
 	})
 	return nil

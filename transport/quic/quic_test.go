@@ -235,6 +235,38 @@ func TestCloseDuringRead(t *testing.T) {
 	}
 }
 
+// TestCloseDuringWrite: Close while a Write waits for flow control (the
+// peer reads nothing) ends it with net.ErrClosed.
+func TestCloseDuringWrite(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), testTimeout)
+	defer cancel()
+	cfg := transport.Config{TLS: testTLS(t)}
+	l, ep := listen(t, cfg)
+	accepted := accept(l)
+	c, err := transport.Dial(ctx, ep, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Write([]byte{1})
+	s := <-accepted
+	defer s.Close()
+	done := make(chan error, 1)
+	go func() {
+		_, err := c.Write(make([]byte, 64<<20)) // far beyond any flow control window
+		done <- err
+	}()
+	time.Sleep(50 * time.Millisecond) // let the Write block
+	c.Close()
+	select {
+	case err := <-done:
+		if !errors.Is(err, net.ErrClosed) {
+			t.Fatalf("Write during Close: got %v, want net.ErrClosed", err)
+		}
+	case <-ctx.Done():
+		t.Fatal("Write still blocked after Close")
+	}
+}
+
 // TestNeedsTLS: without a TLS config Listen and Dial fail at once, with
 // ErrInvalidConfig and a message saying what to supply; with a config
 // capped below TLS 1.3 too.
