@@ -161,7 +161,15 @@ func TestOutageSilentPeerHoldsAtMostHWM(t *testing.T) {
 			t.Skip("needs the PUSH to redial through the proxy; a net.Conn given to ConnectConn is never redialed")
 		}
 		ctx := testContext(t)
-		pull := newSocket(t, Pull)
+		var pullOpts []Option
+		if nw.name == "quic" {
+			// QUIC has no reset: when the PUSH dials again after the thaw,
+			// the PING the PULL sends on its old connection to find out
+			// whether it is dead (wire/SPEC.md section 6) meets silence,
+			// so the PULL learns it from its own heartbeat.
+			pullOpts = append(pullOpts, WithHeartbeat(50*time.Millisecond, 200*time.Millisecond))
+		}
+		pull := newSocket(t, Pull, pullOpts...)
 		proxy := newFreezeProxy(t, nw, nw.bind(pull))
 		push := newSocket(t, Push, WithHeartbeat(50*time.Millisecond, 200*time.Millisecond),
 			WithResumeTimeout(resume), WithHandshakeTimeout(200*time.Millisecond), WithSendHWM(hwm),

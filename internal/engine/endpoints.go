@@ -501,14 +501,6 @@ func (s *Engine) serveStream(c *conn, bo *patterns.Backoff) error {
 		case <-dup.old.done:
 			err = s.attach(c)
 		case <-t.C:
-			if dup.old.silentFor(duplicateGrace) {
-				// The probe went unanswered: no reset came back (a
-				// transport without resets, such as QUIC over a path
-				// that dropped its state), and no PONG either.
-				dup.old.close(fmt.Errorf("%w: the peer dialed again and left a PING unanswered for %v", ErrDuplicateConnection, duplicateGrace))
-				<-dup.old.done
-				err = s.attach(c)
-			}
 		case <-c.done:
 		}
 		t.Stop()
@@ -646,13 +638,6 @@ func (s *Engine) routingIDOf(c *conn) []byte {
 // for the first, probed, to fail before it is refused: a reset comes back
 // within a round trip.
 const duplicateGrace = time.Second
-
-// silentFor reports whether c's reader has been waiting for at least d
-// with nothing arriving.
-func (c *conn) silentFor(d time.Duration) bool {
-	quiet := c.quietSince.Load()
-	return quiet != 0 && c.readSince.Load() == quiet && nanotime()-quiet >= int64(d)
-}
 
 // duplicateError refuses a second connection from a session; old, when
 // set, is the first connection, probed because the peer dialed both.
