@@ -23,7 +23,7 @@ type conn struct {
 	release  func() // frees the UDP socket (or the listener's hold on it)
 	closed   atomic.Bool
 	once     sync.Once
-	wmu      sync.Mutex    // held by Write, and by Close around ending the stream
+	wmu      sync.Mutex    // held by Write; whoever holds it when closed ends the stream
 	peerFIN  chan struct{} // closed when the peer has ended its side of the stream
 	finOnce  sync.Once
 	lingered chan struct{} // closed when linger has closed the QUIC connection
@@ -60,8 +60,9 @@ func (c *conn) Read(b []byte) (int, error) {
 }
 
 // Write writes to the stream. It holds wmu because quic-go's stream must
-// not be closed while a Write is in progress: that Write would wait
-// forever for room the closed connection never gives.
+// not be ended while a Write is in progress: that Write would wait
+// forever for room the closed connection never gives. A Close that finds
+// a Write in progress leaves ending the stream to it.
 func (c *conn) Write(b []byte) (int, error) {
 	if c.closed.Load() {
 		return 0, net.ErrClosed
@@ -69,6 +70,10 @@ func (c *conn) Write(b []byte) (int, error) {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	n, err := c.st.Write(b)
+	if c.closed.Load() {
+		c.st.Close()
+		return n, net.ErrClosed
+	}
 	return n, c.mapErr(err)
 }
 
@@ -91,8 +96,9 @@ func (c *conn) mapErr(err error) error {
 }
 
 // Close ends the connection without blocking; Read and Write blocked in
-// it return net.ErrClosed (Read once linger is over). It ends the stream after what was written
-// (wisp writes an ERROR saying why before it hangs up), so the peer reads
+// it return net.ErrClosed (Read once linger is over). It ends the stream
+// after what was written (wisp writes an ERROR saying why before it hangs
+// up), so the peer reads
 // that and then EOF at once, as it would on tcp; then the whole QUIC
 // connection is closed with an application error as soon as the peer
 // has closed too or ended its side of the stream, or after lingerTimeout
@@ -103,10 +109,13 @@ func (c *conn) Close() error {
 		c.closed.Store(true)
 		past := time.Unix(1, 0)
 		c.st.SetReadDeadline(past)  // a Read in progress returns
-		c.st.SetWriteDeadline(past) // and a Write, which then lets go of wmu
-		c.wmu.Lock()
-		c.st.Close()
-		c.wmu.Unlock()
+		c.st.SetWriteDeadline(past) // and a Write, which then ends the stream
+		if c.wmu.TryLock() {
+			c.st.Close()
+			c.wmu.Unlock()
+		}
+		// If a Write holds wmu and someone moved the deadline again, the
+		// QUIC connection's close at the end of linger ends that Write.
 		go c.linger()
 	})
 	return nil
