@@ -36,7 +36,7 @@ type listener struct {
 
 func newListener(pc net.PacketConn, tc *tls.Config, a net.Addr) (*listener, error) {
 	tr := &quicgo.Transport{Conn: pc}
-	ql, err := tr.Listen(tc, config())
+	ql, err := tr.Listen(tc, config(true))
 	if err != nil {
 		tr.Close()
 		return nil, err

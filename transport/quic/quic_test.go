@@ -428,3 +428,42 @@ func TestHeartbeatKeepsIdle(t *testing.T) {
 	}
 	stream(t, ctx, push, pull, 100, 4096)
 }
+
+// TestLocalAddrAndReusePort: a Dial with LocalAddr comes from that
+// address, and two Listens with ReusePort share a port.
+func TestLocalAddrAndReusePort(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), testTimeout)
+	defer cancel()
+	tc := testTLS(t)
+	l, ep := listen(t, transport.Config{TLS: tc, ReusePort: true})
+	l2, ep2, err := transport.Listen(ctx, ep, transport.Config{TLS: tc, ReusePort: true})
+	if err != nil {
+		t.Fatalf("a second Listen on %s with ReusePort: got %v, want nil", ep, err)
+	}
+	l2.Close()
+	if ep2 != ep {
+		t.Errorf("the second Listen: got %s, want %s", ep2, ep)
+	}
+	if _, _, err := transport.Listen(ctx, ep, transport.Config{TLS: tc}); !errors.Is(err, transport.ErrAddressInUse) {
+		t.Errorf("Listen on %s without ReusePort: got %v, want ErrAddressInUse", ep, err)
+	}
+
+	free, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	from := free.LocalAddr().String()
+	free.Close()
+	accepted := accept(l)
+	c, err := transport.Dial(ctx, ep, transport.Config{TLS: tc, LocalAddr: from})
+	if err != nil {
+		t.Fatalf("Dial from %s: got %v, want nil", from, err)
+	}
+	defer c.Close()
+	c.Write([]byte{1})
+	s := <-accepted
+	defer s.Close()
+	if got := s.RemoteAddr().String(); got != from {
+		t.Errorf("the server sees the client at %s, want %s (LocalAddr)", got, from)
+	}
+}

@@ -71,13 +71,19 @@ func (quicTransport) ParseAddress(address string) (string, error) {
 	return net.JoinHostPort(host, port), nil
 }
 
-// config is the QUIC config of both sides.
-func config() *quicgo.Config {
+// config is the QUIC config of the listening side (server) or the
+// dialing one.
+func config(server bool) *quicgo.Config {
+	// One wisp connection is one stream, which the dialer opens: a
+	// client may open that one, a server none, and neither any
+	// unidirectional stream.
+	streams := int64(-1)
+	if server {
+		streams = 1
+	}
 	return &quicgo.Config{
-		MaxIdleTimeout: idleTimeout,
-		// One wisp connection is one stream, which the dialer opens:
-		// a peer gets no more.
-		MaxIncomingStreams:    1,
+		MaxIdleTimeout:        idleTimeout,
+		MaxIncomingStreams:    streams,
 		MaxIncomingUniStreams: -1,
 	}
 }
@@ -179,7 +185,7 @@ func (quicTransport) Dial(ctx context.Context, ep transport.Endpoint, cfg transp
 		tr.Close()
 		pc.Close()
 	}
-	qc, err := tr.Dial(ctx, raddr, tc, config())
+	qc, err := tr.Dial(ctx, raddr, tc, config(false))
 	if err != nil {
 		release()
 		return nil, fmt.Errorf("quic: dial %s: %w", ep, err)
