@@ -454,9 +454,7 @@ func WithDeferredAck(on bool) Option {
 	}
 }
 
-// WithTLS is the TLS config of the socket's "tls://host:port" endpoints
-// (and of those of registered schemes that run TLS: "wss://", and
-// "quic://", which needs it):
+// WithTLS is the TLS config of the socket's "tls://host:port" endpoints:
 // TLS over tcp, the socket a TLS server on those it binds and a client on
 // those it connects (checking the server against the endpoint's host
 // unless config names a ServerName). Its tcp://, ipc:// and inproc://
@@ -468,6 +466,10 @@ func WithDeferredAck(on bool) Option {
 // PeerStats and, on a ROUTER, Socket.Peer. It combines with WithReusePort,
 // WithLocalAddr, WithDialer and WithListener (which then carry the
 // encrypted bytes).
+//
+// Registered schemes that run TLS use it too: "wss://" (package
+// transport/ws), and "quic://" (package transport/quic), which needs it,
+// and whose peers' TLS state shows as for tls://.
 func WithTLS(config *tls.Config) Option {
 	return func(o *options) error {
 		if config == nil {

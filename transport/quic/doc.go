@@ -40,7 +40,11 @@
 //
 // The peer's identity is what TLS verified: on EventConnected and
 // EventDisconnected, and in Stats, the TLS field holds the connection
-// state with the certificates the peer presented, as for tls://.
+// state with the certificates the peer presented, as for tls://. The
+// handshake is QUIC's, done before a connection is handed to the socket:
+// a failed one shows on the connecting side as the dial's error
+// (EventRetrying, naming the TLS alert), and not at all on the binding
+// side, which never gets the connection.
 //
 // # What does not apply
 //
