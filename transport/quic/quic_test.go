@@ -469,3 +469,48 @@ func TestLocalAddrAndReusePort(t *testing.T) {
 		t.Errorf("the server sees the client at %s, want %s (LocalAddr)", got, from)
 	}
 }
+
+// TestMutualTLS: a server that requires client certificates serves a
+// client presenting one from its CA, and sees who it is; a client without
+// one never gets a working connection.
+func TestMutualTLS(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), testTimeout)
+	defer cancel()
+	ca, err := devcert.NewCA("mtls CA")
+	if err != nil {
+		t.Fatal(err)
+	}
+	issue := func(name string) tls.Certificate {
+		c, err := ca.Issue(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	server := &tls.Config{Certificates: []tls.Certificate{issue("server")}, ClientCAs: ca.Pool, ClientAuth: tls.RequireAndVerifyClientCert}
+	l, ep := listen(t, transport.Config{TLS: server})
+	accepted := accept(l)
+	c, err := transport.Dial(ctx, ep, transport.Config{TLS: &tls.Config{RootCAs: ca.Pool, Certificates: []tls.Certificate{issue("alice")}}})
+	if err != nil {
+		t.Fatalf("Dial with a client certificate: got %v, want nil", err)
+	}
+	defer c.Close()
+	c.Write([]byte{1})
+	s := <-accepted
+	defer s.Close()
+	if st := tlsState(t, s); len(st.PeerCertificates) == 0 || st.PeerCertificates[0].Subject.CommonName != "alice" {
+		t.Errorf("server's view of the client: got %+v, want alice's certificate", st.PeerCertificates)
+	}
+
+	// Without a certificate: TLS 1.3 lets the client finish first, so the
+	// refusal may come after Dial, as the connection's end.
+	bare, err := transport.Dial(ctx, ep, transport.Config{TLS: &tls.Config{RootCAs: ca.Pool}})
+	if err == nil {
+		defer bare.Close()
+		bare.Write([]byte{1})
+		_, err = bare.Read(make([]byte, 1))
+	}
+	if err == nil || !strings.Contains(err.Error(), "certificate") {
+		t.Fatalf("a client without a certificate: got %v, want the server's refusal naming the certificate", err)
+	}
+}
