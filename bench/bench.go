@@ -141,7 +141,7 @@ func (b *benchmark) suiteCases() []suiteCase {
 var benchmarks = []benchmark{
 	{
 		pattern:    "pushpull",
-		transports: []string{"inproc", "ipc", "tcp", "ws"},
+		transports: []string{"inproc", "ipc", "tcp", "ws", "quic"},
 		sizes:      []int{16, 256, 4096, 65536},
 		count:      pushPullCount,
 		run:        runPushPull,

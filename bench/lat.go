@@ -79,7 +79,7 @@ type latBenchmark struct {
 var latencies = []latBenchmark{
 	{
 		pattern:    "reqrep",
-		transports: []string{"inproc", "ipc", "tcp", "ws"},
+		transports: []string{"inproc", "ipc", "tcp", "ws", "quic"},
 		sizes:      []int{16, 4096},
 		count:      reqRepCount,
 	},
@@ -120,7 +120,7 @@ func runLat(args []string, stdout, stderr io.Writer) int {
 	c := latConfig{}
 	fs := newFlagSet("lat", stderr)
 	fs.StringVar(&c.Pattern, "pattern", "reqrep", "pattern to measure: reqrep")
-	fs.StringVar(&c.Transport, "transport", "tcp", "transport: tcp, ipc, inproc or ws (WebSocket)")
+	fs.StringVar(&c.Transport, "transport", "tcp", "transport: tcp, ipc, inproc, ws (WebSocket) or quic")
 	fs.IntVar(&c.Size, "size", 16, "request and reply size in bytes")
 	fs.Int64Var(&c.Count, "count", 10_000, "timed round trips (after min(1000, count/10) untimed ones)")
 	fs.BoolVar(&c.Acks, "acks", true, "acknowledged delivery (wisp's default)")
@@ -203,7 +203,12 @@ func reqRepApart(ctx context.Context, c latConfig, proto socket.Protocol, r *lat
 		srv.abort()
 		return err
 	}
-	req, err := socket.New(socket.Req, socket.WithProtocol(proto), socket.WithAcks(c.Acks))
+	opts, err := endpointOptions(bound, []socket.Option{socket.WithProtocol(proto), socket.WithAcks(c.Acks)})
+	if err != nil {
+		srv.abort()
+		return err
+	}
+	req, err := socket.New(socket.Req, opts...)
 	if err != nil {
 		srv.abort()
 		return err
@@ -295,6 +300,8 @@ func listenEndpoint(transport, file string) (ep string, cleanup func(), err erro
 		return "tcp://127.0.0.1:0", func() {}, nil
 	case "ws":
 		return "ws://127.0.0.1:0/wisp", func() {}, nil
+	case "quic":
+		return "quic://127.0.0.1:0", func() {}, nil
 	case "ipc":
 		dir, err := os.MkdirTemp("", "wispbench-")
 		if err != nil {
@@ -302,7 +309,7 @@ func listenEndpoint(transport, file string) (ep string, cleanup func(), err erro
 		}
 		return "ipc://" + dir + "/" + file, func() { os.RemoveAll(dir) }, nil
 	}
-	return "", nil, fmt.Errorf("%w: transport: got %q, want tcp, ipc or ws", errBadConfig, transport)
+	return "", nil, fmt.Errorf("%w: transport: got %q, want tcp, ipc, ws or quic", errBadConfig, transport)
 }
 
 // roundTrips runs warmup untimed round trips, then count timed ones, and
@@ -405,7 +412,11 @@ func repServer(args []string, stdout io.Writer, stdin io.Reader) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), f.timeout)
 	defer cancel()
-	rep, err := socket.New(socket.Rep, socket.WithProtocol(proto), socket.WithAcks(f.acks))
+	opts, err := endpointOptions(f.endpoint, []socket.Option{socket.WithProtocol(proto), socket.WithAcks(f.acks)})
+	if err != nil {
+		return err
+	}
+	rep, err := socket.New(socket.Rep, opts...)
 	if err != nil {
 		return err
 	}

@@ -11,13 +11,13 @@
 // The thr subcommand runs one throughput measurement and prints one JSON
 // line, for scripts and for bench/compare:
 //
-//	go run ./bench thr -pattern pushpull -transport tcp|ipc|inproc|ws -size BYTES -count N [-acks=true] [-hwm N] [-protocol wisp|zmtp]
+//	go run ./bench thr -pattern pushpull -transport tcp|ipc|inproc|ws|quic -size BYTES -count N [-acks=true] [-hwm N] [-protocol wisp|zmtp]
 //	go run ./bench thr -pattern broker -transport tcp|ipc -size BYTES -count N [-clients 4 -workers 4 -window 100]
 //	go run ./bench thr -pattern pubsub -transport tcp|ipc|inproc -size BYTES -count N [-subs 4] [-match 100|50] [-hwm N]
 //
 // The lat subcommand measures REQ/REP round trips and prints one JSON line:
 //
-//	go run ./bench lat -pattern reqrep -transport tcp|ipc|inproc|ws -size BYTES -count N [-protocol wisp|zmtp]
+//	go run ./bench lat -pattern reqrep -transport tcp|ipc|inproc|ws|quic -size BYTES -count N [-protocol wisp|zmtp]
 //
 // -protocol zmtp makes both sides speak ZeroMQ's ZMTP 3.1 (tcp and ipc
 // only), which has no acknowledgements.
@@ -55,7 +55,8 @@ import (
 	"os"
 	"strings"
 
-	_ "github.com/wispmq/wisp/transport/ws" // the ws transport's rows
+	_ "github.com/wispmq/wisp/transport/quic" // the quic transport's rows
+	_ "github.com/wispmq/wisp/transport/ws"   // the ws transport's rows
 )
 
 func main() {

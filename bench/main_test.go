@@ -456,11 +456,11 @@ func TestSuiteTable(t *testing.T) {
 			rows++
 		}
 	}
-	if want := 4 * 2; rows != want { // inproc, ipc, tcp, ws
+	if want := 5 * 2; rows != want { // inproc, ipc, tcp, ws, quic
 		t.Errorf("table rows: got %d, want %d in:\n%s", rows, want, out)
 	}
 	// pubsub: tcp at 16 B, match 100 and 50 (its 256 B row is filtered out).
-	for prefix, want := range map[string]int{"| broker ": 1, "| reqrep ": 4 * 2, "| pubsub ": 2} {
+	for prefix, want := range map[string]int{"| broker ": 1, "| reqrep ": 5 * 2, "| pubsub ": 2} {
 		if got := strings.Count(out, "\n"+prefix); got != want {
 			t.Errorf("%q rows: got %d, want %d in:\n%s", prefix, got, want, out)
 		}
@@ -480,10 +480,10 @@ func TestSuiteTable(t *testing.T) {
 			t.Errorf("row %q: got mark %v, want %q exactly on inproc rows", l, strings.Contains(l, noCopyMark), noCopyMark)
 		}
 	}
-	// Progress: one line per run on stderr (8 pushpull, 1 broker, 2
-	// pubsub and 8 reqrep cases, 2 rounds each), numbered, and nothing of
+	// Progress: one line per run on stderr (10 pushpull, 1 broker, 2
+	// pubsub and 10 reqrep cases, 2 rounds each), numbered, and nothing of
 	// it on stdout.
-	const runs = (8 + 1 + 2 + 8) * 2
+	const runs = (10 + 1 + 2 + 10) * 2
 	progressLines := 0
 	for l := range strings.Lines(stderr.String()) {
 		if strings.HasPrefix(l, "bench: [") {

@@ -339,7 +339,11 @@ func pushPullRecv(args []string, stdout io.Writer, stdin io.Reader) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), f.timeout)
 	defer cancel()
-	pull, err := socket.New(socket.Pull, withProtocol(proto, recvOptions(f.hwm))...)
+	opts, err := endpointOptions(f.endpoint, withProtocol(proto, recvOptions(f.hwm)))
+	if err != nil {
+		return err
+	}
+	pull, err := socket.New(socket.Pull, opts...)
 	if err != nil {
 		return err
 	}
@@ -392,7 +396,11 @@ func pushPullSend(args []string, _ io.Writer, _ io.Reader) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), f.timeout)
 	defer cancel()
-	push, err := socket.New(socket.Push, withSpool(spool, spoolSync, withProtocol(p, sendOptions(f.acks, f.hwm)))...)
+	opts, err := endpointOptions(f.endpoint, withSpool(spool, spoolSync, withProtocol(p, sendOptions(f.acks, f.hwm))))
+	if err != nil {
+		return err
+	}
+	push, err := socket.New(socket.Push, opts...)
 	if err != nil {
 		return err
 	}

@@ -17,7 +17,7 @@ func runThr(args []string, stdout, stderr io.Writer) int {
 	c := config{}
 	fs := newFlagSet("thr", stderr)
 	fs.StringVar(&c.Pattern, "pattern", "pushpull", "pattern to measure")
-	fs.StringVar(&c.Transport, "transport", "tcp", "transport: tcp, ipc, inproc or ws (WebSocket)")
+	fs.StringVar(&c.Transport, "transport", "tcp", "transport: tcp, ipc, inproc, ws (WebSocket) or quic")
 	fs.IntVar(&c.Size, "size", 16, "message size in bytes")
 	fs.Int64Var(&c.Count, "count", 1_000_000, "messages to send (at least 2); broker: requests over all clients")
 	fs.BoolVar(&c.Acks, "acks", true, "acknowledged delivery (wisp's default); false: a message counts as sent once written")

@@ -3,8 +3,10 @@
 //
 // A Socket of a type (Push, Pull, Req, Rep, Dealer, Router, Pair, Pub, Sub,
 // XPub, XSub, Bus) binds and connects to any number of
-// endpoints — "tcp://host:port", "ipc:///path", "inproc://name", or a
-// net.Listener or net.Conn the application already has — in any order, and
+// endpoints — "tcp://host:port", "ipc:///path", "inproc://name", the
+// schemes packages register (ws:// and wss:// with transport/ws, quic://
+// with transport/quic), or a net.Listener or net.Conn the application
+// already has — in any order, and
 // moves whole messages (one or more frames) between the application and its
 // peers. The socket connects, reconnects with jittered backoff, frames,
 // queues and flow-controls; peers speak WISP/1 (see wire/SPEC.md).

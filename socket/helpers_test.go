@@ -2,17 +2,22 @@ package socket
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	_ "github.com/wispmq/wisp/transport/ws" // the "ws" transport of the conformance tests
+	"github.com/wispmq/wisp/internal/devcert"
+	_ "github.com/wispmq/wisp/transport/quic" // the "quic" transport of the conformance tests
+	_ "github.com/wispmq/wisp/transport/ws"   // the "ws" transport of the conformance tests
 )
 
 // testTimeout bounds every blocking call of a test, so a bug shows up as a
@@ -23,8 +28,26 @@ const testTimeout = 30 * time.Second
 // transportNames lists the transports every conformance test runs over.
 // "conn" is a user-supplied net.Conn: both sockets get one end of a loopback
 // TCP connection the test made, through ConnectConn. "ws" is a registered
-// transport (package transport/ws), WebSocket over loopback.
-var transportNames = []string{"tcp", "ipc", "inproc", "conn", "ws"}
+// transport (package transport/ws), WebSocket over loopback. "quic" is
+// package transport/quic over loopback UDP; its sockets get quicTLS.
+var transportNames = []string{"tcp", "ipc", "inproc", "conn", "ws", "quic"}
+
+// quicTLS is the TLS config of every socket a test over quic makes:
+// QUIC always runs TLS. One throwaway CA and certificate for 127.0.0.1
+// serve the whole package, so every socket trusts every other.
+var quicTLS = sync.OnceValue(func() *tls.Config {
+	c, err := devcert.Config("wisp socket test")
+	if err != nil {
+		panic(err)
+	}
+	return c
+})
+
+// overQUIC reports whether t is, or runs inside, the "quic" subtest of
+// forEachTransport.
+func overQUIC(t *testing.T) bool {
+	return slices.Contains(strings.Split(t.Name(), "/")[1:], "quic")
+}
 
 // forEachTransport runs f as a parallel subtest per transport.
 func forEachTransport(t *testing.T, f func(t *testing.T, nw *network)) {
@@ -86,6 +109,8 @@ func (nw *network) fresh() string {
 		return "conn-" + strconv.FormatUint(n, 10)
 	case "ws":
 		return "ws://127.0.0.1:0/wisp"
+	case "quic":
+		return "quic://127.0.0.1:0"
 	}
 	nw.t.Fatalf("got transport %q, want one of %v", nw.name, transportNames)
 	return ""
@@ -96,6 +121,14 @@ func (nw *network) fresh() string {
 // port by listening on port 0 and closing the listener again.
 func (nw *network) reserve() string {
 	nw.t.Helper()
+	if nw.name == "quic" {
+		pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+		if err != nil {
+			nw.t.Fatalf("reserving a UDP port: got error %v, want nil", err)
+		}
+		defer pc.Close()
+		return "quic://" + pc.LocalAddr().String()
+	}
 	if nw.name != "tcp" && nw.name != "ws" {
 		return nw.fresh()
 	}
@@ -196,9 +229,13 @@ func tcpPair(t *testing.T) (net.Conn, net.Conn) {
 	return a, r.c
 }
 
-// newSocket makes a socket that is closed when the test ends.
+// newSocket makes a socket that is closed when the test ends. Over quic it
+// has quicTLS unless opts bring their own TLS config.
 func newSocket(t *testing.T, typ Type, opts ...Option) *Socket {
 	t.Helper()
+	if overQUIC(t) {
+		opts = append([]Option{WithTLS(quicTLS())}, opts...)
+	}
 	s, err := New(typ, opts...)
 	if err != nil {
 		t.Fatalf("New(%v): got error %v, want nil", typ, err)

@@ -104,11 +104,30 @@ func (p *cutProxy) close() {
 	p.wg.Wait()
 }
 
-// TestLosslessConnectionCuts streams through a proxy that resets the
-// connection five times at random points. Every message arrives exactly
-// once and in order: the PUSH resends what was not acknowledged, and the
-// PULL drops what it had already received.
+// TestLosslessConnectionCuts streams through a proxy that cuts the
+// connection five times at random points: over tcp it resets it, over
+// quic it drops every datagram of it from then on, so that only wisp's
+// heartbeat notices. Every message arrives exactly once and in order: the
+// PUSH resends what was not acknowledged, and the PULL drops what it had
+// already received.
 func TestLosslessConnectionCuts(t *testing.T) {
+	for _, name := range []string{"tcp", "quic"} {
+		t.Run(name, func(t *testing.T) { losslessConnectionCuts(t, name) })
+	}
+}
+
+// cutter is a proxy that cuts every connection through it.
+type cutter interface {
+	endpoint() string
+	cut()
+}
+
+// udpCutter is a udpRelay in front of a quic:// endpoint.
+type udpCutter struct{ *udpRelay }
+
+func (u udpCutter) endpoint() string { return "quic://" + u.addr() }
+
+func losslessConnectionCuts(t *testing.T, transport string) {
 	const n, cuts, hwm = 200_000, 5, 1000
 	ctx := testContext(t)
 	seed := rand.Uint64()
@@ -120,13 +139,23 @@ func TestLosslessConnectionCuts(t *testing.T) {
 	}
 	slices.Sort(cutAt)
 
-	pull := newSocket(t, Pull)
-	ep, err := pull.Bind("tcp://127.0.0.1:0")
+	var opts []Option
+	if transport == "quic" {
+		// A cut is silence: the heartbeat notices it, on both sides.
+		opts = append(opts, WithHeartbeat(100*time.Millisecond, 500*time.Millisecond))
+	}
+	pull := newSocket(t, Pull, opts...)
+	ep, err := pull.Bind(transport + "://127.0.0.1:0")
 	if err != nil {
 		t.Fatalf("Bind: got error %v, want nil", err)
 	}
-	proxy := newCutProxy(t, strings.TrimPrefix(ep, "tcp://"))
-	push := newSocket(t, Push, WithSendHWM(hwm), WithReconnectInterval(time.Millisecond, 10*time.Millisecond))
+	var proxy cutter
+	if transport == "quic" {
+		proxy = udpCutter{newUDPRelay(t, strings.TrimPrefix(ep, "quic://"))}
+	} else {
+		proxy = newCutProxy(t, strings.TrimPrefix(ep, "tcp://"))
+	}
+	push := newSocket(t, Push, append(opts, WithSendHWM(hwm), WithReconnectInterval(time.Millisecond, 10*time.Millisecond))...)
 	if err := push.Connect(proxy.endpoint()); err != nil {
 		t.Fatalf("Connect: got error %v, want nil", err)
 	}

@@ -466,6 +466,10 @@ func WithDeferredAck(on bool) Option {
 // PeerStats and, on a ROUTER, Socket.Peer. It combines with WithReusePort,
 // WithLocalAddr, WithDialer and WithListener (which then carry the
 // encrypted bytes).
+//
+// Registered schemes that run TLS use it too: "wss://" (package
+// transport/ws), and "quic://" (package transport/quic), which needs it,
+// and whose peers' TLS state shows as for tls://.
 func WithTLS(config *tls.Config) Option {
 	return func(o *options) error {
 		if config == nil {

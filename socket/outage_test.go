@@ -161,7 +161,15 @@ func TestOutageSilentPeerHoldsAtMostHWM(t *testing.T) {
 			t.Skip("needs the PUSH to redial through the proxy; a net.Conn given to ConnectConn is never redialed")
 		}
 		ctx := testContext(t)
-		pull := newSocket(t, Pull)
+		var pullOpts []Option
+		if nw.name == "quic" {
+			// QUIC has no reset: when the PUSH dials again after the thaw,
+			// the PING the PULL sends on its old connection to find out
+			// whether it is dead (wire/SPEC.md section 6) meets silence,
+			// so the PULL learns it from its own heartbeat.
+			pullOpts = append(pullOpts, WithHeartbeat(50*time.Millisecond, 200*time.Millisecond))
+		}
+		pull := newSocket(t, Pull, pullOpts...)
 		proxy := newFreezeProxy(t, nw, nw.bind(pull))
 		push := newSocket(t, Push, WithHeartbeat(50*time.Millisecond, 200*time.Millisecond),
 			WithResumeTimeout(resume), WithHandshakeTimeout(200*time.Millisecond), WithSendHWM(hwm),
@@ -355,7 +363,8 @@ func checkDelivery(t *testing.T, ctx context.Context, pull *Socket, from, to int
 // head returns at most n leading elements of s.
 func head[T any](s []T, n int) []T { return s[:min(n, len(s))] }
 
-// freezeProxy forwards tcp or ipc connections to a target and can freeze:
+// freezeProxy forwards tcp, ipc or ws connections (quic datagrams, through
+// a udpRelay) to a target and can freeze:
 // while frozen it forwards nothing in either direction (not even a close),
 // keeps the connections it has open, and accepts new ones without answering
 // or forwarding them. That is how a partitioned network, or an impostor
@@ -367,7 +376,8 @@ type freezeProxy struct {
 	l        net.Listener
 	network  string // "tcp" or "unix"
 	target   string
-	path     string // ws: the endpoint's path
+	path     string    // ws: the endpoint's path
+	udp      *udpRelay // quic: the relay that does it all instead
 	wg       sync.WaitGroup
 
 	mu     sync.Mutex
@@ -417,8 +427,14 @@ func newFreezeProxy(t *testing.T, nw *network, target string) *freezeProxy {
 		// The WebSocket's TCP connection goes through the proxy.
 		hostport, path, _ := strings.Cut(strings.TrimPrefix(target, "ws://"), "/")
 		p.network, p.target, addr, p.path = "tcp", hostport, "127.0.0.1:0", "/"+path
+	case "quic":
+		// QUIC's datagrams go through a relay, which freezes the same way:
+		// nothing passes, old flows are forgotten at the thaw.
+		p.udp = newUDPRelay(t, strings.TrimPrefix(target, "quic://"))
+		p.endpoint = "quic://" + p.udp.addr()
+		return p
 	default:
-		t.Fatalf("freezeProxy over %q: got an unsupported transport, want tcp, ipc or ws", nw.name)
+		t.Fatalf("freezeProxy over %q: got an unsupported transport, want tcp, ipc, ws or quic", nw.name)
 	}
 	l, err := net.Listen(p.network, addr)
 	if err != nil {
@@ -524,6 +540,10 @@ func (p *freezeProxy) pass(lk *proxyLink) bool {
 }
 
 func (p *freezeProxy) freeze() {
+	if p.udp != nil {
+		p.udp.freeze()
+		return
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if !p.frozen {
@@ -534,6 +554,10 @@ func (p *freezeProxy) freeze() {
 
 // unfreeze resets every connection the proxy holds, then forwards again.
 func (p *freezeProxy) unfreeze() {
+	if p.udp != nil {
+		p.udp.unfreeze()
+		return
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for lk := range p.links {

@@ -128,7 +128,9 @@ func (s *Socket) emit(ev engine.Event) {
 // (port 0 picks a free port; host "*" means every interface),
 // "tls://host:port" (the same, with TLS: see WithTLS),
 // "ipc:///path/to/socket" (a stale socket file left by a dead process is
-// replaced; a live one is an error), or "inproc://name". It returns the
+// replaced; a live one is an error), "inproc://name", or an endpoint of a
+// scheme a package registered ("ws://", "quic://": see package
+// transport). It returns the
 // endpoint actually bound, with the real port, for use in Connect and
 // Unbind. It fails with ErrEndpointInUse for an endpoint this socket
 // already binds, ErrAddressInUse for one another socket or process holds,

@@ -17,8 +17,9 @@
 // ErrUnsupported.
 //
 // Other schemes are Transports that packages Register: importing
-// github.com/wispmq/wisp/transport/ws adds ws:// and wss://, and an
-// application can add its own. ParseEndpoint, Listen and Dial hand a
+// github.com/wispmq/wisp/transport/ws adds ws:// and wss://, importing
+// github.com/wispmq/wisp/transport/quic adds quic:// (QUIC over UDP, with
+// Config.TLS), and an application can add its own. ParseEndpoint, Listen and Dial hand a
 // registered scheme's endpoints to its Transport, so a socket binds and
 // connects to them like any other.
 package transport

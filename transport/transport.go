@@ -21,12 +21,13 @@ type Config struct {
 	// from a bound port. tcp only: with ipc it is an error wrapping
 	// ErrInvalidConfig, as it is together with a custom Dial (for Dial) or a
 	// custom Listen (for Listen), which this package cannot reach into.
+	// quic:// (package transport/quic) sets it on its UDP sockets.
 	ReusePort bool
 	// LocalAddr is an optional local "host:port" for Dial to bind before it
 	// connects (tcp only). The host is an IP address, or empty or "*" for any;
 	// port 0 picks one. With ReusePort it may be a port that is also being
 	// listened on, which is how peer-to-peer meshes dial from their own port.
-	// Listen ignores it.
+	// Listen ignores it. quic:// dials from a UDP socket bound to it.
 	LocalAddr string
 	// Dial replaces the dialer (TLS, SOCKS via golang.org/x/net/proxy, ...).
 	// network is "tcp" or "unix"; address is "host:port" or the socket path.

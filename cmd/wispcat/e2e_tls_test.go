@@ -11,6 +11,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -84,5 +85,48 @@ func TestE2ETLS(t *testing.T) {
 	}
 	if log := pull.stderr.String(); !strings.Contains(log, "handshake-failed") || !strings.Contains(log, "TLS handshake failed") {
 		t.Fatalf("the puller's events do not report the client without a certificate:\n%s", log)
+	}
+}
+
+// TestE2EQUIC: 100,000 lines from a push to a pull over quic://, in
+// order, with mutual TLS from the -tls flags (QUIC needs them).
+func TestE2EQUIC(t *testing.T) {
+	dir := t.TempDir()
+	writePKI(t, dir)
+	f := func(name string) string { return filepath.Join(dir, name) }
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ep := "quic://" + pc.LocalAddr().String()
+	pc.Close()
+	const n = 100000
+	input, want := numbered(n)
+	pull := start(t, nil, "-type", "pull", "-bind", ep, "-count", strconv.Itoa(n), "-timeout", "60s",
+		"-tls-cert", f("server.pem"), "-tls-key", f("server.key"), "-tls-ca", f("ca.pem"))
+	// More lines than start buffers: take them as they come.
+	lines := make(chan []string, 1)
+	go func() {
+		var got []string
+		for l := range pull.lines {
+			got = append(got, strings.TrimSuffix(l, "\n"))
+		}
+		lines <- got
+	}()
+	push := start(t, strings.NewReader(input), "-type", "push", "-connect", ep, "-timeout", "60s",
+		"-tls-cert", f("client.pem"), "-tls-key", f("client.key"), "-tls-ca", f("ca.pem"))
+	if status, _ := push.wait(); status != 0 {
+		t.Errorf("push: got status %d (stderr %q), want 0", status, push.stderr.String())
+	}
+	got := <-lines // all of stdout: the pull has ended
+	status, _ := pull.wait()
+	if status != 0 || strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("pull: got status %d and %d lines (stderr %q), want 0 and %d in order", status, len(got), pull.stderr.String(), n)
+	}
+
+	// Without the -tls flags a quic:// endpoint is refused at once.
+	bare := start(t, nil, "-type", "pull", "-bind", ep)
+	if status, _ := bare.wait(); status == 0 || !strings.Contains(bare.stderr.String(), "quic://") {
+		t.Errorf("quic:// without -tls flags: got status %d, stderr %q; want a usage error naming quic://", status, bare.stderr.String())
 	}
 }

@@ -10,7 +10,8 @@ import (
 	"os/signal"
 	"syscall"
 
-	_ "github.com/wispmq/wisp/transport/ws" // ws:// and wss:// endpoints
+	_ "github.com/wispmq/wisp/transport/quic" // quic:// endpoints
+	_ "github.com/wispmq/wisp/transport/ws"   // ws:// and wss:// endpoints
 )
 
 func main() {

@@ -181,6 +181,8 @@ bus (a member of a mesh of bus peers: sends stdin to every member once
 
 Endpoints: tcp://HOST:PORT (port 0 picks one; wispcat prints it),
 tls://HOST:PORT (the same with TLS: see -tls-ca), ipc:///path/to/socket,
+ws://HOST:PORT/PATH and wss://HOST:PORT/PATH (WebSocket; wss with TLS),
+quic://HOST:PORT (QUIC over UDP, always TLS 1.3: needs the -tls flags),
 inproc://NAME (same process only).
 
 Protocols: wisp (WISP/1, the default) or, with -protocol zmtp, ZMTP 3.1 to
@@ -262,9 +264,9 @@ func parse(args []string, stderr io.Writer) (*config, error) {
 		cfg.format = f
 		return err
 	})
-	fs.StringVar(&cfg.tlsCert, "tls-cert", "", "tls:// endpoints: present the certificate in PEM `FILE` (with -tls-key)")
+	fs.StringVar(&cfg.tlsCert, "tls-cert", "", "tls://, wss:// and quic:// endpoints: present the certificate in PEM `FILE`\n(with -tls-key)")
 	fs.StringVar(&cfg.tlsKey, "tls-key", "", "the private key of -tls-cert, in PEM `FILE`")
-	fs.StringVar(&cfg.tlsCA, "tls-ca", "", "tls:// endpoints: trust the CA certificates in PEM `FILE`: a connecting\nsocket checks its server against them, a binding one requires client\ncertificates signed by them (mutual TLS)")
+	fs.StringVar(&cfg.tlsCA, "tls-ca", "", "tls://, wss:// and quic:// endpoints: trust the CA certificates in PEM `FILE`: a connecting\nsocket checks its server against them, a binding one requires client\ncertificates signed by them (mutual TLS)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -355,13 +357,13 @@ func parse(args []string, stderr io.Writer) (*config, error) {
 		return bad("-tls-cert and -tls-key go together")
 	}
 	tlsEndpoint := slices.ContainsFunc(eps, func(e endpoint) bool {
-		return strings.HasPrefix(e.addr, "tls://") || strings.HasPrefix(e.addr, "wss://")
+		return strings.HasPrefix(e.addr, "tls://") || strings.HasPrefix(e.addr, "wss://") || strings.HasPrefix(e.addr, "quic://")
 	})
 	switch withTLS := cfg.tlsCert != "" || cfg.tlsCA != ""; {
 	case withTLS && !tlsEndpoint:
-		return bad("the -tls flags are for tls:// and wss:// endpoints, and none is given")
+		return bad("the -tls flags are for tls://, wss:// and quic:// endpoints, and none is given")
 	case tlsEndpoint && !withTLS:
-		return bad("a tls:// or wss:// endpoint needs -tls-ca (to check peers) or -tls-cert and -tls-key")
+		return bad("a tls://, wss:// or quic:// endpoint needs -tls-ca (to check peers) or -tls-cert and -tls-key")
 	}
 	return cfg, nil
 }
