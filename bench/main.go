@@ -117,7 +117,7 @@ func usage(w io.Writer) {
                                                 what one socket costs per peer: memory, goroutines, idle CPU, connect/close times
 thr patterns: `+strings.Join(patternNames(), ", ")+` (broker: tcp, ipc)
 lat patterns: reqrep
-transports: tcp, ipc, inproc (-protocol zmtp: tcp, ipc)
+transports: tcp, ipc, inproc, ws, quic (pushpull and reqrep; -protocol zmtp: tcp, ipc)
 `)
 }
 
