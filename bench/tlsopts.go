@@ -5,13 +5,13 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/wispmq/wisp/internal/devcert"
+	"github.com/wispmq/wisp/transport/devcert"
 	"github.com/wispmq/wisp/socket"
 )
 
 // benchTLS is the TLS config of the sockets on quic:// endpoints, which
 // always run TLS 1.3. Each process makes its own throwaway certificate
-// (internal/devcert) once, so no file or flag is needed; a client cannot
+// (transport/devcert) once, so no file or flag is needed; a client cannot
 // know another process's fresh CA, so it does not verify the server
 // (InsecureSkipVerify). That skips one certificate check per connection,
 // before the timed part, which it does not change. Real deployments

@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wispmq/wisp/internal/devcert"
+	"github.com/wispmq/wisp/transport/devcert"
 	_ "github.com/wispmq/wisp/transport/quic" // the "quic" transport of the conformance tests
 	_ "github.com/wispmq/wisp/transport/ws"   // the "ws" transport of the conformance tests
 )

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/wispmq/wisp/internal/devcert"
+	"github.com/wispmq/wisp/transport/devcert"
 	"github.com/wispmq/wisp/socket"
 	_ "github.com/wispmq/wisp/transport/quic" // registers quic://
 )

@@ -10,7 +10,7 @@ import (
 	quicgo "github.com/quic-go/quic-go"
 	"go.uber.org/goleak"
 
-	"github.com/wispmq/wisp/internal/devcert"
+	"github.com/wispmq/wisp/transport/devcert"
 	"github.com/wispmq/wisp/transport"
 )
 

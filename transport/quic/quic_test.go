@@ -16,7 +16,7 @@ import (
 	quicgo "github.com/quic-go/quic-go"
 	"go.uber.org/goleak"
 
-	"github.com/wispmq/wisp/internal/devcert"
+	"github.com/wispmq/wisp/transport/devcert"
 	"github.com/wispmq/wisp/socket"
 	"github.com/wispmq/wisp/transport"
 	wquic "github.com/wispmq/wisp/transport/quic"

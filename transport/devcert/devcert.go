@@ -1,8 +1,15 @@
-// Package devcert makes throwaway TLS certificates in memory, for the
-// tests and benchmarks of transports that need TLS (quic://, tls://,
-// wss://): a certificate authority made fresh each time, and leaf
-// certificates it signs for the loopback addresses. Nothing it makes is
-// written to disk or trusted beyond the configs it returns.
+// Package devcert makes throwaway TLS certificates in memory, for tests,
+// examples, benchmarks and development with the transports that need TLS
+// (quic://, tls://, wss://): a certificate authority made fresh each
+// time, and leaf certificates it signs for the loopback addresses.
+// Nothing it makes is written to disk or trusted beyond the configs it
+// returns.
+//
+// It is not for production: there, a binding socket presents a
+// certificate chain a real CA (or your own PKI) issued for its host name
+// (tls.LoadX509KeyPair), and a connecting socket trusts that CA
+// (tls.Config.RootCAs); for mutual TLS each side also presents its own and
+// the binding side sets ClientCAs and ClientAuth. See transport/quic.
 package devcert
 
 import (
