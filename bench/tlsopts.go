@@ -5,8 +5,8 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/wispmq/wisp/transport/devcert"
 	"github.com/wispmq/wisp/socket"
+	"github.com/wispmq/wisp/transport/devcert"
 )
 
 // benchTLS is the TLS config of the sockets on quic:// endpoints, which

@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/wispmq/wisp/transport/devcert"
 	"github.com/wispmq/wisp/socket"
+	"github.com/wispmq/wisp/transport/devcert"
 	_ "github.com/wispmq/wisp/transport/quic" // registers quic://
 )
 

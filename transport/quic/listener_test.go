@@ -10,8 +10,8 @@ import (
 	quicgo "github.com/quic-go/quic-go"
 	"go.uber.org/goleak"
 
-	"github.com/wispmq/wisp/transport/devcert"
 	"github.com/wispmq/wisp/transport"
+	"github.com/wispmq/wisp/transport/devcert"
 )
 
 // TestSilentPeerDropped: a peer that completes the QUIC handshake and

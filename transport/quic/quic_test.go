@@ -16,9 +16,9 @@ import (
 	quicgo "github.com/quic-go/quic-go"
 	"go.uber.org/goleak"
 
-	"github.com/wispmq/wisp/transport/devcert"
 	"github.com/wispmq/wisp/socket"
 	"github.com/wispmq/wisp/transport"
+	"github.com/wispmq/wisp/transport/devcert"
 	wquic "github.com/wispmq/wisp/transport/quic"
 )
 
