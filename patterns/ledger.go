@@ -10,9 +10,12 @@ import (
 // engine treats it as a protocol violation by that peer.
 var ErrAckBeyondSent = errors.New("patterns: ack for a message that was never sent")
 
-// minLedgerCap is the first ring size; small enough to cost little for idle
-// peers, large enough that a short burst does not grow it several times.
-const minLedgerCap = 8
+// minLedgerCap is the first ring size. A socket may hold a hundred
+// thousand peers, most of them sent a message or two (a reply) and idle
+// since: the ring they keep is what this costs (64 bytes an entry for
+// wisp's messages). A stream doubles it to its window within its first
+// few sends.
+const minLedgerCap = 2
 
 // Ledger is the per-peer send ledger of the pipeline sockets: messages to one
 // peer get consecutive sequence numbers starting at 1, and the ledger holds
