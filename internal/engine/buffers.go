@@ -1,5 +1,7 @@
 package engine
 
+import "sync/atomic"
+
 // Buffers. A socket may hold a hundred thousand connections, most of them
 // idle most of the time, so a connection's buffers are sized to what it is
 // doing now rather than the most it ever did: an idle connection blocks in
@@ -27,6 +29,16 @@ const (
 	// unless several connections write large batches at once.
 	maxPooledWriteBuf = maxBatchBytes + maxBatchBytes/4
 )
+
+// largeReads counts the large read buffers connections hold now. Past
+// maxLargeReads, a connection whose reads fill its buffer moves to a
+// medium one instead (see readStep): ten thousand peers bursting at once
+// would otherwise each take 64 KiB, and the Go runtime keeps that heap
+// long after the burst. A few busy connections, the throughput case, get
+// large buffers as before.
+var largeReads atomic.Int32
+
+const maxLargeReads = 64 // 4 MiB of large read buffers
 
 // The pools: bounded free lists rather than sync.Pools, so that what they
 // keep is bounded (a megabyte or so of read buffers) and reuse does not
@@ -71,6 +83,7 @@ func (c *conn) growRead(need int) {
 			b := make([]byte, largeReadBuf)
 			c.pooled = &b
 		}
+		largeReads.Add(1)
 		nb = *c.pooled
 	} else {
 		nb = make([]byte, max(need, 2*len(c.rbuf)))
@@ -79,8 +92,30 @@ func (c *conn) growRead(need int) {
 	c.r = 0
 	c.rbuf = nb
 	if old != nil {
+		largeReads.Add(-1)
 		readBufs.put(old)
 	}
+}
+
+// growFilled picks a larger buffer after a read filled rbuf, since more is
+// likely waiting: a large one while few connections hold one, else a
+// medium one (and a connection already on its medium one keeps it).
+// Reader role.
+func (c *conn) growFilled() {
+	if largeReads.Load() < maxLargeReads {
+		c.growRead(largeReadBuf)
+		return
+	}
+	if len(c.rbuf) >= midReadBuf {
+		return
+	}
+	if c.mid == nil {
+		c.mid = make([]byte, midReadBuf)
+		c.midHeld.Store(true)
+	}
+	c.w = copy(c.mid, c.rbuf[c.r:c.w])
+	c.r = 0
+	c.rbuf = c.mid
 }
 
 // restRead picks the buffer for the next read when the read buffer is
@@ -129,6 +164,7 @@ func (c *conn) restRead() {
 // payloads out (deliverRefs). Reader role.
 func (c *conn) releaseRead() {
 	if c.pooled != nil {
+		largeReads.Add(-1)
 		readBufs.put(c.pooled)
 		c.pooled = nil
 	}

@@ -73,7 +73,7 @@ func (c *conn) readStep() error {
 	if need := c.codec.Need(); need > len(c.rbuf) {
 		c.growRead(need)
 	} else if c.filled && len(c.rbuf) < largeReadBuf {
-		c.growRead(largeReadBuf) // the last read filled a small buffer: more is coming
+		c.growFilled() // the last read filled a smaller buffer: more is coming
 	}
 	end := len(c.rbuf)
 	if c.afterLarge {
