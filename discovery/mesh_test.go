@@ -286,7 +286,11 @@ func TestMeshKilledPeer(t *testing.T) {
 // at once with nothing undelivered instead of lingering for it.
 func TestMeshForgetsWithdrawnMember(t *testing.T) {
 	port := loopbackPort(t)
-	cfg := Config{Group: "forget", Port: port, Broadcast: LoopbackBroadcast, Interval: 100 * time.Millisecond}
+	// A timeout far beyond the test: on a loaded machine b must not be
+	// reported silent before it withdraws (a silent member is not
+	// forgotten, and its withdraw would then be for a peer a no longer
+	// knows).
+	cfg := Config{Group: "forget", Port: port, Broadcast: LoopbackBroadcast, Interval: 100 * time.Millisecond, Timeout: time.Minute}
 	// Without Forget, b's copies would wait a minute for b to resume.
 	a := newMember(t, cfg, socket.WithLinger(10*time.Second), socket.WithResumeTimeout(time.Minute))
 	b := newMember(t, cfg)
@@ -306,7 +310,7 @@ func TestMeshForgetsWithdrawnMember(t *testing.T) {
 	}
 	b.stop(t) // withdraws
 	b.s.Close()
-	waitGone := time.Now().Add(5 * time.Second)
+	waitGone := time.Now().Add(20 * time.Second) // far less than the resume timeout
 	for a.s.Stats().Drops < 10 {
 		if time.Now().After(waitGone) {
 			t.Fatalf("after b withdrew: a dropped %d of b's 10 copies, want 10 (forgotten)", a.s.Stats().Drops)
