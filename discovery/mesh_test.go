@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -307,6 +308,15 @@ func TestMeshForgetsWithdrawnMember(t *testing.T) {
 		if err := a.s.Send(ctx, []byte{byte(i)}); err != nil {
 			t.Fatal(err)
 		}
+	}
+	// a acts on b's withdraw only if it heard b announce: b may have
+	// dialed a before that.
+	heard := time.Now().Add(10 * time.Second)
+	for !slices.ContainsFunc(a.m.Peers(), func(p Peer) bool { return p.ID == b.m.ID() }) {
+		if time.Now().After(heard) {
+			t.Fatal("a never heard b's beacon")
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 	b.stop(t) // withdraws
 	b.s.Close()
