@@ -194,7 +194,11 @@ func (b *Broker) loop() {
 			b.cfg.logf("stopping: %v", err)
 			return
 		}
-		timer.Reset(b.nextWake(time.Now()))
+		// From the time dispatch looked: a task that fell due while the
+		// batch was committed was not dispatched, and from a later time
+		// it would look like one waiting for a worker, which needs no
+		// timer: the loop would sleep an hour with a free worker.
+		timer.Reset(b.nextWake(now))
 	}
 }
 
