@@ -235,15 +235,17 @@ func (c *conn) doneWriting(wb []byte) {
 	}
 }
 
-// spareWrite drops the small write buffer of a connection that has not
-// written for a while, unless it is writing now: a reply or a burst left
-// it, and a hundred thousand idle peers would each keep one. PINGs and
+// spareWrite drops the small write buffer (and the writer's scratch
+// lists) of a connection that has not written for a while, unless it is
+// writing now: a reply or a burst left them, and a hundred thousand idle
+// peers would each keep them. PINGs and
 // PONGs need none (tryCommand); the next write makes a new one.
 func (c *conn) spareWrite() {
 	if !c.wmu.TryLock() {
 		return // writing: it is not idle after all
 	}
 	c.wbuf = nil
+	c.batch, c.bufs, c.cmds = nil, nil, nil // scratch, empty between writes
 	c.wbufHeld.Store(false)
 	c.wmu.Unlock()
 }
