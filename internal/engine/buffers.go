@@ -218,6 +218,7 @@ func (c *conn) doneWriting(wb []byte) {
 	c.wpooled = nil
 	if cap(wb) <= keepWriteBuf {
 		c.wbuf = wb
+		c.wbufHeld.Store(cap(wb) > 0)
 		return
 	}
 	for i := len(writeClasses) - 1; i >= 0; i-- {
@@ -232,4 +233,19 @@ func (c *conn) doneWriting(wb []byte) {
 		wc.free.put(p)
 		return
 	}
+}
+
+// spareWrite drops the small write buffer (and the writer's scratch
+// lists) of a connection that has not written for a while, unless it is
+// writing now: a reply or a burst left them, and a hundred thousand idle
+// peers would each keep them. PINGs and
+// PONGs need none (tryCommand); the next write makes a new one.
+func (c *conn) spareWrite() {
+	if !c.wmu.TryLock() {
+		return // writing: it is not idle after all
+	}
+	c.wbuf = nil
+	c.batch, c.bufs, c.cmds = nil, nil, nil // scratch, empty between writes
+	c.wbufHeld.Store(false)
+	c.wmu.Unlock()
 }

@@ -3,6 +3,7 @@ package engine
 import (
 	"bytes"
 	"testing"
+	"time"
 )
 
 // TestGrowFilledBudget: a connection whose read filled its buffer gets a
@@ -47,5 +48,39 @@ func TestGrowFilledBudget(t *testing.T) {
 	c.growFilled() // filled again: the medium buffer stays
 	if len(c.rbuf) != midReadBuf {
 		t.Fatalf("past the budget, filled again: got a %d-byte buffer, want the medium one", len(c.rbuf))
+	}
+}
+
+// TestQuietConnectionsSpareTheirWriteBuffer: the heart finds connections
+// that keep a write buffer and have not written for two ticks, and they
+// drop it, unless they are writing; one that wrote recently keeps it.
+func TestQuietConnectionsSpareTheirWriteBuffer(t *testing.T) {
+	const tick = 10 * time.Millisecond
+	mk := func(wroteAgo time.Duration) *conn {
+		c := &conn{}
+		c.wmu.Init(rankWriter, "conn.wmu")
+		c.doneWriting(make([]byte, 0, minWriteBuf))
+		c.lastWrite.Store(nanotime() - int64(wroteAgo))
+		return c
+	}
+	quiet, busy, writing := mk(3*tick), mk(0), mk(3*tick)
+	h := &heart{tick: tick, conns: []*conn{quiet, busy, writing}}
+	_, _, _, found := h.beat(nil, nil, nil, nil)
+	if len(found) != 2 || found[0] != quiet || found[1] != writing {
+		t.Fatalf("beat: got %d quiet connections, want the two that wrote 3 ticks ago", len(found))
+	}
+	writing.wmu.Lock()
+	for _, c := range found {
+		c.spareWrite()
+	}
+	writing.wmu.Unlock()
+	if quiet.wbuf != nil || quiet.wbufHeld.Load() {
+		t.Fatal("quiet connection: kept its write buffer, want it dropped")
+	}
+	if writing.wbuf == nil || !writing.wbufHeld.Load() {
+		t.Fatal("connection writing now: lost its write buffer, want it kept")
+	}
+	if busy.wbuf == nil {
+		t.Fatal("connection that just wrote: lost its write buffer, want it kept")
 	}
 }

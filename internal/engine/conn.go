@@ -65,6 +65,7 @@ type conn struct {
 	idle       bool
 	needResume bool                   // the next data must be preceded by RESUME
 	inlineOK   bool                   // a kernel socket: Send may write small messages itself
+	wbufHeld   atomic.Bool            // the writer keeps a small write buffer (see spareWrite)
 	cmdPending map[string]CommandKind // commands queued by a behaviour, by Data; guarded by Engine.mu
 	cmdOrder   []string               // the keys of cmdPending, oldest first
 	cmdsQueued atomic.Bool            // cmdOrder is not empty

@@ -105,14 +105,14 @@ func (h *heart) run(quit, poke chan struct{}) {
 	t := time.NewTimer(h.tick)
 	h.mu.Unlock()
 	defer t.Stop()
-	var silent, due, idle []*conn
+	var silent, due, idle, quiet []*conn
 	for {
 		select {
 		case <-quit:
 			return
 		case <-poke:
 		case <-t.C:
-			silent, due, idle = h.beat(silent[:0], due[:0], idle[:0])
+			silent, due, idle, quiet = h.beat(silent[:0], due[:0], idle[:0], quiet[:0])
 			for _, c := range silent {
 				c.close(fmt.Errorf("%w: nothing received for %v", ErrHeartbeatTimeout, c.readTimeout))
 			}
@@ -120,6 +120,9 @@ func (h *heart) run(quit, poke chan struct{}) {
 				c.dlMu.Lock()
 				c.interruptLocked() // the reader wakes, gives the buffer up, and reads on
 				c.dlMu.Unlock()
+			}
+			for _, c := range quiet {
+				c.spareWrite()
 			}
 			for _, c := range due {
 				if !c.tryCommand(Command{Kind: CmdPing}) {
@@ -130,6 +133,7 @@ func (h *heart) run(quit, poke chan struct{}) {
 			clear(silent)
 			clear(due)
 			clear(idle)
+			clear(quiet)
 		}
 		h.mu.Lock()
 		t.Reset(h.tick)
@@ -138,9 +142,10 @@ func (h *heart) run(quit, poke chan struct{}) {
 }
 
 // beat finds the connections whose peer has been silent too long, those
-// that must PING, and those idle on a medium read buffer, and recomputes
+// that must PING, those idle on a medium read buffer, and those keeping a
+// write buffer they have not written from for two ticks, and recomputes
 // the tick from the connections left.
-func (h *heart) beat(silent, due, idle []*conn) ([]*conn, []*conn, []*conn) {
+func (h *heart) beat(silent, due, idle, quiet []*conn) ([]*conn, []*conn, []*conn, []*conn) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	now := nanotime()
@@ -159,9 +164,12 @@ func (h *heart) beat(silent, due, idle []*conn) ([]*conn, []*conn, []*conn) {
 			c.dropMid.Store(true)
 			idle = append(idle, c)
 		}
+		if c.wbufHeld.Load() && time.Duration(now-c.lastWrite.Load()) >= 2*h.tick {
+			quiet = append(quiet, c)
+		}
 	}
 	if len(h.conns) > 0 {
 		h.tick = tick
 	}
-	return silent, due, idle
+	return silent, due, idle, quiet
 }

@@ -2,6 +2,7 @@ package ws
 
 import (
 	"context"
+	"crypto/tls"
 	"io"
 	"net"
 	"sync"
@@ -74,3 +75,26 @@ func (c *conn) SetDeadline(t time.Time) error {
 }
 func (c *conn) SetReadDeadline(t time.Time) error  { return c.r.SetReadDeadline(t) }
 func (c *conn) SetWriteDeadline(t time.Time) error { return c.ws.SetWriteDeadline(t) }
+
+// tlsConn is a wss:// connection. The engine takes the TLS state of a
+// connection that has one for its events and Stats (the peer's
+// certificates, for mutual TLS), as it does for tls://; the HTTP server or
+// client did the handshake before the upgrade.
+type tlsConn struct {
+	*conn
+	state tls.ConnectionState
+}
+
+// HandshakeContext does nothing: the handshake is done.
+func (c *tlsConn) HandshakeContext(context.Context) error { return nil }
+
+// ConnectionState is the TLS state of the connection the upgrade came on.
+func (c *tlsConn) ConnectionState() tls.ConnectionState { return c.state }
+
+// withTLS returns c, as a tlsConn when it runs over TLS (st not nil).
+func withTLS(c *conn, st *tls.ConnectionState) net.Conn {
+	if st == nil {
+		return c
+	}
+	return &tlsConn{conn: c, state: *st}
+}

@@ -16,8 +16,10 @@
 // messages (the "wisp" subprotocol); wisp's own framing, heartbeats and
 // acknowledgements run inside it unchanged, so everything a tcp:// socket
 // guarantees holds here too. wss:// is WebSocket over TLS with the
-// socket's TLS config (socket.WithTLS); Event.TLS stays nil for it, since
-// TLS is the HTTP layer's. Browsers' cross-origin requests are refused, as
+// socket's TLS config (socket.WithTLS); as for tls://, Event.TLS and
+// PeerStats.TLS carry the connection's TLS state, with the certificate
+// the peer presented (a Listener mounted on the application's own HTTPS
+// server reports that server's TLS state). Browsers' cross-origin requests are refused, as
 // the WebSocket library does by default: wisp peers are programs, not web
 // pages.
 package ws

@@ -49,7 +49,7 @@ func (l *Listener) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		scheme = "wss"
 	}
 	remote := addr{scheme: scheme, address: r.RemoteAddr}
-	nc := newConn(c, local, remote)
+	nc := withTLS(newConn(c, local, remote), r.TLS)
 	select {
 	case l.conns <- nc:
 	case <-l.done:

@@ -114,5 +114,5 @@ func (t wsTransport) Dial(ctx context.Context, ep transport.Endpoint, cfg transp
 	if local == nil {
 		local = addr{scheme: t.scheme(), address: "unknown"}
 	}
-	return newConn(c, local, addr{scheme: t.scheme(), address: ep.Address}), nil
+	return withTLS(newConn(c, local, addr{scheme: t.scheme(), address: ep.Address}), resp.TLS), nil
 }

@@ -21,6 +21,7 @@ import (
 
 	"github.com/wispmq/wisp/socket"
 	"github.com/wispmq/wisp/transport"
+	"github.com/wispmq/wisp/transport/devcert"
 	"github.com/wispmq/wisp/transport/ws"
 )
 
@@ -254,4 +255,65 @@ func selfSigned(t *testing.T) (tls.Certificate, *x509.CertPool) {
 	pool := x509.NewCertPool()
 	pool.AddCert(c)
 	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: c}, pool
+}
+
+// TestSecureTLSState: over wss:// with mutual TLS, each side's connected
+// event carries the TLS state, with the certificate the other presented,
+// as over tls://.
+func TestSecureTLSState(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	ca, err := devcert.NewCA("wss test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	serverCert, err := ca.Issue("server")
+	if err != nil {
+		t.Fatal(err)
+	}
+	clientCert, err := ca.Issue("client")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pull := newSocket(t, socket.Pull, socket.WithTLS(&tls.Config{
+		Certificates: []tls.Certificate{serverCert},
+		ClientCAs:    ca.Pool, ClientAuth: tls.RequireAndVerifyClientCert,
+	}))
+	ep, err := pull.Bind("wss://127.0.0.1:0/wisp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	push := newSocket(t, socket.Push, socket.WithTLS(&tls.Config{Certificates: []tls.Certificate{clientCert}, RootCAs: ca.Pool}))
+	if err := push.Connect(ep); err != nil {
+		t.Fatal(err)
+	}
+	for _, side := range []struct {
+		s    *socket.Socket
+		name string
+		peer string
+	}{{pull, "binding side", "client"}, {push, "connecting side", "server"}} {
+		e := connectedEvent(t, ctx, side.s)
+		if e.TLS == nil || len(e.TLS.PeerCertificates) == 0 {
+			t.Fatalf("%s: connected event without the peer's certificate: %+v", side.name, e)
+		}
+		if got := e.TLS.PeerCertificates[0].Subject.CommonName; got != side.peer {
+			t.Fatalf("%s: peer certificate %q, want %q", side.name, got, side.peer)
+		}
+	}
+	stream(t, ctx, push, pull, 100, 16)
+}
+
+// connectedEvent waits for s's first EventConnected.
+func connectedEvent(t *testing.T, ctx context.Context, s *socket.Socket) socket.Event {
+	t.Helper()
+	for {
+		select {
+		case e := <-s.Events():
+			if e.Kind == socket.EventConnected {
+				return e
+			}
+		case <-ctx.Done():
+			t.Fatalf("waiting for a connected event: %v", ctx.Err())
+		}
+	}
 }
