@@ -269,9 +269,7 @@ func (in *inbox) refill() bool {
 	if len(in.ready) == 1 {
 		n = recvBatch
 	}
-	for k := 0; k < n && p.q.Len() > 0; k++ {
-		in.batch = append(in.batch, p.q.Pop())
-	}
+	in.batch = p.q.PopAppend(in.batch, n)
 	in.queued -= len(in.batch)
 	left := p.q.Len()
 	if left == 0 {

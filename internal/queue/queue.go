@@ -37,6 +37,23 @@ func (q *FIFO[T]) Pop() T {
 	return v
 }
 
+// PopAppend removes up to n of the oldest elements and appends them to dst,
+// in order, with at most two copies: the ring's wrap splits them in two at
+// most. It returns the extended dst.
+func (q *FIFO[T]) PopAppend(dst []T, n int) []T {
+	n = min(n, q.n)
+	for n > 0 {
+		k := min(n, len(q.buf)-q.head) // up to the end of the ring
+		seg := q.buf[q.head : q.head+k]
+		dst = append(dst, seg...)
+		clear(seg) // let the GC free what the elements reference
+		q.head = (q.head + k) & (len(q.buf) - 1)
+		q.n -= k
+		n -= k
+	}
+	return dst
+}
+
 // Peek returns the oldest element without removing it.
 func (q *FIFO[T]) Peek() T {
 	if q.n == 0 {

@@ -66,3 +66,47 @@ func TestFIFOSteadyStateAllocatesNothing(t *testing.T) {
 		t.Fatalf("allocs per run: got %v, want 0", allocs)
 	}
 }
+
+// TestFIFOPopAppend takes batches of every size across the ring's wrap
+// and growth, in order, leaving no reference behind in the ring.
+func TestFIFOPopAppend(t *testing.T) {
+	var q FIFO[*int]
+	next, want := 0, 0
+	var dst []*int
+	for round := range 60 {
+		for range round%7 + 3 {
+			v := next
+			q.Push(&v)
+			next++
+		}
+		before := q.Len()
+		dst = q.PopAppend(dst[:0], round%5+1)
+		if len(dst) != min(round%5+1, before) || q.Len() != before-len(dst) {
+			t.Fatalf("round %d: took %d of %d leaving %d, want %d", round, len(dst), before, q.Len(), min(round%5+1, before))
+		}
+		for _, p := range dst {
+			if *p != want {
+				t.Fatalf("round %d: got %d, want %d", round, *p, want)
+			}
+			want++
+		}
+	}
+	dst = q.PopAppend(dst[:0], q.Len()+10)
+	for _, p := range dst {
+		if *p != want {
+			t.Fatalf("drain: got %d, want %d", *p, want)
+		}
+		want++
+	}
+	if want != next || q.Len() != 0 {
+		t.Fatalf("after draining: took up to %d of %d, %d left", want, next, q.Len())
+	}
+	for i, p := range q.buf {
+		if p != nil {
+			t.Fatalf("slot %d still references a value after PopAppend", i)
+		}
+	}
+	if got := q.PopAppend(nil, 3); len(got) != 0 {
+		t.Fatalf("PopAppend on an empty FIFO: got %d elements, want 0", len(got))
+	}
+}
