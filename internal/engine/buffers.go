@@ -123,13 +123,16 @@ func (c *conn) growFilled() {
 // read brought more than the small buffer holds, a medium one of its own,
 // so that a request-reply exchange of 4 KiB messages, or a broker's
 // stream of requests, takes one read where a small buffer would take two.
-// A connection blocked on its medium buffer for two heartbeat ticks gives
-// it up (heart.go). Reader role.
+// A small read moves back to the small buffer but keeps the medium one:
+// a broker's reads alternate, and dropping it each time made one 8 KiB
+// allocation per larger read. A connection that has held it, reading,
+// for two heartbeat ticks gives it up (heart.go). Reader role.
 func (c *conn) restRead() {
 	if c.r != c.w {
 		return
 	}
-	if c.dropMid.Load() {
+	drop := c.dropMid.Load()
+	if drop {
 		c.dropMid.Store(false)
 		c.lastN = 0
 	}
@@ -145,18 +148,17 @@ func (c *conn) restRead() {
 		c.rbuf, c.r, c.w = c.mid, 0, 0
 		return
 	}
-	if len(c.rbuf) <= smallReadBuf {
-		return
+	if len(c.rbuf) > smallReadBuf {
+		c.releaseRead()
+		if c.small == nil {
+			c.small = make([]byte, smallReadBuf)
+		}
+		c.rbuf, c.r, c.w = c.small, 0, 0
 	}
-	c.releaseRead()
-	if c.mid != nil {
+	if drop && c.mid != nil {
 		c.mid = nil
 		c.midHeld.Store(false)
 	}
-	if c.small == nil {
-		c.small = make([]byte, smallReadBuf)
-	}
-	c.rbuf, c.r, c.w = c.small, 0, 0
 }
 
 // releaseRead gives the pooled read buffer back, when rbuf is one (pooled
