@@ -96,10 +96,27 @@ func (b *router) Recv(ctx context.Context) (engine.Message, error) {
 		return nil, err
 	}
 	rid, _ := p.Ext.([]byte)
+	// A copy: the caller owns what Recv returns and may change it. The
+	// frame list and the id's copy share one allocation when both are
+	// short, as a broker's messages and session ids are.
+	if len(m)+1 <= len(routedFrames{}.frames) && len(rid) <= len(routedFrames{}.rid) {
+		r := new(routedFrames)
+		id := r.rid[:len(rid):len(rid)]
+		copy(id, rid)
+		out := append(r.frames[:0:len(m)+1], id)
+		return append(out, m...), nil
+	}
 	out := make(engine.Message, 0, len(m)+1)
-	// A copy: the caller owns what Recv returns and may change it.
 	out = append(out, append([]byte(nil), rid...))
 	return append(out, m...), nil
+}
+
+// routedFrames is what ROUTER's Recv returns, in one allocation: the frame
+// list (the routing id and up to three frames) and the routing id's copy
+// (a session id's 16 bytes, or a stated id as short).
+type routedFrames struct {
+	frames [4][]byte
+	rid    [16]byte
 }
 
 // Send sends frames[1:] to the peer frames[0] names. A message for an
