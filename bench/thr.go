@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"runtime/pprof"
 	"time"
 )
 
@@ -33,8 +35,18 @@ func runThr(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&c.Spool, "spool", "", "pushpull: the sender spools (socket.WithSpool) in a fresh directory under\nthis one, removed after the run; empty: no spool")
 	fs.StringVar(&c.SpoolSync, "spool-sync", "always", "pushpull with -spool: when the spool syncs: always, none, or a duration\nsuch as 100ms (socket.SpoolSyncEvery)")
 	fs.BoolVar(&c.Release, "release", false, "pushpull: the receiver gives every message back once checked\n(socket.Message.Release), so large messages reuse memory")
+	var cpuProfile string
+	fs.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of this process (inproc: both sides; broker: the broker) to `FILE`")
 	if err := parseFlags(fs, args); err != nil {
 		return flagError(stderr, "bench thr", err)
+	}
+	if cpuProfile != "" {
+		stop, err := startCPUProfile(cpuProfile)
+		if err != nil {
+			fmt.Fprintf(stderr, "bench thr: %v\n", err)
+			return exitFail
+		}
+		defer stop()
 	}
 	r, err := measure(context.Background(), c)
 	if err != nil {
@@ -51,6 +63,22 @@ func runThr(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stdout, "%s\n", line)
 	return exitOK
+}
+
+// startCPUProfile profiles this process into file until stop is called.
+func startCPUProfile(file string) (stop func(), err error) {
+	f, err := os.Create(file)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
 }
 
 // measure validates c and runs it once.
