@@ -84,3 +84,33 @@ func TestQuietConnectionsSpareTheirWriteBuffer(t *testing.T) {
 		t.Fatal("connection that just wrote: lost its write buffer, want it kept")
 	}
 }
+
+// TestRestReadKeepsTheMediumBuffer: reads that alternate between small
+// and larger ones reuse one medium buffer; the heart's request drops it.
+func TestRestReadKeepsTheMediumBuffer(t *testing.T) {
+	c := &conn{small: make([]byte, smallReadBuf)}
+	c.rbuf = c.small
+	c.lastN = smallReadBuf + 1
+	c.restRead()
+	mid := c.mid
+	if len(c.rbuf) != midReadBuf || mid == nil {
+		t.Fatalf("after a larger read: got a %d-byte buffer, want the medium one", len(c.rbuf))
+	}
+	c.lastN = 10
+	c.restRead()
+	if len(c.rbuf) != smallReadBuf || c.mid == nil || !c.midHeld.Load() {
+		t.Fatalf("after a small read: got a %d-byte buffer, medium kept %v; want the small one, the medium kept", len(c.rbuf), c.mid != nil)
+	}
+	c.lastN = smallReadBuf + 1
+	c.restRead()
+	if len(c.rbuf) != midReadBuf || &c.rbuf[0] != &mid[0] {
+		t.Fatal("after another larger read: got another buffer, want the same medium one")
+	}
+	c.lastN = 10
+	c.restRead()
+	c.dropMid.Store(true) // the heart found it held too long
+	c.restRead()
+	if c.mid != nil || c.midHeld.Load() || len(c.rbuf) != smallReadBuf {
+		t.Fatal("after the heart's request: medium buffer kept, want it dropped")
+	}
+}
