@@ -71,10 +71,19 @@ func forward(ctx context.Context, from, to, capture *Socket) error {
 				return proxyError(ctx, "capturing from", from, err)
 			}
 		}
-		if err := to.Send(ctx, m...); err != nil {
+		if err := to.forward(ctx, m); err != nil {
 			return proxyError(ctx, "sending to", to, err)
 		}
 	}
+}
+
+// forward sends a message Recv returned, which nothing else holds: it
+// needs no copy of its frame list (a spooling socket copies it to disk).
+func (s *Socket) forward(ctx context.Context, m Message) error {
+	if s.spool != nil {
+		return s.spool.send(ctx, m)
+	}
+	return s.e.SendOwned(ctx, m)
 }
 
 func proxyError(ctx context.Context, doing string, s *Socket, err error) error {

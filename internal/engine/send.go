@@ -23,6 +23,23 @@ func (s *Engine) Send(ctx context.Context, frames [][]byte) error {
 	return s.b.Send(ctx, m)
 }
 
+// SendOwned is Send for a frame list the caller hands over and never
+// touches again (Proxy forwarding what Recv returned): the message keeps
+// the list itself instead of a copy.
+func (s *Engine) SendOwned(ctx context.Context, frames [][]byte) error {
+	if !s.caps.CanSend {
+		return NotSupported(s.typ, "Send")
+	}
+	if len(frames) == 0 {
+		return fmt.Errorf("%w: a message needs at least one frame", ErrInvalidMessage)
+	}
+	m := Msg{First: frames[0]}
+	if len(frames) > 1 {
+		m.Rest = frames[1:]
+	}
+	return s.b.Send(ctx, m)
+}
+
 // SendRoundRobin sends m to the next peer in turn that has room below the
 // send high-water marks, connected peers first; it queues for a connecting
 // endpoint only when no connected peer has room (PUSH, DEALER, PAIR). It
