@@ -157,8 +157,12 @@ func (c *conn) readDirect(ctx context.Context, in *inbox) bool {
 	if c.closing() || c.readDone {
 		return false
 	}
-	stop := context.AfterFunc(ctx, c.returnRead)
-	defer stop()
+	if ctx.Done() != nil {
+		// Only a context that can end needs watching: registering costs
+		// three allocations per Recv, and a background one never ends.
+		stop := context.AfterFunc(ctx, c.returnRead)
+		defer stop()
+	}
 	if ctx.Err() != nil {
 		return true // the caller returns ctx's error
 	}

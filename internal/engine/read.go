@@ -285,8 +285,18 @@ func (c *conn) deliverRefs(refs []FrameRef) error {
 		return nil
 	}
 	lo, hi := refs[0].Start, refs[len(refs)-1].End
-	chunk := append([]byte(nil), c.rbuf[lo:hi]...) // one copy, no zeroing
-	c.newHeaders(len(c.partial) + len(refs))
+	var chunk []byte
+	if n := len(c.partial) + len(refs); n <= len(tinyChunk{}.hdrs) && hi-lo <= len(tinyChunk{}.data) {
+		// A request or a reply on its own: its bytes and its frame list
+		// in one allocation instead of two.
+		t := new(tinyChunk)
+		chunk = t.data[: hi-lo : hi-lo]
+		copy(chunk, c.rbuf[lo:hi])
+		c.hdrs = t.hdrs[:0:n]
+	} else {
+		chunk = append([]byte(nil), c.rbuf[lo:hi]...) // one copy, no zeroing
+		c.newHeaders(len(c.partial) + len(refs))
+	}
 	msgs := c.msgs[:0]
 	for _, r := range refs {
 		c.partial = append(c.partial, chunk[r.Start-lo:r.End-lo:r.End-lo])
@@ -302,6 +312,14 @@ func (c *conn) deliverRefs(refs []FrameRef) error {
 	clear(msgs)
 	c.msgs = msgs[:0]
 	return err
+}
+
+// tinyChunk holds a delivery of at most four frames and 48 bytes (a small
+// REQ request or REP reply, alone in its read, is three: request id,
+// delimiter, body): the bytes and the frame list together, 144 bytes.
+type tinyChunk struct {
+	hdrs [4][]byte
+	data [48]byte
 }
 
 // newHeaders gives the messages of one delivery, of n frames, frame lists
