@@ -109,13 +109,20 @@ func (c *conn) growFilled() {
 	if len(c.rbuf) >= midReadBuf {
 		return
 	}
+	mid := c.midBuf()
+	c.w = copy(mid, c.rbuf[c.r:c.w])
+	c.r = 0
+	c.rbuf = mid
+}
+
+// midBuf returns the connection's medium read buffer, made on first use;
+// the heart takes it back (see restRead). Reader role.
+func (c *conn) midBuf() []byte {
 	if c.mid == nil {
 		c.mid = make([]byte, midReadBuf)
 		c.midHeld.Store(true)
 	}
-	c.w = copy(c.mid, c.rbuf[c.r:c.w])
-	c.r = 0
-	c.rbuf = c.mid
+	return c.mid
 }
 
 // restRead picks the buffer for the next read when the read buffer is
@@ -141,11 +148,7 @@ func (c *conn) restRead() {
 			return
 		}
 		c.releaseRead()
-		if c.mid == nil {
-			c.mid = make([]byte, midReadBuf)
-			c.midHeld.Store(true)
-		}
-		c.rbuf, c.r, c.w = c.mid, 0, 0
+		c.rbuf, c.r, c.w = c.midBuf(), 0, 0
 		return
 	}
 	if len(c.rbuf) > smallReadBuf {

@@ -10,11 +10,8 @@ import (
 // than one frame: the behaviour is behind an interface, so whatever it is
 // given escapes, and a single-frame Send then allocates nothing.
 func (s *Engine) Send(ctx context.Context, frames [][]byte) error {
-	if !s.caps.CanSend {
-		return NotSupported(s.typ, "Send")
-	}
-	if len(frames) == 0 {
-		return fmt.Errorf("%w: a message needs at least one frame", ErrInvalidMessage)
+	if err := s.checkSend(frames); err != nil {
+		return err
 	}
 	m := Msg{First: frames[0]}
 	if len(frames) > 1 {
@@ -26,18 +23,28 @@ func (s *Engine) Send(ctx context.Context, frames [][]byte) error {
 // SendOwned is Send for a frame list the caller hands over and never
 // touches again (Proxy forwarding what Recv returned): the message keeps
 // the list itself instead of a copy.
+// It is not Send with a flag: Send must never store the caller's list, or
+// escape analysis would put every Send's variadic slice on the heap.
 func (s *Engine) SendOwned(ctx context.Context, frames [][]byte) error {
-	if !s.caps.CanSend {
-		return NotSupported(s.typ, "Send")
-	}
-	if len(frames) == 0 {
-		return fmt.Errorf("%w: a message needs at least one frame", ErrInvalidMessage)
+	if err := s.checkSend(frames); err != nil {
+		return err
 	}
 	m := Msg{First: frames[0]}
 	if len(frames) > 1 {
 		m.Rest = frames[1:]
 	}
 	return s.b.Send(ctx, m)
+}
+
+// checkSend refuses a Send the socket cannot make.
+func (s *Engine) checkSend(frames [][]byte) error {
+	if !s.caps.CanSend {
+		return NotSupported(s.typ, "Send")
+	}
+	if len(frames) == 0 {
+		return fmt.Errorf("%w: a message needs at least one frame", ErrInvalidMessage)
+	}
+	return nil
 }
 
 // SendRoundRobin sends m to the next peer in turn that has room below the
@@ -47,7 +54,8 @@ func (s *Engine) SendOwned(ctx context.Context, frames [][]byte) error {
 // WithFailFast fails with ErrNoPeer while no peer is connected, and a
 // message larger than every peer accepts fails at once.
 func (s *Engine) SendRoundRobin(ctx context.Context, m Msg) error {
-	if len(m.Rest) >= MaxFramesPerMessage || int64(m.Size()) > s.opts.MaxMessageSize {
+	size := m.Size() // walks the frames: once
+	if len(m.Rest) >= MaxFramesPerMessage || int64(size) > s.opts.MaxMessageSize {
 		return s.CheckMsg(m) // the common case costs no call
 	}
 	s.mu.Lock()
@@ -60,18 +68,18 @@ func (s *Engine) SendRoundRobin(ctx context.Context, m Msg) error {
 			s.mu.Unlock()
 			return ErrNoPeer
 		}
-		if p := s.PickLocked(m.Size()); p != nil {
+		if p := s.PickLocked(size); p != nil {
 			p.push(m)
-			c := s.kickLocked(p, m.Size())
+			c := s.kickLocked(p, size)
 			s.mu.Unlock()
 			if c != nil {
 				c.inlineFlush()
 			}
 			return nil
 		}
-		if limit, ok := s.largestPeerMaxLocked(); ok && uint64(m.Size()) > limit {
+		if limit, ok := s.largestPeerMaxLocked(); ok && uint64(size) > limit {
 			s.mu.Unlock()
-			return fmt.Errorf("%w: %d bytes, and every peer accepts at most %d", ErrMessageTooLarge, m.Size(), limit)
+			return fmt.Errorf("%w: %d bytes, and every peer accepts at most %d", ErrMessageTooLarge, size, limit)
 		}
 		if !s.waitRoomLocked(ctx.Done()) {
 			s.mu.Unlock()
@@ -86,6 +94,7 @@ func (s *Engine) SendRoundRobin(ctx context.Context, m Msg) error {
 // the lock; SendToLocked releases it, and writes the message itself when
 // it can.
 func (s *Engine) SendToLocked(ctx context.Context, m Msg, route func() *Peer) error {
+	size := m.Size() // walks the frames: once
 	s.mu.AssertHeld()
 	for {
 		if s.state != stateOpen {
@@ -98,11 +107,11 @@ func (s *Engine) SendToLocked(ctx context.Context, m Msg, route func() *Peer) er
 			s.mu.Unlock()
 			return nil
 		}
-		if p.peerMax != 0 && uint64(m.Size()) > p.peerMax {
+		if p.peerMax != 0 && uint64(size) > p.peerMax {
 			s.mu.Unlock()
-			return fmt.Errorf("%w: %d bytes, and the peer accepts at most %d", ErrMessageTooLarge, m.Size(), p.peerMax)
+			return fmt.Errorf("%w: %d bytes, and the peer accepts at most %d", ErrMessageTooLarge, size, p.peerMax)
 		}
-		if p.room(m.Size()) {
+		if p.room(size) {
 			s.queueAndUnlock(p, m)
 			return nil
 		}

@@ -99,16 +99,16 @@ func (b *router) Recv(ctx context.Context) (engine.Message, error) {
 	// A copy: the caller owns what Recv returns and may change it. The
 	// frame list and the id's copy share one allocation when both are
 	// short, as a broker's messages and session ids are.
+	var out engine.Message
+	var id []byte
 	if len(m)+1 <= len(routedFrames{}.frames) && len(rid) <= len(routedFrames{}.rid) {
 		r := new(routedFrames)
-		id := r.rid[:len(rid):len(rid)]
-		copy(id, rid)
-		out := append(r.frames[:0:len(m)+1], id)
-		return append(out, m...), nil
+		out, id = r.frames[:0:len(m)+1], r.rid[:len(rid):len(rid)]
+	} else {
+		out, id = make(engine.Message, 0, len(m)+1), make([]byte, len(rid))
 	}
-	out := make(engine.Message, 0, len(m)+1)
-	out = append(out, append([]byte(nil), rid...))
-	return append(out, m...), nil
+	copy(id, rid)
+	return append(append(out, id), m...), nil
 }
 
 // routedFrames is what ROUTER's Recv returns, in one allocation: the frame
