@@ -300,8 +300,7 @@ func (r brokerRow) stat(name string) brokerStats {
 	if s, ok := r.impls[name]; ok {
 		return s
 	}
-	nan := math.NaN()
-	return brokerStats{reqPerSec: nan, mbPerSec: nan, brokerCPUPM: nan, clientsCPUPM: nan, workersCPUPM: nan, totalCPUPM: nan, brokerRSSMiB: nan}
+	return summarizeBroker(nil) // every figure NaN, so a new one cannot be missed
 }
 
 // ratio is wisp's median requests/s over other's: above 1 wisp's broker

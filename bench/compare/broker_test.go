@@ -1,9 +1,7 @@
 package main
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"io"
 	"math"
@@ -191,26 +189,12 @@ Notes:
 	}
 }
 
-func decodeBrokerJSON(t *testing.T, out string) []brokerJSONRow {
-	t.Helper()
-	var rows []brokerJSONRow
-	sc := bufio.NewScanner(strings.NewReader(out))
-	for sc.Scan() {
-		var r brokerJSONRow
-		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
-			t.Fatalf("line %q: got error %v, want valid JSON", sc.Text(), err)
-		}
-		rows = append(rows, r)
-	}
-	return rows
-}
-
 func TestWriteBrokerJSON(t *testing.T) {
 	var b strings.Builder
 	if err := writeBrokerJSON(&b, testMachine, testBrokerRows(), 3); err != nil {
 		t.Fatalf("writeBrokerJSON: got error %v, want nil", err)
 	}
-	rows := decodeBrokerJSON(t, b.String())
+	rows := decodeJSONLines[brokerJSONRow](t, b.String())
 	if len(rows) != 2 {
 		t.Fatalf("got %d rows, want 2", len(rows))
 	}
@@ -336,7 +320,7 @@ func TestRunBrokerJSON(t *testing.T) {
 	if err := run(context.Background(), args, &out, &progress); err != nil {
 		t.Fatalf("run(%q): got error %v, want nil; progress:\n%s", args, err, progress.String())
 	}
-	rows := decodeBrokerJSON(t, out.String())
+	rows := decodeJSONLines[brokerJSONRow](t, out.String())
 	if len(rows) != 1 {
 		t.Fatalf("got %d rows, want 1:\n%s", len(rows), out.String())
 	}

@@ -34,13 +34,7 @@ func writeBrokerTable(w io.Writer, m machine, rows []brokerRow, rounds int, note
 	for _, im := range brokerImpls {
 		head = append(head, im+" broker RSS MiB")
 	}
-	writeMDRow(&b, head)
-	seps := make([]string, len(head))
-	for i := range seps {
-		seps[i] = "---:"
-	}
-	seps[0] = "---"
-	writeMDRow(&b, seps)
+	writeMDHeader(&b, head)
 
 	for _, r := range rows {
 		cells := []string{r.transport, fmtSize(r.size), fmtInt(float64(r.count)), fmt.Sprint(r.clients), fmt.Sprint(r.workers), fmt.Sprint(r.window)}
@@ -63,12 +57,7 @@ func writeBrokerTable(w io.Writer, m machine, rows []brokerRow, rounds int, note
 		}
 		writeMDRow(&b, cells)
 	}
-	if len(notes) > 0 {
-		b.WriteString("\nNotes:\n")
-		for _, n := range notes {
-			fmt.Fprintf(&b, "- %s\n", strings.ReplaceAll(strings.TrimSpace(n), "\n", "\n  "))
-		}
-	}
+	writeNotes(&b, notes)
 	_, err := io.WriteString(w, b.String())
 	return err
 }

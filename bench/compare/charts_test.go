@@ -314,7 +314,7 @@ func TestRunChartsFailAfterReport(t *testing.T) {
 	if err := run(context.Background(), args, &out, io.Discard); err == nil {
 		t.Errorf("run(%q): got nil error, want the charts' error", args)
 	}
-	if rows := decodeLatJSON(t, out.String()); len(rows) != 1 {
+	if rows := decodeJSONLines[latJSONRow](t, out.String()); len(rows) != 1 {
 		t.Errorf("stdout: got %d JSON rows, want the report's 1 before the error", len(rows))
 	}
 }

@@ -236,7 +236,7 @@ func TestWriteLatJSON(t *testing.T) {
 	if err := writeLatJSON(&b, testMachine, testLatRows(), 3); err != nil {
 		t.Fatalf("writeLatJSON: got error %v, want nil", err)
 	}
-	got := decodeLatJSON(t, b.String())
+	got := decodeJSONLines[latJSONRow](t, b.String())
 	if len(got) != 2 {
 		t.Fatalf("got %d lines, want 2", len(got))
 	}
@@ -262,12 +262,13 @@ func TestWriteLatJSON(t *testing.T) {
 	}
 }
 
-func decodeLatJSON(t *testing.T, out string) []latJSONRow {
+// decodeJSONLines decodes -json output, one row of type T per line.
+func decodeJSONLines[T any](t *testing.T, out string) []T {
 	t.Helper()
-	var rows []latJSONRow
+	var rows []T
 	sc := bufio.NewScanner(strings.NewReader(out))
 	for sc.Scan() {
-		var r latJSONRow
+		var r T
 		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
 			t.Fatalf("line %q: got error %v, want valid JSON", sc.Text(), err)
 		}
@@ -396,7 +397,7 @@ func TestRunLatJSON(t *testing.T) {
 	if err := run(context.Background(), args, &out, &progress); err != nil {
 		t.Fatalf("run(%q): got error %v, want nil; progress:\n%s", args, err, progress.String())
 	}
-	rows := decodeLatJSON(t, out.String())
+	rows := decodeJSONLines[latJSONRow](t, out.String())
 	if len(rows) != 1 {
 		t.Fatalf("got %d rows, want 1:\n%s", len(rows), out.String())
 	}

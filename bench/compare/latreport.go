@@ -42,13 +42,7 @@ func writeLatTable(w io.Writer, m machine, rows []latRow, rounds int, notes []st
 	for _, im := range names {
 		head = append(head, im+" CPU s/1M client/server")
 	}
-	writeMDRow(&b, head)
-	seps := make([]string, len(head))
-	for i := range seps {
-		seps[i] = "---:"
-	}
-	seps[0] = "---"
-	writeMDRow(&b, seps)
+	writeMDHeader(&b, head)
 
 	for _, r := range rows {
 		cells := []string{r.transport, fmtSize(r.size), fmtInt(float64(r.count))}
@@ -71,12 +65,7 @@ func writeLatTable(w io.Writer, m machine, rows []latRow, rounds int, notes []st
 		}
 		writeMDRow(&b, cells)
 	}
-	if len(notes) > 0 {
-		b.WriteString("\nNotes:\n")
-		for _, n := range notes {
-			fmt.Fprintf(&b, "- %s\n", strings.ReplaceAll(strings.TrimSpace(n), "\n", "\n  "))
-		}
-	}
+	writeNotes(&b, notes)
 	_, err := io.WriteString(w, b.String())
 	return err
 }

@@ -1,9 +1,7 @@
 package main
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"io"
 	"math"
@@ -307,26 +305,12 @@ Notes:
 	}
 }
 
-func decodePSJSON(t *testing.T, out string) []psJSONRow {
-	t.Helper()
-	var rows []psJSONRow
-	sc := bufio.NewScanner(strings.NewReader(out))
-	for sc.Scan() {
-		var r psJSONRow
-		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
-			t.Fatalf("line %q: got error %v, want valid JSON", sc.Text(), err)
-		}
-		rows = append(rows, r)
-	}
-	return rows
-}
-
 func TestWritePSJSON(t *testing.T) {
 	var b strings.Builder
 	if err := writePSJSON(&b, testMachine, testPSRows(), 3, []string{implWisp, implLibzmq, implZMQ4}); err != nil {
 		t.Fatalf("writePSJSON: got error %v, want nil", err)
 	}
-	rows := decodePSJSON(t, b.String())
+	rows := decodeJSONLines[psJSONRow](t, b.String())
 	if len(rows) != 2 {
 		t.Fatalf("got %d rows, want 2", len(rows))
 	}
@@ -515,7 +499,7 @@ func TestRunPubsubJSON(t *testing.T) {
 	if err := run(context.Background(), args, &out, &progress); err != nil {
 		t.Fatalf("run(%q): got error %v, want nil; progress:\n%s", args, err, progress.String())
 	}
-	rows := decodePSJSON(t, out.String())
+	rows := decodeJSONLines[psJSONRow](t, out.String())
 	if len(rows) != 2 {
 		t.Fatalf("got %d rows, want 2:\n%s", len(rows), out.String())
 	}

@@ -48,13 +48,7 @@ func writePSTable(w io.Writer, m machine, rows []psRow, rounds int, names []stri
 	for _, im := range names {
 		head = append(head, im+" CPU s/1M pub/sub")
 	}
-	writeMDRow(&b, head)
-	seps := make([]string, len(head))
-	for i := range seps {
-		seps[i] = "---:"
-	}
-	seps[0] = "---"
-	writeMDRow(&b, seps)
+	writeMDHeader(&b, head)
 
 	for _, r := range rows {
 		cells := []string{r.transport, fmtSize(r.size), fmt.Sprintf("%d%%", r.match), fmtInt(float64(r.count)), fmt.Sprint(r.subs)}
@@ -79,12 +73,7 @@ func writePSTable(w io.Writer, m machine, rows []psRow, rounds int, names []stri
 		}
 		writeMDRow(&b, cells)
 	}
-	if len(notes) > 0 {
-		b.WriteString("\nNotes:\n")
-		for _, n := range notes {
-			fmt.Fprintf(&b, "- %s\n", strings.ReplaceAll(strings.TrimSpace(n), "\n", "\n  "))
-		}
-	}
+	writeNotes(&b, notes)
 	_, err := io.WriteString(w, b.String())
 	return err
 }

@@ -53,13 +53,7 @@ func writeTable(w io.Writer, m machine, rows []row, rounds int, notes []string) 
 	for _, im := range names {
 		head = append(head, im+" RSS MiB send/recv")
 	}
-	writeMDRow(&b, head)
-	seps := make([]string, len(head))
-	for i := range seps {
-		seps[i] = "---:"
-	}
-	seps[0] = "---"
-	writeMDRow(&b, seps)
+	writeMDHeader(&b, head)
 
 	for _, r := range rows {
 		cells := []string{r.transport, fmtSize(r.size), fmtInt(float64(r.count))}
@@ -83,12 +77,7 @@ func writeTable(w io.Writer, m machine, rows []row, rounds int, notes []string) 
 		}
 		writeMDRow(&b, cells)
 	}
-	if len(notes) > 0 {
-		b.WriteString("\nNotes:\n")
-		for _, n := range notes {
-			fmt.Fprintf(&b, "- %s\n", strings.ReplaceAll(strings.TrimSpace(n), "\n", "\n  "))
-		}
-	}
+	writeNotes(&b, notes)
 	_, err := io.WriteString(w, b.String())
 	return err
 }
@@ -104,6 +93,29 @@ func zmtpShown[R any](rows []R, ran func(r R, impl string) bool) []string {
 		}
 	}
 	return out
+}
+
+// writeMDHeader writes a Markdown table's header row and the separator
+// row under it (the first column left-aligned, the others right).
+func writeMDHeader(b *strings.Builder, head []string) {
+	writeMDRow(b, head)
+	seps := make([]string, len(head))
+	for i := range seps {
+		seps[i] = "---:"
+	}
+	seps[0] = "---"
+	writeMDRow(b, seps)
+}
+
+// writeNotes writes the notes under a table, one item each.
+func writeNotes(b *strings.Builder, notes []string) {
+	if len(notes) == 0 {
+		return
+	}
+	b.WriteString("\nNotes:\n")
+	for _, n := range notes {
+		fmt.Fprintf(b, "- %s\n", strings.ReplaceAll(strings.TrimSpace(n), "\n", "\n  "))
+	}
 }
 
 func writeMDRow(b *strings.Builder, cells []string) {

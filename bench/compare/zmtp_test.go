@@ -172,7 +172,7 @@ func TestRunZMTPJSON(t *testing.T) {
 			var ratios map[string]*float64
 			var okRounds func(string) int
 			if mode == modeLat {
-				rows := decodeLatJSON(t, out.String())
+				rows := decodeJSONLines[latJSONRow](t, out.String())
 				if len(rows) != 1 {
 					t.Fatalf("got %d rows, want 1:\n%s", len(rows), out.String())
 				}
@@ -292,7 +292,7 @@ func TestWriteLatZMTP(t *testing.T) {
 	if err := writeLatJSON(&b, testMachine, rows, 3); err != nil {
 		t.Fatal(err)
 	}
-	got := decodeLatJSON(t, b.String())
+	got := decodeJSONLines[latJSONRow](t, b.String())
 	if v := got[0].PerLibzmqRTT[implWispLibzmq]; v == nil || *v != 0.5 {
 		t.Errorf("first row per_libzmq_rtt_mean[wisp-libzmq]: got %v, want 0.5", v)
 	}
