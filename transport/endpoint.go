@@ -128,6 +128,19 @@ func ParseEndpoint(s string) (Endpoint, error) {
 	}
 }
 
+// SplitHostPort splits and checks a "host:port" as tcp:// endpoints are
+// checked, for transports that register schemes of the same form (ws://,
+// quic://): an IPv4 address or host name, an IPv6 address in brackets, or
+// "*" for all interfaces, and a port from 0 to 65535. The host comes back
+// as written, without brackets; the error says what is wrong.
+func SplitHostPort(addr string) (host, port string, err error) {
+	host, port, why := splitTCP(addr)
+	if why != "" {
+		return "", "", errors.New(why)
+	}
+	return host, port, nil
+}
+
 // splitTCP splits and checks a tcp "host:port". It returns the host as
 // written (without brackets, "*" kept) or a reason the address is bad.
 func splitTCP(addr string) (host, port, why string) {

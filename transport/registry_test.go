@@ -96,3 +96,23 @@ func TestRegisterRefuses(t *testing.T) {
 		t.Errorf("unknown scheme: got %v, want ErrUnsupported naming the registered schemes", err)
 	}
 }
+
+// TestSplitHostPort: registered transports check host:port as tcp:// does.
+func TestSplitHostPort(t *testing.T) {
+	for in, want := range map[string][2]string{
+		"127.0.0.1:5555": {"127.0.0.1", "5555"},
+		"[::1]:80":       {"::1", "80"},
+		"*:0":            {"*", "0"},
+		"example.org:1":  {"example.org", "1"},
+	} {
+		h, p, err := transport.SplitHostPort(in)
+		if err != nil || h != want[0] || p != want[1] {
+			t.Errorf("SplitHostPort(%q): got %q, %q, %v; want %q, %q", in, h, p, err, want[0], want[1])
+		}
+	}
+	for _, bad := range []string{"", "nohost", ":80", "h:99999", "::1:80", "a b:80", "[::1]80"} {
+		if _, _, err := transport.SplitHostPort(bad); err == nil {
+			t.Errorf("SplitHostPort(%q): got nil error, want one", bad)
+		}
+	}
+}

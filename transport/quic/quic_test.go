@@ -82,7 +82,7 @@ func TestParseEndpoint(t *testing.T) {
 			t.Errorf("ParseEndpoint(%q): got %v, %v, want %s", tc.in, ep, err, tc.want)
 		}
 	}
-	for _, bad := range []string{"quic://nohost", "quic://:80", "quic://h:99999", "quic://h:-1", "quic://::1:80", "quic://h:80/path"} {
+	for _, bad := range []string{"quic://nohost", "quic://:80", "quic://h:99999", "quic://h:-1", "quic://::1:80", "quic://h:80/path", "quic://a b:80"} {
 		if _, err := transport.ParseEndpoint(bad); !errors.Is(err, transport.ErrInvalidEndpoint) {
 			t.Errorf("ParseEndpoint(%q): got %v, want ErrInvalidEndpoint", bad, err)
 		}

@@ -58,15 +58,9 @@ type quicTransport struct{}
 // ParseAddress takes host:port as tcp:// does: a name, an IPv4 address, a
 // bracketed IPv6 address, or * for all interfaces (to bind).
 func (quicTransport) ParseAddress(address string) (string, error) {
-	host, port, err := net.SplitHostPort(address)
+	host, port, err := transport.SplitHostPort(address)
 	if err != nil {
-		return "", fmt.Errorf("want host:port (IPv6 in brackets): %v", err)
-	}
-	if host == "" {
-		return "", errors.New("missing host, want host:port (* for all interfaces)")
-	}
-	if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 || strconv.Itoa(p) != port {
-		return "", fmt.Errorf("bad port %q, want 0 to 65535", port)
+		return "", err
 	}
 	return net.JoinHostPort(host, port), nil
 }

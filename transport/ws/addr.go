@@ -2,9 +2,9 @@ package ws
 
 import (
 	"fmt"
-	"net"
-	"strconv"
 	"strings"
+
+	"github.com/wispmq/wisp/transport"
 )
 
 // splitAddress splits a ws address, host:port with an optional /path, into
@@ -20,15 +20,8 @@ func splitAddress(address string) (hostport, path string) {
 // host:port/path, the path "/" when none was given.
 func parseAddress(address string) (string, error) {
 	hostport, path := splitAddress(address)
-	host, port, err := net.SplitHostPort(hostport)
-	if err != nil {
-		return "", fmt.Errorf("want host:port[/path]: %v", err)
-	}
-	if host == "" {
-		return "", fmt.Errorf("missing host, want host:port[/path] (* for all interfaces)")
-	}
-	if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 || strconv.Itoa(p) != port {
-		return "", fmt.Errorf("bad port %q, want 0 to 65535", port)
+	if _, _, err := transport.SplitHostPort(hostport); err != nil {
+		return "", fmt.Errorf("%v, want host:port[/path]", err)
 	}
 	if strings.ContainsAny(path, " ?#") {
 		return "", fmt.Errorf("bad path %q: no spaces, query or fragment", path)

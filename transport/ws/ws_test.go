@@ -2,15 +2,10 @@ package ws_test
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/binary"
 	"errors"
-	"math/big"
 	"net"
 	"net/http"
 	"strings"
@@ -73,7 +68,7 @@ func TestParseEndpoint(t *testing.T) {
 			t.Errorf("ParseEndpoint(%q): got %v, %v, want %s", tc.in, ep, err, tc.want)
 		}
 	}
-	for _, bad := range []string{"ws://nohost", "ws://:80/x", "ws://h:99999/", "ws://h:80/a b", "ws://h:80/?q"} {
+	for _, bad := range []string{"ws://nohost", "ws://:80/x", "ws://h:99999/", "ws://h:80/a b", "ws://h:80/?q", "ws://a b:80/", "ws://::1:80/"} {
 		if _, err := transport.ParseEndpoint(bad); err == nil {
 			t.Errorf("ParseEndpoint(%q): got nil error, want one", bad)
 		}
@@ -184,7 +179,15 @@ func TestIdleAfterBurst(t *testing.T) {
 func TestSecure(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	cert, pool := selfSigned(t)
+	ca, err := devcert.NewCA("wss test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := ca.Issue("server")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := ca.Pool
 	pull := newSocket(t, socket.Pull, socket.WithTLS(&tls.Config{Certificates: []tls.Certificate{cert}}))
 	ep, err := pull.Bind("wss://127.0.0.1:0/wisp")
 	if err != nil || !strings.HasPrefix(ep, "wss://127.0.0.1:") {
@@ -226,35 +229,6 @@ func TestSecure(t *testing.T) {
 			break
 		}
 	}
-}
-
-// selfSigned makes a certificate for 127.0.0.1 and a pool that trusts it.
-func selfSigned(t *testing.T) (tls.Certificate, *x509.CertPool) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1),
-		Subject:      pkix.Name{CommonName: "wisp test"},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AddCert(c)
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: c}, pool
 }
 
 // TestSecureTLSState: over wss:// with mutual TLS, each side's connected
