@@ -104,7 +104,15 @@ func newNamespaces(t *testing.T) (p pair, n uint32) {
 	}
 	p.nsA = fmt.Sprintf("wispf-%d-%d-a", os.Getpid(), n)
 	p.nsB = fmt.Sprintf("wispf-%d-%d-b", os.Getpid(), n)
-	for _, ns := range []string{p.nsA, p.nsB} {
+	addNamespaces(t, p.nsA, p.nsB)
+	return p, n
+}
+
+// addNamespaces creates network namespaces with their loopback up, and
+// removes them when t ends.
+func addNamespaces(t *testing.T, names ...string) {
+	t.Helper()
+	for _, ns := range names {
 		if err := run("ip", "netns", "add", ns); err != nil {
 			t.Fatal(err)
 		}
@@ -117,7 +125,6 @@ func newNamespaces(t *testing.T) (p pair, n uint32) {
 			t.Fatal(err)
 		}
 	}
-	return p, n
 }
 
 // newVethPair builds A and B joined by a veth pair: the topology of the

@@ -60,19 +60,7 @@ func newNATNet(t *testing.T, k natKind) natNet {
 	n := topologies.Add(1)
 	name := func(s string) string { return fmt.Sprintf("wispf-%d-%d-%s", os.Getpid(), n, s) }
 	nn := natNet{pub: name("pub"), natA: name("nata"), natB: name("natb"), peerA: name("peera"), peerB: name("peerb")}
-	for _, ns := range []string{nn.pub, nn.natA, nn.natB, nn.peerA, nn.peerB} {
-		if err := run("ip", "netns", "add", ns); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() {
-			if err := run("ip", "netns", "del", ns); err != nil {
-				t.Errorf("removing namespace: %v", err)
-			}
-		})
-		if err := run("ip", "-n", ns, "link", "set", "lo", "up"); err != nil {
-			t.Fatal(err)
-		}
-	}
+	addNamespaces(t, nn.pub, nn.natA, nn.natB, nn.peerA, nn.peerB)
 	steps := [][]string{
 		{"ip", "-n", nn.pub, "link", "add", "br0", "type", "bridge"},
 		{"ip", "-n", nn.pub, "addr", "add", introAddr + "/24", "dev", "br0"},
