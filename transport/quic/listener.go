@@ -26,7 +26,6 @@ type listener struct {
 
 	ctx    context.Context // ends with Close: stops Accept and pending streams
 	cancel context.CancelFunc
-	done   chan struct{} // closed by Close
 	once   sync.Once
 	wg     sync.WaitGroup // run and admit
 
@@ -46,7 +45,6 @@ func newListener(pc net.PacketConn, tc *tls.Config, a net.Addr) (*listener, erro
 		pc: pc, tr: tr, ql: ql, addr: a,
 		conns: make(chan net.Conn),
 		ctx:   ctx, cancel: cancel,
-		done: make(chan struct{}),
 		refs: 1,
 	}
 	l.wg.Add(1)
@@ -87,7 +85,7 @@ func (l *listener) admit(qc *quicgo.Conn) {
 	c := newConn(qc, st, l.release)
 	select {
 	case l.conns <- c:
-	case <-l.done:
+	case <-l.ctx.Done():
 		c.Close()
 	}
 }
@@ -97,7 +95,7 @@ func (l *listener) Accept() (net.Conn, error) {
 	select {
 	case c := <-l.conns:
 		return c, nil
-	case <-l.done:
+	case <-l.ctx.Done():
 		return nil, net.ErrClosed
 	}
 }
@@ -108,7 +106,6 @@ func (l *listener) Accept() (net.Conn, error) {
 func (l *listener) Close() error {
 	var err error
 	l.once.Do(func() {
-		close(l.done)
 		l.cancel()
 		err = l.ql.Close()
 		l.wg.Wait()
