@@ -95,7 +95,12 @@
 // (WithSendHWM, WithSendHWMBytes) until there is room or its context ends,
 // and a receiving socket stops reading from a peer whose queue reached
 // WithRecvHWM (a socket that also sends bounds an acknowledged peer's queue
-// by that peer's window instead, so its ACKs keep flowing). Send keeps a reference to the frames it is given until they
+// by that peer's window instead, so its ACKs keep flowing). Across all its
+// peers a receiving socket queues at most WithRecvQueueBytes of payload
+// (32 MiB by default), so a burst from thousands of peers waits in the
+// kernel and the senders rather than in the heap; it reads again from the
+// peers it stopped, in the order it stopped them, as Recv takes the queue
+// down. Send keeps a reference to the frames it is given until they
 // are acknowledged, so the caller must not modify them afterwards; it copies
 // nothing, and over inproc the receiver gets the same memory.
 //

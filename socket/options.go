@@ -17,6 +17,7 @@ const (
 	DefaultSendHWM              = 10000
 	DefaultSendHWMBytes         = 16 << 20
 	DefaultRecvHWM              = 1000
+	DefaultRecvQueueBytes       = 32 << 20
 	DefaultLinger               = 2 * time.Second
 	DefaultReconnectInterval    = 100 * time.Millisecond
 	DefaultReconnectIntervalMax = 5 * time.Second
@@ -50,6 +51,7 @@ func defaultOptions() options {
 		SendHWM:           DefaultSendHWM,
 		SendHWMBytes:      DefaultSendHWMBytes,
 		RecvHWM:           DefaultRecvHWM,
+		RecvQueueBytes:    DefaultRecvQueueBytes,
 		Linger:            DefaultLinger,
 		Reconnect:         DefaultReconnectInterval,
 		ReconnectMax:      DefaultReconnectIntervalMax,
@@ -110,6 +112,29 @@ func WithRecvHWM(n int) Option {
 			return invalid("WithRecvHWM", n, "must be at least 1")
 		}
 		o.RecvHWM = n
+		return nil
+	}
+}
+
+// WithRecvQueueBytes bounds the payload bytes the socket queues for Recv
+// across all its peers, however many there are: WithRecvHWM bounds each
+// peer's queue, so without this a burst from ten thousand peers could
+// queue ten thousand queues. Past the bound the socket stops reading from
+// the peers whose messages arrive next, and TCP pushes back on them, until
+// Recv has taken the queue down to half; it then reads from them again in
+// the order it stopped. A message is never refused for its size: one
+// larger than the bound is queued, and reading stops after it.
+//
+// Connections to peers whose acknowledgements arrive on the same stream
+// (REP, DEALER, ROUTER and PAIR talking to wisp peers) are not stopped, for
+// the reason given at WithRecvHWM; each such peer's window bounds its
+// queue instead. Default DefaultRecvQueueBytes; 0 means no bound.
+func WithRecvQueueBytes(n int64) Option {
+	return func(o *options) error {
+		if n < 0 {
+			return invalid("WithRecvQueueBytes", n, "must be at least 0")
+		}
+		o.RecvQueueBytes = n
 		return nil
 	}
 }

@@ -24,6 +24,7 @@ type Stats struct {
 	Unacked           int         `json:"unacked"`            // messages sent but not yet acknowledged, over all peers
 	SendQueue         int         `json:"send_queue"`         // messages held for sending, over all peers (includes Unacked)
 	RecvQueue         int         `json:"recv_queue"`         // received messages waiting for Recv
+	RecvQueueBytes    int64       `json:"recv_queue_bytes"`   // their payload bytes (bounded by WithRecvQueueBytes)
 	Orphans           int         `json:"orphans"`            // messages of departed peers waiting for another peer
 	HandshakeFailures uint64      `json:"handshake_failures"` // connections dropped before their handshake completed
 	ProtocolErrors    uint64      `json:"protocol_errors"`    // connections dropped for bad input after the handshake
@@ -77,6 +78,7 @@ func statsOf(e engine.Stats) Stats {
 		Unacked:           e.Unacked,
 		SendQueue:         e.SendQueue,
 		RecvQueue:         e.RecvQueue,
+		RecvQueueBytes:    e.RecvQueueBytes,
 		Orphans:           e.Orphans,
 		HandshakeFailures: e.HandshakeFailures,
 		ProtocolErrors:    e.ProtocolErrors,

@@ -77,7 +77,12 @@ func (c *conn) growRead(need int) {
 	old := c.pooled // given back only once its bytes are copied out
 	c.pooled = nil
 	var nb []byte
-	if need <= largeReadBuf {
+	switch {
+	case need <= largeReadBuf && largeReads.Load() >= maxLargeReads:
+		// Many connections are reading at once (growFilled): this one
+		// gets room for the frame it needs, not a large buffer's worth.
+		nb = make([]byte, max(need, midReadBuf))
+	case need <= largeReadBuf:
 		c.pooled = readBufs.get()
 		if c.pooled == nil {
 			b := make([]byte, largeReadBuf)
@@ -85,7 +90,7 @@ func (c *conn) growRead(need int) {
 		}
 		largeReads.Add(1)
 		nb = *c.pooled
-	} else {
+	default:
 		nb = make([]byte, max(need, 2*len(c.rbuf)))
 	}
 	c.w = copy(nb, c.rbuf[c.r:c.w])

@@ -100,30 +100,31 @@ type conn struct {
 	// The read side belongs to whoever holds rmu: the serving goroutine,
 	// or a Recv reading directly (readDirect).
 	rmu         lockorder.Mutex
-	readReady   bool // readInit ran
-	direct      bool // a Recv is reading: deliver must not wait for room
 	lastDirect  atomic.Int64
 	directErr   chan error      // capacity 1: the error a direct read ended the connection with; nil without direct reads
 	dlMu        lockorder.Mutex // orders yield requests with read deadlines
 	wantRead    int             // guarded by dlMu: Recvs waiting to take the read side
-	stopDirect  bool            // guarded by dlMu: the Recv reading directly must return
-	deadlineSet bool            // guarded by dlMu: nc has a read deadline
-	readDone    bool            // reader role: the serving goroutine gave up reading
-
-	afterLarge bool // the last frame was read by readLarge
-	filled     bool // the last read filled rbuf: more is likely waiting
-	seqOn      bool
-	small      []byte  // the read buffer of an idle connection (see buffers.go)
-	mid        []byte  // the read buffer of a connection with medium-sized messages
-	lastN      int     // what the last read brought
-	pooled     *[]byte // the pooled buffer rbuf is, if it is one
-	rbuf       []byte
-	r, w       int
-	nextSeq    uint64
-	msgs       []Message
-	refs       []FrameRef
-	partial    [][]byte
-	hdrs       [][]byte
+	budgetGrant *budgetWaiter   // the receive budget's room granted to the reader; guarded by inbox.mu
+	// Eight bools together, so that they take one word, not four.
+	stopDirect  bool // guarded by dlMu: the Recv reading directly must return
+	deadlineSet bool // guarded by dlMu: nc has a read deadline
+	readDone    bool // reader role: the serving goroutine gave up reading
+	readReady   bool // readInit ran
+	direct      bool // a Recv is reading: deliver must not wait for room
+	afterLarge  bool // the last frame was read by readLarge
+	filled      bool // the last read filled rbuf: more is likely waiting
+	seqOn       bool
+	small       []byte  // the read buffer of an idle connection (see buffers.go)
+	mid         []byte  // the read buffer of a connection with medium-sized messages
+	lastN       int     // what the last read brought
+	pooled      *[]byte // the pooled buffer rbuf is, if it is one
+	rbuf        []byte
+	r, w        int
+	nextSeq     uint64
+	msgs        []Message
+	refs        []FrameRef
+	partial     [][]byte
+	hdrs        [][]byte
 
 	// Writing, by the writer goroutine or an inline Send, guarded by wmu.
 	wmu            lockorder.Mutex

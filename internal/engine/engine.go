@@ -401,7 +401,7 @@ func (s *Engine) Stats() Stats {
 		HandshakeFailures: s.handshakeFail.Load(),
 		ProtocolErrors:    s.protocolErr.Load(),
 	}
-	batched := s.in.batched() // recvMu is taken before mu, never inside it
+	batched, batchedBytes := s.in.batched() // recvMu is taken before mu, never inside it
 	s.mu.Lock()
 	st.Orphans = s.orphans.Len()
 	st.SendQueue = st.Orphans
@@ -414,6 +414,7 @@ func (s *Engine) Stats() Stats {
 	s.mu.Unlock()
 	s.in.mu.Lock()
 	st.RecvQueue = s.in.queued + batched
+	st.RecvQueueBytes = s.in.queuedBytes + batchedBytes
 	s.in.mu.Unlock()
 	return st
 }

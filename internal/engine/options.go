@@ -10,9 +10,12 @@ import (
 // Options are a socket's settings, validated by package socket's options
 // before the engine sees them.
 type Options struct {
-	SendHWM           int
-	SendHWMBytes      int64
-	RecvHWM           int
+	SendHWM      int
+	SendHWMBytes int64
+	RecvHWM      int
+	// RecvQueueBytes bounds the payload bytes queued for Recv across all
+	// peers (budget.go); 0: no bound.
+	RecvQueueBytes    int64
 	Linger            time.Duration
 	Reconnect         time.Duration
 	ReconnectMax      time.Duration

@@ -4,6 +4,7 @@ import (
 	"context"
 	"math"
 	"sync/atomic"
+	"time"
 
 	"github.com/wispmq/wisp/internal/lockorder"
 
@@ -21,15 +22,24 @@ type entry struct {
 // inbox holds what the socket received until the application takes it,
 // fair-queued across senders.
 type inbox struct {
-	s       *Engine
-	mu      lockorder.Mutex
-	closed  bool
-	done    chan struct{} // closed by close: readers waiting for room stop
-	ready   []*Peer       // peers with queued messages, in fair-queue order
-	fq      patterns.FairQueue
-	queued  int
-	wait    chan struct{} // closed and replaced when messages arrive and someone waits
-	waiters int
+	s      *Engine
+	mu     lockorder.Mutex
+	closed bool
+	done   chan struct{} // closed by close: readers waiting for room stop
+	ready  []*Peer       // peers with queued messages, in fair-queue order
+	fq     patterns.FairQueue
+	queued int
+	wait   chan struct{} // closed and replaced when messages arrive and someone waits
+
+	// The receive budget (budget.go).
+	queuedBytes int64       // payload bytes queued, not yet in the consumer's batch
+	over        atomic.Bool // overBudgetLocked, for readers to look at without the lock
+	granted     int64       // room granted to woken readers, not yet spent
+	grantGen    uint64
+	budgetWait  []*budgetWaiter // readers stopped by the budget, oldest first
+	lapse       *time.Timer     // lets grants lapse (grantLapse)
+	lapseArmed  bool
+	waiters     int
 	// directConn is the connection a Recv is reading from directly, if
 	// any: a message that arrives on another one must interrupt it.
 	directConn atomic.Pointer[conn]
@@ -88,7 +98,13 @@ func (in *inbox) close() {
 	}
 	clear(in.ready)
 	in.ready = nil
-	in.queued = 0
+	in.queued, in.queuedBytes = 0, 0
+	in.over.Store(false)
+	clear(in.budgetWait) // their readers see done
+	in.budgetWait = nil
+	if in.lapse != nil {
+		in.lapse.Stop()
+	}
 	close(in.done)
 	close(in.wait)
 	if dc := in.directConn.Load(); dc != nil {
@@ -110,6 +126,7 @@ func (in *inbox) deliver(c *conn, p *Peer, msgs []Message, seqOn bool, next *uin
 		in.mu.Unlock()
 		return nil
 	}
+	in.spendGrantLocked(c)
 	added, bytes, dups := 0, 0, 0
 	if seqOn {
 		p.ackMu.Lock()
@@ -139,6 +156,7 @@ func (in *inbox) deliver(c *conn, p *Peer, msgs []Message, seqOn bool, next *uin
 		in.s.stats.msgsIn.Add(uint64(added))
 		in.s.stats.bytesIn.Add(uint64(bytes))
 		in.queued += added
+		in.queuedBytes += int64(bytes)
 		if !p.ready {
 			p.ready = true
 			in.ready = append(in.ready, p)
@@ -166,6 +184,10 @@ func (in *inbox) deliver(c *conn, p *Peer, msgs []Message, seqOn bool, next *uin
 		}
 		room = p.space
 	}
+	if len(in.budgetWait) > 0 {
+		in.wakeBudgetLocked() // a grant spent on less than it held leaves room
+	}
+	in.noteBudgetLocked()
 	in.mu.Unlock()
 	if overrun != nil {
 		return overrun
@@ -188,6 +210,9 @@ func (in *inbox) deliver(c *conn, p *Peer, msgs []Message, seqOn bool, next *uin
 		case <-c.done:
 		case <-in.done:
 		}
+	}
+	if c.link != nil {
+		c.awaitBudget(bytes) // an inproc link has no read to wait before
 	}
 	return nil
 }
@@ -271,6 +296,13 @@ func (in *inbox) refill() bool {
 	}
 	in.batch = p.q.PopAppend(in.batch, n)
 	in.queued -= len(in.batch)
+	for _, e := range in.batch {
+		in.queuedBytes -= int64(e.size)
+	}
+	if len(in.budgetWait) > 0 {
+		in.wakeBudgetLocked()
+	}
+	in.noteBudgetLocked()
 	left := p.q.Len()
 	if left == 0 {
 		p.ready = false
@@ -438,8 +470,11 @@ func (s *Engine) Ack() error {
 
 // batched counts messages taken into the consumer's batch but not yet
 // returned by Recv.
-func (in *inbox) batched() int {
+func (in *inbox) batched() (n int, bytes int64) {
 	in.recvMu.Lock()
 	defer in.recvMu.Unlock()
-	return len(in.batch) - in.head
+	for _, e := range in.batch[in.head:] {
+		bytes += int64(e.size)
+	}
+	return len(in.batch) - in.head, bytes
 }

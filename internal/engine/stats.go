@@ -20,6 +20,7 @@ type Stats struct {
 	Unacked           int
 	SendQueue         int
 	RecvQueue         int
+	RecvQueueBytes    int64
 	Orphans           int
 	HandshakeFailures uint64
 	ProtocolErrors    uint64
