@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"strconv"
 	"testing"
 	"time"
 )
@@ -232,5 +233,95 @@ func TestRecvQueueBytesUnbounded(t *testing.T) {
 func TestRecvQueueBytesOption(t *testing.T) {
 	if _, err := New(Pull, WithRecvQueueBytes(-1)); !errors.Is(err, ErrInvalidOption) {
 		t.Errorf("WithRecvQueueBytes(-1): got %v, want ErrInvalidOption", err)
+	}
+}
+
+// TestRecvQueueBytesRouter: a ROUTER stops reading DEALERs that send more
+// than the budget while it owes them nothing, and a reply to one of them
+// sends that reader back to reading, since the DEALER's ACKs arrive on the
+// same connection: replies past the ROUTER's window are acknowledged and
+// go through while the other readers still wait.
+func TestRecvQueueBytesRouter(t *testing.T) {
+	for _, name := range []string{"tcp", "inproc"} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			nw := newNetwork(t, name)
+			ctx := testContext(t)
+			const budget = 32 << 10
+			const peers, msgs, size = 8, 128, 4 << 10 // 4 MiB
+			const window, replies = 16, 200
+			router := newSocket(t, Router, WithRecvQueueBytes(budget), WithSendHWM(window))
+			ep := nw.bind(router)
+			dealers := make([]*Socket, peers)
+			for i := range dealers {
+				dealers[i] = newSocket(t, Dealer, WithRoutingID([]byte{byte('a' + i)}))
+				nw.connect(dealers[i], ep)
+			}
+			waitConnected(t, ctx, router, peers)
+			sent := make(chan error, peers)
+			for i, d := range dealers {
+				go func() {
+					for n := range msgs {
+						b := make([]byte, size)
+						binary.BigEndian.PutUint64(b, uint64(n))
+						if err := d.Send(ctx, b); err != nil {
+							sent <- fmt.Errorf("dealer %d, Send %d: %w", i, n, err)
+							return
+						}
+					}
+					sent <- nil
+				}()
+			}
+			queued := settledQueue(t, ctx, router)
+			if name == "tcp" {
+				if limit := int64(budget) + peers*(64<<10+size); queued > limit {
+					t.Errorf("queued %d bytes of %d sent, want at most %d", queued, peers*msgs*size, limit)
+				}
+			}
+
+			// Replies to dealer 0, more than the window: each needs an ACK
+			// read from a connection whose reader waited for the budget.
+			got := make(chan error, 1)
+			go func() {
+				for n := range replies {
+					m, err := dealers[0].Recv(ctx)
+					if err != nil {
+						got <- fmt.Errorf("dealer 0, Recv reply %d: %w", n, err)
+						return
+					}
+					if len(m) != 1 || string(m[0]) != strconv.Itoa(n) {
+						got <- fmt.Errorf("dealer 0, reply %d: got %q, want %q", n, m, strconv.Itoa(n))
+						return
+					}
+				}
+				got <- nil
+			}()
+			for n := range replies {
+				if err := router.Send(ctx, []byte{'a'}, []byte(strconv.Itoa(n))); err != nil {
+					t.Fatalf("reply %d to a waiting reader's peer: got error %v, want nil", n, err)
+				}
+			}
+			if err := <-got; err != nil {
+				t.Fatal(err)
+			}
+
+			next := make([]uint64, peers)
+			for i := range peers * msgs {
+				m, err := router.Recv(ctx)
+				if err != nil {
+					t.Fatalf("Recv %d of %d: got error %v, want nil", i+1, peers*msgs, err)
+				}
+				peer := int(m[0][0] - 'a')
+				if seq := binary.BigEndian.Uint64(m[1]); peer < 0 || peer >= peers || seq != next[peer] {
+					t.Fatalf("Recv %d: got message %d from %q, want that peer's next message", i+1, seq, m[0])
+				}
+				next[peer]++
+			}
+			for range peers {
+				if err := <-sent; err != nil {
+					t.Error(err)
+				}
+			}
+		})
 	}
 }

@@ -1,6 +1,9 @@
 package engine
 
-import "time"
+import (
+	"slices"
+	"time"
+)
 
 // The receive budget (Options.RecvQueueBytes) bounds the payload bytes a
 // socket queues for Recv across all its peers. The per-peer high-water mark
@@ -24,8 +27,9 @@ import "time"
 // waiters get their turn.
 //
 // Connections whose peer's ACKs arrive on the same stream (a socket that
-// sends, to a peer with acks on) are never stopped here: the peer's
-// window bounds their queue instead (see deliver).
+// sends, to a peer with acks on) are stopped only while the socket awaits
+// no ACK on them (see awaitBudget); otherwise the peer's window bounds
+// their queue (see deliver).
 
 // grantLapse is how long a woken reader's grant counts against the budget
 // without a delivery.
@@ -60,26 +64,75 @@ func (in *inbox) noteBudgetLocked() {
 }
 
 // awaitBudget is where a stream's reader stops, before it reads, while
-// the socket is over budget, unless it holds a grant or its peer's window
-// bounds its queue; an inproc link's, after it delivered. brought is what
-// its last read or delivery brought. It returns when the reader may go on,
-// or when the connection or the socket closes. Reader role.
+// the socket is over budget, unless it holds a grant; an inproc link's,
+// after it delivered. brought is what its last read or delivery brought.
+// It returns when the reader may go on, or when the connection or the
+// socket closes. Reader role.
+//
+// A connection whose peer's ACKs arrive on the same stream (a socket that
+// sends, to an acknowledged peer) stops only while the socket awaits no
+// ACK from it: nothing sent or queued for the peer. A message pushed for
+// the peer while its reader waits sends the reader back to reading
+// (resumeReader); Engine.mu, held from the look at the ledger until the
+// reader is in line, orders the two.
 func (c *conn) awaitBudget(brought int) {
-	in := &c.s.in
-	if !in.over.Load() || c.direct || c.windowBounded() {
+	s := c.s
+	in := &s.in
+	if !in.over.Load() || c.direct {
 		return
+	}
+	var p *Peer
+	if c.windowBounded() {
+		if p = c.p; p == nil {
+			return
+		}
+		s.mu.Lock()
+		if p.ledger.Len() > 0 {
+			s.mu.Unlock()
+			return
+		}
 	}
 	in.mu.Lock()
 	if in.closed || !in.overBudgetLocked() || (c.budgetGrant != nil && c.budgetGrant.gen == in.grantGen) {
 		in.mu.Unlock()
+		if p != nil {
+			s.mu.Unlock()
+		}
 		return
 	}
 	wake := in.waitBudgetLocked(c, brought)
 	in.mu.Unlock()
+	if p != nil {
+		p.readerPaused = true
+		s.mu.Unlock()
+	}
+	if c.link == nil {
+		c.shedReadBuffers()
+	}
 	select {
 	case <-wake:
 	case <-c.done:
 	case <-in.done:
+	}
+}
+
+// resumeReader takes the peer's connection's reader out of the budget's
+// line: the socket will wait for the peer's ACKs. Callers hold Engine.mu.
+func (p *Peer) resumeReader() {
+	p.readerPaused = false
+	c := p.conn.Load()
+	if c == nil {
+		return
+	}
+	in := &p.e.in
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	for i, w := range in.budgetWait {
+		if w.c == c {
+			in.budgetWait = slices.Delete(in.budgetWait, i, i+1)
+			close(w.wake) // no grant: it reads while the socket awaits ACKs
+			return
+		}
 	}
 }
 

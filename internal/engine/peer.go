@@ -51,6 +51,7 @@ type Peer struct {
 	hasSession   bool     // false for a connecting endpoint's peer before its handshake
 	resumeNeeded bool     // an ACK skipped unsent messages: the writer must send RESUME again
 	gone         bool     // the behaviour was told the peer is gone, since its last attach
+	readerPaused bool     // its connection's reader waits for the receive budget (awaitBudget)
 	info         PeerInfo // what the peer stated at its last handshake
 	dialer       *dialer  // the endpoint this socket dials it through, if any
 	lastEndpoint string   // the endpoint of its last connection
@@ -130,6 +131,9 @@ func (p *Peer) push(m Msg) {
 	m.cum = p.pushed
 	p.ledger.Push(m)
 	p.heldBytes += n
+	if p.readerPaused {
+		p.resumeReader() // the peer's ACKs for it arrive on that connection
+	}
 }
 
 // ack releases every message up to seq, keeping heldBytes in step with one
