@@ -84,6 +84,7 @@ type scaleConfig struct {
 	Burst      int
 	BurstSize  int
 	Heartbeat  time.Duration // 0: no heartbeats
+	RecvQueue  int64         // the server's WithRecvQueueBytes
 	Timeout    time.Duration
 	Format     string
 }
@@ -131,6 +132,8 @@ func (c *scaleConfig) check() error {
 		return fmt.Errorf("%w: settle %v, after-burst %v: want >= 0", errBadConfig, c.Settle, c.AfterBurst)
 	case c.Burst < 0 || c.BurstSize < 0:
 		return fmt.Errorf("%w: burst %d, burst-size %d: want >= 0", errBadConfig, c.Burst, c.BurstSize)
+	case c.RecvQueue < 0:
+		return fmt.Errorf("%w: recv-queue-bytes: got %d, want >= 0 (0: no bound)", errBadConfig, c.RecvQueue)
 	case c.Heartbeat < 0:
 		return fmt.Errorf("%w: heartbeat: got %v, want >= 0 (0: none)", errBadConfig, c.Heartbeat)
 	case c.Timeout <= c.Settle+c.Idle+c.AfterBurst:
@@ -212,6 +215,7 @@ type scaleResult struct {
 	SettleSeconds      float64 `json:"settle_seconds"`
 	AfterBurstSeconds  float64 `json:"after_burst_seconds"`
 	HeartbeatSeconds   float64 `json:"heartbeat_seconds"`
+	RecvQueueBytes     int64   `json:"recv_queue_bytes"` // the server's bound on queued payload
 	BaselineRSSKiB     int64   `json:"baseline_rss_kib"`
 	BaselineHeapKiB    int64   `json:"baseline_heap_kib"`
 	BaselineGoroutines int     `json:"baseline_goroutines"`
@@ -244,6 +248,7 @@ func runScale(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&c.Burst, "burst", 10, "messages per peer in the burst; 0: no burst")
 	fs.IntVar(&c.BurstSize, "burst-size", 8192, "bytes per burst message")
 	fs.DurationVar(&c.Heartbeat, "heartbeat", socket.DefaultHeartbeatInterval, "heartbeat interval of every socket (timeout 3x); 0: none")
+	fs.Int64Var(&c.RecvQueue, "recv-queue-bytes", socket.DefaultRecvQueueBytes, "the server socket's WithRecvQueueBytes: payload it queues across all peers; 0: no bound")
 	fs.DurationVar(&c.Timeout, "timeout", defaultScaleTimeout, "kill the run after this long")
 	fs.StringVar(&c.Format, "format", "table", "output: table (Markdown) or json (one line)")
 	if err := parseFlags(fs, args); err != nil {
@@ -319,7 +324,7 @@ func (s *scaleRun) childArgs() []string {
 	timeout := s.c.Timeout - min(10*time.Second, s.c.Timeout/10)
 	return []string{"-pattern=" + s.c.Pattern, "-burst=" + strconv.Itoa(s.c.Burst),
 		"-burst-size=" + strconv.Itoa(s.c.BurstSize), "-heartbeat=" + s.c.Heartbeat.String(),
-		"-timeout=" + timeout.String()}
+		"-timeout=" + timeout.String(), "-recv-queue-bytes=" + strconv.FormatInt(s.c.RecvQueue, 10)}
 }
 
 func (s *scaleRun) progress(format string, args ...any) {
@@ -348,7 +353,7 @@ func (s *scaleRun) phases() (scaleResult, error) {
 		GoVersion: runtime.Version(), CPU: cpuModel(), Cores: runtime.NumCPU(),
 		Burst: c.Burst, BurstSize: c.BurstSize, IdleSeconds: c.Idle.Seconds(),
 		SettleSeconds: c.Settle.Seconds(), AfterBurstSeconds: c.AfterBurst.Seconds(),
-		HeartbeatSeconds: c.Heartbeat.Seconds(),
+		HeartbeatSeconds: c.Heartbeat.Seconds(), RecvQueueBytes: c.RecvQueue,
 	}
 	var err error
 	s.server, err = startPeer(s.ctx, "server", append([]string{scaleServerCmd, "-peers=" + strconv.Itoa(c.Peers)}, s.childArgs()...))
@@ -607,6 +612,9 @@ func writeScaleTable(w io.Writer, r scaleResult) error {
 		seconds(r.SettleSeconds), seconds(r.IdleSeconds), seconds(r.HeartbeatSeconds))
 	if r.Burst > 0 {
 		fmt.Fprintf(&b, "; after-burst figures %v after it", seconds(r.AfterBurstSeconds))
+		if r.Pattern != "pub" {
+			fmt.Fprintf(&b, ", the server queuing at most %s KiB of what it received (-recv-queue-bytes)", thousands(float64(r.RecvQueueBytes)/1024))
+		}
 	}
 	fmt.Fprintf(&b, ". %s, %d cores, %s.\n", r.CPU, r.Cores, r.GoVersion)
 	_, err := io.WriteString(w, b.String())
@@ -633,6 +641,7 @@ type scaleChildFlags struct {
 	burstSize int
 	heartbeat time.Duration
 	timeout   time.Duration
+	recvQueue int64 // server
 }
 
 func parseScaleChildFlags(name string, args []string) (scaleChildFlags, error) {
@@ -646,12 +655,13 @@ func parseScaleChildFlags(name string, args []string) (scaleChildFlags, error) {
 	fs.IntVar(&f.burstSize, "burst-size", 0, "burst message size")
 	fs.DurationVar(&f.heartbeat, "heartbeat", socket.DefaultHeartbeatInterval, "heartbeat interval; 0: none")
 	fs.DurationVar(&f.timeout, "timeout", time.Minute, "give up after this long")
+	fs.Int64Var(&f.recvQueue, "recv-queue-bytes", socket.DefaultRecvQueueBytes, "server: WithRecvQueueBytes")
 	if err := parseFlags(fs, args); err != nil {
 		return f, fmt.Errorf("%w: %v", errBadConfig, err)
 	}
-	if !knownScalePattern(f.pattern) || f.peers < 1 || f.burst < 0 || f.burstSize < 0 || f.heartbeat < 0 || f.timeout <= 0 {
-		return f, fmt.Errorf("%w: got pattern %q peers %d burst %d burst-size %d heartbeat %v timeout %v, want one of %v, peers >= 1, burst and size >= 0, heartbeat >= 0, timeout > 0",
-			errBadConfig, f.pattern, f.peers, f.burst, f.burstSize, f.heartbeat, f.timeout, scalePatternNames())
+	if !knownScalePattern(f.pattern) || f.peers < 1 || f.burst < 0 || f.burstSize < 0 || f.heartbeat < 0 || f.timeout <= 0 || f.recvQueue < 0 {
+		return f, fmt.Errorf("%w: got pattern %q peers %d burst %d burst-size %d heartbeat %v timeout %v, recv-queue-bytes %d, want one of %v, peers >= 1, burst and size >= 0, heartbeat >= 0, timeout > 0, recv-queue-bytes >= 0",
+			errBadConfig, f.pattern, f.peers, f.burst, f.burstSize, f.heartbeat, f.timeout, f.recvQueue, scalePatternNames())
 	}
 	return f, nil
 }
@@ -660,7 +670,7 @@ func parseScaleChildFlags(name string, args []string) (scaleChildFlags, error) {
 // for, and for the publisher no drops, so that every subscriber gets the
 // whole burst however large.
 func scaleOptions(f scaleChildFlags, t socket.Type) []socket.Option {
-	opts := []socket.Option{socket.WithHeartbeat(f.heartbeat, 3*f.heartbeat)}
+	opts := []socket.Option{socket.WithHeartbeat(f.heartbeat, 3*f.heartbeat), socket.WithRecvQueueBytes(f.recvQueue)}
 	if t == socket.Pub {
 		opts = append(opts, socket.WithNoDrop(true))
 	}

@@ -122,8 +122,11 @@ func WithRecvHWM(n int) Option {
 // queue ten thousand queues. Past the bound the socket stops reading from
 // the peers whose messages arrive next, and TCP pushes back on them, until
 // Recv has taken the queue down to half; it then reads from them again in
-// the order it stopped. A message is never refused for its size: one
-// larger than the bound is queued, and reading stops after it.
+// the order it stopped. The bound is looked at before each read, so the
+// queue can pass it by what the connections reading at that moment bring,
+// up to a read buffer each (64 KiB at most; a frame's size while many
+// connections read at once). A message is never refused for its size:
+// one larger than the bound is queued, and reading stops after it.
 //
 // Connections to peers whose acknowledgements arrive on the same stream
 // (REP, DEALER, ROUTER and PAIR talking to wisp peers) are not stopped, for

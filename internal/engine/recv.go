@@ -22,14 +22,15 @@ type entry struct {
 // inbox holds what the socket received until the application takes it,
 // fair-queued across senders.
 type inbox struct {
-	s      *Engine
-	mu     lockorder.Mutex
-	closed bool
-	done   chan struct{} // closed by close: readers waiting for room stop
-	ready  []*Peer       // peers with queued messages, in fair-queue order
-	fq     patterns.FairQueue
-	queued int
-	wait   chan struct{} // closed and replaced when messages arrive and someone waits
+	s       *Engine
+	mu      lockorder.Mutex
+	closed  bool
+	done    chan struct{} // closed by close: readers waiting for room stop
+	ready   []*Peer       // peers with queued messages, in fair-queue order
+	fq      patterns.FairQueue
+	queued  int
+	wait    chan struct{} // closed and replaced when messages arrive and someone waits
+	waiters int
 
 	// The receive budget (budget.go).
 	queuedBytes int64       // payload bytes queued, not yet in the consumer's batch
@@ -39,7 +40,6 @@ type inbox struct {
 	budgetWait  []*budgetWaiter // readers stopped by the budget, oldest first
 	lapse       *time.Timer     // lets grants lapse (grantLapse)
 	lapseArmed  bool
-	waiters     int
 	// directConn is the connection a Recv is reading from directly, if
 	// any: a message that arrives on another one must interrupt it.
 	directConn atomic.Pointer[conn]
