@@ -92,6 +92,8 @@ type socketLevel struct {
 }
 
 var socketLevels = [...]socketLevel{
+	{"wisp.recv_queue.bytes", "By", "Payload bytes of the received messages waiting for Recv (bounded by WithRecvQueueBytes).",
+		func(s *socket.Stats) int { return int(s.RecvQueueBytes) }},
 	{"wisp.messages.orphaned", "{message}", "Messages of departed peers waiting for another peer.",
 		func(s *socket.Stats) int { return s.Orphans }},
 	{"wisp.peers.connected", "{peer}", "Peers with a connection.",

@@ -40,6 +40,7 @@
 //	wisp.messages.unacked       U  {message}     * messages sent and not yet acknowledged
 //	wisp.send_queue.messages    U  {message}     * messages held for sending, the unacknowledged included
 //	wisp.recv_queue.messages    U  {message}     * received messages waiting for Recv
+//	wisp.recv_queue.bytes       U  By              their payload bytes (bounded by WithRecvQueueBytes)
 //	wisp.messages.orphaned      U  {message}       messages of departed peers waiting for another peer
 //	wisp.peers.connected        U  {peer}          peers with a connection
 //

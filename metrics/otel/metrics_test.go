@@ -40,6 +40,7 @@ var instrumentSpec = []struct {
 	{"wisp.messages.unacked", "{message}", false},
 	{"wisp.send_queue.messages", "{message}", false},
 	{"wisp.recv_queue.messages", "{message}", false},
+	{"wisp.recv_queue.bytes", "By", false},
 	{"wisp.messages.orphaned", "{message}", false},
 	{"wisp.peers.connected", "{peer}", false},
 }

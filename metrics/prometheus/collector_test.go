@@ -68,6 +68,7 @@ func TestPushPull(t *testing.T) {
 				of("wisp_received_bytes_total", "in", "pull"):     float64(size),
 				of("wisp_messages_sent_total", "in", "pull"):      0,
 				of("wisp_receive_queue_messages", "in", "pull"):   0,
+				of("wisp_receive_queue_bytes", "in", "pull"):      0,
 				of("wisp_connected_peers", "in", "pull"):          1,
 				of("wisp_known_peers", "in", "pull"):              1,
 				of("wisp_duplicate_messages_total", "in", "pull"): 0,
@@ -310,8 +311,8 @@ func TestLint(t *testing.T) {
 	if want := slices.Sorted(maps.Keys(described)); !slices.Equal(got, want) {
 		t.Errorf("collected %q,\nwant the described %q", got, want)
 	}
-	if len(got) != 27 {
-		t.Errorf("%d metrics, want 27 (14 counters, 6 gauges, 7 per peer)", len(got))
+	if len(got) != 28 {
+		t.Errorf("%d metrics, want 28 (14 counters, 7 gauges, 7 per peer)", len(got))
 	}
 }
 

@@ -43,6 +43,7 @@
 //	wisp_unacked_messages             messages sent but not yet acknowledged
 //	wisp_send_queue_messages          messages held for sending, unacknowledged and orphaned ones included
 //	wisp_receive_queue_messages       received messages waiting for Recv
+//	wisp_receive_queue_bytes          their payload bytes (bounded by WithRecvQueueBytes)
 //	wisp_orphaned_messages            messages of departed peers waiting for another peer
 //	wisp_connected_peers              peers with a connection now
 //	wisp_known_peers                  peers the socket keeps: connected, recently disconnected, or endpoints it connects

@@ -73,6 +73,8 @@ var socketMetrics = []socketMetric{
 		func(st *socket.Stats) int { return st.SendQueue }),
 	gauge("wisp_receive_queue_messages", "Received messages waiting for Recv.",
 		func(st *socket.Stats) int { return st.RecvQueue }),
+	gauge("wisp_receive_queue_bytes", "Payload bytes of the received messages waiting for Recv (bounded by WithRecvQueueBytes).",
+		func(st *socket.Stats) int { return int(st.RecvQueueBytes) }),
 	gauge("wisp_orphaned_messages", "Messages of departed peers waiting for another peer.",
 		func(st *socket.Stats) int { return st.Orphans }),
 	gauge("wisp_connected_peers", "Peers with a connection now.",
