@@ -17,14 +17,15 @@ import (
 // reader would otherwise bring a whole read buffer's worth past the budget
 // (ten thousand of them, hundreds of megabytes); waiting, it holds at most
 // the part of a message it has. An inproc link, which has no read, waits
-// after its delivery. When Recv has drained the
-// queue to half the budget, waiters are woken in the order they stopped,
-// each granted room for about what it brought last time, until the grants
-// fill the budget: waking them all at once would let every one of them
-// deliver a read's worth, which with many peers is many budgets. A grant
-// is spent by the woken reader's next delivery; a peer with nothing more to
-// send never spends it, so grants lapse after grantLapse, and the next
-// waiters get their turn.
+// after its delivery.
+//
+// When Recv has drained the queue to half the budget, waiters are woken
+// in the order they stopped, each granted room for about what it brought
+// last time, until the grants fill the budget: waking them all at once
+// would let every one of them deliver a read's worth, which with many
+// peers is many budgets. A grant is spent by the woken reader's next
+// delivery; a peer with nothing more to send never spends it, so grants
+// lapse after grantLapse, and the next waiters get their turn.
 //
 // Connections whose peer's ACKs arrive on the same stream (a socket that
 // sends, to a peer with acks on) are stopped only while the socket awaits
@@ -117,7 +118,9 @@ func (c *conn) awaitBudget(brought int) {
 }
 
 // resumeReader takes the peer's connection's reader out of the budget's
-// line: the socket will wait for the peer's ACKs. Callers hold Engine.mu.
+// line: the socket will wait for the peer's ACKs. readerPaused may still be
+// set after the reader was woken in turn; the look costs one scan of the
+// line, once. Callers hold Engine.mu.
 func (p *Peer) resumeReader() {
 	p.readerPaused = false
 	c := p.conn.Load()
