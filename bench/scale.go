@@ -85,6 +85,7 @@ type scaleConfig struct {
 	BurstSize  int
 	Heartbeat  time.Duration // 0: no heartbeats
 	RecvQueue  int64         // the server's WithRecvQueueBytes
+	MemLimit   int64         // the server's runtime memory limit; 0: none
 	Timeout    time.Duration
 	Format     string
 }
@@ -132,6 +133,8 @@ func (c *scaleConfig) check() error {
 		return fmt.Errorf("%w: settle %v, after-burst %v: want >= 0", errBadConfig, c.Settle, c.AfterBurst)
 	case c.Burst < 0 || c.BurstSize < 0:
 		return fmt.Errorf("%w: burst %d, burst-size %d: want >= 0", errBadConfig, c.Burst, c.BurstSize)
+	case c.MemLimit < 0:
+		return fmt.Errorf("%w: memory-limit: got %d, want >= 0 (0: none)", errBadConfig, c.MemLimit)
 	case c.RecvQueue < 0:
 		return fmt.Errorf("%w: recv-queue-bytes: got %d, want >= 0 (0: no bound)", errBadConfig, c.RecvQueue)
 	case c.Heartbeat < 0:
@@ -215,7 +218,8 @@ type scaleResult struct {
 	SettleSeconds      float64 `json:"settle_seconds"`
 	AfterBurstSeconds  float64 `json:"after_burst_seconds"`
 	HeartbeatSeconds   float64 `json:"heartbeat_seconds"`
-	RecvQueueBytes     int64   `json:"recv_queue_bytes"` // the server's bound on queued payload
+	RecvQueueBytes     int64   `json:"recv_queue_bytes"`   // the server's bound on queued payload
+	MemoryLimitBytes   int64   `json:"memory_limit_bytes"` // the server's runtime memory limit; 0: none
 	BaselineRSSKiB     int64   `json:"baseline_rss_kib"`
 	BaselineHeapKiB    int64   `json:"baseline_heap_kib"`
 	BaselineGoroutines int     `json:"baseline_goroutines"`
@@ -248,6 +252,7 @@ func runScale(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&c.Burst, "burst", 10, "messages per peer in the burst; 0: no burst")
 	fs.IntVar(&c.BurstSize, "burst-size", 8192, "bytes per burst message")
 	fs.DurationVar(&c.Heartbeat, "heartbeat", socket.DefaultHeartbeatInterval, "heartbeat interval of every socket (timeout 3x); 0: none")
+	fs.Int64Var(&c.MemLimit, "memory-limit", 0, "the server process's Go memory limit in bytes (debug.SetMemoryLimit, as GOMEMLIMIT would set it); 0: none")
 	fs.Int64Var(&c.RecvQueue, "recv-queue-bytes", socket.DefaultRecvQueueBytes, "the server socket's WithRecvQueueBytes: payload it queues across all peers; 0: no bound")
 	fs.DurationVar(&c.Timeout, "timeout", defaultScaleTimeout, "kill the run after this long")
 	fs.StringVar(&c.Format, "format", "table", "output: table (Markdown) or json (one line)")
@@ -324,7 +329,8 @@ func (s *scaleRun) childArgs() []string {
 	timeout := s.c.Timeout - min(10*time.Second, s.c.Timeout/10)
 	return []string{"-pattern=" + s.c.Pattern, "-burst=" + strconv.Itoa(s.c.Burst),
 		"-burst-size=" + strconv.Itoa(s.c.BurstSize), "-heartbeat=" + s.c.Heartbeat.String(),
-		"-timeout=" + timeout.String(), "-recv-queue-bytes=" + strconv.FormatInt(s.c.RecvQueue, 10)}
+		"-timeout=" + timeout.String(), "-recv-queue-bytes=" + strconv.FormatInt(s.c.RecvQueue, 10),
+		"-memory-limit=" + strconv.FormatInt(s.c.MemLimit, 10)}
 }
 
 func (s *scaleRun) progress(format string, args ...any) {
@@ -353,7 +359,7 @@ func (s *scaleRun) phases() (scaleResult, error) {
 		GoVersion: runtime.Version(), CPU: cpuModel(), Cores: runtime.NumCPU(),
 		Burst: c.Burst, BurstSize: c.BurstSize, IdleSeconds: c.Idle.Seconds(),
 		SettleSeconds: c.Settle.Seconds(), AfterBurstSeconds: c.AfterBurst.Seconds(),
-		HeartbeatSeconds: c.Heartbeat.Seconds(), RecvQueueBytes: c.RecvQueue,
+		HeartbeatSeconds: c.Heartbeat.Seconds(), RecvQueueBytes: c.RecvQueue, MemoryLimitBytes: c.MemLimit,
 	}
 	var err error
 	s.server, err = startPeer(s.ctx, "server", append([]string{scaleServerCmd, "-peers=" + strconv.Itoa(c.Peers)}, s.childArgs()...))
@@ -616,6 +622,9 @@ func writeScaleTable(w io.Writer, r scaleResult) error {
 			fmt.Fprintf(&b, ", the server queuing at most %s KiB of what it received (-recv-queue-bytes)", thousands(float64(r.RecvQueueBytes)/1024))
 		}
 	}
+	if r.MemoryLimitBytes > 0 {
+		fmt.Fprintf(&b, "; the server's Go memory limit %s KiB", thousands(float64(r.MemoryLimitBytes)/1024))
+	}
 	fmt.Fprintf(&b, ". %s, %d cores, %s.\n", r.CPU, r.Cores, r.GoVersion)
 	_, err := io.WriteString(w, b.String())
 	return err
@@ -642,6 +651,7 @@ type scaleChildFlags struct {
 	heartbeat time.Duration
 	timeout   time.Duration
 	recvQueue int64 // server
+	memLimit  int64 // server; 0: none
 }
 
 func parseScaleChildFlags(name string, args []string) (scaleChildFlags, error) {
@@ -656,12 +666,13 @@ func parseScaleChildFlags(name string, args []string) (scaleChildFlags, error) {
 	fs.DurationVar(&f.heartbeat, "heartbeat", socket.DefaultHeartbeatInterval, "heartbeat interval; 0: none")
 	fs.DurationVar(&f.timeout, "timeout", time.Minute, "give up after this long")
 	fs.Int64Var(&f.recvQueue, "recv-queue-bytes", socket.DefaultRecvQueueBytes, "server: WithRecvQueueBytes")
+	fs.Int64Var(&f.memLimit, "memory-limit", 0, "server: debug.SetMemoryLimit; 0: none")
 	if err := parseFlags(fs, args); err != nil {
 		return f, fmt.Errorf("%w: %v", errBadConfig, err)
 	}
-	if !knownScalePattern(f.pattern) || f.peers < 1 || f.burst < 0 || f.burstSize < 0 || f.heartbeat < 0 || f.timeout <= 0 || f.recvQueue < 0 {
-		return f, fmt.Errorf("%w: got pattern %q peers %d burst %d burst-size %d heartbeat %v timeout %v, recv-queue-bytes %d, want one of %v, peers >= 1, burst and size >= 0, heartbeat >= 0, timeout > 0, recv-queue-bytes >= 0",
-			errBadConfig, f.pattern, f.peers, f.burst, f.burstSize, f.heartbeat, f.timeout, f.recvQueue, scalePatternNames())
+	if !knownScalePattern(f.pattern) || f.peers < 1 || f.burst < 0 || f.burstSize < 0 || f.heartbeat < 0 || f.timeout <= 0 || f.recvQueue < 0 || f.memLimit < 0 {
+		return f, fmt.Errorf("%w: got pattern %q peers %d burst %d burst-size %d heartbeat %v timeout %v, recv-queue-bytes %d memory-limit %d, want one of %v, peers >= 1, burst and size >= 0, heartbeat >= 0, timeout > 0, recv-queue-bytes and memory-limit >= 0",
+			errBadConfig, f.pattern, f.peers, f.burst, f.burstSize, f.heartbeat, f.timeout, f.recvQueue, f.memLimit, scalePatternNames())
 	}
 	return f, nil
 }
@@ -711,6 +722,9 @@ func scaleServer(args []string, stdout io.Writer, stdin io.Reader) error {
 	}
 	if err := raiseFileLimit(uint64(f.peers + fileMargin)); err != nil {
 		return err
+	}
+	if f.memLimit > 0 {
+		debug.SetMemoryLimit(f.memLimit)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), f.timeout)
 	defer cancel()

@@ -13,7 +13,7 @@ var scaleFields = []string{
 	"pattern", "peers", "procs", "transport", "connect_seconds", "connects_per_second", "exchange_seconds",
 	"idle_rss_kib_per_peer", "idle_heap_kib_per_peer", "goroutines_per_peer", "idle_cpu_seconds_per_minute",
 	"burst_rss_kib_per_peer", "burst_heap_kib_per_peer", "close_seconds", "goroutines_left",
-	"client_rss_kib_per_peer", "go_version", "cpu", "recv_queue_bytes",
+	"client_rss_kib_per_peer", "go_version", "cpu", "recv_queue_bytes", "memory_limit_bytes",
 }
 
 // TestScale runs the whole command, children and all, with few peers: each
@@ -24,10 +24,10 @@ func TestScale(t *testing.T) {
 			var r scaleResult
 			oneJSONLine(t, []string{"scale", "-pattern", pattern, "-peers", "50", "-procs", "2", "-idle", "1s",
 				"-settle", "0s", "-after-burst", "0s", "-burst", "3", "-burst-size", "1000", "-timeout", "1m", "-format", "json",
-				"-recv-queue-bytes", "4096"},
+				"-recv-queue-bytes", "4096", "-memory-limit", "1073741824"},
 				scaleFields, &r)
-			if r.Pattern != pattern || r.Peers != 50 || r.Procs != 2 || r.Transport != "tcp" || r.Burst != 3 || r.BurstSize != 1000 || r.RecvQueueBytes != 4096 {
-				t.Errorf("got %+v, want pattern %s, 50 peers, 2 procs, tcp, burst 3 x 1000, recv-queue-bytes 4096", r, pattern)
+			if r.Pattern != pattern || r.Peers != 50 || r.Procs != 2 || r.Transport != "tcp" || r.Burst != 3 || r.BurstSize != 1000 || r.RecvQueueBytes != 4096 || r.MemoryLimitBytes != 1<<30 {
+				t.Errorf("got %+v, want pattern %s, 50 peers, 2 procs, tcp, burst 3 x 1000, recv-queue-bytes 4096, memory-limit 1 GiB", r, pattern)
 			}
 			for name, v := range map[string]float64{
 				"connect_seconds": r.ConnectSeconds, "connects_per_second": r.ConnectsPerSecond,
@@ -94,6 +94,7 @@ func TestScaleBadArguments(t *testing.T) {
 		{"scale", "-burst-size", "-1"},
 		{"scale", "-heartbeat", "-1s"},
 		{"scale", "-recv-queue-bytes", "-1"},
+		{"scale", "-memory-limit", "-1"},
 		{"scale", "-idle", "1m", "-timeout", "1m"}, // no time left for the rest
 		{"scale", "-format", "csv"},
 		{"scale", "extra"},
