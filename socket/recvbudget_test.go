@@ -325,3 +325,50 @@ func TestRecvQueueBytesRouter(t *testing.T) {
 		})
 	}
 }
+
+// TestRecvQueueBytesLibzmqPeers: libzmq PUSH sockets (pyzmq, in their own
+// processes) bursting at a wisp PULL over ZMTP fill it only to the budget
+// and a read per connection; then every message arrives, in each sender's
+// order. Heartbeats stay off on both sides: a pyzmq sender queues
+// everything into the kernel, closes, and exits while the stopped reader
+// still has its data to read, and a PING it never read would turn its
+// close into a reset, which discards what the kernel still holds for us.
+func TestRecvQueueBytesLibzmqPeers(t *testing.T) {
+	ctx := testContext(t)
+	const budget = 128 << 10
+	const senders, msgs, pad = 4, 2000, 4 << 10 // 32 MiB
+	pull := zmtpSocket(t, Pull, WithRecvQueueBytes(budget), WithHeartbeat(0, 0))
+	ep, err := pull.Bind("tcp://127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pys := make([]*pyPeer, senders)
+	for i := range pys {
+		pys[i] = startPy(t, ctx, "--type", "PUSH", "--identity", strconv.Itoa(i), "--connect", ep,
+			"--job", "send", "--count", strconv.Itoa(msgs), "--pad", strconv.Itoa(pad),
+			"--linger-ms", "20000") // libzmq's close waits for what the stopped reader has not taken yet
+	}
+	queued := settledQueue(t, ctx, pull)
+	if limit := int64(budget) + senders*(64<<10+pad); queued > limit {
+		t.Errorf("queued %d bytes of %d sent, want at most %d (budget %d and a read per sender)", queued, senders*msgs*pad, limit, budget)
+	}
+	time.Sleep(300 * time.Millisecond) // stopped
+	next := make([]int, senders)
+	for i := range senders * msgs {
+		m, err := pull.Recv(ctx)
+		if err != nil {
+			t.Fatalf("Recv %d of %d: got error %v, want nil", i+1, senders*msgs, err)
+		}
+		if len(m) != 2 || len(m[0]) != pad {
+			t.Fatalf("Recv %d: got %d frames, want a %d-byte tag and a number", i+1, len(m), pad)
+		}
+		from := int(m[0][0] - '0')
+		if from < 0 || from >= senders || string(m[1]) != strconv.Itoa(next[from]) {
+			t.Fatalf("Recv %d: got %q from sender %q, want that sender's next message", i+1, m[1], m[0][:1])
+		}
+		next[from]++
+	}
+	for _, py := range pys {
+		py.finish(ctx)
+	}
+}

@@ -6,6 +6,8 @@ It binds or connects one socket, prints "ENDPOINT <endpoint>" once bound
 
   echo N   REP/ROUTER/DEALER: send back each of N messages as received
   send N   send N messages whose last frame is the decimal sequence number
+           (with --pad P, after a first frame of P bytes that starts with
+           --identity, to tell senders apart)
   recv N   receive N messages; check their last frames count 0..N-1 in
            order and print "RECV_OK N", or "RECV_BAD ..." at the first gap
   req N    REQ: N round trips, checking each reply; "REQ_OK N"
@@ -99,6 +101,8 @@ def main():
     p.add_argument("--heartbeat", nargs=3, type=int)  # ivl, timeout, ttl (ms)
     p.add_argument("--timeout-ms", type=int, default=20000)
     p.add_argument("--sndhwm", type=int)
+    p.add_argument("--pad", type=int, default=0)
+    p.add_argument("--linger-ms", type=int, default=2000)
     a = p.parse_args()
 
     ctx = zmq.Context()
@@ -106,7 +110,7 @@ def main():
     if a.curve_allow or a.plain_server:
         zap = zap_handler(ctx, set(k.encode() for k in a.curve_allow))
     s = ctx.socket(getattr(zmq, a.type))
-    s.linger = 2000
+    s.linger = a.linger_ms  # how long close waits to deliver what is queued
     s.rcvtimeo = a.timeout_ms
     s.sndtimeo = a.timeout_ms
     if a.sndhwm is not None:
@@ -146,8 +150,12 @@ def main():
         elif a.job == "send":
             if a.wait_ms:
                 time.sleep(a.wait_ms / 1000)
+            pad = []
+            if a.pad:
+                tag = (a.identity or "").encode()
+                pad = [tag + b"x" * max(0, a.pad - len(tag))]
             for i in range(n):
-                s.send_multipart([str(i).encode()])
+                s.send_multipart(pad + [str(i).encode()])
         elif a.job == "recv":
             for i in range(n):
                 msg = s.recv_multipart()
