@@ -98,8 +98,8 @@ func TestScaleBadArguments(t *testing.T) {
 		{"scale", "-idle", "1m", "-timeout", "1m"}, // no time left for the rest
 		{"scale", "-format", "csv"},
 		{"scale", "extra"},
-		{scaleServerCmd, "-pattern", "pull"},                // no peers
-		{scaleServerCmd, "-pattern", "xpub", "-peers", "1"}, // not a scale pattern
+		{scaleServerCmd, "-pattern", "pull"},                                          // no peers
+		{scaleServerCmd, "-pattern", "xpub", "-peers", "1"},                           // not a scale pattern
 		{scaleClientsCmd, "-pattern", "pull", "-peers", "1", "-local", "127.0.0.2:0"}, // no endpoint
 		{scaleClientsCmd, "-pattern", "pull", "-peers", "1", "-endpoint", "tcp://127.0.0.1:1"},
 	} {
