@@ -128,10 +128,11 @@ func WithRecvHWM(n int) Option {
 // connections read at once). A message is never refused for its size:
 // one larger than the bound is queued, and reading stops after it.
 //
-// Connections to peers whose acknowledgements arrive on the same stream
-// (REP, DEALER, ROUTER and PAIR talking to wisp peers) are not stopped, for
-// the reason given at WithRecvHWM; each such peer's window bounds its
-// queue instead. Default DefaultRecvQueueBytes; 0 means no bound.
+// A socket that also sends (REP, DEALER, ROUTER, PAIR) reads the ACKs of
+// a wisp peer on the same connection as its messages, so it stops reading
+// such a peer only while it has sent or queued nothing for it; a Send to
+// the peer has its connection read again at once. Default
+// DefaultRecvQueueBytes; 0 means no bound.
 func WithRecvQueueBytes(n int64) Option {
 	return func(o *options) error {
 		if n < 0 {
