@@ -12,9 +12,9 @@ import (
 )
 
 // Names of the implementations. The first three are each library talking
-// to itself over its own protocol; the other three are pairs over ZMTP,
+// to itself over its own protocol; the next three are pairs over ZMTP,
 // named sender-receiver in -mode thr and client-server (REQ-REP) in -mode
-// lat.
+// lat; the last is wisp again, its receiver releasing every message.
 const (
 	implWisp   = "wisp"
 	implLibzmq = "libzmq"
@@ -25,6 +25,9 @@ const (
 	implWispLibzmq = "wisp-libzmq"
 	// implLibzmqWisp is a libzmq PUSH (REQ) to a wisp PULL (REP) over ZMTP.
 	implLibzmqWisp = "libzmq-wisp"
+	// implWispRelease is implWisp with its receiver giving every message
+	// back once checked (bench thr -release), -mode thr only.
+	implWispRelease = "wisp-release"
 )
 
 // baseImpls are the default -impls, and every thr and lat report has their
@@ -37,9 +40,19 @@ var baseImpls = []string{implWisp, implLibzmq, implZMQ4}
 // would add libzmq's ipc receiver, which often stalls until -timeout).
 var zmtpImpls = []string{implWispZMTP, implWispLibzmq, implLibzmqWisp}
 
+// thrOnlyImpls are run only when -impls names them, and only in -mode
+// thr: the bench command's -release is a PUSH/PULL receiver's. A report
+// has their columns only when they ran.
+var thrOnlyImpls = []string{implWispRelease}
+
+// extraImpls are all the implementations outside the default, in
+// roundOrder: a report has a column for each only when it ran.
+var extraImpls = slices.Concat(zmtpImpls, thrOnlyImpls)
+
 // roundOrder is the order in which every round of -mode thr and lat runs
-// the implementations.
-var roundOrder = slices.Concat(baseImpls, zmtpImpls)
+// the implementations. wisp-release comes last so that the colors charts
+// give the others by this order stay what they were.
+var roundOrder = slices.Concat(baseImpls, extraImpls)
 
 // Modes: what a run measures.
 const (
@@ -126,7 +139,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	jsonOut := fs.Bool("json", false, "print one JSON object per row instead of a Markdown table")
 	wispRoot := fs.String("wisp-root", "../..", "root of the wisp repository (holds its go.mod)")
 	impls := fs.String("impls", strings.Join(baseImpls, ","), "comma-separated implementations to run: wisp, libzmq, zmq4; in -mode thr and lat also "+
-		strings.Join(zmtpImpls, ", ")+" (over ZMTP, sender-receiver or client-server)")
+		strings.Join(zmtpImpls, ", ")+" (over ZMTP, sender-receiver or client-server); in -mode thr also "+
+		strings.Join(thrOnlyImpls, ", ")+" (wisp, the receiver releasing every message)")
 	timeout := fs.Duration("timeout", 120*time.Second, "limit for each run; processes still alive are killed")
 	mode := fs.String("mode", modeThr, "what to measure: thr (PUSH/PULL throughput), lat (REQ/REP round-trip latency; default sizes "+latDefaultSizes+", count "+strconv.Itoa(latDefaultCount)+
 		"), pubsub (PUB -> N SUB fan-out; default sizes "+pubsubDefaultSizes+", count "+strconv.Itoa(pubsubDefaultCount)+
@@ -204,6 +218,16 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		for _, im := range cfg.impls {
 			if slices.Contains(zmtpImpls, im) {
 				return config{}, fmt.Errorf("%w: -impls: got %s with -mode %s, want it only with -mode %s or %s", errUsage, im, cfg.mode, modeThr, modeLat)
+			}
+		}
+	}
+	if cfg.mode != modeThr {
+		// Refused rather than ignored, as the ZMTP pairs are where they
+		// cannot run: a report without the column asked for would look
+		// like a run that failed.
+		for _, im := range cfg.impls {
+			if slices.Contains(thrOnlyImpls, im) {
+				return config{}, fmt.Errorf("%w: -impls: got %s with -mode %s, want it only with -mode %s", errUsage, im, cfg.mode, modeThr)
 			}
 		}
 	}

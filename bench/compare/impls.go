@@ -248,6 +248,9 @@ type wispRunner struct {
 	// as before that flag existed, so an older tree (-wisp-root) still
 	// runs as implWisp.
 	protocol string
+	// release, if set, passes -release to thr: the receiver gives every
+	// message back once checked (implWispRelease).
+	release bool
 }
 
 // zmtpProtocol is the -protocol value of wisp's bench command for ZMTP.
@@ -259,12 +262,30 @@ func (r *wispRunner) withZMTP() *wispRunner {
 	return &wispRunner{env: r.env, path: r.path, protocol: zmtpProtocol}
 }
 
+// withRelease returns the runner for implWispRelease: the same bench
+// command and arguments as r, plus -release.
+func (r *wispRunner) withRelease() *wispRunner {
+	return &wispRunner{env: r.env, path: r.path, protocol: r.protocol, release: true}
+}
+
 // protocolArgs are the arguments that choose r's protocol, if any.
 func (r *wispRunner) protocolArgs() []string {
 	if r.protocol == "" {
 		return nil
 	}
 	return []string{"-protocol", r.protocol}
+}
+
+// thrArgs is the argument list of one throughput run of the bench
+// command. Only what r adds (-protocol, -release) is passed beyond the
+// run's shape, so implWisp runs as it always did.
+func (r *wispRunner) thrArgs(transport string, size int, count int64) []string {
+	args := append([]string{"thr", "-pattern", "pushpull",
+		"-transport", transport, "-size", strconv.Itoa(size), "-count", strconv.FormatInt(count, 10)}, r.protocolArgs()...)
+	if r.release {
+		args = append(args, "-release")
+	}
+	return args
 }
 
 // zmtpPeer is wisp's bench command as one side of a pair with another
@@ -314,8 +335,7 @@ func newWispRunner(ctx context.Context, e *env, root string) (*wispRunner, error
 
 func (r *wispRunner) run(ctx context.Context, transport string, size int, count int64) (sample, error) {
 	res, err := runProcs(ctx, r.env.timeout, func(ctx context.Context) []*proc {
-		return []*proc{newProc(ctx, "wispbench", r.path, append([]string{"thr", "-pattern", "pushpull",
-			"-transport", transport, "-size", strconv.Itoa(size), "-count", strconv.FormatInt(count, 10)}, r.protocolArgs()...)...)}
+		return []*proc{newProc(ctx, "wispbench", r.path, r.thrArgs(transport, size, count)...)}
 	})
 	if err != nil {
 		return sample{}, err

@@ -11,7 +11,7 @@ import (
 // writeLatTable prints the machine line, the Markdown table of latency
 // medians and any notes.
 func writeLatTable(w io.Writer, m machine, rows []latRow, rounds int, notes []string) error {
-	extras := zmtpShown(rows, func(r latRow, im string) bool { _, ok := r.impls[im]; return ok })
+	extras := shownOf(zmtpImpls, rows, func(r latRow, im string) bool { _, ok := r.impls[im]; return ok })
 	names := slices.Concat(baseImpls, extras)
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s\n", m)
@@ -104,7 +104,7 @@ type latJSONRow struct {
 
 // writeLatJSON prints one JSON object per latency row.
 func writeLatJSON(w io.Writer, m machine, rows []latRow, rounds int) error {
-	extras := zmtpShown(rows, func(r latRow, im string) bool { _, ok := r.impls[im]; return ok })
+	extras := shownOf(zmtpImpls, rows, func(r latRow, im string) bool { _, ok := r.impls[im]; return ok })
 	enc := json.NewEncoder(w)
 	for _, r := range rows {
 		jr := latJSONRow{

@@ -11,7 +11,9 @@
 // In -mode thr and lat, -impls can add three pairs over ZeroMQ's ZMTP:
 // wisp-zmtp (wisp on both sides), wisp-libzmq (wisp sends or asks, libzmq
 // receives or answers) and libzmq-wisp (the reverse), each with its ratio
-// to libzmq talking to itself.
+// to libzmq talking to itself. In -mode thr, -impls can also add
+// wisp-release: wisp's own run with its receiver releasing every message
+// (bench thr -release), with its ratio to libzmq.
 //
 // It lives in its own module so that wisp itself never needs cgo or zmq4, and
 // it does not import wisp: it builds wisp's bench command and runs it.
@@ -21,6 +23,7 @@
 //	cd bench/compare && go run . -mode pubsub -match 100,50 -nodrop
 //	cd bench/compare && go run . -mode broker -transports tcp -rounds 3
 //	cd bench/compare && go run . -transports tcp -sizes 16,4096 -impls libzmq,wisp-zmtp,wisp-libzmq,libzmq-wisp,wisp
+//	cd bench/compare && go run . -impls wisp,wisp-release,libzmq -sizes 16384,65536,1048576
 //
 // -charts DIR also draws the thr or lat report as SVG bar charts (with
 // gonum.org/v1/plot, which is why they are here and not in wisp's own
@@ -245,6 +248,21 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 				continue
 			}
 			add(name, z, z)
+		case implWispRelease:
+			// -mode thr only (parseFlags refuses it elsewhere). The probe
+			// skips it with its own error on a bench command from before
+			// -release.
+			w, err := buildWisp()
+			if err != nil {
+				skip(name, err)
+				continue
+			}
+			r := w.withRelease()
+			if err := probeThr(ctx, r, cfg.transports[0]); err != nil {
+				skip(name, err)
+				continue
+			}
+			runners[name] = r
 		case implWispLibzmq, implLibzmqWisp:
 			w, err := buildWisp()
 			if err == nil {
@@ -355,9 +373,9 @@ func chartsFromFile(file, dir string, stdin io.Reader, stderr io.Writer) error {
 
 // measureRow runs all rounds for one (transport, size), in each round every
 // implementation once in the fixed roundOrder (wisp, libzmq, zmq4, then the
-// ZMTP pairs), so slow drifts of the machine hit all of them alike. A failed
-// run is reported and left out of the medians; only a cancelled ctx stops
-// everything.
+// ZMTP pairs, then wisp-release), so slow drifts of the machine hit all of
+// them alike. A failed run is reported and left out of the medians; only a
+// cancelled ctx stops everything.
 func measureRow(ctx context.Context, cfg config, runners map[string]runner, tr string, size int, progress io.Writer) (row, []string, error) {
 	count := cfg.count
 	if count == 0 {

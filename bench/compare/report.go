@@ -26,14 +26,18 @@ func (m machine) String() string {
 // writeTable prints the machine line, the Markdown table of medians and any
 // notes (skipped implementations, failed rounds).
 func writeTable(w io.Writer, m machine, rows []row, rounds int, notes []string) error {
-	extras := zmtpShown(rows, func(r row, im string) bool { _, ok := r.impls[im]; return ok })
+	extras := shownOf(extraImpls, rows, func(r row, im string) bool { _, ok := r.impls[im]; return ok })
 	names := slices.Concat(baseImpls, extras)
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s\n", m)
 	fmt.Fprintf(&b, "PUSH/PULL throughput, medians over %d round(s); MB = 10^6 bytes; CPU = user+sys seconds per 1M messages; RSS = peak.\n", rounds)
-	if len(extras) > 0 {
+	if slices.ContainsFunc(extras, func(im string) bool { return slices.Contains(zmtpImpls, im) }) {
 		b.WriteString("Over ZMTP (no acknowledgements, which ZMTP does not have): wisp-zmtp is wisp to wisp, wisp-libzmq a wisp PUSH to a libzmq PULL, " +
 			"libzmq-wisp a libzmq PUSH to a wisp PULL; X/libzmq is X's msg/s over libzmq's (libzmq to libzmq, same run): higher is better.\n")
+	}
+	if slices.Contains(extras, implWispRelease) {
+		b.WriteString("wisp-release is wisp whose receiver releases every message once checked (Message.Release, bench thr -release), " +
+			"acknowledged as wisp is; wisp-release/libzmq is its msg/s over libzmq's (same run): higher is better.\n")
 	}
 	b.WriteString("\n")
 	head := []string{"transport", "size", "count"}
@@ -82,12 +86,12 @@ func writeTable(w io.Writer, m machine, rows []row, rounds int, notes []string) 
 	return err
 }
 
-// zmtpShown returns the ZMTP pairs (zmtpImpls) that ran in any row, in
-// roundOrder. A report has their columns only then, so a run without them
-// prints what it always did.
-func zmtpShown[R any](rows []R, ran func(r R, impl string) bool) []string {
+// shownOf returns those of impls (extraImpls, or a mode's share of them)
+// that ran in any row, in the order of impls. A report has their columns
+// only then, so a run without them prints what it always did.
+func shownOf[R any](impls []string, rows []R, ran func(r R, impl string) bool) []string {
 	var out []string
-	for _, im := range zmtpImpls {
+	for _, im := range impls {
 		if slices.ContainsFunc(rows, func(r R) bool { return ran(r, im) }) {
 			out = append(out, im)
 		}
@@ -197,8 +201,9 @@ type jsonRow struct {
 	Results       map[string]jsonStats `json:"results"`
 	Machine       machine              `json:"machine"`
 
-	// PerLibzmq is, for each ZMTP pair that ran, its msg/s over libzmq's
-	// (null when unknown); absent when none ran.
+	// PerLibzmq is, for each implementation outside the default that ran
+	// (the ZMTP pairs, wisp-release), its msg/s over libzmq's (null when
+	// unknown); absent when none ran.
 	PerLibzmq map[string]*float64 `json:"per_libzmq,omitempty"`
 }
 
@@ -212,7 +217,7 @@ func known(x float64) *float64 {
 
 // writeJSON prints one JSON object per row.
 func writeJSON(w io.Writer, m machine, rows []row, rounds int) error {
-	extras := zmtpShown(rows, func(r row, im string) bool { _, ok := r.impls[im]; return ok })
+	extras := shownOf(extraImpls, rows, func(r row, im string) bool { _, ok := r.impls[im]; return ok })
 	enc := json.NewEncoder(w)
 	for _, r := range rows {
 		jr := jsonRow{
