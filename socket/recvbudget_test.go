@@ -165,7 +165,8 @@ func TestRecvQueueBytesInproc(t *testing.T) {
 	ctx := testContext(t)
 	const budget = 64 << 10
 	l := budgetLoad{peers: 4, msgs: 16384, size: 256} // 16 MiB
-	pull := newSocket(t, Pull, WithRecvQueueBytes(budget))
+	// A per-peer mark high enough that only the budget holds the senders.
+	pull := newSocket(t, Pull, WithRecvQueueBytes(budget), WithRecvHWM(l.msgs))
 	sent := startFanIn(t, ctx, nw, pull, nw.bind(pull), l)
 	queued := settledQueue(t, ctx, pull)
 	if limit := int64(budget) + int64(l.peers)*4096*int64(l.size); queued > limit {
