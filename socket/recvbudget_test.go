@@ -141,16 +141,16 @@ func TestRecvQueueBytesBoundsFanIn(t *testing.T) {
 					t.Errorf("peer %s: not connected after the drain, want its connection kept while its reader waited", p.Session)
 				}
 			}
+		events:
 			for {
 				select {
 				case e := <-pull.Events():
 					if e.Kind == EventDisconnected {
 						t.Errorf("got %v while readers waited for room, want connections kept", e)
 					}
-					continue
 				default:
+					break events
 				}
-				break
 			}
 		})
 	}

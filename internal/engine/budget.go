@@ -107,8 +107,12 @@ func (c *conn) awaitBudget(brought int) {
 		p.readerPaused = true
 		s.mu.Unlock()
 	}
-	if c.link == nil {
-		c.shedReadBuffers()
+	if c.link == nil && c.r == c.w {
+		// The wait may be long, and with thousands waiting their buffers
+		// would be most of the heap: give them up, as the heart has an idle
+		// connection do (restRead).
+		c.dropMid.Store(true)
+		c.restRead()
 	}
 	select {
 	case <-wake:

@@ -169,23 +169,6 @@ func (c *conn) restRead() {
 	}
 }
 
-// shedReadBuffers goes back to the small read buffer and lets the medium
-// one go, when the reader has nothing unread: a reader about to wait for
-// the receive budget may wait long, and with thousands waiting at once
-// their buffers would be most of the heap. Reader role.
-func (c *conn) shedReadBuffers() {
-	if c.r != c.w || c.small == nil {
-		return
-	}
-	c.releaseRead()
-	c.rbuf, c.r, c.w = c.small, 0, 0
-	c.filled = false
-	if c.mid != nil {
-		c.mid = nil
-		c.midHeld.Store(false)
-	}
-}
-
 // releaseRead gives the pooled read buffer back, when rbuf is one (pooled
 // is set exactly then). Nothing may refer to it afterwards: parse copies
 // payloads out (deliverRefs). Reader role.
