@@ -60,7 +60,9 @@ func (c *conn) readInit() error {
 // whole frame it completed. It returns errYield when another reader asked
 // for the read side. Callers hold rmu.
 func (c *conn) readStep() error {
-	c.awaitBudget(c.lastN)
+	if c.s.in.over.Load() {
+		c.awaitBudget(c.lastN) // a call only while the socket is over budget
+	}
 	if c.r > 0 {
 		n := copy(c.rbuf, c.rbuf[c.r:c.w])
 		c.r, c.w = 0, n

@@ -211,7 +211,7 @@ func (in *inbox) deliver(c *conn, p *Peer, msgs []Message, seqOn bool, next *uin
 		case <-in.done:
 		}
 	}
-	if c.link != nil {
+	if c.link != nil && in.over.Load() {
 		c.awaitBudget(bytes) // an inproc link has no read to wait before
 	}
 	return nil
