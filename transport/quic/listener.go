@@ -82,11 +82,14 @@ func (l *listener) admit(qc *quicgo.Conn) {
 		l.release()
 		return
 	}
-	c := newConn(qc, st, l.release)
 	select {
-	case l.conns <- c:
+	case l.conns <- newConn(qc, st, l.release):
 	case <-l.ctx.Done():
-		c.Close()
+		// Never handed out, so nothing of ours is in flight: no linger,
+		// and the UDP socket is free when Close returns, for a socket
+		// that binds the same endpoint again.
+		qc.CloseWithError(codeNoStream, "wisp: listener closed")
+		l.release()
 	}
 }
 

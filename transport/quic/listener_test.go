@@ -73,3 +73,48 @@ func TestSilentPeerDropped(t *testing.T) {
 	qc2.CloseWithError(0, "")
 	goleak.VerifyNone(t, before)
 }
+
+// TestCloseFreesThePort: a connection whose stream is open but that no
+// Accept took is ended by Close without lingering, so the endpoint can be
+// bound again as soon as Close returns.
+func TestCloseFreesThePort(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	tc, err := devcert.Config("wisp quic test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := transport.Config{TLS: tc}
+	ep, _ := transport.ParseEndpoint("quic://127.0.0.1:0")
+	ln, bound, err := quicTransport{}.Listen(ctx, ep, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := quicTransport{}.Dial(ctx, bound, cfg)
+	if err != nil {
+		t.Fatalf("Dial: got error %v, want nil", err)
+	}
+	defer c.Close()
+	if _, err := c.Write([]byte("hello")); err != nil { // opens the stream on the listener's side
+		t.Fatal(err)
+	}
+	l := ln.(*listener)
+	for held := false; !held; {
+		l.mu.Lock()
+		held = l.refs == 2 // the connection is admitted, waiting for an Accept
+		l.mu.Unlock()
+		select {
+		case <-ctx.Done():
+			t.Fatal("the connection was never admitted")
+		case <-time.After(time.Millisecond):
+		}
+	}
+	if err := l.Close(); err != nil {
+		t.Fatalf("Close: got %v, want nil", err)
+	}
+	again, _, err := quicTransport{}.Listen(ctx, bound, cfg)
+	if err != nil {
+		t.Fatalf("Listen on %s again right after Close: got %v, want nil", bound, err)
+	}
+	again.Close()
+}
