@@ -5,8 +5,6 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"io"
-	"math/rand/v2"
 	"net"
 	"path/filepath"
 	"slices"
@@ -123,63 +121,27 @@ func (nw *network) fresh() string {
 // port by listening on port 0 and closing the listener again.
 func (nw *network) reserve() string {
 	nw.t.Helper()
-	switch nw.name {
-	case "quic":
-		return "quic://" + reservePort(nw.t, "udp")
-	case "tcp":
-		return "tcp://" + reservePort(nw.t, "tcp")
-	case "ws":
-		return "ws://" + reservePort(nw.t, "tcp") + "/wisp"
-	}
-	return nw.fresh()
-}
-
-// Reserved ports come from below Linux's default ephemeral range (32768
-// and up), where the kernel never picks a port for a dial or a bind to
-// port 0: a port reserved from that range could be handed to some other
-// test's dial (quic dials a new UDP socket each time) before the test
-// binds it again. reserved keeps this process from handing one out twice.
-const (
-	reserveFrom = 20000
-	reserveTo   = 32767
-)
-
-var reserved struct {
-	sync.Mutex
-	ports map[int]bool
-}
-
-// reservePort returns 127.0.0.1:port for a port free on network ("tcp" or
-// "udp") now, and not handed out before by this process.
-func reservePort(t *testing.T, network string) string {
-	t.Helper()
-	reserved.Lock()
-	defer reserved.Unlock()
-	if reserved.ports == nil {
-		reserved.ports = map[int]bool{}
-	}
-	for range 1000 {
-		port := reserveFrom + rand.IntN(reserveTo-reserveFrom+1)
-		if reserved.ports[port] {
-			continue
-		}
-		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-		var c io.Closer
-		var err error
-		if network == "udp" {
-			c, err = net.ListenPacket("udp", addr)
-		} else {
-			c, err = net.Listen("tcp", addr)
-		}
+	if nw.name == "quic" {
+		pc, err := net.ListenPacket("udp", "127.0.0.1:0")
 		if err != nil {
-			continue // in use
+			nw.t.Fatalf("reserving a UDP port: got error %v, want nil", err)
 		}
-		c.Close()
-		reserved.ports[port] = true
-		return addr
+		defer pc.Close()
+		return "quic://" + pc.LocalAddr().String()
 	}
-	t.Fatalf("reserving a %s port: found none free in %d-%d", network, reserveFrom, reserveTo)
-	return ""
+	if nw.name != "tcp" && nw.name != "ws" {
+		return nw.fresh()
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		nw.t.Fatalf("reserving a port: got error %v, want nil", err)
+	}
+	ep := "tcp://" + l.Addr().String()
+	if nw.name == "ws" {
+		ep = "ws://" + l.Addr().String() + "/wisp"
+	}
+	l.Close()
+	return ep
 }
 
 // bind binds s to a fresh endpoint and returns the endpoint to connect to.
