@@ -169,6 +169,73 @@ func BenchmarkPushPullRelease(b *testing.B) {
 	}
 }
 
+// BenchmarkPushPullMany is BenchmarkPushPull with SendMany and RecvMany
+// moving batches of up to 64 messages, beside the same pair moving them
+// one at a time (batch=1), for what a batch saves per message.
+func BenchmarkPushPullMany(b *testing.B) {
+	for _, tr := range []string{"inproc", "tcp", "ipc"} {
+		for _, size := range []int{16, 256, 4096} {
+			for _, batch := range []int{1, 64} {
+				b.Run(fmt.Sprintf("%s/%d/batch=%d", tr, size, batch), func(b *testing.B) {
+					ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+					defer cancel()
+					push, pull := newPushPull(b, tr)
+					payload := make([]byte, size)
+					pumpMany(b, ctx, push, pull, payload, 1000, batch)
+					b.SetBytes(int64(size))
+					b.ReportAllocs()
+					b.ResetTimer()
+					pumpMany(b, ctx, push, pull, payload, b.N, batch)
+					b.StopTimer()
+				})
+			}
+		}
+	}
+}
+
+// pumpMany sends n messages of payload with SendMany, batch at a time,
+// from a goroutine, and receives them here with RecvMany into batch
+// slots; batch 1 uses Send and Recv. It waits until every message is
+// acknowledged.
+func pumpMany(tb testing.TB, ctx context.Context, push, pull *socket.Socket, payload []byte, n, batch int) {
+	tb.Helper()
+	if batch == 1 {
+		pumpPushPull(tb, ctx, push, pull, payload, n)
+		return
+	}
+	sent := make(chan error, 1)
+	go func() {
+		msgs := make([]socket.Message, batch)
+		for i := range msgs {
+			msgs[i] = socket.Message{payload}
+		}
+		for i := 0; i < n; i += batch {
+			k := min(batch, n-i)
+			if got, err := push.SendMany(ctx, msgs[:k]); err != nil {
+				sent <- fmt.Errorf("SendMany at %d: sent %d of %d: %w", i, got, k, err)
+				return
+			}
+		}
+		sent <- push.Flush(ctx)
+	}()
+	dst := make([]socket.Message, batch)
+	for got := 0; got < n; {
+		k, err := pull.RecvMany(ctx, dst)
+		if err != nil {
+			tb.Fatalf("RecvMany after %d: got %v, want messages", got, err)
+		}
+		for _, m := range dst[:k] {
+			if m.Size() != len(payload) {
+				tb.Fatalf("message %d: got %d bytes, want %d", got, m.Size(), len(payload))
+			}
+		}
+		got += k
+	}
+	if err := <-sent; err != nil {
+		tb.Fatalf("sender: got %v, want nil", err)
+	}
+}
+
 // Goroutine leaks are checked by the package's TestMain.
 
 // TestSteadyStateAllocations checks the per-message allocations of a warmed
@@ -243,6 +310,21 @@ func TestSteadyStateAllocations(t *testing.T) {
 				t.Logf("%.4f allocations per message, process-wide", perMsg)
 				if perMsg >= maxPerMsg {
 					t.Errorf("allocations per message sent and received: got %.4f, want < %v", perMsg, maxPerMsg)
+				}
+			})
+
+			// SendMany and RecvMany allocate per batch at most, as Send
+			// and Recv do: their batch costs none of its own.
+			t.Run("SendMany and RecvMany", func(t *testing.T) {
+				pumpMany(t, ctx, push, pull, payload, n, 64) // warm up
+				var before, after runtime.MemStats
+				runtime.ReadMemStats(&before)
+				pumpMany(t, ctx, push, pull, payload, n, 64)
+				runtime.ReadMemStats(&after)
+				perMsg := float64(after.Mallocs-before.Mallocs) / n
+				t.Logf("%.4f allocations per message, process-wide", perMsg)
+				if perMsg >= maxPerMsg {
+					t.Errorf("allocations per message sent and received in batches: got %.4f, want < %v", perMsg, maxPerMsg)
 				}
 			})
 		})

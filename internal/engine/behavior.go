@@ -50,6 +50,24 @@ type Behavior interface {
 	CloseLocked()
 }
 
+// A ManySender is a Behavior that sends a batch of messages under one lock
+// (SendMany). A type without it sends a batch one message at a time.
+type ManySender interface {
+	// SendMany sends msgs in order and returns how many it queued; on an
+	// error, msgs[n] is the message that failed. Each message is the
+	// application's frames, unchecked, as for Send.
+	SendMany(ctx context.Context, msgs []Message) (int, error)
+}
+
+// A ManyReceiver is a Behavior that takes what is queued in batches
+// (RecvMany). A type without it returns one message per RecvMany.
+type ManyReceiver interface {
+	// RecvMany waits for a message as Recv does, then fills the rest of
+	// dst with messages already queued, without waiting, and returns how
+	// many it stored.
+	RecvMany(ctx context.Context, dst []Message) (int, error)
+}
+
 // Caps are what a socket type does, as the engine needs to know it.
 type Caps struct {
 	// Peers lists the types it may talk to.

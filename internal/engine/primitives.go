@@ -74,6 +74,14 @@ func (s *Engine) PeerLocked(sess SessionID) *Peer {
 // message acknowledges it.
 func (s *Engine) Next(ctx context.Context) (Message, *Peer, error) { return s.in.next(ctx) }
 
+// NextMany is Next for a batch: it waits for the first message as Next
+// does, then takes up to len(dst) in all of those already queued, from
+// the peers in turn, without waiting. It returns how many it stored in
+// dst; peers, if not nil, gets each one's peer.
+func (s *Engine) NextMany(ctx context.Context, dst []Message, peers []*Peer) (int, error) {
+	return s.in.nextMany(ctx, dst, peers)
+}
+
 // QueueCommandLocked tells connected peer p a command outside the data
 // stream (SUBSCRIBE, CANCEL): it goes out before queued data and is never
 // dropped. A later command with the same Data replaces one not yet written.

@@ -220,6 +220,23 @@ func (in *inbox) deliver(c *conn, p *Peer, msgs []Message, seqOn bool, next *uin
 // Recv is the socket's Recv: its behaviour's.
 func (s *Engine) Recv(ctx context.Context) (Message, error) { return s.b.Recv(ctx) }
 
+// RecvMany is the socket's RecvMany: a batch from a type that takes them
+// (ManyReceiver), otherwise one message, as Recv returns it.
+func (s *Engine) RecvMany(ctx context.Context, dst []Message) (int, error) {
+	if mr, ok := s.b.(ManyReceiver); ok {
+		return mr.RecvMany(ctx, dst)
+	}
+	if len(dst) == 0 {
+		return 0, nil
+	}
+	m, err := s.b.Recv(ctx)
+	if err != nil {
+		return 0, err
+	}
+	dst[0] = m
+	return 1, nil
+}
+
 // next returns the next message and the peer it came from.
 func (in *inbox) next(ctx context.Context) (Message, *Peer, error) {
 	triedDirect := false
@@ -270,6 +287,40 @@ func (in *inbox) next(ctx context.Context) (Message, *Peer, error) {
 			return nil, nil, ctx.Err()
 		}
 	}
+}
+
+// nextMany is next for up to len(dst) messages: it waits for the first as
+// next does, then takes what else is queued without waiting, from peers
+// in turn, and returns how many it took. peers, if not nil, gets each
+// message's peer. The lock per message that next takes is what a batch
+// saves.
+func (in *inbox) nextMany(ctx context.Context, dst []Message, peers []*Peer) (int, error) {
+	if len(dst) == 0 {
+		return 0, nil
+	}
+	m, p, err := in.next(ctx)
+	if err != nil {
+		return 0, err
+	}
+	dst[0] = m
+	if peers != nil {
+		peers[0] = p
+	}
+	n := 1
+	in.recvMu.Lock()
+	for n < len(dst) && !in.closedFlag.Load() {
+		if in.head >= len(in.batch) && !in.refill() {
+			break
+		}
+		m, p := in.popLocked()
+		dst[n] = m
+		if peers != nil {
+			peers[n] = p
+		}
+		n++
+	}
+	in.recvMu.Unlock()
+	return n, nil
 }
 
 // recvBatch is how many messages Recv moves at a time from the queue of a
@@ -326,6 +377,13 @@ func (in *inbox) refill() bool {
 // pop returns the next message of the batch and records it as taken.
 // Callers hold recvMu; pop releases it.
 func (in *inbox) pop() (Message, *Peer, error) {
+	m, p := in.popLocked()
+	in.recvMu.Unlock()
+	return m, p, nil
+}
+
+// popLocked is pop, leaving recvMu held.
+func (in *inbox) popLocked() (Message, *Peer) {
 	e := in.batch[in.head]
 	in.batch[in.head] = entry{}
 	in.head++
@@ -337,14 +395,12 @@ func (in *inbox) pop() (Message, *Peer, error) {
 		if e.seq != 0 {
 			in.pending = taken{p: p, seq: e.seq, size: e.size}
 		}
-		in.recvMu.Unlock()
-		return e.m, p, nil
+		return e.m, p
 	}
 	if e.seq != 0 {
 		in.take(p, e.seq, e.size)
 	}
-	in.recvMu.Unlock()
-	return e.m, p, nil
+	return e.m, p
 }
 
 // taken is a message the application took whose acknowledgement waits

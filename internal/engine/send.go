@@ -13,11 +13,36 @@ func (s *Engine) Send(ctx context.Context, frames [][]byte) error {
 	if err := s.checkSend(frames); err != nil {
 		return err
 	}
+	return s.b.Send(ctx, ownMsg(frames))
+}
+
+// ownMsg is frames as a Msg with a frame list of its own, so that the
+// caller may reuse frames; the frames themselves are not copied.
+func ownMsg(frames [][]byte) Msg {
 	m := Msg{First: frames[0]}
 	if len(frames) > 1 {
 		m.Rest = append([][]byte(nil), frames[1:]...)
 	}
-	return s.b.Send(ctx, m)
+	return m
+}
+
+// SendMany is Send for a batch of messages, in order: under one lock for
+// the batch where the type allows it (ManySender), one message at a time
+// otherwise. It returns how many messages it queued; on an error,
+// msgs[n] is the one that failed and those after it were not sent.
+func (s *Engine) SendMany(ctx context.Context, msgs []Message) (int, error) {
+	if !s.caps.CanSend {
+		return 0, NotSupported(s.typ, "Send")
+	}
+	if ms, ok := s.b.(ManySender); ok {
+		return ms.SendMany(ctx, msgs)
+	}
+	for i, m := range msgs {
+		if err := s.Send(ctx, m); err != nil {
+			return i, err
+		}
+	}
+	return len(msgs), nil
 }
 
 // SendOwned is Send for a frame list the caller hands over and never
@@ -55,8 +80,8 @@ func (s *Engine) checkSend(frames [][]byte) error {
 // message larger than every peer accepts fails at once.
 func (s *Engine) SendRoundRobin(ctx context.Context, m Msg) error {
 	size := m.Size() // walks the frames: once
-	if len(m.Rest) >= MaxFramesPerMessage || int64(size) > s.opts.MaxMessageSize {
-		return s.CheckMsg(m) // the common case costs no call
+	if s.overLimits(m, size) {
+		return s.CheckMsg(m)
 	}
 	s.mu.Lock()
 	for {
@@ -86,6 +111,82 @@ func (s *Engine) SendRoundRobin(ctx context.Context, m Msg) error {
 			return ctx.Err()
 		}
 	}
+}
+
+// SendRoundRobinMany is SendRoundRobin for a batch of the application's
+// messages, taking the lock once for the batch rather than once per
+// message: each goes to the next peer in turn with room, and when none
+// has, the messages queued so far are written and it waits for room as
+// SendRoundRobin does. It returns how many it queued.
+func (s *Engine) SendRoundRobinMany(ctx context.Context, msgs []Message) (int, error) {
+	var inline [8]Kick // the peers whose writes this goroutine makes
+	kicks := Kicks(inline[:0])
+	sent := 0
+	var err error
+	s.mu.Lock()
+	for sent < len(msgs) {
+		var m Msg
+		var size int
+		if m, size, err = s.msgOf(msgs[sent]); err != nil {
+			break
+		}
+		if s.state != stateOpen {
+			err = ErrClosed
+			break
+		}
+		if s.opts.FailFast && !s.AnyConnectedLocked() {
+			err = ErrNoPeer
+			break
+		}
+		if p := s.PickLocked(size); p != nil {
+			p.push(m)
+			kicks = kicks.Add(Kick{s.kickLocked(p, size)})
+			sent++
+			continue
+		}
+		if limit, ok := s.largestPeerMaxLocked(); ok && uint64(size) > limit {
+			err = fmt.Errorf("%w: %d bytes, and every peer accepts at most %d", ErrMessageTooLarge, size, limit)
+			break
+		}
+		if len(kicks) > 0 {
+			// Write what is queued before waiting for the peers to take
+			// it, and look again: acknowledgements may have made room
+			// while the lock was free, and would wake no one.
+			s.mu.Unlock()
+			kicks.Flush()
+			kicks = kicks[:0]
+			s.mu.Lock()
+			continue
+		}
+		if !s.waitRoomLocked(ctx.Done()) {
+			err = ctx.Err()
+			break
+		}
+	}
+	s.mu.Unlock()
+	kicks.Flush()
+	return sent, err
+}
+
+// msgOf turns an application's frames into a Msg with a frame list of its
+// own, checked as Send and SendRoundRobin check them, and returns its
+// size.
+func (s *Engine) msgOf(frames Message) (Msg, int, error) {
+	if err := s.checkSend(frames); err != nil {
+		return Msg{}, 0, err
+	}
+	m := ownMsg(frames)
+	size := m.Size()
+	if s.overLimits(m, size) {
+		return Msg{}, 0, s.CheckMsg(m)
+	}
+	return m, size, nil
+}
+
+// overLimits reports whether m, of size bytes, breaks the socket's limits;
+// CheckMsg then says how. Inlined, the common case costs no call.
+func (s *Engine) overLimits(m Msg, size int) bool {
+	return len(m.Rest) >= MaxFramesPerMessage || int64(size) > s.opts.MaxMessageSize
 }
 
 // SendToLocked queues m for the peer route returns, waiting for room below

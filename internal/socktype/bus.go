@@ -187,3 +187,7 @@ func (b *bus) Recv(ctx context.Context) (engine.Message, error) {
 	m, _, err := b.e.Next(ctx)
 	return m, err
 }
+
+func (b *bus) RecvMany(ctx context.Context, dst []engine.Message) (int, error) {
+	return b.e.NextMany(ctx, dst, nil)
+}

@@ -56,3 +56,11 @@ func (b *dealer) Recv(ctx context.Context) (engine.Message, error) {
 	m, _, err := b.e.Next(ctx)
 	return m, err
 }
+
+func (b *dealer) SendMany(ctx context.Context, msgs []engine.Message) (int, error) {
+	return b.e.SendRoundRobinMany(ctx, msgs)
+}
+
+func (b *dealer) RecvMany(ctx context.Context, dst []engine.Message) (int, error) {
+	return b.e.NextMany(ctx, dst, nil)
+}

@@ -47,3 +47,14 @@ func (b *pipeline) Recv(ctx context.Context) (engine.Message, error) {
 	m, _, err := b.e.Next(ctx)
 	return m, err
 }
+
+func (b *pipeline) SendMany(ctx context.Context, msgs []engine.Message) (int, error) {
+	return b.e.SendRoundRobinMany(ctx, msgs)
+}
+
+func (b *pipeline) RecvMany(ctx context.Context, dst []engine.Message) (int, error) {
+	if b.push {
+		return 0, engine.NotSupported(b.e.Type(), "Recv")
+	}
+	return b.e.NextMany(ctx, dst, nil)
+}

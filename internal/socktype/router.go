@@ -95,6 +95,27 @@ func (b *router) Recv(ctx context.Context) (engine.Message, error) {
 	if err != nil {
 		return nil, err
 	}
+	return routed(m, p), nil
+}
+
+// recvManyMax bounds a ROUTER's batch, so that the peers of a batch fit
+// on the stack.
+const recvManyMax = 64
+
+// RecvMany returns up to recvManyMax messages, each with its peer's
+// routing id in front.
+func (b *router) RecvMany(ctx context.Context, dst []engine.Message) (int, error) {
+	var peers [recvManyMax]*engine.Peer
+	dst = dst[:min(len(dst), len(peers))]
+	n, err := b.e.NextMany(ctx, dst, peers[:len(dst)])
+	for i := range n {
+		dst[i] = routed(dst[i], peers[i])
+	}
+	return n, err
+}
+
+// routed returns m with the routing id of p, its sender, in front.
+func routed(m engine.Message, p *engine.Peer) engine.Message {
 	rid, _ := p.Ext.([]byte)
 	// A copy: the caller owns what Recv returns and may change it. The
 	// frame list and the id's copy share one allocation when both are
@@ -108,7 +129,7 @@ func (b *router) Recv(ctx context.Context) (engine.Message, error) {
 		out, id = make(engine.Message, 0, len(m)+1), make([]byte, len(rid))
 	}
 	copy(id, rid)
-	return append(append(out, id), m...), nil
+	return append(append(out, id), m...)
 }
 
 // routedFrames is what ROUTER's Recv returns, in one allocation: the frame

@@ -143,11 +143,39 @@ func (b *sub) Recv(ctx context.Context) (engine.Message, error) {
 }
 
 func (b *sub) wanted(m engine.Message) bool {
-	var topic []byte
-	if len(m) > 0 {
-		topic = m[0]
-	}
 	b.e.Lock()
 	defer b.e.Unlock()
-	return b.trie.Matches(topic)
+	return b.trie.Matches(topic(m))
+}
+
+// RecvMany is Recv for a batch: a SUB looks at the subscriptions once for
+// the batch, not once per message.
+func (b *sub) RecvMany(ctx context.Context, dst []engine.Message) (int, error) {
+	for {
+		n, err := b.e.NextMany(ctx, dst, nil)
+		if err != nil || b.xsub {
+			return n, err
+		}
+		kept := 0
+		b.e.Lock()
+		for _, m := range dst[:n] {
+			if b.trie.Matches(topic(m)) {
+				dst[kept] = m
+				kept++
+			}
+		}
+		b.e.Unlock()
+		clear(dst[kept:n])
+		if kept > 0 {
+			return kept, nil
+		}
+	}
+}
+
+// topic is what a subscription matches: a message's first frame.
+func topic(m engine.Message) []byte {
+	if len(m) == 0 {
+		return nil
+	}
+	return m[0]
 }
