@@ -44,6 +44,10 @@ type config struct {
 	// Release makes the PUSH/PULL receiver give every message back once
 	// checked (socket.Message.Release).
 	Release bool
+	// Batch is how many messages the PUSH/PULL sender hands to one
+	// SendMany and the receiver takes at most per RecvMany; 1 (or 0):
+	// Send and Recv.
+	Batch int
 }
 
 // result is one measurement: the JSON line thr prints. Field names are a
@@ -72,6 +76,9 @@ type result struct {
 	SpoolSync string `json:"spool_sync,omitempty"`
 	// Release says the receiver released every message (-release).
 	Release bool `json:"release,omitempty"`
+	// Batch is -batch when above 1: SendMany and RecvMany moved the
+	// messages that many at a time.
+	Batch int `json:"batch,omitempty"`
 	// Broker only (absent for other patterns): the sender fields above are
 	// the clients' process, the receiver fields the workers' process, and
 	// these the broker's, which is the thr process itself.
@@ -219,6 +226,12 @@ func (b *benchmark) check(c config) error {
 	}
 	if c.Release && b.pattern != "pushpull" {
 		return fmt.Errorf("%w: release: got pattern %q, want pushpull", errBadConfig, b.pattern)
+	}
+	if c.Batch < 0 || c.Batch > maxBatch {
+		return fmt.Errorf("%w: batch: got %d, want 1 to %d", errBadConfig, c.Batch, maxBatch)
+	}
+	if c.Batch > 1 && b.pattern != "pushpull" {
+		return fmt.Errorf("%w: batch: got pattern %q, want pushpull", errBadConfig, b.pattern)
 	}
 	if b.checkMore != nil {
 		return b.checkMore(c)

@@ -80,10 +80,36 @@ func TestThr(t *testing.T) {
 					t.Errorf("field %q: got it in %s, want it for the broker only", k, lines[0])
 				}
 			}
+			if _, ok := fields["batch"]; ok {
+				t.Errorf("field batch: got it in %s, want it only with -batch above 1", lines[0])
+			}
 			for _, k := range pubSubOnlyFields {
 				if _, ok := fields[k]; ok {
 					t.Errorf("field %q: got it in %s, want it for pubsub only", k, lines[0])
 				}
+			}
+		})
+	}
+}
+
+// TestThrBatch runs PUSH/PULL with SendMany and RecvMany (-batch) over
+// each transport: every message arrives (the receiver checks the count),
+// and the line says how many a batch held.
+func TestThrBatch(t *testing.T) {
+	for _, tr := range []string{"inproc", "ipc", "tcp"} {
+		t.Run(tr, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			// 20,001 is no multiple of the batch: the last batch is short.
+			code := run([]string{"thr", "-transport", tr, "-size", "16", "-count", "20001", "-batch", "50"}, &stdout, &stderr)
+			if code != exitOK {
+				t.Fatalf("exit code: got %d, want 0; stderr: %s", code, stderr.String())
+			}
+			var r result
+			if err := json.Unmarshal(bytes.TrimSpace(stdout.Bytes()), &r); err != nil {
+				t.Fatalf("stdout %q: got %v, want one JSON line", stdout.String(), err)
+			}
+			if r.Batch != 50 || r.Count != 20001 || !(r.MsgsPerSec > 0) {
+				t.Errorf("got %+v, want batch 50, count 20001 and a rate", r)
 			}
 		})
 	}
@@ -405,6 +431,9 @@ func TestThrBadArguments(t *testing.T) {
 		{pubSubSubCmd, "-count", "10", "-size", "16"}, // no endpoint
 		{pubSubSubCmd, "-endpoint", "tcp://127.0.0.1:1", "-count", "10", "-size", "1"},
 		{pubSubSubCmd, "-endpoint", "tcp://127.0.0.1:1", "-count", "0", "-size", "16"},
+		{"thr", "-batch", "-1"},
+		{"thr", "-batch", "4097"},
+		{"thr", "-pattern", "broker", "-batch", "8"},
 		{"thr", "-protocol", "zmq"},
 		{"thr", "-protocol", "zmtp", "-transport", "inproc"}, // inproc carries no protocol
 		{"thr", "-pattern", "broker", "-protocol", "zmtp"},

@@ -179,7 +179,7 @@ func peerRecv(ctx context.Context, pa peerArgs, stdout io.Writer) error {
 	if _, err := pull.Bind(pa.endpoint); err != nil {
 		return err
 	}
-	secs, err := receiveAll(ctx, pull, pa.size, pa.count, false)
+	secs, err := receiveAll(ctx, pull, pa.size, pa.count, false, 1)
 	if err != nil {
 		return err
 	}
@@ -202,7 +202,7 @@ func peerSend(ctx context.Context, pa peerArgs) error {
 		push.Close()
 		return err
 	}
-	return errors.Join(sendAll(ctx, push, pa.size, pa.count), push.Close())
+	return errors.Join(sendAll(ctx, push, pa.size, pa.count, 1), push.Close())
 }
 
 // peerRep binds a REP, echoes warmup+count requests, then takes the

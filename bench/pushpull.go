@@ -60,6 +60,9 @@ func runPushPull(ctx context.Context, c config) (result, error) {
 		Pattern: c.Pattern, Transport: c.Transport, Size: c.Size, Count: c.Count,
 		Acks: c.Acks && proto == socket.WISP, HWM: c.HWM, Release: c.Release,
 	}
+	if c.Batch > 1 {
+		r.Batch = c.Batch
+	}
 	if r.HWM == 0 {
 		r.HWM = socket.DefaultSendHWM
 	}
@@ -84,7 +87,7 @@ func runPushPull(ctx context.Context, c config) (result, error) {
 	common := []string{
 		"-size=" + strconv.Itoa(c.Size), "-count=" + strconv.FormatInt(c.Count, 10),
 		"-hwm=" + strconv.Itoa(c.HWM), "-acks=" + strconv.FormatBool(c.Acks),
-		"-protocol=" + proto.String(),
+		"-protocol=" + proto.String(), "-batch=" + strconv.Itoa(max(c.Batch, 1)),
 	}
 	sendOwn := []string{"-spool=" + c.Spool, "-spool-sync=" + spoolSyncName(c.SpoolSync)}
 	sr, err := runPair(ctx, c.Timeout, pair{
@@ -136,8 +139,8 @@ func pushPullInproc(ctx context.Context, c config, r result) (result, error) {
 		return result{}, err
 	}
 	sent := make(chan error, 1)
-	go func() { sent <- sendAll(ctx, push, c.Size, c.Count) }()
-	secs, rerr := receiveAll(ctx, pull, c.Size, c.Count, c.Release)
+	go func() { sent <- sendAll(ctx, push, c.Size, c.Count, c.Batch) }()
+	secs, rerr := receiveAll(ctx, pull, c.Size, c.Count, c.Release, c.Batch)
 	if rerr != nil {
 		cancel() // unblocks the sender
 	}
@@ -216,16 +219,33 @@ func withProtocol(proto socket.Protocol, opts []socket.Option) []socket.Option {
 	return append([]socket.Option{socket.WithProtocol(proto)}, opts...)
 }
 
-// sendAll sends count messages of size bytes and waits until every one is
+// maxBatch bounds -batch.
+const maxBatch = 4096
+
+// sendAll sends count messages of size bytes, batch at a time with
+// SendMany when batch is above 1, and waits until every one is
 // acknowledged (written, with acks off). Every message is the same payload
 // slice: Send keeps a reference until the message is acknowledged but never
 // modifies it, and nobody else does either, so sharing it is safe and the
 // benchmark measures wisp rather than the allocator.
-func sendAll(ctx context.Context, push *socket.Socket, size int, count int64) error {
+func sendAll(ctx context.Context, push *socket.Socket, size int, count int64, batch int) error {
 	payload := bytes.Repeat([]byte{'w'}, size)
-	for i := range count {
-		if err := push.Send(ctx, payload); err != nil {
-			return fmt.Errorf("sending message %d of %d: %w", i+1, count, err)
+	if batch > 1 {
+		msgs := make([]socket.Message, batch)
+		for i := range msgs {
+			msgs[i] = socket.Message{payload}
+		}
+		for i := int64(0); i < count; i += int64(batch) {
+			k := int(min(int64(batch), count-i))
+			if n, err := push.SendMany(ctx, msgs[:k]); err != nil {
+				return fmt.Errorf("sending message %d of %d: %w", i+int64(n)+1, count, err)
+			}
+		}
+	} else {
+		for i := range count {
+			if err := push.Send(ctx, payload); err != nil {
+				return fmt.Errorf("sending message %d of %d: %w", i+1, count, err)
+			}
 		}
 	}
 	if err := push.Flush(ctx); err != nil {
@@ -234,26 +254,39 @@ func sendAll(ctx context.Context, push *socket.Socket, size int, count int64) er
 	return nil
 }
 
-// receiveAll receives count messages, checks each is one frame of size
-// bytes, and returns the seconds from the first message to the last.
-// With release, each message is given back once checked (Message.Release).
-func receiveAll(ctx context.Context, pull *socket.Socket, size int, count int64, release bool) (float64, error) {
+// receiveAll receives count messages, up to batch at a time with RecvMany
+// when batch is above 1, checks each is one frame of size bytes, and
+// returns the seconds from the first message to the last. With release,
+// each message is given back once checked (Message.Release).
+func receiveAll(ctx context.Context, pull *socket.Socket, size int, count int64, release bool, batch int) (float64, error) {
 	var start time.Time
-	for i := range count {
-		m, err := pull.Recv(ctx)
+	dst := make([]socket.Message, max(batch, 1))
+	for i := int64(0); i < count; {
+		var n int
+		var err error
+		if batch > 1 {
+			n, err = pull.RecvMany(ctx, dst[:min(int64(batch), count-i)])
+		} else {
+			n = 1
+			dst[0], err = pull.Recv(ctx)
+		}
 		if err != nil {
 			return 0, fmt.Errorf("receiving message %d of %d: %w", i+1, count, err)
 		}
 		if i == 0 {
 			start = time.Now()
 		}
-		if len(m) != 1 || len(m[0]) != size {
-			return 0, fmt.Errorf("%w: message %d: got %d frames of %d bytes, want 1 frame of %d bytes",
-				errWrongMessages, i+1, len(m), m.Size(), size)
+		for _, m := range dst[:n] {
+			if len(m) != 1 || len(m[0]) != size {
+				return 0, fmt.Errorf("%w: message %d: got %d frames of %d bytes, want 1 frame of %d bytes",
+					errWrongMessages, i+1, len(m), m.Size(), size)
+			}
+			if release {
+				m.Release()
+			}
+			i++
 		}
-		if release {
-			m.Release()
-		}
+		clear(dst[:n])
 	}
 	return time.Since(start).Seconds(), nil
 }
@@ -331,8 +364,10 @@ func parseProtocolChildFlags(name string, args []string, minCount int64, registe
 // and leave the sender waiting.
 func pushPullRecv(args []string, stdout io.Writer, stdin io.Reader) error {
 	var release bool
+	var batch int
 	f, proto, err := parseProtocolChildFlags(pushPullRecvCmd, args, 2, func(fs *flag.FlagSet) {
 		fs.BoolVar(&release, "release", false, "release every message received (Message.Release)")
+		fs.IntVar(&batch, "batch", 1, "messages per RecvMany at most; 1: Recv")
 	})
 	if err != nil {
 		return err
@@ -355,7 +390,7 @@ func pushPullRecv(args []string, stdout io.Writer, stdin io.Reader) error {
 	if _, err := fmt.Fprintln(stdout, ep); err != nil {
 		return err
 	}
-	secs, err := receiveAll(ctx, pull, f.size, f.count, release)
+	secs, err := receiveAll(ctx, pull, f.size, f.count, release, min(max(batch, 1), maxBatch))
 	if err != nil {
 		return err
 	}
@@ -379,7 +414,9 @@ func pushPullRecv(args []string, stdout io.Writer, stdin io.Reader) error {
 // acknowledgement (over ZMTP: until every message is written), close.
 func pushPullSend(args []string, _ io.Writer, _ io.Reader) error {
 	var proto, spool, spoolSync string
+	var batch int
 	f, err := parseChildFlags(pushPullSendCmd, args, 2, func(fs *flag.FlagSet) {
+		fs.IntVar(&batch, "batch", 1, "messages per SendMany; 1: Send")
 		fs.StringVar(&proto, "protocol", "wisp", "wire protocol: wisp or zmtp")
 		fs.StringVar(&spool, "spool", "", "spool in this directory; empty: no spool")
 		fs.StringVar(&spoolSync, "spool-sync", "always", "the spool's sync policy")
@@ -408,6 +445,6 @@ func pushPullSend(args []string, _ io.Writer, _ io.Reader) error {
 		push.Close()
 		return err
 	}
-	err = sendAll(ctx, push, f.size, f.count)
+	err = sendAll(ctx, push, f.size, f.count, min(max(batch, 1), maxBatch))
 	return errors.Join(err, push.Close())
 }

@@ -35,6 +35,7 @@ func runThr(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&c.Spool, "spool", "", "pushpull: the sender spools (socket.WithSpool) in a fresh directory under\nthis one, removed after the run; empty: no spool")
 	fs.StringVar(&c.SpoolSync, "spool-sync", "always", "pushpull with -spool: when the spool syncs: always, none, or a duration\nsuch as 100ms (socket.SpoolSyncEvery)")
 	fs.BoolVar(&c.Release, "release", false, "pushpull: the receiver gives every message back once checked\n(socket.Message.Release), so large messages reuse memory")
+	fs.IntVar(&c.Batch, "batch", 1, fmt.Sprintf("pushpull: messages per SendMany, and at most per RecvMany (1 to %d);\n1: Send and Recv", maxBatch))
 	var cpuProfile string
 	fs.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of this process (inproc: both sides; broker: the broker) to `FILE`")
 	if err := parseFlags(fs, args); err != nil {
