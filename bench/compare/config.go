@@ -14,7 +14,8 @@ import (
 // Names of the implementations. The first three are each library talking
 // to itself over its own protocol; the next three are pairs over ZMTP,
 // named sender-receiver in -mode thr and client-server (REQ-REP) in -mode
-// lat; the last is wisp again, its receiver releasing every message.
+// lat; the last two are wisp again, its receiver releasing every message,
+// and its messages moved in batches.
 const (
 	implWisp   = "wisp"
 	implLibzmq = "libzmq"
@@ -28,7 +29,16 @@ const (
 	// implWispRelease is implWisp with its receiver giving every message
 	// back once checked (bench thr -release), -mode thr only.
 	implWispRelease = "wisp-release"
+	// implWispBatch is implWisp with its sender using SendMany and its
+	// receiver RecvMany, wispBatch messages per call (bench thr -batch),
+	// -mode thr only.
+	implWispBatch = "wisp-batch"
 )
+
+// wispBatch is implWispBatch's -batch: enough messages per call that the
+// per-call cost is spread thin, few enough to stay far below the
+// high-water marks.
+const wispBatch = 64
 
 // baseImpls are the default -impls, and every thr and lat report has their
 // columns, run or not.
@@ -41,17 +51,39 @@ var baseImpls = []string{implWisp, implLibzmq, implZMQ4}
 var zmtpImpls = []string{implWispZMTP, implWispLibzmq, implLibzmqWisp}
 
 // thrOnlyImpls are run only when -impls names them, and only in -mode
-// thr: the bench command's -release is a PUSH/PULL receiver's. A report
+// thr: the bench command's -release and -batch are PUSH/PULL's. A report
 // has their columns only when they ran.
-var thrOnlyImpls = []string{implWispRelease}
+var thrOnlyImpls = []string{implWispRelease, implWispBatch}
+
+// thrOnlyImpl is what sets one of thrOnlyImpls apart from implWisp.
+type thrOnlyImpl struct {
+	// args are added to implWisp's arguments of bench thr.
+	args []string
+	// what completes "NAME is ..." in the report's legend.
+	what string
+}
+
+// thrOnly describes each of thrOnlyImpls; one table, so a new variant of
+// wisp's own run is a line here rather than another runner.
+var thrOnly = map[string]thrOnlyImpl{
+	implWispRelease: {
+		args: []string{"-release"},
+		what: "wisp whose receiver releases every message once checked (Message.Release, bench thr -release), acknowledged as wisp is",
+	},
+	implWispBatch: {
+		args: []string{"-batch", strconv.Itoa(wispBatch)},
+		what: "wisp whose sender uses SendMany and receiver RecvMany, " + strconv.Itoa(wispBatch) +
+			" messages per call (bench thr -batch " + strconv.Itoa(wispBatch) + "), acknowledged as wisp is",
+	},
+}
 
 // extraImpls are all the implementations outside the default, in
 // roundOrder: a report has a column for each only when it ran.
 var extraImpls = slices.Concat(zmtpImpls, thrOnlyImpls)
 
 // roundOrder is the order in which every round of -mode thr and lat runs
-// the implementations. wisp-release comes last so that the colors charts
-// give the others by this order stay what they were.
+// the implementations. wisp-release, then wisp-batch, come last so that
+// the colors charts give the others by this order stay what they were.
 var roundOrder = slices.Concat(baseImpls, extraImpls)
 
 // Modes: what a run measures.
@@ -140,7 +172,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	wispRoot := fs.String("wisp-root", "../..", "root of the wisp repository (holds its go.mod)")
 	impls := fs.String("impls", strings.Join(baseImpls, ","), "comma-separated implementations to run: wisp, libzmq, zmq4; in -mode thr and lat also "+
 		strings.Join(zmtpImpls, ", ")+" (over ZMTP, sender-receiver or client-server); in -mode thr also "+
-		strings.Join(thrOnlyImpls, ", ")+" (wisp, the receiver releasing every message)")
+		implWispRelease+" (wisp, the receiver releasing every message), "+
+		implWispBatch+" (wisp, SendMany and RecvMany of "+strconv.Itoa(wispBatch)+" messages)")
 	timeout := fs.Duration("timeout", 120*time.Second, "limit for each run; processes still alive are killed")
 	mode := fs.String("mode", modeThr, "what to measure: thr (PUSH/PULL throughput), lat (REQ/REP round-trip latency; default sizes "+latDefaultSizes+", count "+strconv.Itoa(latDefaultCount)+
 		"), pubsub (PUB -> N SUB fan-out; default sizes "+pubsubDefaultSizes+", count "+strconv.Itoa(pubsubDefaultCount)+

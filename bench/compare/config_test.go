@@ -78,3 +78,16 @@ func TestDefaultCount(t *testing.T) {
 		}
 	}
 }
+
+// Every implementation that only -mode thr runs has its arguments and its
+// legend: without them it would run as plain wisp under another name.
+func TestThrOnlyTable(t *testing.T) {
+	if len(thrOnly) != len(thrOnlyImpls) {
+		t.Errorf("thrOnly: got %d entries, want one for each of %q", len(thrOnly), thrOnlyImpls)
+	}
+	for _, im := range thrOnlyImpls {
+		if d, ok := thrOnly[im]; !ok || len(d.args) == 0 || d.what == "" {
+			t.Errorf("thrOnly[%s]: got %+v (present %v), want its arguments and legend", im, d, ok)
+		}
+	}
+}

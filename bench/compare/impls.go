@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -248,9 +249,9 @@ type wispRunner struct {
 	// as before that flag existed, so an older tree (-wisp-root) still
 	// runs as implWisp.
 	protocol string
-	// release, if set, passes -release to thr: the receiver gives every
-	// message back once checked (implWispRelease).
-	release bool
+	// thrExtra is added to every thr run's arguments: one of thrOnly's
+	// args (implWispRelease, implWispBatch); empty for the others.
+	thrExtra []string
 }
 
 // zmtpProtocol is the -protocol value of wisp's bench command for ZMTP.
@@ -262,10 +263,10 @@ func (r *wispRunner) withZMTP() *wispRunner {
 	return &wispRunner{env: r.env, path: r.path, protocol: zmtpProtocol}
 }
 
-// withRelease returns the runner for implWispRelease: the same bench
-// command and arguments as r, plus -release.
-func (r *wispRunner) withRelease() *wispRunner {
-	return &wispRunner{env: r.env, path: r.path, protocol: r.protocol, release: true}
+// withThrArgs returns the runner for one of thrOnlyImpls: the same bench
+// command and arguments as r, plus args on every thr run.
+func (r *wispRunner) withThrArgs(args ...string) *wispRunner {
+	return &wispRunner{env: r.env, path: r.path, protocol: r.protocol, thrExtra: slices.Concat(r.thrExtra, args)}
 }
 
 // protocolArgs are the arguments that choose r's protocol, if any.
@@ -277,15 +278,11 @@ func (r *wispRunner) protocolArgs() []string {
 }
 
 // thrArgs is the argument list of one throughput run of the bench
-// command. Only what r adds (-protocol, -release) is passed beyond the
+// command. Only what r adds (-protocol, thrExtra) is passed beyond the
 // run's shape, so implWisp runs as it always did.
 func (r *wispRunner) thrArgs(transport string, size int, count int64) []string {
-	args := append([]string{"thr", "-pattern", "pushpull",
-		"-transport", transport, "-size", strconv.Itoa(size), "-count", strconv.FormatInt(count, 10)}, r.protocolArgs()...)
-	if r.release {
-		args = append(args, "-release")
-	}
-	return args
+	return slices.Concat([]string{"thr", "-pattern", "pushpull",
+		"-transport", transport, "-size", strconv.Itoa(size), "-count", strconv.FormatInt(count, 10)}, r.protocolArgs(), r.thrExtra)
 }
 
 // zmtpPeer is wisp's bench command as one side of a pair with another

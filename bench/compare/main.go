@@ -13,7 +13,9 @@
 // receives or answers) and libzmq-wisp (the reverse), each with its ratio
 // to libzmq talking to itself. In -mode thr, -impls can also add
 // wisp-release: wisp's own run with its receiver releasing every message
-// (bench thr -release), with its ratio to libzmq.
+// (bench thr -release), and wisp-batch: wisp's own run with its sender
+// using SendMany and its receiver RecvMany, 64 messages per call (bench
+// thr -batch 64), each with its ratio to libzmq.
 //
 // It lives in its own module so that wisp itself never needs cgo or zmq4, and
 // it does not import wisp: it builds wisp's bench command and runs it.
@@ -24,6 +26,7 @@
 //	cd bench/compare && go run . -mode broker -transports tcp -rounds 3
 //	cd bench/compare && go run . -transports tcp -sizes 16,4096 -impls libzmq,wisp-zmtp,wisp-libzmq,libzmq-wisp,wisp
 //	cd bench/compare && go run . -impls wisp,wisp-release,libzmq -sizes 16384,65536,1048576
+//	cd bench/compare && go run . -impls wisp,wisp-batch,libzmq -sizes 16,256 -transports tcp
 //
 // -charts DIR also draws the thr or lat report as SVG bar charts (with
 // gonum.org/v1/plot, which is why they are here and not in wisp's own
@@ -248,16 +251,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 				continue
 			}
 			add(name, z, z)
-		case implWispRelease:
-			// -mode thr only (parseFlags refuses it elsewhere). The probe
-			// skips it with its own error on a bench command from before
-			// -release.
+		case implWispRelease, implWispBatch:
+			// -mode thr only (parseFlags refuses them elsewhere). The
+			// probe skips one with its own error on a bench command from
+			// before its flag (-release, -batch).
 			w, err := buildWisp()
 			if err != nil {
 				skip(name, err)
 				continue
 			}
-			r := w.withRelease()
+			r := w.withThrArgs(thrOnly[name].args...)
 			if err := probeThr(ctx, r, cfg.transports[0]); err != nil {
 				skip(name, err)
 				continue
@@ -373,8 +376,8 @@ func chartsFromFile(file, dir string, stdin io.Reader, stderr io.Writer) error {
 
 // measureRow runs all rounds for one (transport, size), in each round every
 // implementation once in the fixed roundOrder (wisp, libzmq, zmq4, then the
-// ZMTP pairs, then wisp-release), so slow drifts of the machine hit all of
-// them alike. A failed run is reported and left out of the medians; only a
+// ZMTP pairs, then wisp-release and wisp-batch), so slow drifts of the
+// machine hit all of them alike. A failed run is reported and left out of the medians; only a
 // cancelled ctx stops everything.
 func measureRow(ctx context.Context, cfg config, runners map[string]runner, tr string, size int, progress io.Writer) (row, []string, error) {
 	count := cfg.count

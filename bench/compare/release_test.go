@@ -39,12 +39,12 @@ func TestWispReleaseArgs(t *testing.T) {
 	if got := w.thrArgs("ipc", 65536, 30000); !slices.Equal(got, want) {
 		t.Errorf("wisp: got %q, want %q", got, want)
 	}
-	r := w.withRelease()
+	r := w.withThrArgs(thrOnly[implWispRelease].args...)
 	if got := r.thrArgs("ipc", 65536, 30000); !slices.Equal(got, append(want, "-release")) {
 		t.Errorf("wisp-release: got %q, want %q", got, append(want, "-release"))
 	}
-	if r.path != w.path || r.env != w.env || w.release {
-		t.Errorf("withRelease: got path %q env %p (wisp's release %v), want wisp's path and env and wisp unchanged", r.path, r.env, w.release)
+	if r.path != w.path || r.env != w.env || len(w.thrExtra) != 0 {
+		t.Errorf("withThrArgs: got path %q env %p (wisp's extra args %q), want wisp's path and env and wisp unchanged", r.path, r.env, w.thrExtra)
 	}
 }
 

@@ -35,9 +35,10 @@ func writeTable(w io.Writer, m machine, rows []row, rounds int, notes []string) 
 		b.WriteString("Over ZMTP (no acknowledgements, which ZMTP does not have): wisp-zmtp is wisp to wisp, wisp-libzmq a wisp PUSH to a libzmq PULL, " +
 			"libzmq-wisp a libzmq PUSH to a wisp PULL; X/libzmq is X's msg/s over libzmq's (libzmq to libzmq, same run): higher is better.\n")
 	}
-	if slices.Contains(extras, implWispRelease) {
-		b.WriteString("wisp-release is wisp whose receiver releases every message once checked (Message.Release, bench thr -release), " +
-			"acknowledged as wisp is; wisp-release/libzmq is its msg/s over libzmq's (same run): higher is better.\n")
+	for _, im := range extras {
+		if t, ok := thrOnly[im]; ok {
+			fmt.Fprintf(&b, "%s is %s; %s/libzmq is its msg/s over libzmq's (same run): higher is better.\n", im, t.what, im)
+		}
 	}
 	b.WriteString("\n")
 	head := []string{"transport", "size", "count"}
@@ -202,8 +203,8 @@ type jsonRow struct {
 	Machine       machine              `json:"machine"`
 
 	// PerLibzmq is, for each implementation outside the default that ran
-	// (the ZMTP pairs, wisp-release), its msg/s over libzmq's (null when
-	// unknown); absent when none ran.
+	// (the ZMTP pairs, wisp-release, wisp-batch), its msg/s over libzmq's
+	// (null when unknown); absent when none ran.
 	PerLibzmq map[string]*float64 `json:"per_libzmq,omitempty"`
 }
 
