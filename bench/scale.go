@@ -188,6 +188,9 @@ type scaleResult struct {
 	IdleRSSKiBPerPeer  float64 `json:"idle_rss_kib_per_peer"`
 	IdleHeapKiBPerPeer float64 `json:"idle_heap_kib_per_peer"`
 	GoroutinesPerPeer  float64 `json:"goroutines_per_peer"`
+	// IdleStackKiBPerPeer is the goroutine stacks the server grew by
+	// (StackInuse), outside the heap figure and inside RSS.
+	IdleStackKiBPerPeer float64 `json:"idle_stack_kib_per_peer"`
 	// IdleCPUSecondsPerMinute is the server's CPU time over the -idle
 	// window, scaled to a minute: mostly heartbeats.
 	IdleCPUSecondsPerMinute float64 `json:"idle_cpu_seconds_per_minute"`
@@ -195,6 +198,9 @@ type scaleResult struct {
 	// Burst: -after-burst after the burst, with the memory it took.
 	BurstRSSKiBPerPeer  float64 `json:"burst_rss_kib_per_peer"`
 	BurstHeapKiBPerPeer float64 `json:"burst_heap_kib_per_peer"`
+	// BurstStackKiBPerPeer: the stacks after the burst (a collection
+	// shrinks those using little of theirs).
+	BurstStackKiBPerPeer float64 `json:"burst_stack_kib_per_peer"`
 	// BurstRSSFreedKiBPerPeer is the server's RSS after the burst once the
 	// Go runtime has returned the memory it freed to the OS
 	// (debug.FreeOSMemory), which an idle program's runtime does only at
@@ -227,8 +233,9 @@ type scaleResult struct {
 
 // serverFigures is the server's answer to cmdStats.
 type serverFigures struct {
-	RSSKiB     int64   `json:"rss_kib"`  // VmRSS, 0 where unknown
-	HeapKiB    int64   `json:"heap_kib"` // HeapInuse after a GC
+	RSSKiB     int64   `json:"rss_kib"`   // VmRSS, 0 where unknown
+	HeapKiB    int64   `json:"heap_kib"`  // HeapInuse after a GC
+	StackKiB   int64   `json:"stack_kib"` // StackInuse after the same GC
 	Goroutines int     `json:"goroutines"`
 	CPUSeconds float64 `json:"cpu_seconds"` // user + system, since it started
 }
@@ -424,6 +431,7 @@ func (s *scaleRun) phases() (scaleResult, error) {
 		return r, err
 	}
 	r.IdleRSSKiBPerPeer, r.IdleHeapKiBPerPeer, r.GoroutinesPerPeer = perPeer(idle, base, c.Peers)
+	r.IdleStackKiBPerPeer = stackPerPeer(idle, base, c.Peers)
 	answer, err := ask(s.server, cmdIdle+" "+c.Idle.String())
 	if err != nil {
 		return r, err
@@ -449,6 +457,7 @@ func (s *scaleRun) phases() (scaleResult, error) {
 			return r, err
 		}
 		r.BurstRSSKiBPerPeer, r.BurstHeapKiBPerPeer, _ = perPeer(after, base, c.Peers)
+		r.BurstStackKiBPerPeer = stackPerPeer(after, base, c.Peers)
 		freed, err := s.serverFigures(cmdFreed)
 		if err != nil {
 			return r, err
@@ -500,6 +509,12 @@ func perPeer(now, base serverFigures, peers int) (rssKiB, heapKiB, goroutines fl
 	n := float64(peers)
 	return round(float64(now.RSSKiB-base.RSSKiB)/n, 3), round(float64(now.HeapKiB-base.HeapKiB)/n, 3),
 		round(float64(now.Goroutines-base.Goroutines)/n, 3)
+}
+
+// stackPerPeer is what the server's goroutine stacks grew by from base to
+// now, per peer.
+func stackPerPeer(now, base serverFigures, peers int) float64 {
+	return round(float64(now.StackKiB-base.StackKiB)/float64(peers), 3)
 }
 
 // round keeps places decimals, so the JSON line stays readable.
@@ -602,11 +617,13 @@ func writeScaleTable(w io.Writer, r scaleResult) error {
 	row("idle RSS KiB/peer", fmt2(r.IdleRSSKiBPerPeer))
 	row("idle heap KiB/peer", fmt2(r.IdleHeapKiBPerPeer))
 	row("goroutines/peer", fmt2(r.GoroutinesPerPeer))
+	row("idle stack KiB/peer", fmt2(r.IdleStackKiBPerPeer))
 	row("idle CPU s/min", f3(r.IdleCPUSecondsPerMinute))
 	if r.Burst > 0 {
 		row(fmt.Sprintf("burst s (%d x %d B per peer)", r.Burst, r.BurstSize), f3(r.BurstSeconds))
 		row("after burst RSS KiB/peer", fmt2(r.BurstRSSKiBPerPeer))
 		row("after burst heap KiB/peer", fmt2(r.BurstHeapKiBPerPeer))
+		row("after burst stack KiB/peer", fmt2(r.BurstStackKiBPerPeer))
 		row("after burst RSS KiB/peer, freed memory returned", fmt2(r.BurstRSSFreedKiBPerPeer))
 	}
 	row("close s", f3(r.CloseSeconds))
@@ -818,7 +835,7 @@ func ownFigures() (serverFigures, error) {
 	if err != nil {
 		return serverFigures{}, err
 	}
-	return serverFigures{RSSKiB: rssKiB(), HeapKiB: int64(ms.HeapInuse / 1024), Goroutines: runtime.NumGoroutine(), CPUSeconds: u.cpuSec}, nil
+	return serverFigures{RSSKiB: rssKiB(), HeapKiB: int64(ms.HeapInuse / 1024), StackKiB: int64(ms.StackInuse / 1024), Goroutines: runtime.NumGoroutine(), CPUSeconds: u.cpuSec}, nil
 }
 
 // rssKiB is VmRSS from /proc/self/status, or 0 where there is none.

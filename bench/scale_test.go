@@ -14,6 +14,7 @@ var scaleFields = []string{
 	"idle_rss_kib_per_peer", "idle_heap_kib_per_peer", "goroutines_per_peer", "idle_cpu_seconds_per_minute",
 	"burst_rss_kib_per_peer", "burst_heap_kib_per_peer", "close_seconds", "goroutines_left",
 	"client_rss_kib_per_peer", "go_version", "cpu", "recv_queue_bytes", "memory_limit_bytes",
+	"idle_stack_kib_per_peer", "burst_stack_kib_per_peer",
 }
 
 // TestScale runs the whole command, children and all, with few peers: each
@@ -41,6 +42,11 @@ func TestScale(t *testing.T) {
 			// with them; a few may be late.
 			if !(r.GoroutinesPerPeer >= 0 && r.GoroutinesPerPeer <= 10) || r.GoroutinesLeft > 5 || r.GoroutinesLeft < -5 {
 				t.Errorf("goroutines: got %v per peer and %d left, want 0 to 10 and about 0", r.GoroutinesPerPeer, r.GoroutinesLeft)
+			}
+			// Each peer's connection has a reading goroutine, whose stack
+			// the stack figure counts.
+			if !(r.IdleStackKiBPerPeer > 0) {
+				t.Errorf("idle stack: got %v KiB/peer, want > 0", r.IdleStackKiBPerPeer)
 			}
 			if !(r.IdleCPUSecondsPerMinute >= 0) || !(r.ClientRSSKiBPerPeer > 0) || !(r.IdleHeapKiBPerPeer > 0) || r.BaselineGoroutines <= 0 {
 				t.Errorf("got idle CPU %v/min, client RSS %v KiB/peer, idle heap %v KiB/peer, baseline %d goroutines; want >= 0, > 0, > 0, > 0",
