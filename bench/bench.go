@@ -228,7 +228,7 @@ func (b *benchmark) check(c config) error {
 		return fmt.Errorf("%w: release: got pattern %q, want pushpull", errBadConfig, b.pattern)
 	}
 	if c.Batch < 0 || c.Batch > maxBatch {
-		return fmt.Errorf("%w: batch: got %d, want 1 to %d", errBadConfig, c.Batch, maxBatch)
+		return fmt.Errorf("%w: batch: got %d, want 1 to %d (0 means 1)", errBadConfig, c.Batch, maxBatch)
 	}
 	if c.Batch > 1 && b.pattern != "pushpull" {
 		return fmt.Errorf("%w: batch: got pattern %q, want pushpull", errBadConfig, b.pattern)

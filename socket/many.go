@@ -22,7 +22,9 @@ import (
 // As with Send, the frames belong to the socket until their receiver
 // acknowledges them: the caller must not modify them, but may reuse msgs
 // itself and each message's frame list once SendMany returns. A spooling
-// PUSH (WithSpool) spools each message as Send does.
+// PUSH (WithSpool) spools each message as Send does. As with Send, ctx
+// matters only while SendMany waits: a batch for which there is room goes
+// out whole even if ctx has ended.
 func (s *Socket) SendMany(ctx context.Context, msgs []Message) (int, error) {
 	if s.spool != nil {
 		for i, m := range msgs {
@@ -45,7 +47,8 @@ func (s *Socket) SendMany(ctx context.Context, msgs []Message) (int, error) {
 // as successive Recv calls would, with one lock for the batch instead of
 // one per message; a ROUTER at most 64 messages per call, each with its
 // routing id in front, as Recv returns them. REQ, REP and XPUB, whose
-// every Recv has its own rule, return one message per call.
+// every Recv has its own rule, return one message per call. A type that
+// cannot receive fails with ErrNotSupported, as Recv does.
 //
 // Taking messages with RecvMany acknowledges them as Recv does. Under
 // WithDeferredAck every message of the batch but the last is acknowledged
@@ -58,5 +61,6 @@ func (s *Socket) RecvMany(ctx context.Context, dst []Message) (int, error) {
 // engineMessages is ms as the engine's messages: both types are [][]byte,
 // so the memory is the same and nothing is copied.
 func engineMessages(ms []Message) []engine.Message {
+	_ = engine.Message(Message(nil)) // fails to compile once the two types differ
 	return unsafe.Slice((*engine.Message)(unsafe.SliceData(ms)), len(ms))
 }

@@ -72,6 +72,10 @@ func TestSendManyRecvMany(t *testing.T) {
 		if err := <-sent; err != nil {
 			t.Fatal(err)
 		}
+		// Some calls must have found more than one message waiting.
+		if batches >= total {
+			t.Errorf("got %d messages in %d RecvMany calls, want some calls to return more than one", total, batches)
+		}
 		t.Logf("%d messages in %d RecvMany calls", total, batches)
 	})
 }
@@ -133,30 +137,32 @@ func TestRecvManyRouter(t *testing.T) {
 		ep := nw.bind(router)
 		const dealers, each = 3, 50
 		ds := make([]*Socket, dealers)
+		payload := func(d, i int) string { return fmt.Sprintf("%d-%d", d, i) }
 		for d := range ds {
 			ds[d] = newSocket(t, Dealer, WithRoutingID([]byte("dealer-"+strconv.Itoa(d))))
 			nw.connect(ds[d], ep)
 			msgs := make([]Message, each)
 			for i := range msgs {
-				msgs[i] = Message{[]byte(strconv.Itoa(i))}
+				msgs[i] = Message{[]byte(payload(d, i))}
 			}
 			if n, err := ds[d].SendMany(ctx, msgs); err != nil || n != each {
 				t.Fatalf("dealer %d SendMany: got %d, %v, want %d, nil", d, n, err, each)
 			}
 		}
+		waitFor(t, ctx, "every request queued", func() bool { return router.Stats().RecvQueue == dealers*each })
 		dst := make([]Message, 200) // more than a ROUTER's batch
 		for got := 0; got < dealers*each; {
 			n, err := router.RecvMany(ctx, dst)
 			if err != nil {
 				t.Fatalf("RecvMany: got error %v, want nil", err)
 			}
-			if n > 64 {
-				t.Fatalf("RecvMany: got %d messages, want at most 64", n)
+			if want := min(64, dealers*each-got); n != want {
+				t.Fatalf("RecvMany with %d queued: got %d messages, want %d (a ROUTER's batch is at most 64)", dealers*each-got, n, want)
 			}
 			// Echo each request to its sender, the routing id in front.
 			for _, m := range dst[:n] {
-				if len(m) != 2 || !bytes.HasPrefix(m[0], []byte("dealer-")) {
-					t.Fatalf("got %q, want a routing id and the request", m)
+				if len(m) != 2 || string(m[0]) != "dealer-"+string(m[1][:bytes.IndexByte(m[1], '-')]) {
+					t.Fatalf("got %q, want the routing id of the dealer the request names, then the request", m)
 				}
 			}
 			if k, err := router.SendMany(ctx, dst[:n]); err != nil || k != n {
@@ -166,8 +172,8 @@ func TestRecvManyRouter(t *testing.T) {
 		}
 		for d, s := range ds {
 			for i, m := range recvN(t, ctx, s, each) {
-				if len(m) != 1 || string(m[0]) != strconv.Itoa(i) {
-					t.Fatalf("dealer %d reply %d: got %q, want %q", d, i, m, strconv.Itoa(i))
+				if len(m) != 1 || string(m[0]) != payload(d, i) {
+					t.Fatalf("dealer %d reply %d: got %q, want %q", d, i, m, payload(d, i))
 				}
 			}
 		}
@@ -195,10 +201,15 @@ func TestRecvManySubFilters(t *testing.T) {
 		return len(ps) == 1 && ps[0].Subscriptions == 2
 	})
 	const each = 30
-	msgs := make([]Message, 0, 2*each)
+	msgs := make([]Message, 0, 2*each+11)
 	for i := range each {
 		msgs = append(msgs, Message{[]byte("a"), []byte(strconv.Itoa(i))}, Message{[]byte("b"), []byte(strconv.Itoa(i))})
 	}
+	// Then batches of nothing but b, which RecvMany must look past.
+	for range 10 {
+		msgs = append(msgs, Message{[]byte("b"), []byte("late")})
+	}
+	msgs = append(msgs, Message{[]byte("a"), []byte(strconv.Itoa(each))})
 	if n, err := pub.SendMany(ctx, msgs); err != nil || n != len(msgs) {
 		t.Fatalf("PUB SendMany: got %d, %v, want %d, nil", n, err, len(msgs))
 	}
@@ -206,8 +217,11 @@ func TestRecvManySubFilters(t *testing.T) {
 	if err := sub.Unsubscribe([]byte("b")); err != nil {
 		t.Fatal(err)
 	}
+	if n, err := sub.RecvMany(ctx, nil); n != 0 || err != nil {
+		t.Fatalf("SUB RecvMany(nil): got %d, %v, want 0, nil at once", n, err)
+	}
 	dst := make([]Message, 7)
-	for next := 0; next < each; {
+	for next := 0; next <= each; {
 		n, err := sub.RecvMany(ctx, dst)
 		if err != nil {
 			t.Fatalf("RecvMany: got error %v, want nil", err)
@@ -238,6 +252,12 @@ func TestSendManyStops(t *testing.T) {
 		for i, m := range recvN(t, ctx, pull, 2) {
 			checkNumbered(t, m, i)
 		}
+		if err := push.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if out := push.Stats().MsgsOut; out != 2 {
+			t.Fatalf("messages sent: got %d, want 2 (none after the invalid one)", out)
+		}
 	})
 	t.Run("no room", func(t *testing.T) {
 		// A peer that never connects holds up to the high-water mark.
@@ -250,6 +270,27 @@ func TestSendManyStops(t *testing.T) {
 		n, err := push.SendMany(ctx, numbered(0, 10))
 		if n != 4 || !errors.Is(err, context.DeadlineExceeded) {
 			t.Fatalf("SendMany of 10 with room for 4: got %d, %v, want 4 and context.DeadlineExceeded", n, err)
+		}
+	})
+	t.Run("closed while waiting", func(t *testing.T) {
+		ctx := testContext(t)
+		push := newSocket(t, Push, WithSendHWM(4), WithLinger(0))
+		if err := push.Connect(newNetwork(t, "tcp").reserve()); err != nil {
+			t.Fatal(err)
+		}
+		type result struct {
+			n   int
+			err error
+		}
+		done := make(chan result, 1)
+		go func() {
+			n, err := push.SendMany(ctx, numbered(0, 10))
+			done <- result{n, err}
+		}()
+		waitFor(t, ctx, "four messages queued", func() bool { return push.Stats().SendQueue == 4 })
+		push.Close()
+		if r := <-done; r.n != 4 || !isClosed(r.err) {
+			t.Fatalf("SendMany of 10 with room for 4, then Close: got %d, %v, want 4 and ErrClosed", r.n, r.err)
 		}
 	})
 }
@@ -291,6 +332,14 @@ func TestManyEdges(t *testing.T) {
 	}
 	if _, err := pull.SendMany(ctx, numbered(0, 1)); !errors.Is(err, ErrNotSupported) {
 		t.Fatalf("PULL SendMany: got %v, want ErrNotSupported", err)
+	}
+	if _, err := newSocket(t, Pub).RecvMany(ctx, nil); !errors.Is(err, ErrNotSupported) {
+		t.Fatalf("PUB RecvMany(nil): got %v, want ErrNotSupported", err)
+	}
+	for _, typ := range []Type{Sub, XSub, Router, Dealer, Rep} {
+		if n, err := newSocket(t, typ).RecvMany(ctx, []Message{}); n != 0 || err != nil {
+			t.Fatalf("%v RecvMany of an empty slice: got %d, %v, want 0, nil at once", typ, n, err)
+		}
 	}
 
 	// REQ: one request per call; a second in a batch breaks the

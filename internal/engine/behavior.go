@@ -62,9 +62,10 @@ type ManySender interface {
 // A ManyReceiver is a Behavior that takes what is queued in batches
 // (RecvMany). A type without it returns one message per RecvMany.
 type ManyReceiver interface {
-	// RecvMany waits for a message as Recv does, then fills the rest of
-	// dst with messages already queued, without waiting, and returns how
-	// many it stored.
+	// RecvMany waits for a message as Recv does, then fills more of dst
+	// (all of it, unless the type bounds its batches) with messages
+	// already queued, without waiting, and returns how many it stored.
+	// dst is not empty; the engine answers an empty one.
 	RecvMany(ctx context.Context, dst []Message) (int, error)
 }
 

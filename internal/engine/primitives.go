@@ -77,7 +77,8 @@ func (s *Engine) Next(ctx context.Context) (Message, *Peer, error) { return s.in
 // NextMany is Next for a batch: it waits for the first message as Next
 // does, then takes up to len(dst) in all of those already queued, from
 // the peers in turn, without waiting. It returns how many it stored in
-// dst; peers, if not nil, gets each one's peer.
+// dst; peers, if not nil, gets each one's peer and is at least as long as
+// dst. dst is not empty: RecvMany answers an empty one itself.
 func (s *Engine) NextMany(ctx context.Context, dst []Message, peers []*Peer) (int, error) {
 	return s.in.nextMany(ctx, dst, peers)
 }

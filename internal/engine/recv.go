@@ -223,11 +223,14 @@ func (s *Engine) Recv(ctx context.Context) (Message, error) { return s.b.Recv(ct
 // RecvMany is the socket's RecvMany: a batch from a type that takes them
 // (ManyReceiver), otherwise one message, as Recv returns it.
 func (s *Engine) RecvMany(ctx context.Context, dst []Message) (int, error) {
-	if mr, ok := s.b.(ManyReceiver); ok {
-		return mr.RecvMany(ctx, dst)
+	if !s.caps.CanRecv {
+		return 0, NotSupported(s.typ, "Recv")
 	}
 	if len(dst) == 0 {
 		return 0, nil
+	}
+	if mr, ok := s.b.(ManyReceiver); ok {
+		return mr.RecvMany(ctx, dst)
 	}
 	m, err := s.b.Recv(ctx)
 	if err != nil {
@@ -292,12 +295,9 @@ func (in *inbox) next(ctx context.Context) (Message, *Peer, error) {
 // nextMany is next for up to len(dst) messages: it waits for the first as
 // next does, then takes what else is queued without waiting, from peers
 // in turn, and returns how many it took. peers, if not nil, gets each
-// message's peer. The lock per message that next takes is what a batch
-// saves.
+// message's peer, and is at least as long as dst. The lock per message
+// that next takes is what a batch saves. dst is not empty (RecvMany).
 func (in *inbox) nextMany(ctx context.Context, dst []Message, peers []*Peer) (int, error) {
-	if len(dst) == 0 {
-		return 0, nil
-	}
 	m, p, err := in.next(ctx)
 	if err != nil {
 		return 0, err

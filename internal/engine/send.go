@@ -85,15 +85,12 @@ func (s *Engine) SendRoundRobin(ctx context.Context, m Msg) error {
 	}
 	s.mu.Lock()
 	for {
-		if s.state != stateOpen {
+		p, err := s.roundRobinLocked(size)
+		if err != nil {
 			s.mu.Unlock()
-			return ErrClosed
+			return err
 		}
-		if s.opts.FailFast && !s.AnyConnectedLocked() {
-			s.mu.Unlock()
-			return ErrNoPeer
-		}
-		if p := s.PickLocked(size); p != nil {
+		if p != nil {
 			p.push(m)
 			c := s.kickLocked(p, size)
 			s.mu.Unlock()
@@ -102,15 +99,30 @@ func (s *Engine) SendRoundRobin(ctx context.Context, m Msg) error {
 			}
 			return nil
 		}
-		if limit, ok := s.largestPeerMaxLocked(); ok && uint64(size) > limit {
-			s.mu.Unlock()
-			return fmt.Errorf("%w: %d bytes, and every peer accepts at most %d", ErrMessageTooLarge, size, limit)
-		}
 		if !s.waitRoomLocked(ctx.Done()) {
 			s.mu.Unlock()
 			return ctx.Err()
 		}
 	}
+}
+
+// roundRobinLocked returns the peer a message of size bytes goes to next
+// (PickLocked), or nil when it must wait for room, or the error that ends
+// its send. Callers hold Engine.mu.
+func (s *Engine) roundRobinLocked(size int) (*Peer, error) {
+	if s.state != stateOpen {
+		return nil, ErrClosed
+	}
+	if s.opts.FailFast && !s.AnyConnectedLocked() {
+		return nil, ErrNoPeer
+	}
+	if p := s.PickLocked(size); p != nil {
+		return p, nil
+	}
+	if limit, ok := s.largestPeerMaxLocked(); ok && uint64(size) > limit {
+		return nil, fmt.Errorf("%w: %d bytes, and every peer accepts at most %d", ErrMessageTooLarge, size, limit)
+	}
+	return nil, nil
 }
 
 // SendRoundRobinMany is SendRoundRobin for a batch of the application's
@@ -124,43 +136,38 @@ func (s *Engine) SendRoundRobinMany(ctx context.Context, msgs []Message) (int, e
 	sent := 0
 	var err error
 	s.mu.Lock()
+batch:
 	for sent < len(msgs) {
 		var m Msg
 		var size int
 		if m, size, err = s.msgOf(msgs[sent]); err != nil {
 			break
 		}
-		if s.state != stateOpen {
-			err = ErrClosed
-			break
-		}
-		if s.opts.FailFast && !s.AnyConnectedLocked() {
-			err = ErrNoPeer
-			break
-		}
-		if p := s.PickLocked(size); p != nil {
-			p.push(m)
-			kicks = kicks.Add(Kick{s.kickLocked(p, size)})
-			sent++
-			continue
-		}
-		if limit, ok := s.largestPeerMaxLocked(); ok && uint64(size) > limit {
-			err = fmt.Errorf("%w: %d bytes, and every peer accepts at most %d", ErrMessageTooLarge, size, limit)
-			break
-		}
-		if len(kicks) > 0 {
-			// Write what is queued before waiting for the peers to take
-			// it, and look again: acknowledgements may have made room
-			// while the lock was free, and would wake no one.
-			s.mu.Unlock()
-			kicks.Flush()
-			kicks = kicks[:0]
-			s.mu.Lock()
-			continue
-		}
-		if !s.waitRoomLocked(ctx.Done()) {
-			err = ctx.Err()
-			break
+		for {
+			var p *Peer
+			if p, err = s.roundRobinLocked(size); err != nil {
+				break batch
+			}
+			if p != nil {
+				p.push(m)
+				kicks = kicks.Add(Kick{s.kickLocked(p, size)})
+				sent++
+				break
+			}
+			if len(kicks) > 0 {
+				// Write what is queued before waiting for the peers to
+				// take it, and look again: acknowledgements may have made
+				// room while the lock was free, and would wake no one.
+				s.mu.Unlock()
+				kicks.Flush()
+				kicks = kicks[:0]
+				s.mu.Lock()
+				continue
+			}
+			if !s.waitRoomLocked(ctx.Done()) {
+				err = ctx.Err()
+				break batch
+			}
 		}
 	}
 	s.mu.Unlock()

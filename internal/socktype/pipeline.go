@@ -52,9 +52,7 @@ func (b *pipeline) SendMany(ctx context.Context, msgs []engine.Message) (int, er
 	return b.e.SendRoundRobinMany(ctx, msgs)
 }
 
+// RecvMany is a PULL's: the engine turns a PUSH's away (Caps).
 func (b *pipeline) RecvMany(ctx context.Context, dst []engine.Message) (int, error) {
-	if b.push {
-		return 0, engine.NotSupported(b.e.Type(), "Recv")
-	}
 	return b.e.NextMany(ctx, dst, nil)
 }
