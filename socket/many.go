@@ -13,8 +13,9 @@ import (
 // it.
 //
 // PUSH, DEALER and PAIR take the socket's lock once for the batch rather
-// than once per message, which is most of what a small message costs Send:
-// a sender of many small messages moves them faster this way. When no
+// than once per message. With batches of 64 and RecvMany at the far end,
+// 16-byte messages over tcp moved about 1.1 times as fast, for 10 % less
+// CPU per message on each side (bench/README.md, "Batches"). When no
 // peer has room, SendMany writes what it queued so far and waits, like
 // Send, until one has or ctx ends. Other types send the messages one by
 // one, exactly as a loop over Send would.
