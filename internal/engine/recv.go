@@ -242,6 +242,17 @@ func (s *Engine) RecvMany(ctx context.Context, dst []Message) (int, error) {
 
 // next returns the next message and the peer it came from.
 func (in *inbox) next(ctx context.Context) (Message, *Peer, error) {
+	m, p, err := in.nextLocked(ctx)
+	if err == nil {
+		in.recvMu.Unlock()
+	}
+	return m, p, err
+}
+
+// nextLocked is next, returning with recvMu held when it returns a
+// message, so that nextMany takes the rest of its batch under the same
+// hold.
+func (in *inbox) nextLocked(ctx context.Context) (Message, *Peer, error) {
 	triedDirect := false
 	for {
 		in.recvMu.Lock()
@@ -253,7 +264,8 @@ func (in *inbox) next(ctx context.Context) (Message, *Peer, error) {
 		// (WithDeferredAck), whether or not the next is there yet.
 		in.commitPending()
 		if in.head < len(in.batch) || in.refill() {
-			return in.pop()
+			m, p := in.pop()
+			return m, p, nil
 		}
 		// Nothing queued: read it ourselves where we may (directread.go),
 		// else wait without holding recvMu, so other callers' contexts
@@ -298,7 +310,7 @@ func (in *inbox) next(ctx context.Context) (Message, *Peer, error) {
 // message's peer, and is at least as long as dst. The lock per message
 // that next takes is what a batch saves. dst is not empty (RecvMany).
 func (in *inbox) nextMany(ctx context.Context, dst []Message, peers []*Peer) (int, error) {
-	m, p, err := in.next(ctx)
+	m, p, err := in.nextLocked(ctx)
 	if err != nil {
 		return 0, err
 	}
@@ -307,12 +319,11 @@ func (in *inbox) nextMany(ctx context.Context, dst []Message, peers []*Peer) (in
 		peers[0] = p
 	}
 	n := 1
-	in.recvMu.Lock()
 	for n < len(dst) && !in.closedFlag.Load() {
 		if in.head >= len(in.batch) && !in.refill() {
 			break
 		}
-		m, p := in.popLocked()
+		m, p := in.pop()
 		dst[n] = m
 		if peers != nil {
 			peers[n] = p
@@ -375,15 +386,8 @@ func (in *inbox) refill() bool {
 }
 
 // pop returns the next message of the batch and records it as taken.
-// Callers hold recvMu; pop releases it.
-func (in *inbox) pop() (Message, *Peer, error) {
-	m, p := in.popLocked()
-	in.recvMu.Unlock()
-	return m, p, nil
-}
-
-// popLocked is pop, leaving recvMu held.
-func (in *inbox) popLocked() (Message, *Peer) {
+// Callers hold recvMu.
+func (in *inbox) pop() (Message, *Peer) {
 	e := in.batch[in.head]
 	in.batch[in.head] = entry{}
 	in.head++
