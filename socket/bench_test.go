@@ -99,6 +99,24 @@ func pumpReleasing(tb testing.TB, ctx context.Context, push, pull *socket.Socket
 	}
 }
 
+// pumpFunc moves n messages of payload from push to pull and returns once
+// every one is acknowledged.
+type pumpFunc func(tb testing.TB, ctx context.Context, push, pull *socket.Socket, payload []byte, n int)
+
+// benchPump times pump moving b.N messages of size bytes over the pair,
+// after warm untimed ones that connect it and fill its buffers.
+func benchPump(b *testing.B, push, pull *socket.Socket, size, warm int, pump pumpFunc) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	payload := make([]byte, size)
+	pump(b, ctx, push, pull, payload, warm)
+	b.SetBytes(int64(size))
+	b.ReportAllocs()
+	b.ResetTimer()
+	pump(b, ctx, push, pull, payload, b.N)
+	b.StopTimer()
+}
+
 // BenchmarkPushPull measures one PUSH sending b.N messages to one PULL in
 // the same process, sender and receiver in separate goroutines. The shared
 // payload is never modified, so reusing it is safe (Send keeps a reference
@@ -108,16 +126,8 @@ func BenchmarkPushPull(b *testing.B) {
 		b.Run(tr, func(b *testing.B) {
 			for _, size := range []int{16, 256, 4096, 65536} {
 				b.Run(strconv.Itoa(size), func(b *testing.B) {
-					ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-					defer cancel()
 					push, pull := newPushPull(b, tr)
-					payload := make([]byte, size)
-					pumpPushPull(b, ctx, push, pull, payload, 1000) // connect and warm up
-					b.SetBytes(int64(size))
-					b.ReportAllocs()
-					b.ResetTimer()
-					pumpPushPull(b, ctx, push, pull, payload, b.N)
-					b.StopTimer()
+					benchPump(b, push, pull, size, 1000, pumpPushPull)
 				})
 			}
 		})
@@ -130,16 +140,8 @@ func BenchmarkPushPullChecksum(b *testing.B) {
 	for _, size := range []int{16, 256, 4096, 65536} {
 		for _, on := range []bool{false, true} {
 			b.Run(fmt.Sprintf("%d/checksum=%v", size, on), func(b *testing.B) {
-				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-				defer cancel()
 				push, pull := newPushPull(b, "tcp", socket.WithChecksum(on))
-				payload := make([]byte, size)
-				pumpPushPull(b, ctx, push, pull, payload, 1000)
-				b.SetBytes(int64(size))
-				b.ReportAllocs()
-				b.ResetTimer()
-				pumpPushPull(b, ctx, push, pull, payload, b.N)
-				b.StopTimer()
+				benchPump(b, push, pull, size, 1000, pumpPushPull)
 			})
 		}
 	}
@@ -153,16 +155,10 @@ func BenchmarkPushPullRelease(b *testing.B) {
 		for _, size := range []int{16 << 10, 64 << 10, 1 << 20} {
 			for _, release := range []bool{false, true} {
 				b.Run(fmt.Sprintf("%s/%d/release=%v", tr, size, release), func(b *testing.B) {
-					ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-					defer cancel()
 					push, pull := newPushPull(b, tr)
-					payload := make([]byte, size)
-					pumpReleasing(b, ctx, push, pull, payload, 100, release)
-					b.SetBytes(int64(size))
-					b.ReportAllocs()
-					b.ResetTimer()
-					pumpReleasing(b, ctx, push, pull, payload, b.N, release)
-					b.StopTimer()
+					benchPump(b, push, pull, size, 100, func(tb testing.TB, ctx context.Context, push, pull *socket.Socket, payload []byte, n int) {
+						pumpReleasing(tb, ctx, push, pull, payload, n, release)
+					})
 				})
 			}
 		}
@@ -177,16 +173,10 @@ func BenchmarkPushPullMany(b *testing.B) {
 		for _, size := range []int{16, 256, 4096} {
 			for _, batch := range []int{1, 64} {
 				b.Run(fmt.Sprintf("%s/%d/batch=%d", tr, size, batch), func(b *testing.B) {
-					ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-					defer cancel()
 					push, pull := newPushPull(b, tr)
-					payload := make([]byte, size)
-					pumpMany(b, ctx, push, pull, payload, 1000, batch)
-					b.SetBytes(int64(size))
-					b.ReportAllocs()
-					b.ResetTimer()
-					pumpMany(b, ctx, push, pull, payload, b.N, batch)
-					b.StopTimer()
+					benchPump(b, push, pull, size, 1000, func(tb testing.TB, ctx context.Context, push, pull *socket.Socket, payload []byte, n int) {
+						pumpMany(tb, ctx, push, pull, payload, n, batch)
+					})
 				})
 			}
 		}
