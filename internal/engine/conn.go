@@ -31,7 +31,7 @@ const (
 	// writev instead of being copied into the write buffer.
 	largeFrame = 16 << 10
 	largePeek  = 4 << 10 // how much to read after a large frame
-	hdrChunk   = 256     // frame-list entries allocated at a time within a delivery
+	hdrChunk   = 256     // frame-list entries an inproc link allocates at a time
 )
 
 // conn is one connection to a peer socket: a byte stream (tcp, ipc, a
@@ -41,7 +41,8 @@ const (
 //     ackTimer, inlineOK, noWait;
 //   - the reader role, held with rmu (the serve goroutine, or a Recv reading
 //     directly, for streams; the peer's writer for inproc links): codec,
-//     rbuf, small, mid, lastN, pooled, filled, r, w, seqOn, nextSeq, msgs, partial, hdrs, direct, readReady;
+//     rbuf, small, mid, lastN, pooled, filled, r, w, seqOn, nextSeq, units,
+//     refs, partial, hdrs, direct, readReady;
 //   - the writer role, held with wmu (the writer goroutine, or a Send
 //     writing inline): wbuf, wpooled, carry, bufs, batch, cmds, ackLooked,
 //     finishedClosed;
@@ -121,7 +122,7 @@ type conn struct {
 	rbuf        []byte
 	r, w        int
 	nextSeq     uint64
-	msgs        []Message
+	units       []delivery
 	refs        []FrameRef
 	partial     [][]byte
 	hdrs        [][]byte

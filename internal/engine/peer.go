@@ -79,9 +79,10 @@ type Peer struct {
 	takes takes // what Recv took and has not recorded in win; guarded by inbox.recvMu
 
 	// Guarded by inbox.mu.
-	q     queue.FIFO[entry]
-	ready bool          // listed in inbox.ready
-	space chan struct{} // non-nil while the connection's reader waits for space in the queue
+	q      queue.FIFO[delivery]
+	queued int32         // messages in q; bounded by the high-water mark and the window
+	ready  bool          // listed in inbox.ready
+	space  chan struct{} // non-nil while the connection's reader waits for space in the queue
 
 	// ackMu guards win: the reader accepts, Recv takes, the writer
 	// acknowledges. winChanged tells Recv's batch that the window's
@@ -228,7 +229,7 @@ func (p *Peer) statsLocked() PeerStats {
 	}
 	in := &p.e.in
 	in.mu.Lock()
-	ps.RecvQueue = p.q.Len()
+	ps.RecvQueue = int(p.queued)
 	in.mu.Unlock()
 	return ps
 }
@@ -555,7 +556,7 @@ func (s *Engine) drainedLocked(p *Peer) bool {
 	s.mu.AssertHeld()
 	in := &s.in
 	in.mu.Lock()
-	queued := p.q.Len()
+	queued := int(p.queued)
 	in.mu.Unlock()
 	in.lockWindow(p)
 	defer p.ackMu.Unlock()

@@ -222,14 +222,11 @@ func (c *conn) readLarge() error {
 	if more {
 		return nil
 	}
-	// A frame list of its own (see newHeaders), of just its frames: a
-	// chunk of hdrChunk entries would cost 6 KiB per message.
-	c.hdrs = make([][]byte, 0, len(c.partial))
-	msgs := append(c.msgs[:0], c.takeMessage())
-	c.hdrs = nil
-	err = c.receive(msgs)
-	clear(msgs)
-	c.msgs = msgs[:0]
+	// A frame list of its own, of just its frames.
+	units := append(c.units[:0], c.ownDelivery())
+	err = c.receive(units)
+	clear(units)
+	c.units = units[:0]
 	return err
 }
 
@@ -282,105 +279,160 @@ func (c *conn) parse() error {
 }
 
 // deliverRefs copies the frames refs point at into one chunk and hands the
-// complete messages among them to the inbox.
+// complete messages among them to the inbox, as one delivery (see
+// delivery) where it can; the frames of a message that the next read
+// completes wait in partial.
 func (c *conn) deliverRefs(refs []FrameRef) error {
 	if len(refs) == 0 {
 		return nil
 	}
 	lo, hi := refs[0].Start, refs[len(refs)-1].End
-	var chunk []byte
-	if n := len(c.partial) + len(refs); n <= len(tinyChunk{}.hdrs) && hi-lo <= len(tinyChunk{}.data) {
-		// A request or a reply on its own: its bytes and its frame list
-		// in one allocation instead of two.
-		t := new(tinyChunk)
-		chunk = t.data[: hi-lo : hi-lo]
-		copy(chunk, c.rbuf[lo:hi])
-		c.hdrs = t.hdrs[:0:n]
-	} else {
-		chunk = append([]byte(nil), c.rbuf[lo:hi]...) // one copy, no zeroing
-		c.newHeaders(len(c.partial) + len(refs))
+	span := hi - lo
+	done := len(refs) // refs[:done] end messages
+	for done > 0 && refs[done-1].More {
+		done--
 	}
-	msgs := c.msgs[:0]
-	for _, r := range refs {
-		c.partial = append(c.partial, chunk[r.Start-lo:r.End-lo:r.End-lo])
-		if !r.More {
-			msgs = append(msgs, c.takeMessage())
+	first := 0 // refs[:first] end a message an earlier read began
+	if len(c.partial) > 0 && done > 0 {
+		for refs[first].More {
+			first++
+		}
+		first++
+	}
+	placed := done - first
+	if !fitsChunk(span, placed) {
+		placed = 0 // too large to describe: message by message below
+	}
+	d := delivery{}
+	if first == 0 && done == len(refs) && placed <= len(tinyChunk{}.hdrs) && span+placeSize*placed <= len(tinyChunk{}.data) {
+		// A request or a reply on its own: its bytes, places and frame
+		// list in one allocation.
+		t := new(tinyChunk)
+		d.chunk, d.hdrs = t.data[:span+placeSize*placed], t.hdrs[:placed]
+	} else {
+		d.chunk = make([]byte, span+placeSize*placed)
+		if placed > 0 {
+			d.hdrs = make([][]byte, placed)
 		}
 	}
-	c.hdrs = nil // the messages keep what they need; the connection keeps none of it
-	var err error
-	if len(msgs) > 0 {
-		err = c.receive(msgs)
+	copy(d.chunk, c.rbuf[lo:hi])
+	units := c.units[:0]
+	frameOf := func(r FrameRef) []byte { return d.chunk[r.Start-lo : r.End-lo : r.End-lo] }
+	if first > 0 {
+		for _, r := range refs[:first] {
+			c.partial = append(c.partial, frameOf(r))
+		}
+		units = append(units, c.ownDelivery())
 	}
-	clear(msgs)
-	c.msgs = msgs[:0]
+	if placed > 0 {
+		for i, r := range refs[first:done] {
+			d.setPlace(i, r.Start-lo, r.End-lo, r.More)
+			d.bytes += r.End - r.Start
+			if !r.More {
+				d.msgs++
+			}
+		}
+		units = append(units, d)
+	} else {
+		for _, r := range refs[first:done] {
+			c.partial = append(c.partial, frameOf(r))
+			if !r.More {
+				units = append(units, c.ownDelivery())
+			}
+		}
+	}
+	for _, r := range refs[done:] {
+		c.partial = append(c.partial, frameOf(r))
+	}
+	var err error
+	if len(units) > 0 {
+		err = c.receive(units)
+	}
+	clear(units)
+	c.units = units[:0]
 	return err
 }
 
 // tinyChunk holds a delivery of at most four frames and 48 bytes (a small
 // REQ request or REP reply, alone in its read, is three: request id,
-// delimiter, body): the bytes and the frame list together, 144 bytes.
+// delimiter, body) with their places: the bytes and the frame list
+// together, 176 bytes.
 type tinyChunk struct {
 	hdrs [4][]byte
-	data [48]byte
+	data [48 + 4*placeSize]byte
 }
 
-// newHeaders gives the messages of one delivery, of n frames, frame lists
-// of their own to be carved from (in chunks of at most hdrChunk, which
-// stay small allocations). A list shared with later deliveries would keep
-// payloads the application took and dropped reachable from the connection
-// for as long as the list lasts. Reader role.
-func (c *conn) newHeaders(n int) {
-	c.hdrs = make([][]byte, 0, min(n, hdrChunk))
+// ownDelivery delivers the frames gathered in partial as one message with
+// a frame list of its own.
+func (c *conn) ownDelivery() delivery {
+	m := make(Message, len(c.partial))
+	copy(m, c.partial)
+	clear(c.partial)
+	c.partial = c.partial[:0]
+	return delivery{hdrs: m, msgs: 1, bytes: m.Size()}
 }
 
-// takeMessage turns the frames gathered in partial into a Message whose
-// frame list is carved from the delivery's (newHeaders), or is its own.
-func (c *conn) takeMessage() Message {
-	n := len(c.partial)
+// inprocDeliveries turns a sender's batch into deliveries without copying
+// payload, for inproc links. Reader role. A run of small one-frame
+// messages becomes one delivery whose frame list is carved from chunks
+// the link keeps, so that a stream of them allocates once per hdrChunk
+// messages, even when they cross one at a time. Any other message is a
+// delivery of its own; one of largeFrame bytes or more gets a frame list
+// of its own, so that the link never keeps a large payload the
+// application took and dropped reachable.
+func (c *conn) inprocDeliveries(batch []Msg) []delivery {
+	units := c.units[:0]
+	for i := 0; i < len(batch); {
+		m := batch[i]
+		if size := m.Size(); size >= largeFrame || len(m.Rest) > 0 {
+			var hdrs [][]byte
+			if size >= largeFrame {
+				hdrs = make([][]byte, 1+len(m.Rest))
+			} else {
+				hdrs = c.carve(1 + len(m.Rest))
+			}
+			hdrs[0] = m.First
+			copy(hdrs[1:], m.Rest)
+			units = append(units, delivery{hdrs: hdrs, msgs: 1, bytes: size})
+			i++
+			continue
+		}
+		j := i + 1
+		for j < len(batch) && len(batch[j].Rest) == 0 && batch[j].Size() < largeFrame {
+			j++
+		}
+		u := delivery{hdrs: c.carve(j - i)}
+		for k, m := range batch[i:j] {
+			u.hdrs[k] = m.First
+			u.bytes += len(m.First)
+		}
+		u.msgs = j - i
+		units = append(units, u)
+		i = j
+	}
+	return units
+}
+
+// carve returns n frame-list slots from the link's current chunk of them,
+// starting a new chunk when it has too few left.
+func (c *conn) carve(n int) [][]byte {
 	if cap(c.hdrs)-len(c.hdrs) < n {
 		c.hdrs = make([][]byte, 0, max(hdrChunk, n))
 	}
 	start := len(c.hdrs)
-	c.hdrs = append(c.hdrs, c.partial...)
-	clear(c.partial)
-	c.partial = c.partial[:0]
-	return Message(c.hdrs[start:len(c.hdrs):len(c.hdrs)])
+	c.hdrs = c.hdrs[:start+n]
+	return c.hdrs[start : start+n : start+n]
 }
 
-// messageOf converts a sender's msg into a Message without copying payload,
-// for inproc links. Reader role. Small messages share frame lists carved
-// from chunks the link keeps, so that a stream of them allocates once per
-// hdrChunk messages, even when they cross one at a time; a message of
-// largeFrame bytes or more gets a list of its own, so that the link never
-// keeps a large payload the application took and dropped reachable.
-func (c *conn) messageOf(m Msg) Message {
-	if m.Size() >= largeFrame {
-		own := make(Message, 0, 1+len(m.Rest))
-		return append(append(own, m.First), m.Rest...)
-	}
-	if len(m.Rest) == 0 {
-		if cap(c.hdrs) == len(c.hdrs) {
-			c.hdrs = make([][]byte, 0, hdrChunk)
-		}
-		c.hdrs = append(c.hdrs, m.First)
-		n := len(c.hdrs)
-		return Message(c.hdrs[n-1 : n : n])
-	}
-	c.partial = append(c.partial, m.First)
-	c.partial = append(c.partial, m.Rest...)
-	return c.takeMessage()
-}
-
-// receive queues complete messages. Reader role.
-func (c *conn) receive(msgs []Message) error {
+// receive queues deliveries of complete messages. Reader role.
+func (c *conn) receive(units []delivery) error {
 	if !c.s.caps.ReceivesData {
 		return protocolErrorf("%v peer sent a message to a %v socket, which receives none", c.info.Type, c.s.typ)
 	}
 	if c.info.Acks && !c.seqOn {
 		return protocolErrorf("data before RESUME from a peer that asked for acknowledgements")
 	}
-	return c.s.in.deliver(c, c.p, msgs, c.seqOn, &c.nextSeq)
+	return c.s.in.deliver(c, c.p, units, c.seqOn, &c.nextSeq)
 }
 
 // handleCommand acts on one command from the peer. Reader role.

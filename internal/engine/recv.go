@@ -11,14 +11,6 @@ import (
 	"github.com/wispmq/wisp/patterns"
 )
 
-// entry is a received message waiting for Recv, with its sequence number in
-// its sender's stream (0 when the sender does not ask for acks).
-type entry struct {
-	m    Message
-	seq  uint64
-	size int
-}
-
 // inbox holds what the socket received until the application takes it,
 // fair-queued across senders.
 type inbox struct {
@@ -44,13 +36,12 @@ type inbox struct {
 	// any: a message that arrives on another one must interrupt it.
 	directConn atomic.Pointer[conn]
 
-	// The consumer's batch, guarded by recvMu (taken before mu).
+	// The consumer's delivery, guarded by recvMu (taken before mu).
 	recvMu     lockorder.Mutex
 	closedFlag atomic.Bool
-	batch      []entry
-	head       int
-	from       *Peer // the peer the batch came from
-	pending    taken // WithDeferredAck: the last message returned, not yet acknowledged
+	cur        delivery // what Recv takes messages from first
+	from       *Peer    // the peer cur came from
+	pending    taken    // WithDeferredAck: the last message returned, not yet acknowledged
 }
 
 // takes are messages Recv took from one peer and has not recorded in the
@@ -83,8 +74,7 @@ func (in *inbox) close() {
 	in.recvMu.Lock()
 	defer in.recvMu.Unlock()
 	in.recordAll() // what the application took gets its final ACK
-	clear(in.batch)
-	in.batch, in.head = in.batch[:0], 0
+	in.cur = delivery{}
 	in.pending = taken{} // not handled: its sender gives it to another receiver
 	in.mu.Lock()
 	defer in.mu.Unlock()
@@ -94,6 +84,7 @@ func (in *inbox) close() {
 	in.closed = true
 	for _, p := range in.ready {
 		p.q.Clear()
+		p.queued = 0
 		p.ready = false
 	}
 	clear(in.ready)
@@ -112,13 +103,13 @@ func (in *inbox) close() {
 	}
 }
 
-// deliver queues messages that connection c read from its peer p. seq
-// numbers them when the peer asks for acks (*next is the next sequence);
-// those the peer's window already accepted are dropped as duplicates. When
-// the peer's queue reaches the receive high-water mark, deliver waits until
-// Recv has drained half of it or c closes: the reader stops reading and TCP
-// pushes back on the sender.
-func (in *inbox) deliver(c *conn, p *Peer, msgs []Message, seqOn bool, next *uint64) error {
+// deliver queues deliveries of messages that connection c read from its
+// peer p. seq numbers them when the peer asks for acks (*next is the next
+// sequence); those the peer's window already accepted are dropped as
+// duplicates. When the peer's queue reaches the receive high-water mark,
+// deliver waits until Recv has drained half of it or c closes: the reader
+// stops reading and TCP pushes back on the sender.
+func (in *inbox) deliver(c *conn, p *Peer, units []delivery, seqOn bool, next *uint64) error {
 	in.mu.Lock()
 	if in.closed {
 		// Keep the connection until Close has written its final ACKs; the
@@ -131,20 +122,26 @@ func (in *inbox) deliver(c *conn, p *Peer, msgs []Message, seqOn bool, next *uin
 	if seqOn {
 		p.ackMu.Lock()
 	}
-	for _, m := range msgs {
-		var seq uint64
+	for _, d := range units {
 		if seqOn {
-			seq = *next
-			*next++
-			if !p.win.Accept(seq) {
-				dups++
+			// Sequence numbers only grow within a connection, so what the
+			// window already accepted is a prefix of the delivery.
+			d.seq = *next
+			*next += uint64(d.msgs)
+			last := d.seq + uint64(d.msgs) - 1
+			if old := p.win.Last(); old >= d.seq {
+				k := int(min(old, last) - d.seq + 1)
+				dups += k
+				d.skip(k)
+			}
+			if d.msgs == 0 {
 				continue
 			}
+			p.win.Accept(last)
 		}
-		size := m.Size()
-		p.q.Push(entry{m: m, seq: seq, size: size})
-		added++
-		bytes += size
+		p.q.Push(d)
+		added += d.msgs
+		bytes += d.bytes
 	}
 	if seqOn {
 		p.ackMu.Unlock()
@@ -155,6 +152,7 @@ func (in *inbox) deliver(c *conn, p *Peer, msgs []Message, seqOn bool, next *uin
 		p.bytesIn.Add(uint64(bytes))
 		in.s.stats.msgsIn.Add(uint64(added))
 		in.s.stats.bytesIn.Add(uint64(bytes))
+		p.queued += int32(added)
 		in.queued += added
 		in.queuedBytes += int64(bytes)
 		if !p.ready {
@@ -175,10 +173,10 @@ func (in *inbox) deliver(c *conn, p *Peer, msgs []Message, seqOn bool, next *uin
 		// ACKs, and a Send waiting for them would never return while the
 		// peer waits for us to read. The peer's window bounds the queue
 		// instead: it may not have more messages unacknowledged.
-		if p.q.Len() > int(c.info.Window) {
-			overrun = protocolErrorf("%d messages queued, beyond the window of %d the peer stated", p.q.Len(), c.info.Window)
+		if int64(p.queued) > int64(c.info.Window) {
+			overrun = protocolErrorf("%d messages queued, beyond the window of %d the peer stated", p.queued, c.info.Window)
 		}
-	case p.q.Len() >= in.s.opts.RecvHWM:
+	case int(p.queued) >= in.s.opts.RecvHWM:
 		if p.space == nil {
 			p.space = make(chan struct{})
 		}
@@ -263,7 +261,7 @@ func (in *inbox) nextLocked(ctx context.Context) (Message, *Peer, error) {
 		// Asking for the next message is what acknowledges the last one
 		// (WithDeferredAck), whether or not the next is there yet.
 		in.commitPending()
-		if in.head < len(in.batch) || in.refill() {
+		if in.cur.msgs > 0 || in.refill() {
 			m, p := in.pop()
 			return m, p, nil
 		}
@@ -320,7 +318,7 @@ func (in *inbox) nextMany(ctx context.Context, dst []Message, peers []*Peer) (in
 	}
 	n := 1
 	for n < len(dst) && !in.closedFlag.Load() {
-		if in.head >= len(in.batch) && !in.refill() {
+		if in.cur.msgs == 0 && !in.refill() {
 			break
 		}
 		m, p := in.pop()
@@ -334,13 +332,10 @@ func (in *inbox) nextMany(ctx context.Context, dst []Message, peers []*Peer) (in
 	return n, nil
 }
 
-// recvBatch is how many messages Recv moves at a time from the queue of a
-// peer that is the only one with messages: the inbox lock is then taken once
-// per batch, not once per message.
-const recvBatch = 64
-
-// refill moves the next batch, from the next peer in fair-queue order,
-// into the consumer's batch. Callers hold recvMu.
+// refill moves the next delivery, from the next peer in fair-queue order,
+// into the consumer's: a whole one when only that peer has messages,
+// which is where a lock per message would cost, otherwise one message,
+// so that peers take turns message by message. Callers hold recvMu.
 func (in *inbox) refill() bool {
 	in.mu.Lock()
 	if in.closed || len(in.ready) == 0 {
@@ -349,23 +344,19 @@ func (in *inbox) refill() bool {
 	}
 	i := in.fq.Pick(len(in.ready), func(int) bool { return true })
 	p := in.ready[i]
-	in.batch, in.head = in.batch[:0], 0
-	// One message per peer in turn while several have messages; a batch
-	// when only one has, which is where the lock per message would cost.
-	n := 1
-	if len(in.ready) == 1 {
-		n = recvBatch
+	if d := p.q.Front(); len(in.ready) == 1 || d.msgs == 1 {
+		in.cur = p.q.Pop()
+	} else {
+		in.cur = d.split()
 	}
-	in.batch = p.q.PopAppend(in.batch, n)
-	in.queued -= len(in.batch)
-	for _, e := range in.batch {
-		in.queuedBytes -= int64(e.size)
-	}
+	p.queued -= int32(in.cur.msgs)
+	in.queued -= in.cur.msgs
+	in.queuedBytes -= int64(in.cur.bytes)
 	if len(in.budgetWait) > 0 {
 		in.wakeBudgetLocked()
 	}
 	in.noteBudgetLocked()
-	left := p.q.Len()
+	left := int(p.queued)
 	if left == 0 {
 		p.ready = false
 		copy(in.ready[i:], in.ready[i+1:])
@@ -385,26 +376,27 @@ func (in *inbox) refill() bool {
 	return true
 }
 
-// pop returns the next message of the batch and records it as taken.
-// Callers hold recvMu.
+// pop returns the next message of the consumer's delivery and records it
+// as taken. Callers hold recvMu.
 func (in *inbox) pop() (Message, *Peer) {
-	e := in.batch[in.head]
-	in.batch[in.head] = entry{}
-	in.head++
+	m, size, seq := in.cur.take()
+	if in.cur.msgs == 0 {
+		in.cur = delivery{} // nothing the application drops stays reachable from here
+	}
 	p := in.from
 	if in.s.opts.DeferAck {
 		// The previous message is handled now that the application asks
 		// for the next: acknowledge it, and hold this one until then.
 		in.commitPending()
-		if e.seq != 0 {
-			in.pending = taken{p: p, seq: e.seq, size: e.size}
+		if seq != 0 {
+			in.pending = taken{p: p, seq: seq, size: size}
 		}
-		return e.m, p
+		return m, p
 	}
-	if e.seq != 0 {
-		in.take(p, e.seq, e.size)
+	if seq != 0 {
+		in.take(p, seq, size)
 	}
-	return e.m, p
+	return m, p
 }
 
 // taken is a message the application took whose acknowledgement waits
@@ -533,8 +525,5 @@ func (s *Engine) Ack() error {
 func (in *inbox) batched() (n int, bytes int64) {
 	in.recvMu.Lock()
 	defer in.recvMu.Unlock()
-	for _, e := range in.batch[in.head:] {
-		bytes += int64(e.size)
-	}
-	return len(in.batch) - in.head, bytes
+	return in.cur.msgs, int64(in.cur.bytes)
 }

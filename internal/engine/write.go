@@ -523,13 +523,10 @@ func (c *conn) flushInproc(cmds []Command, batch []Msg) error {
 	if len(batch) == 0 {
 		return nil
 	}
-	msgs := peer.msgs[:0]
-	for _, m := range batch {
-		msgs = append(msgs, peer.messageOf(m))
-	}
-	err := peer.receive(msgs)
-	clear(msgs)
-	peer.msgs = msgs[:0]
+	units := peer.inprocDeliveries(batch)
+	err := peer.receive(units)
+	clear(units)
+	peer.units = units[:0]
 	if err != nil {
 		peer.close(err)
 	}

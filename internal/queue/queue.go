@@ -54,6 +54,15 @@ func (q *FIFO[T]) PopAppend(dst []T, n int) []T {
 	return dst
 }
 
+// Front returns the oldest element, for the caller to change in place. It
+// panics on an empty queue, which is a bug in the caller.
+func (q *FIFO[T]) Front() *T {
+	if q.n == 0 {
+		panic("queue: Front on empty FIFO")
+	}
+	return &q.buf[q.head]
+}
+
 // Peek returns the oldest element without removing it.
 func (q *FIFO[T]) Peek() T {
 	if q.n == 0 {

@@ -1,0 +1,110 @@
+package socket
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net"
+	"testing"
+
+	"github.com/wispmq/wisp/wire"
+)
+
+// splitMessage is message i (from 1) of TestMessagesSplitAcrossReads: one
+// to four frames of sizes from 0 to 40 bytes, and now and then a frame
+// large enough to be read into memory of its own.
+func splitMessage(i int) [][]byte {
+	frames := make([][]byte, 1+i%4)
+	for j := range frames {
+		size := (i*7 + j*13) % 41
+		if i%37 == 0 && j == 0 {
+			size = 20_000
+		}
+		f := make([]byte, size)
+		for k := range f {
+			f[k] = byte(i + j*k)
+		}
+		frames[j] = f
+	}
+	return frames
+}
+
+// TestMessagesSplitAcrossReads sends a stream of one- to four-frame
+// messages, with a resend in the middle, in writes of sizes that cut
+// frames, headers and messages at every kind of place. Over net.Pipe each
+// read returns at most one write, so the socket's reader sees exactly those
+// cuts: messages must come out whole, in order, each once.
+func TestMessagesSplitAcrossReads(t *testing.T) {
+	const n = 400
+	ctx := testContext(t)
+	pull := newSocket(t, Pull)
+	ours, theirs := net.Pipe()
+	if err := pull.ConnectConn(theirs); err != nil {
+		t.Fatal(err)
+	}
+	drained := make(chan struct{})
+	go func() {
+		defer close(drained)
+		io.Copy(io.Discard, ours) // the socket's greeting and ACKs
+	}()
+	defer func() {
+		ours.Close()
+		<-drained
+	}()
+
+	g := rawGreeting(wire.Push, true)
+	stream := g.Append(nil)
+	appendRun := func(first, last int) {
+		stream = wire.Command{ID: wire.CmdResume, Seq: uint64(first)}.Append(stream)
+		for i := first; i <= last; i++ {
+			frames := splitMessage(i)
+			for j, f := range frames {
+				stream = wire.AppendFrame(stream, j < len(frames)-1, f)
+			}
+		}
+	}
+	// 140..150 again, as a sender that never heard their ACK would: the
+	// socket drops them as duplicates, 151 on are new.
+	appendRun(1, 150)
+	appendRun(140, n)
+
+	cuts := []int{1, 2, 3, 5, 8, 13, 21, 34, 55, 89, 144, 233, 377, 610, 987, 1597}
+	sent := make(chan error, 1)
+	go func() {
+		rest := stream
+		for i := 0; len(rest) > 0; i++ {
+			k := min(cuts[i%len(cuts)], len(rest))
+			if _, err := ours.Write(rest[:k]); err != nil {
+				sent <- err
+				return
+			}
+			rest = rest[k:]
+		}
+		sent <- nil
+	}()
+
+	for i := 1; i <= n; i++ {
+		m, err := pull.Recv(ctx)
+		if err != nil {
+			t.Fatalf("message %d: %v", i, err)
+		}
+		want := splitMessage(i)
+		if len(m) != len(want) {
+			t.Fatalf("message %d: got %d frames, want %d", i, len(m), len(want))
+		}
+		for j := range want {
+			if !bytes.Equal(m[j], want[j]) {
+				t.Fatalf("message %d frame %d: got %d bytes %s, want %d bytes %s", i, j, len(m[j]), frameStart(m[j]), len(want[j]), frameStart(want[j]))
+			}
+		}
+	}
+	if err := <-sent; err != nil {
+		t.Fatalf("writing the stream: %v", err)
+	}
+	if got := pull.Stats().Duplicates; got != 11 {
+		t.Errorf("Stats().Duplicates: got %d, want 11 (messages 140 to 150 sent twice)", got)
+	}
+}
+
+// frameStart shows the start of a frame in a failure message.
+func frameStart(b []byte) string { return fmt.Sprintf("%x", b[:min(len(b), 8)]) }
