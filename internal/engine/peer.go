@@ -126,8 +126,12 @@ func (p *Peer) room(n int) bool {
 		(p.peerMax == 0 || uint64(n) <= p.peerMax)
 }
 
-func (p *Peer) push(m Msg) {
-	n := int64(m.Size())
+func (p *Peer) push(m Msg) { p.pushSized(m, m.Size()) }
+
+// pushSized is push for a message whose size the caller has at hand: the
+// hot paths already walked its frames once.
+func (p *Peer) pushSized(m Msg, size int) {
+	n := int64(size)
 	p.pushed += n
 	m.cum = p.pushed
 	p.ledger.Push(m)

@@ -177,8 +177,9 @@ func (ks Kicks) Wake() Kicks {
 // whose peer has acknowledged everything).
 func (s *Engine) QueueLocked(p *Peer, m Msg) Kick {
 	s.mu.AssertHeld()
-	p.push(m)
-	return Kick{s.kickLocked(p, m.Size())}
+	size := m.Size()
+	p.pushSized(m, size)
+	return Kick{s.kickLocked(p, size)}
 }
 
 // Connected reports whether the peer has a connection.

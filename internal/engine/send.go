@@ -91,7 +91,7 @@ func (s *Engine) SendRoundRobin(ctx context.Context, m Msg) error {
 			return err
 		}
 		if p != nil {
-			p.push(m)
+			p.pushSized(m, size)
 			c := s.kickLocked(p, size)
 			s.mu.Unlock()
 			if c != nil {
@@ -149,7 +149,7 @@ batch:
 				break batch
 			}
 			if p != nil {
-				p.push(m)
+				p.pushSized(m, size)
 				kicks = kicks.Add(Kick{s.kickLocked(p, size)})
 				sent++
 				break
