@@ -67,3 +67,39 @@ func BenchmarkParseGreeting(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkDataFrames decodes 1000 one-frame messages of 16 bytes, as a
+// reader of a stream of small messages does, through Decode and through
+// DataFrame.
+func BenchmarkDataFrames(b *testing.B) {
+	var stream []byte
+	for range 1000 {
+		stream = AppendFrame(stream, false, make([]byte, 16))
+	}
+	b.Run("Decode", func(b *testing.B) {
+		var d Decoder
+		b.SetBytes(int64(len(stream)))
+		for b.Loop() {
+			for rest := stream; len(rest) > 0; {
+				_, n, err := d.Decode(rest)
+				if err != nil {
+					b.Fatal(err)
+				}
+				rest = rest[n:]
+			}
+		}
+	})
+	b.Run("DataFrame", func(b *testing.B) {
+		var d Decoder
+		b.SetBytes(int64(len(stream)))
+		for b.Loop() {
+			for rest := stream; len(rest) > 0; {
+				_, _, n, _, err := d.DataFrame(rest)
+				if err != nil {
+					b.Fatal(err)
+				}
+				rest = rest[n:]
+			}
+		}
+	})
+}

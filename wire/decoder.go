@@ -96,6 +96,42 @@ func (d *Decoder) Decode(b []byte) (it Item, n int, err error) {
 	return Item{Frame: payload, More: f&FlagMore != 0}, n, nil
 }
 
+// DataFrame is Decode for a data frame, for a reader that keeps where
+// payloads lie rather than Items: the payload is b[start:end], n the bytes
+// consumed, more whether more frames of the message follow. Limits,
+// checksums, [Decoder.Need] and errors are exactly Decode's. A command at
+// the start of b is an error wrapping ErrMalformed: commands go through
+// Decode.
+func (d *Decoder) DataFrame(b []byte) (start, end, n int, more bool, err error) {
+	if len(b) >= 2 && !d.Checksum {
+		// The common case, a short header: no checksum, no command, no
+		// long length, no reserved bit.
+		if f := Flags(b[0]); f&^FlagMore == 0 {
+			length := int(b[1])
+			if err := d.check(f, length); err != nil {
+				return 0, 0, 0, false, err
+			}
+			end = 2 + length
+			if len(b) < end {
+				d.need = end
+				return 0, 0, 0, false, io.ErrUnexpectedEOF
+			}
+			d.need = 0
+			d.account(f, length)
+			return 2, end, end, f&FlagMore != 0, nil
+		}
+	}
+	if len(b) > 0 && Flags(b[0])&FlagCommand != 0 {
+		return 0, 0, 0, false, fmt.Errorf("%w: DataFrame got a command, want a data frame", ErrMalformed)
+	}
+	it, n, err := d.Decode(b)
+	if err != nil {
+		return 0, 0, 0, false, err
+	}
+	_, _, h, _ := ParseFrameHeader(b) // Decode took it
+	return h, h + len(it.Frame), n, it.More, nil
+}
+
 // sum adds a frame, b[:end] (its header and payload; when it closes a
 // message or is a command, its checksum follows), to the checksum of the
 // message in progress, and checks the checksum when the frame closes it.

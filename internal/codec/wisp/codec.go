@@ -42,12 +42,12 @@ func (c *codec) DecodeData(b []byte, base int, refs []engine.FrameRef) ([]engine
 		if wire.Flags(b[n])&wire.FlagCommand != 0 {
 			return refs, n, nil
 		}
-		it, k, err := c.dec.Decode(b[n:])
+		start, end, k, more, err := c.dec.DataFrame(b[n:])
 		if err != nil {
 			return refs, n, err
 		}
-		start := base + n + headerLen(b[n])
-		refs = append(refs, engine.FrameRef{Start: start, End: start + len(it.Frame), More: it.More})
+		at := base + n
+		refs = append(refs, engine.FrameRef{Start: at + start, End: at + end, More: more})
 		n += k
 	}
 	return refs, n, nil
