@@ -86,3 +86,37 @@ func ExampleCommand_Append() {
 	// 02 09 06 77 65 61 74 68 65 72 2e
 	// SUBSCRIBE "weather." <nil>
 }
+
+// A reader that keeps its bytes and only notes where each payload lies
+// decodes data frames with DataFrame, and hands commands to Decode.
+func ExampleDecoder_DataFrame() {
+	var stream []byte
+	stream = wire.AppendFrame(stream, true, []byte("topic"))
+	stream = wire.AppendFrame(stream, false, []byte("hello"))
+	stream = wire.Command{ID: wire.CmdAck, Seq: 1}.Append(stream)
+
+	var d wire.Decoder
+	for at := 0; at < len(stream); {
+		if wire.Flags(stream[at])&wire.FlagCommand != 0 {
+			it, n, err := d.Decode(stream[at:])
+			if err != nil {
+				fmt.Println(err)
+				return
+			}
+			fmt.Printf("command %v\n", it.Command.ID)
+			at += n
+			continue
+		}
+		start, end, n, more, err := d.DataFrame(stream[at:])
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		fmt.Printf("frame at %d:%d %q more=%v\n", at+start, at+end, stream[at+start:at+end], more)
+		at += n
+	}
+	// Output:
+	// frame at 2:7 "topic" more=true
+	// frame at 9:14 "hello" more=false
+	// command ACK
+}
