@@ -108,3 +108,65 @@ func TestMessagesSplitAcrossReads(t *testing.T) {
 
 // frameStart shows the start of a frame in a failure message.
 func frameStart(b []byte) string { return fmt.Sprintf("%x", b[:min(len(b), 8)]) }
+
+// mixedMessage is message i of TestMixedShapesInBatches: in turn one small
+// frame, two small frames, one frame large enough to be read into memory
+// of its own, and three frames with a large one in the middle.
+func mixedMessage(i int) Message {
+	small := []byte(fmt.Sprintf("m%d", i))
+	large := bytes.Repeat([]byte{byte(i)}, 20_000)
+	switch i % 4 {
+	case 0:
+		return Message{small}
+	case 1:
+		return Message{small, []byte("second")}
+	case 2:
+		return Message{large}
+	default:
+		return Message{small, large, []byte("third")}
+	}
+}
+
+// TestMixedShapesInBatches sends runs of messages of every shape in one
+// SendMany each, so that an inproc link hands them over in one batch and
+// a stream connection reads several in one read, and checks that each
+// arrives whole, in order, once.
+func TestMixedShapesInBatches(t *testing.T) {
+	forEachTransport(t, func(t *testing.T, nw *network) {
+		ctx := testContext(t)
+		push, pull := newPair(t, nw)
+		const total = 400
+		sent := make(chan error, 1)
+		go func() {
+			for from := 0; from < total; from += 10 {
+				batch := make([]Message, 10)
+				for k := range batch {
+					batch[k] = mixedMessage(from + k)
+				}
+				if n, err := push.SendMany(ctx, batch); err != nil || n != len(batch) {
+					sent <- fmt.Errorf("SendMany from %d: got %d, %v, want %d, nil", from, n, err, len(batch))
+					return
+				}
+			}
+			sent <- push.Flush(ctx)
+		}()
+		for i := range total {
+			m, err := pull.Recv(ctx)
+			if err != nil {
+				t.Fatalf("message %d: %v", i, err)
+			}
+			want := mixedMessage(i)
+			if len(m) != len(want) {
+				t.Fatalf("message %d: got %d frames, want %d", i, len(m), len(want))
+			}
+			for j := range want {
+				if !bytes.Equal(m[j], want[j]) {
+					t.Fatalf("message %d frame %d: got %d bytes %s, want %d bytes %s", i, j, len(m[j]), frameStart(m[j]), len(want[j]), frameStart(want[j]))
+				}
+			}
+		}
+		if err := <-sent; err != nil {
+			t.Fatal(err)
+		}
+	})
+}
