@@ -223,11 +223,8 @@ func (c *conn) readLarge() error {
 		return nil
 	}
 	// A frame list of its own, of just its frames.
-	units := append(c.units[:0], c.ownDelivery())
-	err = c.receive(units)
-	clear(units)
-	c.units = units[:0]
-	return err
+	units := [1]delivery{c.ownDelivery()}
+	return c.receive(units[:])
 }
 
 // parse dispatches every whole frame in rbuf[r:w]. The payloads of a run of
@@ -316,7 +313,11 @@ func (c *conn) deliverRefs(refs []FrameRef) error {
 		}
 	}
 	copy(d.chunk, c.rbuf[lo:hi])
-	units := c.units[:0]
+	// On the stack: a connection keeping a slice of them would hold 80
+	// bytes per idle peer for nothing. A read ending a message begun
+	// earlier and starting others makes two; more only message by message.
+	var local [2]delivery
+	units := local[:0]
 	frameOf := func(r FrameRef) []byte { return d.chunk[r.Start-lo : r.End-lo : r.End-lo] }
 	if first > 0 {
 		for _, r := range refs[:first] {
@@ -344,13 +345,10 @@ func (c *conn) deliverRefs(refs []FrameRef) error {
 	for _, r := range refs[done:] {
 		c.partial = append(c.partial, frameOf(r))
 	}
-	var err error
-	if len(units) > 0 {
-		err = c.receive(units)
+	if len(units) == 0 {
+		return nil
 	}
-	clear(units)
-	c.units = units[:0]
-	return err
+	return c.receive(units)
 }
 
 // tinyChunk holds a delivery of at most four frames and 48 bytes (a small

@@ -83,7 +83,7 @@ func (q *FIFO[T]) Clear() {
 func (q *FIFO[T]) grow() {
 	size := 2 * len(q.buf)
 	if size == 0 {
-		size = 2 // small: most of a large socket's peers queue a message or two at a time
+		size = 1 // most of a large socket's peers queue one read's messages at a time
 	}
 	buf := make([]T, size)
 	// Unwrap the ring so the oldest element lands at index 0.
