@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"testing"
+	"time"
 
 	"github.com/wispmq/wisp/wire"
 )
@@ -169,4 +170,79 @@ func TestMixedShapesInBatches(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
+}
+
+// rawPipePush connects a raw PUSH peer to pull over net.Pipe, greets it
+// and starts its stream at sequence 1; what the socket writes back is
+// read and dropped until the test ends.
+func rawPipePush(t *testing.T, pull *Socket) net.Conn {
+	t.Helper()
+	ours, theirs := net.Pipe()
+	if err := pull.ConnectConn(theirs); err != nil {
+		t.Fatal(err)
+	}
+	drained := make(chan struct{})
+	go func() {
+		defer close(drained)
+		io.Copy(io.Discard, ours)
+	}()
+	t.Cleanup(func() {
+		ours.Close()
+		<-drained
+	})
+	g := rawGreeting(wire.Push, true)
+	b := wire.Command{ID: wire.CmdResume, Seq: 1}.Append(g.Append(nil))
+	if _, err := ours.Write(b); err != nil {
+		t.Fatal(err)
+	}
+	return ours
+}
+
+// TestLongRunWaitsItsTurn checks that a peer whose messages all arrived in
+// one read does not make another peer wait behind all of them: once the
+// second peer has a message queued, Recv takes it after at most a batch
+// (recvBatch) of the first one's.
+func TestLongRunWaitsItsTurn(t *testing.T) {
+	const run = 1000
+	ctx := testContext(t)
+	pull := newSocket(t, Pull)
+	queued := func(n int) {
+		t.Helper()
+		for pull.Stats().MsgsIn < uint64(n) {
+			if ctx.Err() != nil {
+				t.Fatalf("waiting for %d messages in: %v", n, ctx.Err())
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	a := rawPipePush(t, pull)
+	var stream []byte
+	for range run {
+		stream = wire.AppendFrame(stream, false, []byte("a"))
+	}
+	if _, err := a.Write(stream); err != nil {
+		t.Fatal(err)
+	}
+	queued(run)
+	if m, err := pull.Recv(ctx); err != nil || string(m.Bytes()) != "a" {
+		t.Fatalf("first Recv: got %q, %v; want a", m.Bytes(), err)
+	}
+	b := rawPipePush(t, pull)
+	if _, err := b.Write(wire.AppendFrame(nil, false, []byte("b"))); err != nil {
+		t.Fatal(err)
+	}
+	queued(run + 1)
+	for before := 0; ; before++ {
+		m, err := pull.Recv(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(m.Bytes()) == "b" {
+			t.Logf("b came after %d more of a's", before)
+			break
+		}
+		if before > 64 {
+			t.Fatalf("got %d more of a's messages before b's, want at most 64", before)
+		}
+	}
 }

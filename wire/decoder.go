@@ -98,10 +98,10 @@ func (d *Decoder) Decode(b []byte) (it Item, n int, err error) {
 
 // DataFrame is Decode for a data frame, for a reader that keeps where
 // payloads lie rather than Items: the payload is b[start:end], n the bytes
-// consumed, more whether more frames of the message follow. Limits,
-// checksums, [Decoder.Need] and errors are exactly Decode's. A command at
-// the start of b is an error wrapping ErrMalformed: commands go through
-// Decode.
+// consumed, more whether more frames of the message follow. For a data
+// frame, limits, checksums, [Decoder.Need] and errors are exactly
+// Decode's. A command at the start of b is an error wrapping ErrMalformed:
+// commands go through Decode.
 func (d *Decoder) DataFrame(b []byte) (start, end, n int, more bool, err error) {
 	if len(b) >= 2 && !d.Checksum {
 		// The common case, a short header: no checksum, no command, no

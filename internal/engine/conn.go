@@ -41,8 +41,8 @@ const (
 //     ackTimer, inlineOK, noWait;
 //   - the reader role, held with rmu (the serve goroutine, or a Recv reading
 //     directly, for streams; the peer's writer for inproc links): codec,
-//     rbuf, small, mid, lastN, pooled, filled, r, w, seqOn, nextSeq, units,
-//     refs, partial, hdrs, direct, readReady;
+//     rbuf, small, mid, lastN, pooled, filled, r, w, seqOn, nextSeq, refs,
+//     partial, direct, readReady, and for inproc links units and hdrs;
 //   - the writer role, held with wmu (the writer goroutine, or a Send
 //     writing inline): wbuf, wpooled, carry, bufs, batch, cmds, ackLooked,
 //     finishedClosed;

@@ -12,15 +12,19 @@ import (
 // frame lies in it (placeSize bytes a frame, no pointers), and a frame list
 // with a slot per frame that Recv fills as it takes each message. The
 // reader thus makes no pointer write per message; the consumer makes the
-// one a Message needs. Other deliveries carry frame lists filled already
-// (an inproc batch, a large frame read on its own):
+// one a Message needs. Other deliveries carry frame lists filled already:
+// a message with a list of its own (a large frame read on its own, one
+// whose first frames came in an earlier read, a run too large to
+// describe), or an inproc batch of one-frame messages:
 //   - chunk != nil: frame i is described at place i (see place);
 //   - chunk == nil and msgs == 1: the one message is hdrs[next:];
 //   - chunk == nil and msgs > 1: every message is one frame, hdrs[next].
 //
-// A delivery's frame list and chunk are its own: messages of one delivery
-// share them, so an application that keeps one message keeps its
-// delivery's bytes, never another's.
+// The messages of a read's delivery share its chunk and frame list and
+// nothing else, so an application that keeps one of them keeps that
+// read's bytes (and, for a message begun in an earlier read, its first
+// frames in that read's). An inproc link carves its small messages' frame
+// lists from chunks it shares across batches (conn.carve).
 type delivery struct {
 	chunk []byte   // the frames' bytes, then their places
 	hdrs  [][]byte // a slot per frame
@@ -127,18 +131,22 @@ func (d *delivery) advance(size int) {
 	}
 }
 
-// split takes the next message off d into a delivery of its own, which
-// shares d's chunk and frame list.
-func (d *delivery) split() delivery {
-	n, size := d.frames()
-	one := *d
-	one.msgs, one.bytes = 1, size
-	if d.chunk == nil {
-		one.hdrs = d.hdrs[:d.next+n] // hdrs[next:] is the one message
+// split takes the next n messages off d, which has more, into a delivery
+// of their own that shares d's chunk and frame list.
+func (d *delivery) split(n int) delivery {
+	part := *d
+	part.msgs, part.bytes = n, 0
+	for range n {
+		k, size := d.frames()
+		d.next += k
+		d.advance(size)
+		part.bytes += size
 	}
-	d.next += n
-	d.advance(size)
-	return one
+	if d.chunk == nil {
+		// Its last message is hdrs[next:] once it is the only one left.
+		part.hdrs = d.hdrs[:d.next]
+	}
+	return part
 }
 
 // fitsChunk reports whether a run of span bytes and n frames can be

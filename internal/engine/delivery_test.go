@@ -78,7 +78,7 @@ func TestDeliveryTakeSplitSkip(t *testing.T) {
 			m, sz, seq := d.take()
 			check("take", m, sz, seq, 0)
 
-			one := d.split()
+			one := d.split(1)
 			if one.msgs != 1 || one.bytes != size(tc.want[1]) {
 				t.Fatalf("split: got %d messages of %d bytes, want 1 of %d", one.msgs, one.bytes, size(tc.want[1]))
 			}
@@ -110,5 +110,42 @@ func TestDeliveryOneOwnMessage(t *testing.T) {
 	m, size, seq := d.take()
 	if got := frames(m); !slices.Equal(got, []string{"x", "yz"}) || size != 3 || seq != 0 {
 		t.Fatalf("got %q size %d seq %d, want [x yz] size 3 seq 0", got, size, seq)
+	}
+}
+
+// TestDeliverySplitSeveral splits the first messages off as one delivery,
+// as Recv does when one peer has a long run queued, and takes both parts.
+func TestDeliverySplitSeveral(t *testing.T) {
+	msgs := [][]string{{"a"}, {"bc", "", "def"}, {""}, {"gh", "i"}, {"jklm"}}
+	oneFrame := [][]string{{"a"}, {"bc"}, {""}, {"gh"}, {"jklm"}}
+	filled := delivery{hdrs: [][]byte{[]byte("a"), []byte("bc"), []byte(""), []byte("gh"), []byte("jklm")}, msgs: 5, bytes: 9, seq: 7}
+	for _, tc := range []struct {
+		name string
+		d    delivery
+		want [][]string
+	}{
+		{"placed", placedDelivery(msgs, 7), msgs},
+		{"filled", filled, oneFrame},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := tc.d
+			part := d.split(3)
+			if part.msgs != 3 || d.msgs != 2 || part.bytes+d.bytes != tc.d.bytes {
+				t.Fatalf("split(3): got %d and %d messages, %d and %d bytes; want 3 and 2 of %d in all", part.msgs, d.msgs, part.bytes, d.bytes, tc.d.bytes)
+			}
+			i := 0
+			for _, from := range []*delivery{&part, &d} {
+				for from.msgs > 0 {
+					m, _, seq := from.take()
+					if got := frames(m); !slices.Equal(got, tc.want[i]) || seq != 7+uint64(i) {
+						t.Fatalf("message %d: got %q seq %d, want %q seq %d", i, got, seq, tc.want[i], 7+i)
+					}
+					i++
+				}
+			}
+			if i != 5 || part.bytes != 0 || d.bytes != 0 {
+				t.Fatalf("took %d messages, %d and %d bytes left; want 5 and none", i, part.bytes, d.bytes)
+			}
+		})
 	}
 }

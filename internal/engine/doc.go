@@ -15,6 +15,7 @@
 //	peer.go        Peer: one peer session, both directions, one lifetime
 //	send.go        the send side: round robin, sending to one peer, limits
 //	recv.go        the receive side: queues, fair queueing, acknowledging
+//	delivery.go    a read's messages as one queue entry, taken one by one
 //	endpoints.go   Bind, Connect, accept and dial loops, attach and detach
 //	inproc.go      in-process links, which move messages by reference
 //	conn.go        conn: one connection, its handshake and its end

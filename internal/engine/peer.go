@@ -52,6 +52,7 @@ type Peer struct {
 	resumeNeeded bool     // an ACK skipped unsent messages: the writer must send RESUME again
 	gone         bool     // the behaviour was told the peer is gone, since its last attach
 	readerPaused bool     // its connection's reader waits for the receive budget (awaitBudget)
+	ready        bool     // guarded by inbox.mu, kept here where it costs no padding: listed in inbox.ready
 	info         PeerInfo // what the peer stated at its last handshake
 	dialer       *dialer  // the endpoint this socket dials it through, if any
 	lastEndpoint string   // the endpoint of its last connection
@@ -80,8 +81,7 @@ type Peer struct {
 
 	// Guarded by inbox.mu.
 	q      queue.FIFO[delivery]
-	queued int32         // messages in q; bounded by the high-water mark and the window
-	ready  bool          // listed in inbox.ready
+	queued int           // messages in q
 	space  chan struct{} // non-nil while the connection's reader waits for space in the queue
 
 	// ackMu guards win: the reader accepts, Recv takes, the writer
@@ -233,7 +233,7 @@ func (p *Peer) statsLocked() PeerStats {
 	}
 	in := &p.e.in
 	in.mu.Lock()
-	ps.RecvQueue = int(p.queued)
+	ps.RecvQueue = p.queued
 	in.mu.Unlock()
 	return ps
 }
@@ -560,7 +560,7 @@ func (s *Engine) drainedLocked(p *Peer) bool {
 	s.mu.AssertHeld()
 	in := &s.in
 	in.mu.Lock()
-	queued := int(p.queued)
+	queued := p.queued
 	in.mu.Unlock()
 	in.lockWindow(p)
 	defer p.ackMu.Unlock()

@@ -351,10 +351,10 @@ func (c *conn) deliverRefs(refs []FrameRef) error {
 	return c.receive(units)
 }
 
-// tinyChunk holds a delivery of at most four frames and 48 bytes (a small
-// REQ request or REP reply, alone in its read, is three: request id,
-// delimiter, body) with their places: the bytes and the frame list
-// together, 176 bytes.
+// tinyChunk holds a read of at most four frames whose bytes (headers
+// included) and places fit in its 80 bytes: a small REQ request or REP
+// reply alone in its read (three frames: request id, delimiter, body),
+// its bytes and its frame list in one allocation of 176 bytes.
 type tinyChunk struct {
 	hdrs [4][]byte
 	data [48 + 4*placeSize]byte

@@ -107,8 +107,8 @@ func (in *inbox) close() {
 // peer p. seq numbers them when the peer asks for acks (*next is the next
 // sequence); those the peer's window already accepted are dropped as
 // duplicates. When the peer's queue reaches the receive high-water mark,
-// deliver waits until Recv has drained half of it or c closes: the reader
-// stops reading and TCP pushes back on the sender.
+// deliver waits until Recv has taken half of it into its delivery, or c
+// closes: the reader stops reading and TCP pushes back on the sender.
 func (in *inbox) deliver(c *conn, p *Peer, units []delivery, seqOn bool, next *uint64) error {
 	in.mu.Lock()
 	if in.closed {
@@ -152,7 +152,7 @@ func (in *inbox) deliver(c *conn, p *Peer, units []delivery, seqOn bool, next *u
 		p.bytesIn.Add(uint64(bytes))
 		in.s.stats.msgsIn.Add(uint64(added))
 		in.s.stats.bytesIn.Add(uint64(bytes))
-		p.queued += int32(added)
+		p.queued += added
 		in.queued += added
 		in.queuedBytes += int64(bytes)
 		if !p.ready {
@@ -173,10 +173,10 @@ func (in *inbox) deliver(c *conn, p *Peer, units []delivery, seqOn bool, next *u
 		// ACKs, and a Send waiting for them would never return while the
 		// peer waits for us to read. The peer's window bounds the queue
 		// instead: it may not have more messages unacknowledged.
-		if int64(p.queued) > int64(c.info.Window) {
+		if p.queued > int(c.info.Window) {
 			overrun = protocolErrorf("%d messages queued, beyond the window of %d the peer stated", p.queued, c.info.Window)
 		}
-	case int(p.queued) >= in.s.opts.RecvHWM:
+	case p.queued >= in.s.opts.RecvHWM:
 		if p.space == nil {
 			p.space = make(chan struct{})
 		}
@@ -332,9 +332,16 @@ func (in *inbox) nextMany(ctx context.Context, dst []Message, peers []*Peer) (in
 	return n, nil
 }
 
-// refill moves the next delivery, from the next peer in fair-queue order,
-// into the consumer's: a whole one when only that peer has messages,
-// which is where a lock per message would cost, otherwise one message,
+// recvBatch is how many messages Recv moves at a time from the queue of a
+// peer that is the only one with messages: the inbox lock is then taken
+// once per batch, not once per message. It also bounds what a peer that
+// becomes ready waits behind, and what has left the queues' counts
+// (RecvHWM, the receive budget) before the application took it.
+const recvBatch = 64
+
+// refill moves the next messages, from the next peer in fair-queue order,
+// into the consumer's delivery: up to recvBatch when only that peer has
+// messages, which is where a lock per message would cost, otherwise one,
 // so that peers take turns message by message. Callers hold recvMu.
 func (in *inbox) refill() bool {
 	in.mu.Lock()
@@ -344,19 +351,23 @@ func (in *inbox) refill() bool {
 	}
 	i := in.fq.Pick(len(in.ready), func(int) bool { return true })
 	p := in.ready[i]
-	if d := p.q.Front(); len(in.ready) == 1 || d.msgs == 1 {
+	n := 1
+	if len(in.ready) == 1 {
+		n = recvBatch
+	}
+	if d := p.q.Front(); d.msgs <= n {
 		in.cur = p.q.Pop()
 	} else {
-		in.cur = d.split()
+		in.cur = d.split(n)
 	}
-	p.queued -= int32(in.cur.msgs)
+	p.queued -= in.cur.msgs
 	in.queued -= in.cur.msgs
 	in.queuedBytes -= int64(in.cur.bytes)
 	if len(in.budgetWait) > 0 {
 		in.wakeBudgetLocked()
 	}
 	in.noteBudgetLocked()
-	left := int(p.queued)
+	left := p.queued
 	if left == 0 {
 		p.ready = false
 		copy(in.ready[i:], in.ready[i+1:])

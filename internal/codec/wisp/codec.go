@@ -59,14 +59,6 @@ func (c *codec) Need() int { return c.dec.Need() }
 // checksum, so none can bypass the codec.
 func (c *codec) Vectored() bool { return !c.sum }
 
-// headerLen is the length of the frame header whose flags byte is f.
-func headerLen(f byte) int {
-	if wire.Flags(f)&wire.FlagLong != 0 {
-		return 5
-	}
-	return 2
-}
-
 func (c *codec) DataHeader(b []byte) (int, bool) {
 	f, length, _, err := wire.ParseFrameHeader(b)
 	return length, err == nil && f&wire.FlagCommand == 0
