@@ -2,6 +2,7 @@ package socket
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"net"
@@ -39,19 +40,7 @@ func TestMessagesSplitAcrossReads(t *testing.T) {
 	const n = 400
 	ctx := testContext(t)
 	pull := newSocket(t, Pull)
-	ours, theirs := net.Pipe()
-	if err := pull.ConnectConn(theirs); err != nil {
-		t.Fatal(err)
-	}
-	drained := make(chan struct{})
-	go func() {
-		defer close(drained)
-		io.Copy(io.Discard, ours) // the socket's greeting and ACKs
-	}()
-	defer func() {
-		ours.Close()
-		<-drained
-	}()
+	ours := pipeTo(t, pull)
 
 	g := rawGreeting(wire.Push, true)
 	stream := g.Append(nil)
@@ -85,25 +74,31 @@ func TestMessagesSplitAcrossReads(t *testing.T) {
 	}()
 
 	for i := 1; i <= n; i++ {
-		m, err := pull.Recv(ctx)
-		if err != nil {
-			t.Fatalf("message %d: %v", i, err)
-		}
-		want := splitMessage(i)
-		if len(m) != len(want) {
-			t.Fatalf("message %d: got %d frames, want %d", i, len(m), len(want))
-		}
-		for j := range want {
-			if !bytes.Equal(m[j], want[j]) {
-				t.Fatalf("message %d frame %d: got %d bytes %s, want %d bytes %s", i, j, len(m[j]), frameStart(m[j]), len(want[j]), frameStart(want[j]))
-			}
-		}
+		recvWhole(t, ctx, pull, i, splitMessage(i))
 	}
 	if err := <-sent; err != nil {
 		t.Fatalf("writing the stream: %v", err)
 	}
 	if got := pull.Stats().Duplicates; got != 11 {
 		t.Errorf("Stats().Duplicates: got %d, want 11 (messages 140 to 150 sent twice)", got)
+	}
+}
+
+// recvWhole receives message i and fails unless it has exactly want's
+// frames.
+func recvWhole(t *testing.T, ctx context.Context, s *Socket, i int, want [][]byte) {
+	t.Helper()
+	m, err := s.Recv(ctx)
+	if err != nil {
+		t.Fatalf("message %d: %v", i, err)
+	}
+	if len(m) != len(want) {
+		t.Fatalf("message %d: got %d frames, want %d", i, len(m), len(want))
+	}
+	for j := range want {
+		if !bytes.Equal(m[j], want[j]) {
+			t.Fatalf("message %d frame %d: got %d bytes %s, want %d bytes %s", i, j, len(m[j]), frameStart(m[j]), len(want[j]), frameStart(want[j]))
+		}
 	}
 }
 
@@ -152,19 +147,7 @@ func TestMixedShapesInBatches(t *testing.T) {
 			sent <- push.Flush(ctx)
 		}()
 		for i := range total {
-			m, err := pull.Recv(ctx)
-			if err != nil {
-				t.Fatalf("message %d: %v", i, err)
-			}
-			want := mixedMessage(i)
-			if len(m) != len(want) {
-				t.Fatalf("message %d: got %d frames, want %d", i, len(m), len(want))
-			}
-			for j := range want {
-				if !bytes.Equal(m[j], want[j]) {
-					t.Fatalf("message %d frame %d: got %d bytes %s, want %d bytes %s", i, j, len(m[j]), frameStart(m[j]), len(want[j]), frameStart(want[j]))
-				}
-			}
+			recvWhole(t, ctx, pull, i, mixedMessage(i))
 		}
 		if err := <-sent; err != nil {
 			t.Fatal(err)
@@ -172,13 +155,13 @@ func TestMixedShapesInBatches(t *testing.T) {
 	})
 }
 
-// rawPipePush connects a raw PUSH peer to pull over net.Pipe, greets it
-// and starts its stream at sequence 1; what the socket writes back is
-// read and dropped until the test ends.
-func rawPipePush(t *testing.T, pull *Socket) net.Conn {
+// pipeTo connects s to one end of net.Pipe and returns the other, for a
+// raw peer to write to; what the socket writes back (its greeting, ACKs)
+// is read and dropped until the test ends.
+func pipeTo(t *testing.T, s *Socket) net.Conn {
 	t.Helper()
 	ours, theirs := net.Pipe()
-	if err := pull.ConnectConn(theirs); err != nil {
+	if err := s.ConnectConn(theirs); err != nil {
 		t.Fatal(err)
 	}
 	drained := make(chan struct{})
@@ -190,6 +173,14 @@ func rawPipePush(t *testing.T, pull *Socket) net.Conn {
 		ours.Close()
 		<-drained
 	})
+	return ours
+}
+
+// rawPipePush connects a raw PUSH peer to pull over net.Pipe, greets it
+// and starts its stream at sequence 1.
+func rawPipePush(t *testing.T, pull *Socket) net.Conn {
+	t.Helper()
+	ours := pipeTo(t, pull)
 	g := rawGreeting(wire.Push, true)
 	b := wire.Command{ID: wire.CmdResume, Seq: 1}.Append(g.Append(nil))
 	if _, err := ours.Write(b); err != nil {

@@ -23,13 +23,18 @@ func BenchmarkDecode(b *testing.B) {
 	b.SetBytes(int64(len(stream)))
 	b.ReportAllocs()
 	for b.Loop() {
-		for rest := stream; len(rest) > 0; {
-			_, n, err := d.Decode(rest)
-			if err != nil {
-				b.Fatal(err)
-			}
-			rest = rest[n:]
+		decodeAll(b, &d, stream)
+	}
+}
+
+// decodeAll decodes every frame of stream with Decode.
+func decodeAll(b *testing.B, d *Decoder, stream []byte) {
+	for rest := stream; len(rest) > 0; {
+		_, n, err := d.Decode(rest)
+		if err != nil {
+			b.Fatal(err)
 		}
+		rest = rest[n:]
 	}
 }
 
@@ -80,13 +85,7 @@ func BenchmarkDataFrames(b *testing.B) {
 		var d Decoder
 		b.SetBytes(int64(len(stream)))
 		for b.Loop() {
-			for rest := stream; len(rest) > 0; {
-				_, n, err := d.Decode(rest)
-				if err != nil {
-					b.Fatal(err)
-				}
-				rest = rest[n:]
-			}
+			decodeAll(b, &d, stream)
 		}
 	})
 	b.Run("DataFrame", func(b *testing.B) {

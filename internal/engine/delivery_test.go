@@ -42,22 +42,32 @@ func frames(m Message) []string {
 	return out
 }
 
+// deliveryCase is a delivery of five messages numbered from 7, and the
+// frames each of them must come out with.
+type deliveryCase struct {
+	name string
+	d    delivery
+	want [][]string
+}
+
+// deliveryCases are the two kinds of delivery with several messages: one
+// a read describes in its chunk (one to three frames each), and an inproc
+// run of one-frame messages.
+func deliveryCases() []deliveryCase {
+	msgs := [][]string{{"a"}, {"bc", "", "def"}, {""}, {"gh", "i"}, {"jklm"}}
+	filled := delivery{hdrs: [][]byte{[]byte("a"), []byte("bc"), []byte(""), []byte("gh"), []byte("jklm")}, msgs: 5, bytes: 9, seq: 7}
+	return []deliveryCase{
+		{"placed", placedDelivery(msgs, 7), msgs},
+		{"filled", filled, [][]string{{"a"}, {"bc"}, {""}, {"gh"}, {"jklm"}}},
+	}
+}
+
 // TestDeliveryTakeSplitSkip takes messages from both kinds of delivery,
 // splitting one off and skipping duplicates between, and checks each
 // message's frames, size and sequence number and what the delivery has
 // left.
 func TestDeliveryTakeSplitSkip(t *testing.T) {
-	msgs := [][]string{{"a"}, {"bc", "", "def"}, {""}, {"gh", "i"}, {"jklm"}}
-	filled := delivery{hdrs: [][]byte{[]byte("a"), []byte("bc"), []byte(""), []byte("gh"), []byte("jklm")}, msgs: 5, bytes: 9, seq: 7}
-	oneFrame := [][]string{{"a"}, {"bc"}, {""}, {"gh"}, {"jklm"}}
-	for _, tc := range []struct {
-		name string
-		d    delivery
-		want [][]string
-	}{
-		{"placed", placedDelivery(msgs, 7), msgs},
-		{"filled", filled, oneFrame},
-	} {
+	for _, tc := range deliveryCases() {
 		t.Run(tc.name, func(t *testing.T) {
 			d := tc.d
 			size := func(m []string) (n int) {
@@ -116,17 +126,7 @@ func TestDeliveryOneOwnMessage(t *testing.T) {
 // TestDeliverySplitSeveral splits the first messages off as one delivery,
 // as Recv does when one peer has a long run queued, and takes both parts.
 func TestDeliverySplitSeveral(t *testing.T) {
-	msgs := [][]string{{"a"}, {"bc", "", "def"}, {""}, {"gh", "i"}, {"jklm"}}
-	oneFrame := [][]string{{"a"}, {"bc"}, {""}, {"gh"}, {"jklm"}}
-	filled := delivery{hdrs: [][]byte{[]byte("a"), []byte("bc"), []byte(""), []byte("gh"), []byte("jklm")}, msgs: 5, bytes: 9, seq: 7}
-	for _, tc := range []struct {
-		name string
-		d    delivery
-		want [][]string
-	}{
-		{"placed", placedDelivery(msgs, 7), msgs},
-		{"filled", filled, oneFrame},
-	} {
+	for _, tc := range deliveryCases() {
 		t.Run(tc.name, func(t *testing.T) {
 			d := tc.d
 			part := d.split(3)
