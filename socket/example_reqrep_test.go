@@ -197,3 +197,45 @@ func ExampleProxy() {
 	// done: dry
 	// context canceled
 }
+
+// A client and a server that exchange messages back to back over tcp
+// poll for each other's next message for up to 100 µs before they sleep:
+// each round trip then costs no thread wakeup, at the price of the
+// processor time the polling takes.
+func ExampleWithBusyPoll() {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+
+	rep, _ := socket.New(socket.Rep, socket.WithBusyPoll(100*time.Microsecond))
+	defer rep.Close()
+	ep, err := rep.Bind("tcp://127.0.0.1:0")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	go func() {
+		for {
+			m, err := rep.Recv(ctx)
+			if err != nil {
+				return
+			}
+			rep.Send(ctx, m...)
+		}
+	}()
+
+	req, _ := socket.New(socket.Req, socket.WithBusyPoll(100*time.Microsecond))
+	defer req.Close()
+	req.Connect(ep)
+	for _, s := range []string{"one", "two"} {
+		req.Send(ctx, []byte(s))
+		reply, err := req.Recv(ctx)
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		fmt.Printf("%s\n", reply.Bytes())
+	}
+	// Output:
+	// one
+	// two
+}

@@ -75,7 +75,7 @@ type conn struct {
 	ackArmed   atomic.Bool            // the delayed-ack timer is running
 	ackWanted  atomic.Bool            // the delayed ACK fired, or Recv found one due: the writer must look
 	ackTimer   *time.Timer            // the delayed ACK; set in attach
-	noWait     *noWaitWriter          // the kernel socket, for writes that never wait; nil for others
+	noWait     *noWaitConn            // the kernel socket, for writes and reads that never wait; nil for others
 	finished   chan struct{}          // closed by the writer once that ACK is written; made with finishing
 	wstate     atomic.Int32           // the writer's state (see signal)
 	pingWanted atomic.Bool            // the heart asks the writer for a PING

@@ -651,7 +651,7 @@ func (s *Engine) attach(c *conn) error {
 		// A kernel socket with room takes a small write without blocking;
 		// a user's conn (net.Pipe, TLS) may block.
 		c.inlineOK = true
-		c.noWait = newNoWaitWriter(c.nc)
+		c.noWait = newNoWaitConn(c.nc)
 	}
 	s.conns[c] = struct{}{}
 	s.attachPeerLocked(c)

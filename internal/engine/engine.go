@@ -50,6 +50,8 @@ type Engine struct {
 	b       Behavior // the type's rules
 	caps    Caps
 
+	polledReads atomic.Uint64 // reads busy polling found data for (PolledReads)
+
 	// ctx ends when Close has finished lingering; every goroutine the socket
 	// starts watches it and is counted in wg.
 	ctx    context.Context

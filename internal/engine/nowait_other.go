@@ -4,12 +4,15 @@ package engine
 
 import "net"
 
-// noWaitWriter is unix-only: elsewhere the writer goroutine writes
-// everything.
-type noWaitWriter struct{}
+// noWaitConn is unix-only: elsewhere the writer goroutine writes
+// everything, and Recv never polls (WithBusyPoll has no effect).
+type noWaitConn struct{}
 
-// newNoWaitWriter returns nil: there are no writes that never wait here.
-func newNoWaitWriter(net.Conn) *noWaitWriter { return nil }
+// newNoWaitConn returns nil: there are no writes that never wait here.
+func newNoWaitConn(net.Conn) *noWaitConn { return nil }
 
 // write is never called on a nil writer.
-func (*noWaitWriter) write([]byte) int { return 0 }
+func (*noWaitConn) write([]byte) int { return 0 }
+
+// tryRead is never called on a nil conn.
+func (*noWaitConn) tryRead([]byte) (int, error, bool) { return 0, nil, false }

@@ -43,6 +43,9 @@ type Options struct {
 	NoDrop           bool
 	DeferAck         bool
 	Checksum         bool
+	// BusyPoll is how long a Recv reading its connection itself
+	// (directread.go) polls it before it sleeps; 0: it sleeps at once.
+	BusyPoll time.Duration
 	// PlainRequests: REQ sends libzmq's envelope, an empty delimiter and
 	// the body, with no request id; it then takes a reply only from the
 	// peer it asked.

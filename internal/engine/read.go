@@ -118,7 +118,7 @@ func (c *conn) read(b []byte, direct bool) (int, error) {
 	}
 	c.clearDeadlineLocked()
 	c.dlMu.Unlock()
-	n, err := c.timedRead(b)
+	n, err := c.timedRead(b, direct && c.busyPolls())
 	if err != nil && errors.Is(err, os.ErrDeadlineExceeded) {
 		// Only an interrupt sets a deadline (see interruptLocked).
 		c.dlMu.Lock()
@@ -136,15 +136,21 @@ func (c *conn) read(b []byte, direct bool) (int, error) {
 // silent (see heart.go): a peer silent for the read timeout while we read
 // is gone. A read that an interrupt ended with nothing (the heart taking a
 // buffer back, a Recv taking the read side over) does not restart the
-// silence.
-func (c *conn) timedRead(b []byte) (int, error) {
+// silence. poll first polls the socket without sleeping (pollRead).
+func (c *conn) timedRead(b []byte, poll bool) (int, error) {
 	quiet := c.quietSince.Load()
 	if quiet == 0 {
 		quiet = nanotime()
 		c.quietSince.Store(quiet)
 	}
 	c.readSince.Store(quiet)
-	n, err := c.nc.Read(b)
+	var n int
+	var err error
+	if poll {
+		n, err = c.pollRead(b)
+	} else {
+		n, err = c.nc.Read(b)
+	}
 	c.readSince.Store(0)
 	if n > 0 {
 		c.quietSince.Store(0)
@@ -167,7 +173,7 @@ func (c *conn) readPayload(b []byte) (int, error) {
 	c.dlMu.Lock()
 	c.clearDeadlineLocked()
 	c.dlMu.Unlock()
-	n, err := c.timedRead(b)
+	n, err := c.timedRead(b, false)
 	if err != nil && errors.Is(err, os.ErrDeadlineExceeded) {
 		return n, nil // someone wants the read side: after this frame
 	}

@@ -10,6 +10,10 @@ func (s *Engine) Self() PeerInfo { return s.self }
 // (see directread.go).
 func (s *Engine) ReadingDirectly() bool { return s.in.directConn.Load() != nil }
 
+// PolledReads reports how many reads busy polling found data for (see
+// Options.BusyPoll).
+func (s *Engine) PolledReads() uint64 { return s.polledReads.Load() }
+
 // RecvWaiting reports whether a Recv waits: for a message, or for the read
 // side of a connection another Recv reads directly.
 func (s *Engine) RecvWaiting() bool {
