@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"math"
@@ -35,6 +36,8 @@ type latConfig struct {
 	// Protocol is the wire protocol's name, "wisp" or "zmtp"; "" means
 	// wisp.
 	Protocol string
+	// BusyPoll is both sockets' socket.WithBusyPoll; 0: none.
+	BusyPoll time.Duration
 }
 
 // latResult is the JSON line lat prints. Field names are a contract with
@@ -64,6 +67,9 @@ type latResult struct {
 	OneProcess bool `json:"one_process"`
 	// Protocol is the wire protocol the sockets spoke: "wisp" or "zmtp".
 	Protocol string `json:"protocol"`
+	// BusyPollUS is both sockets' socket.WithBusyPoll in microseconds; 0:
+	// none.
+	BusyPollUS float64 `json:"busy_poll_us"`
 }
 
 // latBenchmark is one entry of the suite's latency table.
@@ -106,6 +112,8 @@ func (c latConfig) check() error {
 		return fmt.Errorf("%w: count: got %d, want 1 to %d", errBadConfig, c.Count, maxLatCount)
 	case c.Timeout <= 0:
 		return fmt.Errorf("%w: timeout: got %v, want > 0", errBadConfig, c.Timeout)
+	case c.BusyPoll < 0 || c.BusyPoll > time.Second:
+		return fmt.Errorf("%w: busy-poll: got %v, want 0 to 1s", errBadConfig, c.BusyPoll)
 	}
 	proto, err := parseProtocol(c.Protocol)
 	if err == nil && proto == socket.ZMTP {
@@ -126,6 +134,7 @@ func runLat(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&c.Acks, "acks", true, "acknowledged delivery (wisp's default)")
 	fs.DurationVar(&c.Timeout, "timeout", defaultTimeout, "kill the run after this long")
 	fs.StringVar(&c.Protocol, "protocol", "wisp", "wire protocol, wisp or zmtp (ZeroMQ's ZMTP 3.1, no acks); tcp and ipc only")
+	fs.DurationVar(&c.BusyPoll, "busy-poll", 0, "both sockets poll for a reply or request this long before they sleep\n(socket.WithBusyPoll, e.g. 100us); 0: they sleep at once")
 	if err := parseFlags(fs, args); err != nil {
 		return flagError(stderr, "bench lat", err)
 	}
@@ -162,6 +171,7 @@ func measureLat(ctx context.Context, c latConfig) (latResult, error) {
 	r := latResult{
 		Pattern: c.Pattern, Transport: c.Transport, Size: c.Size, Count: c.Count,
 		Warmup: warmupOf(c.Count), Acks: c.Acks && proto == socket.WISP, Protocol: proto.String(),
+		BusyPollUS: float64(c.BusyPoll) / float64(time.Microsecond),
 	}
 	if c.Transport == "inproc" {
 		err = reqRepInproc(ctx, c, &r)
@@ -189,7 +199,8 @@ func reqRepApart(ctx context.Context, c latConfig, proto socket.Protocol, r *lat
 	total := r.Warmup + c.Count
 	srv, err := startPeer(ctx, "server", []string{repServerCmd, "-endpoint=" + ep,
 		"-size=" + strconv.Itoa(c.Size), "-count=" + strconv.FormatInt(total, 10),
-		"-acks=" + strconv.FormatBool(c.Acks), "-timeout=" + c.Timeout.String(), "-protocol=" + proto.String()})
+		"-acks=" + strconv.FormatBool(c.Acks), "-timeout=" + c.Timeout.String(), "-protocol=" + proto.String(),
+		"-busy-poll=" + c.BusyPoll.String()})
 	if err != nil {
 		return err
 	}
@@ -203,7 +214,7 @@ func reqRepApart(ctx context.Context, c latConfig, proto socket.Protocol, r *lat
 		srv.abort()
 		return err
 	}
-	opts, err := endpointOptions(bound, []socket.Option{socket.WithProtocol(proto), socket.WithAcks(c.Acks)})
+	opts, err := endpointOptions(bound, []socket.Option{socket.WithProtocol(proto), socket.WithAcks(c.Acks), socket.WithBusyPoll(c.BusyPoll)})
 	if err != nil {
 		srv.abort()
 		return err
@@ -251,11 +262,11 @@ func reqRepInproc(ctx context.Context, c latConfig, r *latResult) error {
 	if err != nil {
 		return err
 	}
-	rep, err := socket.New(socket.Rep, socket.WithAcks(c.Acks))
+	rep, err := socket.New(socket.Rep, socket.WithAcks(c.Acks), socket.WithBusyPoll(c.BusyPoll))
 	if err != nil {
 		return err
 	}
-	req, err := socket.New(socket.Req, socket.WithAcks(c.Acks))
+	req, err := socket.New(socket.Req, socket.WithAcks(c.Acks), socket.WithBusyPoll(c.BusyPoll))
 	if err != nil {
 		rep.Close()
 		return err
@@ -406,13 +417,16 @@ type serveLine struct {
 // client is done) before it checks that no other request came, prints how
 // many it answered and closes.
 func repServer(args []string, stdout io.Writer, stdin io.Reader) error {
-	f, proto, err := parseProtocolChildFlags(repServerCmd, args, 1, nil)
+	var busyPoll time.Duration
+	f, proto, err := parseProtocolChildFlags(repServerCmd, args, 1, func(fs *flag.FlagSet) {
+		fs.DurationVar(&busyPoll, "busy-poll", 0, "socket.WithBusyPoll")
+	})
 	if err != nil {
 		return err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), f.timeout)
 	defer cancel()
-	opts, err := endpointOptions(f.endpoint, []socket.Option{socket.WithProtocol(proto), socket.WithAcks(f.acks)})
+	opts, err := endpointOptions(f.endpoint, []socket.Option{socket.WithProtocol(proto), socket.WithAcks(f.acks), socket.WithBusyPoll(busyPoll)})
 	if err != nil {
 		return err
 	}

@@ -254,6 +254,7 @@ var latFields = []string{
 	"pattern", "transport", "size", "count", "warmup", "acks", "seconds", "round_trips_per_sec",
 	"rtt_mean_us", "rtt_min_us", "rtt_p50_us", "rtt_p90_us", "rtt_p99_us", "rtt_max_us",
 	"client_cpu_sec", "server_cpu_sec", "client_maxrss_kb", "server_maxrss_kb", "one_process", "protocol",
+	"busy_poll_us",
 }
 
 // oneJSONLine runs args, checks they succeed with one JSON line on stdout
@@ -308,6 +309,21 @@ func TestLat(t *testing.T) {
 				t.Errorf("one_process: got %v, want %v", got, want)
 			}
 		})
+	}
+}
+
+// TestLatBusyPoll: -busy-poll reaches both sockets' WithBusyPoll (the
+// server's in its child process too: a bad value there fails the run) and
+// the JSON line says it.
+func TestLatBusyPoll(t *testing.T) {
+	var r latResult
+	oneJSONLine(t, []string{"lat", "-transport", "tcp", "-count", "200", "-busy-poll", "100us"}, latFields, &r)
+	if r.BusyPollUS != 100 || r.Count != 200 || !(r.RTTMinUS > 0) {
+		t.Errorf("got %+v, want busy_poll_us 100 and 200 timed round trips", r)
+	}
+	oneJSONLine(t, []string{"lat", "-transport", "tcp", "-count", "10"}, latFields, &r)
+	if r.BusyPollUS != 0 {
+		t.Errorf("without -busy-poll: got busy_poll_us %v, want 0", r.BusyPollUS)
 	}
 }
 
@@ -414,6 +430,8 @@ func TestThrBadArguments(t *testing.T) {
 		{"lat", "-count", "10000001"},
 		{"lat", "-size", "-1"},
 		{"lat", "-timeout", "0s"},
+		{"lat", "-busy-poll", "-1us"},
+		{"lat", "-busy-poll", "2s"},
 		{"lat", "-nope"},
 		{"lat", "extra"},
 		{repServerCmd, "-count", "10"}, // no endpoint
