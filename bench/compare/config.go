@@ -33,6 +33,9 @@ const (
 	// receiver RecvMany, wispBatch messages per call (bench thr -batch),
 	// -mode thr only.
 	implWispBatch = "wisp-batch"
+	// implWispBusyPoll is implWisp with its REQ and REP polling for a
+	// while before they sleep (bench lat -busy-poll), -mode lat only.
+	implWispBusyPoll = "wisp-busypoll"
 )
 
 // wispBatch is implWispBatch's -batch: enough messages per call that the
@@ -55,9 +58,10 @@ var zmtpImpls = []string{implWispZMTP, implWispLibzmq, implLibzmqWisp}
 // has their columns only when they ran.
 var thrOnlyImpls = []string{implWispRelease, implWispBatch}
 
-// thrOnlyImpl is what sets one of thrOnlyImpls apart from implWisp.
-type thrOnlyImpl struct {
-	// args are added to implWisp's arguments of bench thr.
+// wispVariant is what sets one of thrOnlyImpls or latOnlyImpls apart
+// from implWisp.
+type wispVariant struct {
+	// args are added to implWisp's arguments of bench thr or lat.
 	args []string
 	// what completes "NAME is ..." in the report's legend.
 	what string
@@ -65,7 +69,7 @@ type thrOnlyImpl struct {
 
 // thrOnly describes each of thrOnlyImpls; one table, so a new variant of
 // wisp's own run is a line here rather than another runner.
-var thrOnly = map[string]thrOnlyImpl{
+var thrOnly = map[string]wispVariant{
 	implWispRelease: {
 		args: []string{"-release"},
 		what: "wisp whose receiver releases every message once checked (Message.Release, bench thr -release), acknowledged as wisp is",
@@ -77,13 +81,32 @@ var thrOnly = map[string]thrOnlyImpl{
 	},
 }
 
+// wispBusyPoll is implWispBusyPoll's -busy-poll: longer than a round trip
+// over loopback takes, far shorter than a heartbeat.
+const wispBusyPoll = "100us"
+
+// latOnlyImpls are run only when -impls names them, and only in -mode
+// lat: the bench command's -busy-poll is REQ/REP's. A report has their
+// columns only when they ran.
+var latOnlyImpls = []string{implWispBusyPoll}
+
+// latOnly describes each of latOnlyImpls, as thrOnly does thrOnlyImpls.
+var latOnly = map[string]wispVariant{
+	implWispBusyPoll: {
+		args: []string{"-busy-poll", wispBusyPoll},
+		what: "wisp whose REQ and REP poll for up to " + wispBusyPoll + " before they sleep (socket.WithBusyPoll, bench lat -busy-poll " +
+			wispBusyPoll + "), acknowledged as wisp is",
+	},
+}
+
 // extraImpls are all the implementations outside the default, in
 // roundOrder: a report has a column for each only when it ran.
-var extraImpls = slices.Concat(zmtpImpls, thrOnlyImpls)
+var extraImpls = slices.Concat(zmtpImpls, thrOnlyImpls, latOnlyImpls)
 
 // roundOrder is the order in which every round of -mode thr and lat runs
-// the implementations. wisp-release, then wisp-batch, come last so that
-// the colors charts give the others by this order stay what they were.
+// the implementations. wisp-release, wisp-batch and wisp-busypoll come
+// last so that the colors charts give the others by this order stay what
+// they were.
 var roundOrder = slices.Concat(baseImpls, extraImpls)
 
 // Modes: what a run measures.
@@ -173,7 +196,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	impls := fs.String("impls", strings.Join(baseImpls, ","), "comma-separated implementations to run: wisp, libzmq, zmq4; in -mode thr and lat also "+
 		strings.Join(zmtpImpls, ", ")+" (over ZMTP, sender-receiver or client-server); in -mode thr also "+
 		implWispRelease+" (wisp, the receiver releasing every message), "+
-		implWispBatch+" (wisp, SendMany and RecvMany of "+strconv.Itoa(wispBatch)+" messages)")
+		implWispBatch+" (wisp, SendMany and RecvMany of "+strconv.Itoa(wispBatch)+" messages); in -mode lat also "+
+		implWispBusyPoll+" (wisp, REQ and REP polling for "+wispBusyPoll+" before they sleep)")
 	timeout := fs.Duration("timeout", 120*time.Second, "limit for each run; processes still alive are killed")
 	mode := fs.String("mode", modeThr, "what to measure: thr (PUSH/PULL throughput), lat (REQ/REP round-trip latency; default sizes "+latDefaultSizes+", count "+strconv.Itoa(latDefaultCount)+
 		"), pubsub (PUB -> N SUB fan-out; default sizes "+pubsubDefaultSizes+", count "+strconv.Itoa(pubsubDefaultCount)+
@@ -261,6 +285,13 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		for _, im := range cfg.impls {
 			if slices.Contains(thrOnlyImpls, im) {
 				return config{}, fmt.Errorf("%w: -impls: got %s with -mode %s, want it only with -mode %s", errUsage, im, cfg.mode, modeThr)
+			}
+		}
+	}
+	if cfg.mode != modeLat {
+		for _, im := range cfg.impls {
+			if slices.Contains(latOnlyImpls, im) {
+				return config{}, fmt.Errorf("%w: -impls: got %s with -mode %s, want it only with -mode %s", errUsage, im, cfg.mode, modeLat)
 			}
 		}
 	}

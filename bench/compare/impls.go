@@ -252,6 +252,9 @@ type wispRunner struct {
 	// thrExtra is added to every thr run's arguments: one of thrOnly's
 	// args (implWispRelease, implWispBatch); empty for the others.
 	thrExtra []string
+	// latExtra is added to every lat run's arguments: one of latOnly's
+	// args (implWispBusyPoll); empty for the others.
+	latExtra []string
 }
 
 // zmtpProtocol is the -protocol value of wisp's bench command for ZMTP.
@@ -267,6 +270,12 @@ func (r *wispRunner) withZMTP() *wispRunner {
 // command and arguments as r, plus args on every thr run.
 func (r *wispRunner) withThrArgs(args ...string) *wispRunner {
 	return &wispRunner{env: r.env, path: r.path, protocol: r.protocol, thrExtra: slices.Concat(r.thrExtra, args)}
+}
+
+// withLatArgs returns the runner for one of latOnlyImpls: the same bench
+// command and arguments as r, plus args on every lat run.
+func (r *wispRunner) withLatArgs(args ...string) *wispRunner {
+	return &wispRunner{env: r.env, path: r.path, protocol: r.protocol, latExtra: slices.Concat(r.latExtra, args)}
 }
 
 // protocolArgs are the arguments that choose r's protocol, if any.

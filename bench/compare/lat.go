@@ -10,6 +10,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"slices"
 	"strconv"
 )
 
@@ -221,10 +222,17 @@ func (r *wispRunner) probeLat(ctx context.Context, transport string) error {
 	return nil
 }
 
+// latArgs is the argument list of one latency run of the bench command:
+// the run's shape, then what r adds (-protocol, latExtra), so implWisp
+// runs as it always did.
+func (r *wispRunner) latArgs(transport string, size int, count int64) []string {
+	return slices.Concat([]string{"lat", "-pattern", latPattern,
+		"-transport", transport, "-size", strconv.Itoa(size), "-count", strconv.FormatInt(count, 10)}, r.protocolArgs(), r.latExtra)
+}
+
 func (r *wispRunner) lat(ctx context.Context, transport string, size int, count int64) (latSample, error) {
 	res, err := runProcs(ctx, r.env.timeout, func(ctx context.Context) []*proc {
-		return []*proc{newProc(ctx, "wispbench", r.path, append([]string{"lat", "-pattern", latPattern,
-			"-transport", transport, "-size", strconv.Itoa(size), "-count", strconv.FormatInt(count, 10)}, r.protocolArgs()...)...)}
+		return []*proc{newProc(ctx, "wispbench", r.path, r.latArgs(transport, size, count)...)}
 	})
 	if err != nil {
 		return latSample{}, err

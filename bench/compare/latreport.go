@@ -11,7 +11,7 @@ import (
 // writeLatTable prints the machine line, the Markdown table of latency
 // medians and any notes.
 func writeLatTable(w io.Writer, m machine, rows []latRow, rounds int, notes []string) error {
-	extras := shownOf(zmtpImpls, rows, func(r latRow, im string) bool { _, ok := r.impls[im]; return ok })
+	extras := latExtras(rows)
 	names := slices.Concat(baseImpls, extras)
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s\n", m)
@@ -19,10 +19,15 @@ func writeLatTable(w io.Writer, m machine, rows []latRow, rounds int, notes []st
 		"wisp/libzmq and wisp/zmq4 are ratios of the mean: lower is better, below 1.00x wisp is faster. "+
 		"Each run times count round trips after min(1000, count/10) untimed ones. "+
 		"CPU = user+sys seconds per 1M round trips (timed and untimed) of the client's and the server's process over its whole life.\n", rounds)
-	if len(extras) > 0 {
+	if slices.ContainsFunc(extras, func(im string) bool { return slices.Contains(zmtpImpls, im) }) {
 		b.WriteString("Over ZMTP (no acknowledgements, which ZMTP does not have): wisp-zmtp is a wisp REQ asking a wisp REP, " +
 			"wisp-libzmq a wisp REQ asking a libzmq REP, libzmq-wisp a libzmq REQ asking a wisp REP; " +
 			"X/libzmq is X's mean over libzmq's (libzmq to libzmq, same run): lower is better.\n")
+	}
+	for _, im := range extras {
+		if v, ok := latOnly[im]; ok {
+			fmt.Fprintf(&b, "%s is %s; %s/libzmq is its mean over libzmq's (same run): lower is better.\n", im, v.what, im)
+		}
 	}
 	b.WriteString("\n")
 	head := []string{"transport", "size", "count"}
@@ -97,14 +102,15 @@ type latJSONRow struct {
 	Results          map[string]latJSONStats `json:"results"`
 	Machine          machine                 `json:"machine"`
 
-	// PerLibzmqRTT is, for each ZMTP pair that ran, its mean round trip
-	// over libzmq's (null when unknown); absent when none ran.
+	// PerLibzmqRTT is, for each ZMTP pair and each of latOnlyImpls that
+	// ran, its mean round trip over libzmq's (null when unknown); absent
+	// when none ran.
 	PerLibzmqRTT map[string]*float64 `json:"per_libzmq_rtt_mean,omitempty"`
 }
 
 // writeLatJSON prints one JSON object per latency row.
 func writeLatJSON(w io.Writer, m machine, rows []latRow, rounds int) error {
-	extras := shownOf(zmtpImpls, rows, func(r latRow, im string) bool { _, ok := r.impls[im]; return ok })
+	extras := latExtras(rows)
 	enc := json.NewEncoder(w)
 	for _, r := range rows {
 		jr := latJSONRow{
@@ -131,4 +137,10 @@ func writeLatJSON(w io.Writer, m machine, rows []latRow, rounds int) error {
 		}
 	}
 	return nil
+}
+
+// latExtras are the implementations outside the default that ran in rows,
+// in roundOrder.
+func latExtras(rows []latRow) []string {
+	return shownOf(slices.Concat(zmtpImpls, latOnlyImpls), rows, func(r latRow, im string) bool { _, ok := r.impls[im]; return ok })
 }

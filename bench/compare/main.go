@@ -266,6 +266,21 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 				continue
 			}
 			runners[name] = r
+		case implWispBusyPoll:
+			// -mode lat only (parseFlags refuses it elsewhere). The probe
+			// skips it with its own error on a bench command from before
+			// -busy-poll.
+			w, err := buildWisp()
+			if err != nil {
+				skip(name, err)
+				continue
+			}
+			r := w.withLatArgs(latOnly[name].args...)
+			if err := probeLatRunner(ctx, r, cfg.transports[0]); err != nil {
+				skip(name, err)
+				continue
+			}
+			latRunners[name] = r
 		case implWispLibzmq, implLibzmqWisp:
 			w, err := buildWisp()
 			if err == nil {
