@@ -198,11 +198,11 @@ func WithChecksum(on bool) Option {
 // defaults). A reply that comes within d is read without waking a
 // sleeping thread, which on a virtual machine can take longer than the
 // round trip itself: a 16-byte REQ/REP round trip over tcp loopback went
-// from about 39 to 15 µs on average, and each side spent less CPU, not
-// more (bench/README.md, "Busy polling"). The price is up to d of one
-// processor's time per Recv that waits, spent even when nothing comes,
-// and with fewer free processors than polling sockets the polling threads
-// take turns and the slowest round trips get slower. It pays for a
+// from about 38 to 11 µs on average, and each side spent about half the
+// CPU, not more (bench/README.md, "Busy polling"). The price is up to d
+// of one processor's time per Recv that waits, spent even when nothing
+// comes, and with fewer free processors than polling sockets the polling
+// threads take turns and the slowest round trips can get slower. It pays for a
 // client or a server that exchanges messages back to back on a machine
 // with a processor to spare. Elsewhere (other types, several peers,
 // inproc, ZMTP, or a platform other than unix) it has no effect. Default
