@@ -119,6 +119,11 @@ func (c latConfig) check() error {
 	if err == nil && proto == socket.ZMTP {
 		err = checkZMTPTransport(c.Transport)
 	}
+	if err == nil && c.BusyPoll > 0 && (proto != socket.WISP || (c.Transport != "tcp" && c.Transport != "ipc")) {
+		// socket.WithBusyPoll would do nothing there: a figure labelled
+		// with it would not be one.
+		err = fmt.Errorf("%w: busy-poll: got %v over %s with -protocol %s, want it over tcp or ipc with -protocol wisp", errBadConfig, c.BusyPoll, c.Transport, proto)
+	}
 	return err
 }
 

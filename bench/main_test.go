@@ -432,6 +432,8 @@ func TestThrBadArguments(t *testing.T) {
 		{"lat", "-timeout", "0s"},
 		{"lat", "-busy-poll", "-1us"},
 		{"lat", "-busy-poll", "2s"},
+		{"lat", "-busy-poll", "100us", "-transport", "inproc"},
+		{"lat", "-busy-poll", "100us", "-protocol", "zmtp"},
 		{"lat", "-nope"},
 		{"lat", "extra"},
 		{repServerCmd, "-count", "10"}, // no endpoint

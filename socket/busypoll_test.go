@@ -4,18 +4,19 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"testing"
 	"time"
 )
 
 // busyPair returns a REP and a REQ connected over transport, both polling
-// for up to poll before they sleep.
-func busyPair(t *testing.T, transport string, poll time.Duration) (rep, req *Socket) {
+// for up to poll before they sleep, and both with opts.
+func busyPair(t *testing.T, transport string, poll time.Duration, opts ...Option) (rep, req *Socket) {
 	t.Helper()
 	nw := newNetwork(t, transport)
-	rep = newSocket(t, Rep, WithBusyPoll(poll))
+	rep = newSocket(t, Rep, append([]Option{WithBusyPoll(poll)}, opts...)...)
 	ep := nw.bind(rep)
-	req = newSocket(t, Req, WithBusyPoll(poll))
+	req = newSocket(t, Req, append([]Option{WithBusyPoll(poll)}, opts...)...)
 	if err := req.Connect(ep); err != nil {
 		t.Fatal(err)
 	}
@@ -42,16 +43,34 @@ func echo(ctx context.Context, rep *Socket, done chan<- error) {
 
 // TestBusyPollRoundTrips: REQ and REP that poll exchange numbered
 // requests and replies over tcp and ipc, each reply the one asked for, in
-// order, and both sides' reads were found by polling.
+// order, and both sides' reads were found by polling. Once the REP takes
+// longer than the heartbeat timeout to answer: the PINGs and PONGs that
+// keep the connection alive meanwhile are read by polling Recvs.
 func TestBusyPollRoundTrips(t *testing.T) {
 	for _, tr := range []string{"tcp", "ipc"} {
 		t.Run(tr, func(t *testing.T) {
 			ctx := testContext(t)
-			// Long enough that a reply on loopback comes within it even
-			// on a busy machine.
-			rep, req := busyPair(t, tr, 50*time.Millisecond)
+			// A poll long enough that a reply on loopback comes within it
+			// even on a busy machine; a heartbeat whose timeout the slow
+			// answer outlasts.
+			const slowAnswer = 300 * time.Millisecond
+			rep, req := busyPair(t, tr, 50*time.Millisecond, WithHeartbeat(10*time.Millisecond, slowAnswer/2))
 			done := make(chan error, 1)
-			go echo(ctx, rep, done)
+			go func() {
+				for i := 0; ; i++ {
+					m, err := rep.Recv(ctx)
+					if err == nil && i == 150 {
+						time.Sleep(slowAnswer)
+					}
+					if err == nil {
+						err = rep.Send(ctx, m...)
+					}
+					if err != nil {
+						done <- err
+						return
+					}
+				}
+			}()
 			const rounds = 300
 			for i := range rounds {
 				want := fmt.Sprintf("request %d", i)
@@ -94,17 +113,23 @@ func TestBusyPollRecvEndsWithContext(t *testing.T) {
 	if m, err := rep.Recv(ctx); err != nil || string(m.Bytes()) != "no answer" {
 		t.Fatalf("REP Recv: got %q, %v, want the request", m.Bytes(), err)
 	}
-	start := time.Now()
-	rctx, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
+	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	_, err := req.Recv(rctx)
-	if !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("REQ Recv: got %v, want context.DeadlineExceeded", err)
+	recvErr := make(chan error, 1)
+	go func() {
+		_, err := req.Recv(rctx)
+		recvErr <- err
+	}()
+	waitFor(t, ctx, "the REQ to poll", req.e.ReadingDirectly)
+	start := time.Now()
+	cancel()
+	if err := <-recvErr; !errors.Is(err, context.Canceled) {
+		t.Fatalf("REQ Recv: got %v, want context.Canceled", err)
 	}
 	// The poll lasts a second: a Recv that noticed its context only then
 	// took that long.
 	if took := time.Since(start); took >= 900*time.Millisecond {
-		t.Fatalf("REQ Recv returned after %v, want it to stop polling when its context ended", took)
+		t.Fatalf("REQ Recv returned %v after its context ended, want it to stop polling then", took)
 	}
 	if err := rep.Send(ctx, []byte("late")); err != nil {
 		t.Fatal(err)
@@ -134,6 +159,7 @@ func TestBusyPollPeerCloses(t *testing.T) {
 		recvErr <- err
 	}()
 	waitFor(t, ctx, "the REQ to read directly", req.e.ReadingDirectly)
+	closed := time.Now()
 	rep.Close()
 	for {
 		select {
@@ -143,6 +169,11 @@ func TestBusyPollPeerCloses(t *testing.T) {
 			}
 			if errors.Is(e.Err, ErrHeartbeatTimeout) {
 				t.Fatalf("got %v, want the end of the stream", e)
+			}
+			// The poll lasts a second: a poll that missed the end of the
+			// stream saw it only once it slept.
+			if took := time.Since(closed); took >= 900*time.Millisecond {
+				t.Fatalf("the REQ saw its connection end %v after the REP closed, want it seen while polling", took)
 			}
 			cancel()
 			if err := <-recvErr; !errors.Is(err, context.Canceled) {
@@ -155,6 +186,38 @@ func TestBusyPollPeerCloses(t *testing.T) {
 			t.Fatal("the REQ never saw its connection end")
 		}
 	}
+}
+
+// TestBusyPollNeedsASpareProcessor: with GOMAXPROCS=1 a polling Recv
+// would keep the only processor from the goroutines the network wakes (a
+// REP in the same process, here), so nothing polls and round trips go on
+// as without the option.
+func TestBusyPollNeedsASpareProcessor(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	ctx := testContext(t)
+	nw := newNetwork(t, "tcp")
+	rep := newSocket(t, Rep)
+	ep := nw.bind(rep)
+	req := newSocket(t, Req, WithBusyPoll(time.Second))
+	if err := req.Connect(ep); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go echo(ctx, rep, done)
+	for i := range 20 {
+		if err := req.Send(ctx, []byte("x")); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := req.Recv(ctx); err != nil {
+			t.Fatalf("round trip %d: %v", i, err)
+		}
+	}
+	if n := req.e.PolledReads(); n != 0 {
+		t.Errorf("REQ: polling found data for %d reads, want none with one processor", n)
+	}
+	req.Close()
+	rep.Close()
+	<-done
 }
 
 func TestWithBusyPollRefusesBadDurations(t *testing.T) {

@@ -198,15 +198,22 @@ func WithChecksum(on bool) Option {
 // defaults). A reply that comes within d is read without waking a
 // sleeping thread, which on a virtual machine can take longer than the
 // round trip itself: a 16-byte REQ/REP round trip over tcp loopback went
-// from about 38 to 11 µs on average, and each side spent about half the
-// CPU, not more (bench/README.md, "Busy polling"). The price is up to d
-// of one processor's time per Recv that waits, spent even when nothing
-// comes, and with fewer free processors than polling sockets the polling
-// threads take turns and the slowest round trips can get slower. It pays for a
-// client or a server that exchanges messages back to back on a machine
-// with a processor to spare. Elsewhere (other types, several peers,
-// inproc, ZMTP, or a platform other than unix) it has no effect. Default
-// 0: Recv sleeps at once. d must be at most a second.
+// from about 38 to 11 µs on average (bench/README.md, "Busy polling").
+//
+// The price is processor time. A Recv that waits keeps a processor busy
+// for up to d, even when nothing comes; in back-to-back round trips each
+// side kept a processor busy all the time, though it spent about half
+// the CPU per round trip. At most GOMAXPROCS-1 Recvs of a process poll at
+// once, so that a processor is left for the goroutines the network wakes;
+// with GOMAXPROCS=1 nothing polls. Even so, while a Recv polls, other
+// goroutines of the process that wait for the network (a peer in the same
+// process, say) may be woken later, and on a machine with fewer free
+// processors than polling threads the slowest round trips can get slower.
+// It pays for a client and a server in separate processes that exchange
+// messages back to back, with processors to spare. The rest of a frame of
+// 16 KiB or more is read without polling. Elsewhere (other types, several
+// peers, inproc, ZMTP, or a platform other than unix) it has no effect.
+// Default 0: Recv sleeps at once. d must be at most a second.
 func WithBusyPoll(d time.Duration) Option {
 	return func(o *options) error {
 		if d < 0 || d > time.Second {

@@ -221,14 +221,19 @@ func textStyle(size vg.Length, x text.XAlignment, y text.YAlignment) text.Style 
 }
 
 // implColor gives each implementation the same color in every chart: by
-// its place in roundOrder.
+// its place in roundOrder, in implColors.
 func implColor(impl string) color.Color {
 	i := slices.Index(roundOrder, impl)
 	if i < 0 {
 		i = len(roundOrder)
 	}
-	return plotutil.Color(i)
+	return implColors[i%len(implColors)]
 }
+
+// implColors are plotutil's soft colors and then its dark ones: plotutil's
+// own palette has seven, fewer than roundOrder's implementations, and the
+// eighth would take the first's color.
+var implColors = slices.Concat(plotutil.SoftColors, plotutil.DarkColors)
 
 // shown is the implementations that have a value in some panel: one that
 // did not run (a null in every row) gets no place on the x axis.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/xml"
 	"errors"
+	"image/color"
 	"io"
 	"math"
 	"os"
@@ -316,5 +317,17 @@ func TestRunChartsFailAfterReport(t *testing.T) {
 	}
 	if rows := decodeJSONLines[latJSONRow](t, out.String()); len(rows) != 1 {
 		t.Errorf("stdout: got %d JSON rows, want the report's 1 before the error", len(rows))
+	}
+}
+
+// Every implementation a run can show has a color of its own.
+func TestImplColorsDistinct(t *testing.T) {
+	seen := map[color.Color]string{}
+	for _, im := range roundOrder {
+		c := implColor(im)
+		if other, ok := seen[c]; ok {
+			t.Errorf("%s has %s's color %v", im, other, c)
+		}
+		seen[c] = im
 	}
 }

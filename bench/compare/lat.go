@@ -330,7 +330,7 @@ func measureLatRow(ctx context.Context, cfg config, runners map[string]latRunner
 				continue
 			}
 			samples[name] = append(samples[name], s)
-			fmt.Fprintf(progress, "%s %s round %d/%d %-11s rtt mean %s p50 %s p99 %s µs\n", tr, fmtSize(size), round, cfg.rounds, name,
+			fmt.Fprintf(progress, "%s %s round %d/%d %-13s rtt mean %s p50 %s p99 %s µs\n", tr, fmtSize(size), round, cfg.rounds, name,
 				fmtFloat(s.meanUS, 1), fmtFloat(s.p50US, 1), fmtFloat(s.p99US, 1))
 		}
 	}

@@ -418,7 +418,7 @@ func measureRow(ctx context.Context, cfg config, runners map[string]runner, tr s
 				continue
 			}
 			samples[name] = append(samples[name], s)
-			fmt.Fprintf(progress, "%s %s round %d/%d %-11s %s msg/s\n", tr, fmtSize(size), round, cfg.rounds, name, fmtInt(s.msgsPerSec()))
+			fmt.Fprintf(progress, "%s %s round %d/%d %-13s %s msg/s\n", tr, fmtSize(size), round, cfg.rounds, name, fmtInt(s.msgsPerSec()))
 		}
 	}
 	r := row{transport: tr, size: size, count: count, impls: map[string]implStats{}}

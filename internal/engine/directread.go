@@ -3,7 +3,9 @@ package engine
 import (
 	"context"
 	"errors"
+	"net"
 	"runtime"
+	"sync/atomic"
 	"time"
 )
 
@@ -30,11 +32,48 @@ import (
 // busyPolls reports whether direct reads poll before they sleep.
 func (c *conn) busyPolls() bool { return c.s.opts.BusyPoll > 0 && c.noWait != nil }
 
-// pollRead reads into b, trying without sleeping for up to BusyPoll and
-// then as Read does. An interrupt (a past deadline) ends the polling at
-// once, with Read's error. Callers hold the read side.
+// pollReads is a polling Recv's state on its connection (noWaitConn.poll),
+// made only for a connection whose Recv polls: an idle peer carries none.
+// The read side's holder owns it.
+type pollReads struct {
+	nc    net.Conn // for the errors tryRead makes
+	b     []byte   // tryRead's, kept here so that its callback is made once
+	n     int
+	err   error
+	call  func(fd uintptr) bool
+	until int64 // nanotime the polling ends at; 0 while no Recv polls
+}
+
+// pollers counts the Recvs of the process that poll now. At most
+// GOMAXPROCS-1 do: a polling goroutine keeps its processor busy, and the
+// goroutines the runtime's network poller wakes (a peer in the same
+// process, say) need another one. With GOMAXPROCS=1 nothing polls.
+var pollers atomic.Int32
+
+// startPolling lets the Recv reading directly poll, for BusyPoll from now
+// over all its reads, if a polling slot is free; stop undoes it.
+func (c *conn) startPolling() (stop func(), ok bool) {
+	if pollers.Add(1) > int32(runtime.GOMAXPROCS(0)-1) {
+		pollers.Add(-1)
+		return nil, false
+	}
+	c.noWait.beginPoll(c.nc, nanotime()+int64(c.s.opts.BusyPoll))
+	return func() {
+		c.noWait.poll.until = 0
+		pollers.Add(-1)
+	}, true
+}
+
+// polling reports whether the Recv reading directly polls now.
+func (c *conn) polling() bool {
+	return c.noWait != nil && c.noWait.poll != nil && c.noWait.poll.until != 0
+}
+
+// pollRead reads into b, trying without sleeping until the polling Recv's
+// time is up and then as Read does. An interrupt (a past deadline) ends
+// the polling at once, with Read's error. Callers hold the read side.
 func (c *conn) pollRead(b []byte) (int, error) {
-	until := nanotime() + int64(c.s.opts.BusyPoll)
+	until := c.noWait.poll.until
 	for {
 		if n, err, ok := c.noWait.tryRead(b); ok {
 			if n > 0 {
@@ -204,6 +243,11 @@ func (c *conn) readDirect(ctx context.Context, in *inbox) bool {
 		return false
 	}
 	c.direct = true
+	if c.busyPolls() {
+		if stop, ok := c.startPolling(); ok {
+			defer stop()
+		}
+	}
 	in.directConn.Store(c) // a message from another connection interrupts us
 	defer func() {
 		in.directConn.Store(nil)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"os"
 	"syscall"
 )
 
@@ -18,17 +19,11 @@ type noWaitConn struct {
 	b    []byte
 	n    int
 	call func(fd uintptr) bool
-
-	// The read's, apart from the write's: a Recv polls while the writer
-	// writes. Callers of tryRead hold the connection's read side.
-	rb       []byte
-	rn       int
-	rerr     error
-	readCall func(fd uintptr) bool
+	poll *pollReads // made by the first Recv that polls (beginPoll)
 }
 
-// newNoWaitConn returns a writer for the kernel socket under nc, or nil
-// when there is none.
+// newNoWaitConn returns the writes and reads that never wait of the kernel
+// socket under nc, or nil when there is none.
 func newNoWaitConn(nc net.Conn) *noWaitConn {
 	sc, ok := nc.(syscall.Conn)
 	if !ok {
@@ -40,7 +35,6 @@ func newNoWaitConn(nc net.Conn) *noWaitConn {
 	}
 	w := &noWaitConn{rc: rc}
 	w.call = w.attempt
-	w.readCall = w.readAttempt
 	return w
 }
 
@@ -70,21 +64,33 @@ func (w *noWaitConn) attempt(fd uintptr) bool {
 }
 
 // tryRead reads what the socket holds now into b, without waiting for
-// more: ok is false when it holds nothing. The end of the stream is
-// io.EOF, as from Read.
+// more: ok is false when it holds nothing. Its errors are Read's: the end
+// of the stream is io.EOF, others are a *net.OpError. Callers hold the
+// connection's read side, and called beginPoll.
 func (w *noWaitConn) tryRead(b []byte) (n int, err error, ok bool) {
-	w.rb, w.rn, w.rerr = b, 0, nil
-	if err := w.rc.Read(w.readCall); err != nil {
-		w.rb = nil
-		return 0, err, true // closed, or a deadline passed (an interrupt)
+	if len(b) == 0 {
+		return 0, nil, true
 	}
-	n, err = w.rn, w.rerr
-	w.rb, w.rerr = nil, nil
+	p := w.poll
+	p.b, p.n, p.err = b, 0, nil
+	if err := w.rc.Read(p.call); err != nil {
+		p.b = nil
+		// Closed, or a deadline passed (an interrupt): the error Read
+		// would give, but for the operation's name.
+		var oe *net.OpError
+		if errors.As(err, &oe) && oe.Op == "raw-read" {
+			oe.Op = "read"
+		}
+		return 0, err, true
+	}
+	n, err = p.n, p.err
+	p.b, p.err = nil, nil
 	switch {
 	case errors.Is(err, syscall.EAGAIN):
 		return 0, nil, false
 	case err != nil:
-		return 0, err, true
+		return 0, &net.OpError{Op: "read", Net: p.nc.LocalAddr().Network(), Source: p.nc.LocalAddr(),
+			Addr: p.nc.RemoteAddr(), Err: os.NewSyscallError("read", err)}, true
 	case n == 0:
 		return 0, io.EOF, true
 	}
@@ -92,13 +98,22 @@ func (w *noWaitConn) tryRead(b []byte) (n int, err error, ok bool) {
 }
 
 // readAttempt is the callback of tryRead: it never asks to wait for data.
-func (w *noWaitConn) readAttempt(fd uintptr) bool {
+func (p *pollReads) readAttempt(fd uintptr) bool {
 	for {
-		k, err := syscall.Read(int(fd), w.rb)
+		k, err := syscall.Read(int(fd), p.b)
 		if errors.Is(err, syscall.EINTR) {
 			continue
 		}
-		w.rn, w.rerr = max(k, 0), err
+		p.n, p.err = max(k, 0), err
 		return true
 	}
+}
+
+// beginPoll starts a Recv's polling, until the nanotime until.
+func (w *noWaitConn) beginPoll(nc net.Conn, until int64) {
+	if w.poll == nil {
+		w.poll = &pollReads{nc: nc}
+		w.poll.call = w.poll.readAttempt
+	}
+	w.poll.until = until
 }

@@ -118,7 +118,7 @@ func (c *conn) read(b []byte, direct bool) (int, error) {
 	}
 	c.clearDeadlineLocked()
 	c.dlMu.Unlock()
-	n, err := c.timedRead(b, direct && c.busyPolls())
+	n, err := c.timedRead(b, direct && c.polling())
 	if err != nil && errors.Is(err, os.ErrDeadlineExceeded) {
 		// Only an interrupt sets a deadline (see interruptLocked).
 		c.dlMu.Lock()
