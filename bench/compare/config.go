@@ -171,7 +171,7 @@ type config struct {
 	// -mode pubsub only.
 	subs    int   // subscriber processes per run
 	matches []int // percentages of published messages that match
-	nodrop  bool  // also run libzmq with ZMQ_XPUB_NODROP
+	nodrop  bool  // also run libzmq with ZMQ_XPUB_NODROP and wisp with -nodrop
 	// -mode broker only: client and worker sockets per run, and requests
 	// each client keeps in flight.
 	clients, workers, window int
@@ -204,7 +204,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		") or broker (DEALER clients -> ROUTER | proxy | DEALER -> REP workers; default sizes "+brokerDefaultSizes+")")
 	subs := fs.Int("subs", pubsubDefaultSubs, "-mode pubsub: subscriber processes per run")
 	match := fs.String("match", "100", "-mode pubsub: comma-separated percentages of published messages that match the subscribers' topic: 100, 50")
-	nodrop := fs.Bool("nodrop", false, "-mode pubsub: also run libzmq with ZMQ_XPUB_NODROP=1 (lossless, shown as "+implLibzmqNodrop+")")
+	nodrop := fs.Bool("nodrop", false, "-mode pubsub: also run libzmq with ZMQ_XPUB_NODROP=1 and wisp with -nodrop (lossless, shown as "+implLibzmqNodrop+" and "+implWispNodrop+")")
 	charts := fs.String("charts", "", "-mode thr and lat: also draw the report as SVG bar charts, one per transport, into this directory")
 	clients := fs.Int("clients", brokerDefaultClients, "-mode broker: client sockets per run, all in one process")
 	workers := fs.Int("workers", brokerDefaultWorkers, "-mode broker: worker sockets per run, all in one process")

@@ -255,6 +255,9 @@ type wispRunner struct {
 	// latExtra is added to every lat run's arguments: one of latOnly's
 	// args (implWispBusyPoll); empty for the others.
 	latExtra []string
+	// psExtra is added to every pubsub run's arguments: -nodrop for
+	// implWispNodrop; empty for the others.
+	psExtra []string
 }
 
 // zmtpProtocol is the -protocol value of wisp's bench command for ZMTP.

@@ -176,6 +176,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			}
 			if pubsub {
 				psRunners[name] = w
+				if cfg.nodrop {
+					// Probed on its own: a bench command from before
+					// -nodrop is skipped for it alone.
+					n := w.withPSArgs("-nodrop")
+					if err := n.probePubsub(ctx, cfg.transports[0]); err != nil {
+						skip(implWispNodrop, err)
+					} else {
+						psRunners[implWispNodrop] = n
+					}
+				}
 				continue
 			}
 			if broker {

@@ -21,15 +21,22 @@ const psPattern = "pubsub"
 // its publisher waits for room instead of dropping, so nothing is lost.
 const implLibzmqNodrop = "libzmq-nodrop"
 
-// psImpls is the order in which each pubsub round runs the implementations.
-var psImpls = []string{implWisp, implLibzmq, implLibzmqNodrop, implZMQ4}
+// implWispNodrop is wisp's bench command with -nodrop, run only with
+// -nodrop: its PUB waits for a full subscriber instead of dropping
+// (socket.WithNoDrop), the lossless counterpart of libzmq-nodrop.
+const implWispNodrop = "wisp-nodrop"
+
+// psImpls is the order in which each pubsub round runs the
+// implementations; wisp-nodrop comes last so that the columns of a report
+// without it stay where they were.
+var psImpls = []string{implWisp, implLibzmq, implLibzmqNodrop, implZMQ4, implWispNodrop}
 
 // psImplsFor returns the implementations a pubsub report has columns for:
-// libzmq-nodrop only when -nodrop asked for it.
+// libzmq-nodrop and wisp-nodrop only when -nodrop asked for them.
 func psImplsFor(cfg config) []string {
 	var out []string
 	for _, im := range psImpls {
-		if im != implLibzmqNodrop || cfg.nodrop {
+		if (im != implLibzmqNodrop && im != implWispNodrop) || cfg.nodrop {
 			out = append(out, im)
 		}
 	}
@@ -381,11 +388,23 @@ func (r *wispRunner) probePubsub(ctx context.Context, transport string) error {
 	return nil
 }
 
+// psArgs is the argument list of one pubsub run of the bench command:
+// the run's shape, then psExtra (implWispNodrop's -nodrop).
+func (r *wispRunner) psArgs(p psRun) []string {
+	return slices.Concat([]string{"thr", "-pattern", psPattern, "-subs", strconv.Itoa(p.subs),
+		"-transport", p.transport, "-size", strconv.Itoa(p.size), "-count", strconv.FormatInt(p.count, 10),
+		"-match", strconv.Itoa(p.match)}, r.psExtra)
+}
+
+// withPSArgs returns implWispNodrop's runner: the same bench command as
+// r, plus args on every pubsub run.
+func (r *wispRunner) withPSArgs(args ...string) *wispRunner {
+	return &wispRunner{env: r.env, path: r.path, protocol: r.protocol, psExtra: slices.Concat(r.psExtra, args)}
+}
+
 func (r *wispRunner) pubsub(ctx context.Context, p psRun) (psSample, error) {
 	res, err := runProcs(ctx, r.env.timeout, func(ctx context.Context) []*proc {
-		return []*proc{newProc(ctx, "wispbench", r.path, "thr", "-pattern", psPattern, "-subs", strconv.Itoa(p.subs),
-			"-transport", p.transport, "-size", strconv.Itoa(p.size), "-count", strconv.FormatInt(p.count, 10),
-			"-match", strconv.Itoa(p.match))}
+		return []*proc{newProc(ctx, "wispbench", r.path, r.psArgs(p)...)}
 	})
 	if err != nil {
 		return psSample{}, err
@@ -449,7 +468,12 @@ func (r psRow) stat(name string) psStats {
 // ratio is wisp's median subscriber rate over other's: above 1 wisp's
 // subscribers receive faster. NaN when either is missing.
 func (r psRow) ratio(other string) float64 {
-	return r.stat(implWisp).subMedian / r.stat(other).subMedian
+	return r.ratioOf(implWisp, other)
+}
+
+// ratioOf is im's median subscriber rate over other's.
+func (r psRow) ratioOf(im, other string) float64 {
+	return r.stat(im).subMedian / r.stat(other).subMedian
 }
 
 // measurePSRow runs all rounds for one (transport, size, match) like

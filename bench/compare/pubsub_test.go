@@ -267,6 +267,7 @@ func testPSRows() []psRow {
 			implLibzmq:       {rounds: 3, subMedian: 600_000, subMin: 500_000, pubMsgsPerSec: 7_000_000, drops: 760_000, dropPct: 95, pubCPUPM: 0.25, subCPUPM: 2},
 			implLibzmqNodrop: {rounds: 3, subMedian: 300_000, subMin: 250_000, pubMsgsPerSec: 300_000, drops: 0, dropPct: 0, pubCPUPM: 2, subCPUPM: 0.75},
 			implZMQ4:         {rounds: 2, subMedian: 10_000, subMin: 9_500.4, pubMsgsPerSec: 150_000, drops: 0, dropPct: 0, pubCPUPM: 30, subCPUPM: math.NaN()},
+			implWispNodrop:   {rounds: 3, subMedian: 450_000, subMin: 400_000, pubMsgsPerSec: 450_000, drops: 0, dropPct: 0, pubCPUPM: 1.5, subCPUPM: 0.5},
 		},
 	}, {
 		psRun: psRun{transport: "ipc", size: 256, count: 200_001, subs: 4, match: 50},
@@ -283,11 +284,12 @@ func TestWritePSTable(t *testing.T) {
 	}
 	want := `machine: Test CPU, 2 cores, go1.26.0 linux/amd64, libzmq 4.3.4
 PUB -> SUB fan-out throughput, medians over 3 round(s). sub msg/s: messages one subscriber received per second, from its first data message to its last; median over the subscribers, and min = the slowest subscriber. wisp/X: ratio of the median sub msg/s, higher is better: above 1.00x wisp's subscribers receive faster. drops: matching messages that reached no subscriber, in % of what all subscribers should have received. pub msg/s: messages published (matching or not) per second, from the first send to the last. match: % of the published messages that match the subscribers' topic. Read a rate next to its drops: a subscriber that lost most messages got the rest in bursts, and its rate is how fast it read them. CPU = user+sys seconds of each process over its whole life: the publisher's per 1M messages published / a subscriber's per 1M messages it received, median over the subscribers.
+wisp-nodrop is wisp whose PUB waits for a full subscriber instead of dropping (socket.WithNoDrop, bench thr -nodrop); wisp-nodrop/libzmq-nodrop compares it with libzmq's lossless publisher (ZMQ_XPUB_NODROP=1), higher is better.
 
-| transport | size | match | count | subs | wisp sub msg/s | libzmq sub msg/s | libzmq-nodrop sub msg/s | zmq4 sub msg/s | wisp/libzmq | wisp/libzmq-nodrop | wisp/zmq4 | wisp min sub msg/s | libzmq min sub msg/s | libzmq-nodrop min sub msg/s | zmq4 min sub msg/s | wisp drops | libzmq drops | libzmq-nodrop drops | zmq4 drops | wisp pub msg/s | libzmq pub msg/s | libzmq-nodrop pub msg/s | zmq4 pub msg/s | wisp CPU s/1M pub/sub | libzmq CPU s/1M pub/sub | libzmq-nodrop CPU s/1M pub/sub | zmq4 CPU s/1M pub/sub |
-| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |
-| tcp | 16 B | 100% | 200,000 | 4 | 900,000 | 600,000 | 300,000 | 10,000 | 1.50x | 3.00x | 90.00x | 800,000 | 500,000 | 250,000 | 9,500 | 5.0% | 95.0% | 0.0% | 0.0% | 2,000,000 | 7,000,000 | 300,000 | 150,000 | 1.25/0.50 | 0.25/2.00 | 2.00/0.75 | 30.00/n/a |
-| ipc | 256 B | 50% | 200,001 | 4 | n/a | 100 | n/a | n/a | n/a | n/a | n/a | n/a | 90 | n/a | n/a | n/a | 12.3% | n/a | n/a | n/a | 1,000 | n/a | n/a | n/a | 3.00/4.00 | n/a | n/a |
+| transport | size | match | count | subs | wisp sub msg/s | libzmq sub msg/s | libzmq-nodrop sub msg/s | zmq4 sub msg/s | wisp-nodrop sub msg/s | wisp/libzmq | wisp/libzmq-nodrop | wisp/zmq4 | wisp-nodrop/libzmq-nodrop | wisp min sub msg/s | libzmq min sub msg/s | libzmq-nodrop min sub msg/s | zmq4 min sub msg/s | wisp-nodrop min sub msg/s | wisp drops | libzmq drops | libzmq-nodrop drops | zmq4 drops | wisp-nodrop drops | wisp pub msg/s | libzmq pub msg/s | libzmq-nodrop pub msg/s | zmq4 pub msg/s | wisp-nodrop pub msg/s | wisp CPU s/1M pub/sub | libzmq CPU s/1M pub/sub | libzmq-nodrop CPU s/1M pub/sub | zmq4 CPU s/1M pub/sub | wisp-nodrop CPU s/1M pub/sub |
+| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |
+| tcp | 16 B | 100% | 200,000 | 4 | 900,000 | 600,000 | 300,000 | 10,000 | 450,000 | 1.50x | 3.00x | 90.00x | 1.50x | 800,000 | 500,000 | 250,000 | 9,500 | 400,000 | 5.0% | 95.0% | 0.0% | 0.0% | 0.0% | 2,000,000 | 7,000,000 | 300,000 | 150,000 | 450,000 | 1.25/0.50 | 0.25/2.00 | 2.00/0.75 | 30.00/n/a | 1.50/0.50 |
+| ipc | 256 B | 50% | 200,001 | 4 | n/a | 100 | n/a | n/a | n/a | n/a | n/a | n/a | n/a | n/a | 90 | n/a | n/a | n/a | n/a | 12.3% | n/a | n/a | n/a | n/a | 1,000 | n/a | n/a | n/a | n/a | 3.00/4.00 | n/a | n/a | n/a |
 
 Notes:
 - wisp skipped: no pubsub
@@ -529,5 +531,43 @@ func TestWispPubsub(t *testing.T) {
 			t.Fatalf("%+v: got error %v, want nil", p, err)
 		}
 		checkPSSample(t, s, p, false)
+	}
+}
+
+// wisp-nodrop is wisp's pubsub run plus -nodrop, and its own copy of it.
+func TestWispNodropArgs(t *testing.T) {
+	w := &wispRunner{env: newTestEnv(t), path: "/wisp/bench"}
+	p := psRun{transport: "tcp", size: 16, count: 1000, subs: 2, match: 50}
+	want := []string{"thr", "-pattern", "pubsub", "-subs", "2", "-transport", "tcp", "-size", "16", "-count", "1000", "-match", "50"}
+	if got := w.psArgs(p); !slices.Equal(got, want) {
+		t.Errorf("wisp: got %q, want %q", got, want)
+	}
+	n := w.withPSArgs("-nodrop")
+	if got := n.psArgs(p); !slices.Equal(got, append(want, "-nodrop")) {
+		t.Errorf("wisp-nodrop: got %q, want %q", got, append(want, "-nodrop"))
+	}
+	if len(w.psExtra) != 0 || n.path != w.path {
+		t.Errorf("withPSArgs: got wisp's extra args %q and path %q, want wisp unchanged and its path", w.psExtra, n.path)
+	}
+}
+
+// The whole program with -nodrop and wisp alone: wisp-nodrop runs too,
+// loses nothing, and its ratio to libzmq-nodrop is null without libzmq.
+func TestRunPubsubWispNodrop(t *testing.T) {
+	var out, progress strings.Builder
+	args := []string{"-mode", "pubsub", "-nodrop", "-impls", "wisp", "-sizes", "16", "-transports", "tcp", "-count", "2000", "-subs", "2", "-rounds", "1", "-json"}
+	if err := run(context.Background(), args, &out, &progress); err != nil {
+		t.Fatalf("run(%q): got error %v, want nil; progress:\n%s", args, err, progress.String())
+	}
+	rows := decodeJSONLines[psJSONRow](t, out.String())
+	if len(rows) != 1 {
+		t.Fatalf("got %d rows, want 1:\n%s", len(rows), out.String())
+	}
+	r, ok := rows[0].Results[implWispNodrop]
+	if !ok || r.OKRounds != 1 || r.Drops == nil || *r.Drops != 0 || r.SubMsgsPerSecMedian == nil || !(*r.SubMsgsPerSecMedian > 0) {
+		t.Errorf("results[%s]: got %+v (present %v), want one good round, no drops, a rate; progress:\n%s", implWispNodrop, r, ok, progress.String())
+	}
+	if rows[0].WispNodropPerLibzmqNodrop != nil {
+		t.Errorf("wisp_nodrop_per_libzmq_nodrop: got %v, want null without libzmq", *rows[0].WispNodropPerLibzmqNodrop)
 	}
 }

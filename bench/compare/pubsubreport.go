@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"strings"
 )
 
@@ -22,19 +23,28 @@ func writePSTable(w io.Writer, m machine, rows []psRow, rounds int, names []stri
 		"match: %% of the published messages that match the subscribers' topic. "+
 		"Read a rate next to its drops: a subscriber that lost most messages got the rest in bursts, and its rate is how fast it read them. "+
 		"CPU = user+sys seconds of each process over its whole life: the publisher's per 1M messages published / "+
-		"a subscriber's per 1M messages it received, median over the subscribers.\n\n", rounds)
+		"a subscriber's per 1M messages it received, median over the subscribers.\n", rounds)
 	var others []string
 	for _, im := range names {
-		if im != implWisp {
+		if im != implWisp && im != implWispNodrop {
 			others = append(others, im)
 		}
 	}
+	lossless := slices.Contains(names, implWispNodrop) && slices.Contains(names, implLibzmqNodrop)
+	if lossless {
+		b.WriteString(implWispNodrop + " is wisp whose PUB waits for a full subscriber instead of dropping (socket.WithNoDrop, bench thr -nodrop); " +
+			implWispNodrop + "/" + implLibzmqNodrop + " compares it with libzmq's lossless publisher (ZMQ_XPUB_NODROP=1), higher is better.\n")
+	}
+	b.WriteString("\n")
 	head := []string{"transport", "size", "match", "count", "subs"}
 	for _, im := range names {
 		head = append(head, im+" sub msg/s")
 	}
 	for _, im := range others {
 		head = append(head, "wisp/"+im)
+	}
+	if lossless {
+		head = append(head, implWispNodrop+"/"+implLibzmqNodrop)
 	}
 	for _, im := range names {
 		head = append(head, im+" min sub msg/s")
@@ -57,6 +67,9 @@ func writePSTable(w io.Writer, m machine, rows []psRow, rounds int, names []stri
 		}
 		for _, im := range others {
 			cells = append(cells, fmtRatio(r.ratio(im)))
+		}
+		if lossless {
+			cells = append(cells, fmtRatio(r.ratioOf(implWispNodrop, implLibzmqNodrop)))
 		}
 		for _, im := range names {
 			cells = append(cells, fmtInt(r.stat(im).subMin))
@@ -104,20 +117,23 @@ type psJSONStats struct {
 // psJSONRow is one row of -mode pubsub -json output. The ratios compare
 // median subscriber rates, so above 1 wisp is faster.
 type psJSONRow struct {
-	Mode                string                 `json:"mode"`
-	Pattern             string                 `json:"pattern"`
-	Transport           string                 `json:"transport"`
-	Size                int                    `json:"size"`
-	Match               int                    `json:"match"`
-	Count               int64                  `json:"count"`
-	Subs                int                    `json:"subs"`
-	ExpectedPerSub      int64                  `json:"expected_per_sub"`
-	Rounds              int                    `json:"rounds"`
-	WispPerLibzmq       *float64               `json:"wisp_per_libzmq_sub_msgs_per_sec"`
-	WispPerLibzmqNodrop *float64               `json:"wisp_per_libzmq_nodrop_sub_msgs_per_sec"`
-	WispPerZMQ4         *float64               `json:"wisp_per_zmq4_sub_msgs_per_sec"`
-	Results             map[string]psJSONStats `json:"results"`
-	Machine             machine                `json:"machine"`
+	Mode                string   `json:"mode"`
+	Pattern             string   `json:"pattern"`
+	Transport           string   `json:"transport"`
+	Size                int      `json:"size"`
+	Match               int      `json:"match"`
+	Count               int64    `json:"count"`
+	Subs                int      `json:"subs"`
+	ExpectedPerSub      int64    `json:"expected_per_sub"`
+	Rounds              int      `json:"rounds"`
+	WispPerLibzmq       *float64 `json:"wisp_per_libzmq_sub_msgs_per_sec"`
+	WispPerLibzmqNodrop *float64 `json:"wisp_per_libzmq_nodrop_sub_msgs_per_sec"`
+	WispPerZMQ4         *float64 `json:"wisp_per_zmq4_sub_msgs_per_sec"`
+	// WispNodropPerLibzmqNodrop compares the two lossless publishers; null
+	// unless both ran (-nodrop).
+	WispNodropPerLibzmqNodrop *float64               `json:"wisp_nodrop_per_libzmq_nodrop_sub_msgs_per_sec"`
+	Results                   map[string]psJSONStats `json:"results"`
+	Machine                   machine                `json:"machine"`
 }
 
 // writePSJSON prints one JSON object per pubsub row, with results for the
@@ -130,8 +146,8 @@ func writePSJSON(w io.Writer, m machine, rows []psRow, rounds int, names []strin
 			Transport: r.transport, Size: r.size, Match: r.match, Count: r.count, Subs: r.subs,
 			ExpectedPerSub: r.expected(), Rounds: rounds,
 			WispPerLibzmq: known(r.ratio(implLibzmq)), WispPerLibzmqNodrop: known(r.ratio(implLibzmqNodrop)),
-			WispPerZMQ4: known(r.ratio(implZMQ4)),
-			Results:     map[string]psJSONStats{}, Machine: m,
+			WispPerZMQ4: known(r.ratio(implZMQ4)), WispNodropPerLibzmqNodrop: known(r.ratioOf(implWispNodrop, implLibzmqNodrop)),
+			Results: map[string]psJSONStats{}, Machine: m,
 		}
 		for _, im := range names {
 			s := r.stat(im)
