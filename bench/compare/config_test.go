@@ -79,15 +79,21 @@ func TestDefaultCount(t *testing.T) {
 	}
 }
 
-// Every implementation that only -mode thr runs has its arguments and its
-// legend: without them it would run as plain wisp under another name.
-func TestThrOnlyTable(t *testing.T) {
-	if len(thrOnly) != len(thrOnlyImpls) {
-		t.Errorf("thrOnly: got %d entries, want one for each of %q", len(thrOnly), thrOnlyImpls)
-	}
-	for _, im := range thrOnlyImpls {
-		if d, ok := thrOnly[im]; !ok || len(d.args) == 0 || d.what == "" {
-			t.Errorf("thrOnly[%s]: got %+v (present %v), want its arguments and legend", im, d, ok)
+// Every implementation that only -mode thr or only -mode lat runs has its
+// arguments and its legend: without them it would run as plain wisp under
+// another name.
+func TestWispVariantTables(t *testing.T) {
+	for _, tc := range []struct {
+		table map[string]wispVariant
+		impls []string
+	}{{thrOnly, thrOnlyImpls}, {latOnly, latOnlyImpls}} {
+		if len(tc.table) != len(tc.impls) {
+			t.Errorf("got %d entries, want one for each of %q", len(tc.table), tc.impls)
+		}
+		for _, im := range tc.impls {
+			if d, ok := tc.table[im]; !ok || len(d.args) == 0 || d.what == "" {
+				t.Errorf("%s: got %+v (present %v), want its arguments and legend", im, d, ok)
+			}
 		}
 	}
 }

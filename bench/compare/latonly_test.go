@@ -30,19 +30,6 @@ func TestParseFlagsLatOnly(t *testing.T) {
 	}
 }
 
-// Every implementation that only -mode lat runs has its arguments and its
-// legend: without them it would run as plain wisp under another name.
-func TestLatOnlyTable(t *testing.T) {
-	if len(latOnly) != len(latOnlyImpls) {
-		t.Errorf("latOnly: got %d entries, want one for each of %q", len(latOnly), latOnlyImpls)
-	}
-	for _, im := range latOnlyImpls {
-		if d, ok := latOnly[im]; !ok || len(d.args) == 0 || d.what == "" {
-			t.Errorf("latOnly[%s]: got %+v (present %v), want its arguments and legend", im, d, ok)
-		}
-	}
-}
-
 // wisp-busypoll runs the very command wisp does, plus -busy-poll.
 func TestLatOnlyArgs(t *testing.T) {
 	w := &wispRunner{env: newTestEnv(t), path: "/wisp/bench"}
