@@ -66,6 +66,7 @@ type conn struct {
 	idle       bool
 	needResume bool                   // the next data must be preceded by RESUME
 	inlineOK   bool                   // a kernel socket: Send may write small messages itself
+	streaming  bool                   // the last batch taken held more than one message; guarded by Engine.mu
 	wbufHeld   atomic.Bool            // the writer keeps a small write buffer (see spareWrite)
 	cmdPending map[string]CommandKind // commands queued by a behaviour, by Data; guarded by Engine.mu
 	cmdOrder   []string               // the keys of cmdPending, oldest first

@@ -59,3 +59,58 @@ func (b sender) CommandLocked(_ *Peer, cmd Command) error { return UnexpectedCom
 func (b sender) Send(ctx context.Context, m Msg) error    { return b.e.SendRoundRobin(ctx, m) }
 func (b sender) Recv(context.Context) (Message, error)    { return nil, NotSupported(Push, "Recv") }
 func (b sender) CloseLocked()                             {}
+
+// TestNoInlineWriteWhileStreaming: Send writes a lone small message
+// itself when the peer acknowledged everything, unless the connection
+// streams: after the writer took several messages at once, the next one
+// goes to the writer too, and after a batch of one Send writes again.
+func TestNoInlineWriteWhileStreaming(t *testing.T) {
+	s, err := New(Config{Type: Push, Behavior: testBehavior, Emit: func(Event) {}, Options: Options{Acks: true, SendHWM: 100, SendHWMBytes: 1 << 20}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	p := newPeer(s, nil)
+	c := &conn{s: s, p: p, inlineOK: true}
+	p.conn.Store(c)
+	// kick pushes n messages of one byte and reports whether Send would
+	// write the last itself; the writer, never started, is not woken.
+	kick := func(n int) bool {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		c.idle = true
+		var w *conn
+		for range n {
+			p.push(Msg{First: []byte{1}})
+			w = s.kickLocked(p, 1)
+		}
+		return w != nil
+	}
+	// take is the writer taking what is queued, and the peer acknowledging it.
+	take := func() int {
+		batch, _ := c.takeBatch(nil, false)
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if _, err := p.ack(p.ledger.FirstUnsentSeq() - 1); err != nil {
+			t.Fatal(err)
+		}
+		return len(batch)
+	}
+	if !kick(1) {
+		t.Fatal("a lone message to an idle connection: got no inline write, want one")
+	}
+	take()
+	c.idle = true
+	if kick(3); take() != 3 {
+		t.Fatal("the writer's batch: want the 3 messages")
+	}
+	if kick(1) {
+		t.Fatal("a lone message after a batch of 3: got an inline write, want the writer")
+	}
+	if take() != 1 {
+		t.Fatal("the writer's batch: want the 1 message")
+	}
+	if !kick(1) {
+		t.Fatal("a lone message after a batch of 1: got no inline write, want one")
+	}
+}

@@ -82,8 +82,12 @@ func (s *Engine) kickLocked(p *Peer, size int) *conn {
 	// everything has read it all, so a small write finds room. Without
 	// acknowledgements, only a connection that wrote nothing lately: in a
 	// stream the writer batches, and a write a message would cost the
-	// sender a system call each.
-	if c.idle && size <= maxInlineWrite && p.ledger.Unsent() == 1 {
+	// sender a system call each. With them, not while the connection
+	// streams (its last batch held several messages): a peer that keeps up
+	// with a stream acknowledges everything often, and a write of each
+	// message that found it so cost a broker a quarter of its requests.
+	// The next batch of one (the writer's) makes small writes inline again.
+	if c.idle && size <= maxInlineWrite && p.ledger.Unsent() == 1 && !c.streaming {
 		var mayWrite bool
 		if s.opts.Acks {
 			mayWrite = c.inlineOK && p.ledger.Unacked() == 0
@@ -390,6 +394,7 @@ func (c *conn) takeBatch(batch []Msg, mayIdle bool) (_ []Msg, resumeAt uint64) {
 			limit = max(1, maxBatchBytes/m.Size())
 		}
 		batch = p.ledger.TakeUnsent(batch, limit)
+		c.streaming = len(batch) > 1 // see kickLocked
 		p.sentHigh = max(p.sentHigh, p.ledger.FirstUnsentSeq()-1)
 		if s.opts.Acks && (c.needResume || p.resumeNeeded) {
 			resumeAt, c.needResume, p.resumeNeeded = first, false, false
