@@ -23,8 +23,10 @@
 //	write.go       the writer role: batching, ACKs, encoding, writing
 //	buffers.go     read and write buffers sized to what a connection does
 //	heart.go       the process's one heartbeat clock: PINGs and timeouts
-//	nowait_*.go    writes that never wait, for PING and PONG
-//	directread.go  Recv reading a lone connection itself
+//	nowait_*.go    writes that never wait (PING, PONG, inline Sends), and
+//	               the reads of a polling Recv
+//	directread.go  Recv reading a lone connection itself, and polling it
+//	               before it sleeps (Options.BusyPoll)
 //	commands.go    commands a Behavior queues outside the data stream
 //	watch.go       watchers (pollers) and TryRecv, a Recv that never waits
 //	spooled.go     the spool's hook: which spooled messages an ACK released
