@@ -46,7 +46,8 @@ const (
 //   - the writer role, held with wmu (the writer goroutine, or a Send
 //     writing inline): wbuf, wpooled, carry, bufs, batch, cmds, ackLooked,
 //     finishedClosed;
-//   - idle, needResume, cmdPending and cmdOrder are guarded by Engine.mu;
+//   - idle, needResume, streaming, cmdPending and cmdOrder are guarded by
+//     Engine.mu;
 //     pongPending and pongCtx by pongMu; wantRead, stopDirect and
 //     deadlineSet by dlMu; the rest is atomic or set once.
 type conn struct {

@@ -60,10 +60,13 @@ func (b sender) Send(ctx context.Context, m Msg) error    { return b.e.SendRound
 func (b sender) Recv(context.Context) (Message, error)    { return nil, NotSupported(Push, "Recv") }
 func (b sender) CloseLocked()                             {}
 
-// TestNoInlineWriteWhileStreaming: Send writes a lone small message
-// itself when the peer acknowledged everything, unless the connection
-// streams: after the writer took several messages at once, the next one
-// goes to the writer too, and after a batch of one Send writes again.
+// TestNoInlineWriteWhileStreaming: with acknowledgements, Send writes a
+// lone small message itself when the peer acknowledged everything, unless
+// the connection streams: after the writer took several messages at once,
+// the next one goes to the writer too, and after a batch of one Send writes
+// again. A batch an inline write takes (what one SendMany queued) says
+// nothing about streaming. Without acknowledgements the rule is the quiet
+// interval, whatever the last batch was.
 func TestNoInlineWriteWhileStreaming(t *testing.T) {
 	s, err := New(Config{Type: Push, Behavior: testBehavior, Emit: func(Event) {}, Options: Options{Acks: true, SendHWM: 100, SendHWMBytes: 1 << 20}})
 	if err != nil {
@@ -74,21 +77,24 @@ func TestNoInlineWriteWhileStreaming(t *testing.T) {
 	c := &conn{s: s, p: p, inlineOK: true}
 	p.conn.Store(c)
 	// kick pushes n messages of one byte and reports whether Send would
-	// write the last itself; the writer, never started, is not woken.
+	// write the first itself; the writer, never started, is not woken.
 	kick := func(n int) bool {
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		c.idle = true
-		var w *conn
-		for range n {
+		var first *conn
+		for i := range n {
 			p.push(Msg{First: []byte{1}})
-			w = s.kickLocked(p, 1)
+			if w := s.kickLocked(p, 1); i == 0 {
+				first = w
+			}
 		}
-		return w != nil
+		return first != nil
 	}
-	// take is the writer taking what is queued, and the peer acknowledging it.
-	take := func() int {
-		batch, _ := c.takeBatch(nil, false)
+	// take is the writer (or an inline Send) taking what is queued, and the
+	// peer acknowledging it.
+	take := func(inline bool) int {
+		batch, _ := c.takeBatch(nil, false, inline)
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		if _, err := p.ack(p.ledger.FirstUnsentSeq() - 1); err != nil {
@@ -99,18 +105,37 @@ func TestNoInlineWriteWhileStreaming(t *testing.T) {
 	if !kick(1) {
 		t.Fatal("a lone message to an idle connection: got no inline write, want one")
 	}
-	take()
-	c.idle = true
-	if kick(3); take() != 3 {
+	take(true)
+	if kick(2); take(true) != 2 {
+		t.Fatal("an inline Send's batch: want the 2 messages it queued")
+	}
+	if !kick(1) {
+		t.Fatal("a lone message after an inline batch of 2: got no inline write, want one")
+	}
+	take(true)
+	if kick(3); take(false) != 3 {
 		t.Fatal("the writer's batch: want the 3 messages")
 	}
 	if kick(1) {
-		t.Fatal("a lone message after a batch of 3: got an inline write, want the writer")
+		t.Fatal("a lone message after the writer's batch of 3: got an inline write, want the writer")
 	}
-	if take() != 1 {
+	if take(false) != 1 {
 		t.Fatal("the writer's batch: want the 1 message")
 	}
 	if !kick(1) {
 		t.Fatal("a lone message after a batch of 1: got no inline write, want one")
+	}
+	take(true)
+
+	// Without acknowledgements: a connection quiet for inlineQuiet writes
+	// inline even after the writer's batch of 3.
+	s.opts.Acks = false
+	c.noWait = &noWaitConn{}
+	c.lastWrite.Store(nanotime() - 2*int64(inlineQuiet))
+	if kick(3); take(false) != 3 || !c.streaming {
+		t.Fatal("the writer's batch: want the 3 messages, and the connection streaming")
+	}
+	if !kick(1) {
+		t.Fatal("without acknowledgements, a lone message to a quiet connection after a batch of 3: got no inline write, want one")
 	}
 }

@@ -79,18 +79,18 @@ func (s *Engine) kickLocked(p *Peer, size int) *conn {
 		return nil
 	}
 	// Without writes that never wait (noWait), only a peer that acknowledged
-	// everything has read it all, so a small write finds room. Without
-	// acknowledgements, only a connection that wrote nothing lately: in a
-	// stream the writer batches, and a write a message would cost the
-	// sender a system call each. With them, not while the connection
-	// streams (its last batch held several messages): a peer that keeps up
-	// with a stream acknowledges everything often, and a write of each
-	// message that found it so cost a broker a quarter of its requests.
-	// The next batch of one (the writer's) makes small writes inline again.
-	if c.idle && size <= maxInlineWrite && p.ledger.Unsent() == 1 && !c.streaming {
+	// everything has read it all, so a small write finds room; and not
+	// while the connection streams (the writer's last batch held several
+	// messages): a peer that keeps up with a stream acknowledges everything
+	// often, and a write of each message that found it so cost a broker a
+	// quarter of its requests. The writer's next batch of one makes small
+	// writes inline again. Without acknowledgements, only a connection that
+	// wrote nothing lately: in a stream the writer batches, and a write a
+	// message would cost the sender a system call each.
+	if c.idle && size <= maxInlineWrite && p.ledger.Unsent() == 1 {
 		var mayWrite bool
 		if s.opts.Acks {
-			mayWrite = c.inlineOK && p.ledger.Unacked() == 0
+			mayWrite = c.inlineOK && !c.streaming && p.ledger.Unacked() == 0
 		} else {
 			mayWrite = c.noWait != nil && nanotime()-c.lastWrite.Load() > int64(inlineQuiet)
 		}
@@ -190,8 +190,9 @@ const maxInlineWrite = 8 << 10
 // a PUB publishing to ten thousand idle subscribers would start ten
 // thousand writer goroutines. Send asks for it only when the writer was
 // idle, the message is small and alone in its queue, and (with
-// acknowledgements) the peer has acknowledged everything before it; the
-// write never waits for room (flushStream).
+// acknowledgements) the peer has acknowledged everything before it and the
+// connection does not stream (see kickLocked); the write never waits for
+// room (flushStream).
 func (c *conn) inlineFlush() {
 	if !c.wmu.TryLock() {
 		c.signal() // the writer is busy and takes the message along
@@ -250,7 +251,7 @@ func (c *conn) writeOnce(inline bool) (wrote, stop bool) {
 	batch := c.batch[:0]
 	if c.s.caps.SendsData {
 		var resumeAt uint64
-		batch, resumeAt = c.takeBatch(batch, len(cmds) == 0)
+		batch, resumeAt = c.takeBatch(batch, len(cmds) == 0, inline)
 		if resumeAt != 0 {
 			// Commands go out before data, so RESUME precedes its batch.
 			cmds = append(cmds, Command{Kind: CmdResume, Seq: resumeAt})
@@ -377,8 +378,8 @@ func (c *conn) stopAckTimer() {
 // takeBatch moves the next unsent messages of the peer into batch, and says
 // where RESUME must place them when the receiver cannot count on (0 when it
 // can). With no commands to send either, it marks the writer idle so the
-// next Send wakes it.
-func (c *conn) takeBatch(batch []Msg, mayIdle bool) (_ []Msg, resumeAt uint64) {
+// next Send wakes it. inline says a Send writing inline takes the batch.
+func (c *conn) takeBatch(batch []Msg, mayIdle, inline bool) (_ []Msg, resumeAt uint64) {
 	s := c.s
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -394,7 +395,12 @@ func (c *conn) takeBatch(batch []Msg, mayIdle bool) (_ []Msg, resumeAt uint64) {
 			limit = max(1, maxBatchBytes/m.Size())
 		}
 		batch = p.ledger.TakeUnsent(batch, limit)
-		c.streaming = len(batch) > 1 // see kickLocked
+		if !inline {
+			// Only the writer's batches say whether the connection streams
+			// (kickLocked): a Send writing inline takes along what its own
+			// SendMany queued.
+			c.streaming = len(batch) > 1
+		}
 		p.sentHigh = max(p.sentHigh, p.ledger.FirstUnsentSeq()-1)
 		if s.opts.Acks && (c.needResume || p.resumeNeeded) {
 			resumeAt, c.needResume, p.resumeNeeded = first, false, false
