@@ -261,36 +261,28 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 				continue
 			}
 			add(name, z, z)
-		case implWispRelease, implWispBatch:
-			// -mode thr only (parseFlags refuses them elsewhere). The
-			// probe skips one with its own error on a bench command from
-			// before its flag (-release, -batch).
+		case implWispRelease, implWispBatch, implWispBusyPoll:
+			// Variants of wisp's own run: -release and -batch in -mode thr,
+			// -busy-poll in -mode lat (parseFlags refuses them elsewhere).
+			// The probe skips one with its own error on a bench command
+			// from before its flag.
 			w, err := buildWisp()
 			if err != nil {
 				skip(name, err)
 				continue
 			}
-			r := w.withThrArgs(thrOnly[name].args...)
-			if err := probeThr(ctx, r, cfg.transports[0]); err != nil {
+			var r runner
+			var lr latRunner
+			if lat {
+				lr = w.withLatArgs(latOnly[name].args...)
+			} else {
+				r = w.withThrArgs(thrOnly[name].args...)
+			}
+			if err := probe(r, lr); err != nil {
 				skip(name, err)
 				continue
 			}
-			runners[name] = r
-		case implWispBusyPoll:
-			// -mode lat only (parseFlags refuses it elsewhere). The probe
-			// skips it with its own error on a bench command from before
-			// -busy-poll.
-			w, err := buildWisp()
-			if err != nil {
-				skip(name, err)
-				continue
-			}
-			r := w.withLatArgs(latOnly[name].args...)
-			if err := probeLatRunner(ctx, r, cfg.transports[0]); err != nil {
-				skip(name, err)
-				continue
-			}
-			latRunners[name] = r
+			add(name, r, lr)
 		case implWispLibzmq, implLibzmqWisp:
 			w, err := buildWisp()
 			if err == nil {
