@@ -29,9 +29,6 @@ import (
 // until data comes or BusyPoll has passed, and only then sleeps: it
 // spends that CPU instead of waiting for a wakeup.
 
-// busyPolls reports whether direct reads poll before they sleep.
-func (c *conn) busyPolls() bool { return c.s.opts.BusyPoll > 0 && c.noWait != nil }
-
 // pollReads is a polling Recv's state on its connection (noWaitConn.poll),
 // made only for a connection whose Recv polls: an idle peer carries none.
 // The read side's holder owns it.
@@ -51,17 +48,21 @@ type pollReads struct {
 var pollers atomic.Int32
 
 // startPolling lets the Recv reading directly poll, for BusyPoll from now
-// over all its reads, if a polling slot is free; stop undoes it.
-func (c *conn) startPolling() (stop func(), ok bool) {
+// over all its reads, if the socket polls (a kernel socket and BusyPoll
+// set) and a polling slot is free; stop, nil otherwise, undoes it.
+func (c *conn) startPolling() (stop func()) {
+	if c.s.opts.BusyPoll == 0 || c.noWait == nil {
+		return nil
+	}
 	if pollers.Add(1) > int32(runtime.GOMAXPROCS(0)-1) {
 		pollers.Add(-1)
-		return nil, false
+		return nil
 	}
 	c.noWait.beginPoll(c.nc, nanotime()+int64(c.s.opts.BusyPoll))
 	return func() {
 		c.noWait.poll.until = 0
 		pollers.Add(-1)
-	}, true
+	}
 }
 
 // polling reports whether the Recv reading directly polls now.
@@ -243,10 +244,8 @@ func (c *conn) readDirect(ctx context.Context, in *inbox) bool {
 		return false
 	}
 	c.direct = true
-	if c.busyPolls() {
-		if stop, ok := c.startPolling(); ok {
-			defer stop()
-		}
+	if stop := c.startPolling(); stop != nil {
+		defer stop()
 	}
 	in.directConn.Store(c) // a message from another connection interrupts us
 	defer func() {
