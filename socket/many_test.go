@@ -180,10 +180,28 @@ func TestRecvManyRouter(t *testing.T) {
 	})
 }
 
-// TestRecvManySubFilters checks that a SUB's batch holds only what it
-// still subscribes to: messages queued before an Unsubscribe are dropped
-// from it, as Recv drops them.
+// TestRecvManySubFilters checks that a SUB's batch, and what Recv
+// returns, hold only what it still subscribes to: messages queued before an
+// Unsubscribe are dropped.
 func TestRecvManySubFilters(t *testing.T) {
+	t.Run("RecvMany", func(t *testing.T) {
+		testSubFiltersQueued(t, func(ctx context.Context, sub *Socket, dst []Message) (int, error) {
+			return sub.RecvMany(ctx, dst)
+		})
+	})
+	t.Run("Recv", func(t *testing.T) {
+		testSubFiltersQueued(t, func(ctx context.Context, sub *Socket, dst []Message) (int, error) {
+			m, err := sub.Recv(ctx)
+			if err != nil {
+				return 0, err
+			}
+			dst[0] = m
+			return 1, nil
+		})
+	})
+}
+
+func testSubFiltersQueued(t *testing.T, recv func(context.Context, *Socket, []Message) (int, error)) {
 	ctx := testContext(t)
 	nw := newNetwork(t, "tcp")
 	pub := newSocket(t, Pub, WithNoDrop(true))
@@ -222,9 +240,9 @@ func TestRecvManySubFilters(t *testing.T) {
 	}
 	dst := make([]Message, 7)
 	for next := 0; next <= each; {
-		n, err := sub.RecvMany(ctx, dst)
+		n, err := recv(ctx, sub, dst)
 		if err != nil {
-			t.Fatalf("RecvMany: got error %v, want nil", err)
+			t.Fatalf("receiving: got error %v, want nil", err)
 		}
 		for _, m := range dst[:n] {
 			if string(m[0]) != "a" || string(m[1]) != strconv.Itoa(next) {

@@ -228,3 +228,81 @@ func TestPubNoDropWaits(t *testing.T) {
 		}
 	})
 }
+
+// TestSubChangesWhileReceiving subscribes and unsubscribes a prefix over
+// and over while another goroutine receives: the receive filter reads the
+// subscriptions as they change (the race detector checks how), and the
+// feed under the subscription that stays loses, repeats and reorders
+// nothing.
+func TestSubChangesWhileReceiving(t *testing.T) {
+	ctx := testContext(t)
+	nw := newNetwork(t, "inproc")
+	pub := newSocket(t, Pub, WithNoDrop(true))
+	sub := newSocket(t, Sub)
+	ep := nw.bind(pub)
+	if err := sub.Subscribe([]byte("k")); err != nil {
+		t.Fatal(err)
+	}
+	nw.connect(sub, ep)
+	if err := pub.WaitSubscribers(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	const kept, toggles = 3000, 300
+	done := make(chan struct{})
+	toggled := make(chan error, 1)
+	go func() {
+		for range toggles {
+			select {
+			case <-done:
+				toggled <- nil
+				return
+			default:
+			}
+			err := sub.Subscribe([]byte("x"))
+			if err == nil {
+				err = sub.Unsubscribe([]byte("x"))
+			}
+			if err != nil {
+				toggled <- err
+				return
+			}
+		}
+		toggled <- nil
+	}()
+	sent := make(chan error, 1)
+	go func() {
+		for i := range kept {
+			for _, topic := range []string{"k", "x"} {
+				if err := pub.Send(ctx, fmt.Appendf(nil, "%s%d", topic, i)); err != nil {
+					sent <- err
+					return
+				}
+			}
+		}
+		sent <- nil
+	}()
+	next := 0
+	for next < kept {
+		m, err := sub.Recv(ctx)
+		if err != nil {
+			t.Fatalf("Recv after k%d: got error %v, want nil", next-1, err)
+		}
+		switch s := string(m[0]); s[0] {
+		case 'k':
+			if want := fmt.Sprintf("k%d", next); s != want {
+				t.Fatalf("got %s, want %s: the kept feed lost, repeated or reordered a message", s, want)
+			}
+			next++
+		case 'x':
+		default:
+			t.Fatalf("got %q, which no subscription ever matched", s)
+		}
+	}
+	close(done)
+	if err := <-toggled; err != nil {
+		t.Fatalf("Subscribe or Unsubscribe: got error %v, want nil", err)
+	}
+	if err := <-sent; err != nil {
+		t.Fatalf("PUB Send: got error %v, want nil", err)
+	}
+}

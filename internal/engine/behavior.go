@@ -59,6 +59,19 @@ type ManySender interface {
 	SendMany(ctx context.Context, msgs []Message) (int, error)
 }
 
+// A RecvFiltering is a Behavior whose Next and NextMany drop some
+// messages, as if the application had received them (they are
+// acknowledged as taken): SUB, whose subscriptions may have changed since
+// the publisher matched.
+type RecvFiltering interface {
+	// RecvFilter returns the test a message must pass, or nil for none;
+	// New asks once. The test runs with the receive side's lock held, the
+	// lock every Next takes anyway, so the state it reads needs no lock of
+	// its own as long as every change to it is made between LockRecv and
+	// UnlockRecv.
+	RecvFilter() func(Message) bool
+}
+
 // A ManyReceiver is a Behavior that takes what is queued in batches
 // (RecvMany). A type without it returns one message per RecvMany.
 type ManyReceiver interface {

@@ -104,6 +104,9 @@ func New(cfg Config) (*Engine, error) {
 	s.watch.mu.Init(rankWatchers, "watchers.mu")
 	s.b = cfg.Behavior(s)
 	s.caps = s.b.Caps()
+	if f, ok := s.b.(RecvFiltering); ok {
+		s.in.keep = f.RecvFilter()
+	}
 	if s.caps.NoAcks {
 		s.opts.Acks = false // publication is at most once (SPEC.md section 6)
 	}

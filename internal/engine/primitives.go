@@ -69,6 +69,15 @@ func (s *Engine) PeerLocked(sess SessionID) *Peer {
 	return s.bySession[sess]
 }
 
+// LockRecv takes the receive side's lock, for a change to what a receive
+// filter (RecvFiltering) reads: a Next that begins after UnlockRecv sees the change. It is
+// held only while messages move, never while Next waits. Take it before
+// Lock, never while holding it.
+func (s *Engine) LockRecv() { s.in.recvMu.Lock() }
+
+// UnlockRecv releases LockRecv's lock.
+func (s *Engine) UnlockRecv() { s.in.recvMu.Unlock() }
+
 // Next returns the next received message and the peer that sent it, taking
 // from the peers in turn (fair queueing). It waits like Recv; taking the
 // message acknowledges it.

@@ -39,9 +39,10 @@ type inbox struct {
 	// The consumer's delivery, guarded by recvMu (taken before mu).
 	recvMu     lockorder.Mutex
 	closedFlag atomic.Bool
-	cur        delivery // what Recv takes messages from first
-	from       *Peer    // the peer cur came from
-	pending    taken    // WithDeferredAck: the last message returned, not yet acknowledged
+	cur        delivery           // what Recv takes messages from first
+	from       *Peer              // the peer cur came from
+	pending    taken              // WithDeferredAck: the last message returned, not yet acknowledged
+	keep       func(Message) bool // the behaviour's RecvFilter, called under recvMu
 }
 
 // takes are messages Recv took from one peer and has not recorded in the
@@ -261,8 +262,7 @@ func (in *inbox) nextLocked(ctx context.Context) (Message, *Peer, error) {
 		// Asking for the next message is what acknowledges the last one
 		// (WithDeferredAck), whether or not the next is there yet.
 		in.commitPending()
-		if in.cur.msgs > 0 || in.refill() {
-			m, p := in.pop()
+		if m, p, ok := in.popKept(); ok {
 			return m, p, nil
 		}
 		// Nothing queued: read it ourselves where we may (directread.go),
@@ -318,10 +318,10 @@ func (in *inbox) nextMany(ctx context.Context, dst []Message, peers []*Peer) (in
 	}
 	n := 1
 	for n < len(dst) && !in.closedFlag.Load() {
-		if in.cur.msgs == 0 && !in.refill() {
+		m, p, ok := in.popKept()
+		if !ok {
 			break
 		}
-		m, p := in.pop()
 		dst[n] = m
 		if peers != nil {
 			peers[n] = p
@@ -385,6 +385,19 @@ func (in *inbox) refill() bool {
 		close(room) // the peer's reader may read again
 	}
 	return true
+}
+
+// popKept pops the next queued message the receive filter keeps, if there
+// is one, without waiting; those it refuses are taken and dropped on the
+// way, as if the application had received them. Callers hold recvMu.
+func (in *inbox) popKept() (Message, *Peer, bool) {
+	for in.cur.msgs > 0 || in.refill() {
+		m, p := in.pop()
+		if in.keep == nil || in.keep(m) {
+			return m, p, true
+		}
+	}
+	return nil, nil, false
 }
 
 // pop returns the next message of the consumer's delivery and records it

@@ -12,8 +12,9 @@ import (
 // what matches; an XSUB subscribes by sending [1, prefix...] and
 // unsubscribes with [0, prefix...], and receives unfiltered, so that Proxy
 // can join it to an XPUB. Every publisher hears every subscription, again
-// in full after each reconnect. count and trie are guarded by the engine's
-// lock.
+// in full after each reconnect. count is guarded by the engine's lock; trie
+// by the receive side's lock (LockRecv), which Recv holds anyway, and is
+// changed under both.
 type sub struct {
 	e     *engine.Engine
 	xsub  bool
@@ -85,6 +86,8 @@ func (b *sub) change(prefix []byte, add bool) error {
 		return fmt.Errorf("%w: a prefix of %d bytes; the most is %d", engine.ErrInvalidMessage, len(prefix), engine.MaxPrefixLen)
 	}
 	e := b.e
+	e.LockRecv()
+	defer e.UnlockRecv()
 	e.Lock()
 	defer e.Unlock()
 	if e.ClosingLocked() {
@@ -131,45 +134,29 @@ func (b *sub) Send(_ context.Context, m engine.Msg) error {
 }
 
 // Recv returns the next message; a SUB's only if it still subscribes to
-// it: a publisher sends what matched when it sent, and an Unsubscribe may
-// have happened since.
+// it (the receive filter, wanted).
 func (b *sub) Recv(ctx context.Context) (engine.Message, error) {
-	for {
-		m, _, err := b.e.Next(ctx)
-		if err != nil || b.xsub || b.wanted(m) {
-			return m, err
-		}
+	m, _, err := b.e.Next(ctx)
+	return m, err
+}
+
+// RecvFilter is SUB's: a publisher sends what matched when it sent, and
+// an Unsubscribe may have happened since, so Recv looks again. XSUB
+// receives unfiltered.
+func (b *sub) RecvFilter() func(engine.Message) bool {
+	if b.xsub {
+		return nil
 	}
+	return b.wanted
 }
 
-func (b *sub) wanted(m engine.Message) bool {
-	b.e.Lock()
-	defer b.e.Unlock()
-	return b.trie.Matches(topic(m))
-}
+// wanted is SUB's receive filter. Its caller holds the receive side's
+// lock, under which the trie changes.
+func (b *sub) wanted(m engine.Message) bool { return b.trie.Matches(topic(m)) }
 
-// RecvMany is Recv for a batch: a SUB looks at the subscriptions once for
-// the batch, not once per message.
+// RecvMany is Recv for a batch.
 func (b *sub) RecvMany(ctx context.Context, dst []engine.Message) (int, error) {
-	for {
-		n, err := b.e.NextMany(ctx, dst, nil)
-		if err != nil || b.xsub {
-			return n, err
-		}
-		kept := 0
-		b.e.Lock()
-		for _, m := range dst[:n] {
-			if b.trie.Matches(topic(m)) {
-				dst[kept] = m
-				kept++
-			}
-		}
-		b.e.Unlock()
-		clear(dst[kept:n])
-		if kept > 0 {
-			return kept, nil
-		}
-	}
+	return b.e.NextMany(ctx, dst, nil)
 }
 
 // topic is what a subscription matches: a message's first frame.
