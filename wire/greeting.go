@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"time"
 )
 
@@ -78,9 +79,6 @@ func (g *Greeting) Append(b []byte) []byte {
 	if g.Checksum {
 		flags |= flagChecksum
 	}
-	b = append(b, Magic...)
-	b = append(b, g.Major, g.Minor, byte(g.Type), flags)
-	b = append(b, g.Session[:]...)
 	hbi, hbt := millis(g.HeartbeatInterval), millis(g.HeartbeatTimeout)
 	p := 0
 	if g.MaxMessageSize != 0 {
@@ -101,7 +99,12 @@ func (g *Greeting) Append(b []byte) []byte {
 	if g.WindowBytes != 0 {
 		p += 2 + 8
 	}
-	// p <= 295 < MaxPropertiesLen, so no check is needed.
+	// p <= 295 < MaxPropertiesLen, so no check is needed. One allocation
+	// at most: every connection appends one greeting.
+	b = slices.Grow(b, GreetingFixedLen+p)
+	b = append(b, Magic...)
+	b = append(b, g.Major, g.Minor, byte(g.Type), flags)
+	b = append(b, g.Session[:]...)
 	b = binary.BigEndian.AppendUint16(b, uint16(p))
 	// Ascending key order, as SPEC.md asks of senders.
 	if g.MaxMessageSize != 0 {

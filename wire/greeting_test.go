@@ -42,6 +42,19 @@ func TestGreetingRoundTrip(t *testing.T) {
 	}
 }
 
+// TestGreetingAppendAllocatesOnce: Append sizes its buffer once, however
+// many properties the greeting carries, and not at all into room enough.
+func TestGreetingAppendAllocatesOnce(t *testing.T) {
+	g := fullGreeting
+	if a := testing.AllocsPerRun(100, func() { g.Append(nil) }); a != 1 {
+		t.Errorf("Append(nil) got %v allocations, want 1", a)
+	}
+	buf := make([]byte, 0, 512)
+	if a := testing.AllocsPerRun(100, func() { g.Append(buf[:0]) }); a != 0 {
+		t.Errorf("Append into 512 bytes of room got %v allocations, want 0", a)
+	}
+}
+
 func TestGreetingEmptyRoutingIDIsPresent(t *testing.T) {
 	g := Greeting{Major: 1, RoutingID: []byte{}}
 	got, _, err := ParseGreeting(g.Append(nil))

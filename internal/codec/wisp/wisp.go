@@ -94,9 +94,16 @@ func refuse(nc net.Conn, reason string) {
 // arrived after it. The buffer holds one greeting at most: until the peer
 // proves it speaks WISP/1, a flood of failed handshakes costs little memory.
 func readGreeting(nc net.Conn) (wire.Greeting, []byte, error) {
-	buf := make([]byte, wire.GreetingFixedLen+wire.MaxPropertiesLen+64)
+	// Most greetings carry a few properties: the buffer grows to the
+	// largest only for one that does not fit. It is garbage once the
+	// connection has its own, and with many peers connecting at once
+	// what they leave behind is memory the process keeps.
+	buf := make([]byte, greetingReadBuf)
 	w := 0
 	for {
+		if w == len(buf) {
+			buf = append(buf, make([]byte, wire.GreetingFixedLen+wire.MaxPropertiesLen+64-len(buf))...)
+		}
 		g, n, err := wire.ParseGreeting(buf[:w])
 		if err == nil {
 			if g.RoutingID != nil {
@@ -122,6 +129,10 @@ func readGreeting(nc net.Conn) (wire.Greeting, []byte, error) {
 		}
 	}
 }
+
+// greetingReadBuf is what readGreeting reads into first: a greeting with
+// up to 200 bytes of properties and what follows it in the same read.
+const greetingReadBuf = 256
 
 // AppendGreeting appends what self states, as a WISP/1 greeting, to b.
 func AppendGreeting(b []byte, self *engine.PeerInfo) []byte {
