@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"net"
 	"reflect"
 	"testing"
+	"time"
 
+	"github.com/wispmq/wisp/internal/codec/wisp"
 	"github.com/wispmq/wisp/internal/engine"
 	"github.com/wispmq/wisp/wire"
 )
@@ -268,6 +271,64 @@ func FuzzCodecDecode(f *testing.F) {
 			if !reflect.DeepEqual(again[i].item, got[i].item) {
 				t.Fatalf("re-encoded item %d got %+v, want %+v", i, again[i].item, got[i].item)
 			}
+		}
+	})
+}
+
+// FuzzHandshakeGreeting plays a peer that sends data, in writes of chunk
+// bytes (at least 1), and then hangs up: the handshake reads the greeting
+// through its growing buffer whatever the pieces. It must end, never
+// panic, and when it succeeds, have read the greeting ParseGreeting finds
+// at the front of data, with Rest the bytes that followed it. The seed
+// corpus lives in testdata/fuzz/FuzzHandshakeGreeting/.
+func FuzzHandshakeGreeting(f *testing.F) {
+	self := engine.PeerInfo{Type: engine.Pull, Session: seq16(1)}
+	mine := len(wisp.AppendGreeting(nil, &self))
+	f.Fuzz(func(t *testing.T, data []byte, chunk uint8) {
+		local, remote := net.Pipe()
+		defer local.Close()
+		local.SetDeadline(time.Now().Add(10 * time.Second)) // a hang fails, it does not stall the fuzzer
+		peer := goPeer(func() error {
+			// A pipe's writes wait for the reader: read the handshake's
+			// greeting, and then whatever it writes after it (an ERROR).
+			greeted := make(chan error, 1)
+			drained := goPeer(func() error {
+				_, err := io.ReadFull(remote, make([]byte, mine))
+				greeted <- err
+				io.Copy(io.Discard, remote)
+				return nil
+			})
+			for rest := data; len(rest) > 0; {
+				n := min(len(rest), max(int(chunk), 1))
+				if _, err := remote.Write(rest[:n]); err != nil {
+					break // the handshake gave up on what it read so far
+				}
+				rest = rest[n:]
+			}
+			err := <-greeted
+			remote.Close() // the end of data: the handshake reads EOF
+			<-drained
+			return err
+		})
+		h, err := wisp.Protocol{}.Handshake(local, &self)
+		local.Close() // a peer still writing or draining stops
+		<-peer
+		g, n, perr := wire.ParseGreeting(data)
+		if err != nil {
+			// A whole greeting of a type WISP/1 defines is not refused.
+			if perr == nil && !errors.Is(err, engine.ErrIncompatiblePeer) {
+				t.Fatalf("Handshake failed with %v on % x, a greeting ParseGreeting reads", err, data)
+			}
+			return
+		}
+		if perr != nil {
+			t.Fatalf("Handshake succeeded on % x, where ParseGreeting fails with %v", data, perr)
+		}
+		if !bytes.Equal(h.Peer.RoutingID, g.RoutingID) || (h.Peer.RoutingID == nil) != (g.RoutingID == nil) {
+			t.Fatalf("peer RoutingID got %q, want %q", h.Peer.RoutingID, g.RoutingID)
+		}
+		if len(h.Rest) > len(data)-n || !bytes.Equal(h.Rest, data[n:n+len(h.Rest)]) {
+			t.Fatalf("Rest got % x, want a prefix of what followed the greeting, % x", h.Rest, data[n:])
 		}
 	})
 }
