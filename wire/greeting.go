@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"slices"
 	"time"
 )
 
@@ -100,8 +99,11 @@ func (g *Greeting) Append(b []byte) []byte {
 		p += 2 + 8
 	}
 	// p <= 295 < MaxPropertiesLen, so no check is needed. One allocation
-	// at most: every connection appends one greeting.
-	b = slices.Grow(b, GreetingFixedLen+p)
+	// at most: every connection appends one greeting. (Not slices.Grow,
+	// which allocates twice in race builds.)
+	if need := GreetingFixedLen + p; cap(b)-len(b) < need {
+		b = append(make([]byte, 0, len(b)+need), b...)
+	}
 	b = append(b, Magic...)
 	b = append(b, g.Major, g.Minor, byte(g.Type), flags)
 	b = append(b, g.Session[:]...)

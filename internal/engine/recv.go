@@ -396,6 +396,8 @@ func (in *inbox) popKept() (Message, *Peer, bool) {
 		if in.keep == nil || in.keep(m) {
 			return m, p, true
 		}
+		// Never the application's: WithDeferredAck must not hold it.
+		in.commitPending()
 	}
 	return nil, nil, false
 }

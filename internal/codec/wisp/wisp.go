@@ -101,9 +101,6 @@ func readGreeting(nc net.Conn) (wire.Greeting, []byte, error) {
 	buf := make([]byte, greetingReadBuf)
 	w := 0
 	for {
-		if w == len(buf) {
-			buf = append(buf, make([]byte, wire.GreetingFixedLen+wire.MaxPropertiesLen+64-len(buf))...)
-		}
 		g, n, err := wire.ParseGreeting(buf[:w])
 		if err == nil {
 			if g.RoutingID != nil {
@@ -121,6 +118,11 @@ func readGreeting(nc net.Conn) (wire.Greeting, []byte, error) {
 		}
 		if err != io.ErrUnexpectedEOF {
 			return g, nil, err // g carries the version for ErrVersion
+		}
+		if w == len(buf) {
+			// Room for the largest greeting: ParseGreeting decides
+			// before the buffer is full again.
+			buf = append(buf, make([]byte, wire.GreetingFixedLen+wire.MaxPropertiesLen+64-len(buf))...)
 		}
 		m, rerr := nc.Read(buf[w:])
 		w += m
