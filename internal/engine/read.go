@@ -500,6 +500,7 @@ func (s *Engine) handleAck(c *conn, seq uint64) error {
 		return &protocolError{err}
 	}
 	if n > 0 {
+		p.ackPoked = false
 		s.pumpOrphansLocked()
 		s.broadcastRoomLocked()
 	}

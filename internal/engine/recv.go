@@ -455,7 +455,7 @@ func (in *inbox) take(p *Peer, seq uint64, size int) {
 	}
 	t.seq, t.n, t.size = seq, t.n+1, t.size+uint64(size)
 	if seq >= t.dueSeq || t.size >= t.bytes {
-		in.record(p)
+		in.record(p, true)
 		return
 	}
 	if t.n == 1 {
@@ -474,9 +474,10 @@ func (t *takes) setBudget(w *patterns.RecvWindow) {
 	t.dueSeq, t.bytes, t.budgetSet = w.Taken()+msgs, bytes, true
 }
 
-// record writes p's unrecorded takes into its window, and wakes p's writer
-// when an ACK is due. Callers hold recvMu.
-func (in *inbox) record(p *Peer) {
+// record writes p's unrecorded takes into its window, and when an ACK is
+// due writes it (inline: Recv records, holding no other lock; tryAck) or
+// wakes p's writer. Callers hold recvMu.
+func (in *inbox) record(p *Peer, inline bool) {
 	if p.takes.n == 0 {
 		return
 	}
@@ -485,8 +486,10 @@ func (in *inbox) record(p *Peer) {
 	p.ackMu.Unlock()
 	if c := p.conn.Load(); c != nil {
 		if due {
-			c.ackWanted.Store(true)
-			c.signal()
+			if !inline || !c.tryAck() {
+				c.ackWanted.Store(true)
+				c.signal()
+			}
 		} else if !c.ackArmed.Load() {
 			c.armAck()
 		}
@@ -512,7 +515,7 @@ func (in *inbox) recordAll() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, p := range s.peers {
-		in.record(p)
+		in.record(p, false) // Engine.mu is held: the writers write
 	}
 }
 
