@@ -21,6 +21,8 @@
 //	conn.go        conn: one connection, its handshake and its end
 //	read.go        the reader role: reading, decoding, delivering
 //	write.go       the writer role: batching, ACKs, encoding, writing
+//	ackflow.go     ACKs the short way on a busy machine: a PULL's Recv
+//	               writing them, a sender poking its reader for them
 //	buffers.go     read and write buffers sized to what a connection does
 //	heart.go       the process's one heartbeat clock: PINGs and timeouts
 //	nowait_*.go    writes that never wait (PING, PONG, inline Sends), and
