@@ -43,9 +43,9 @@ const (
 //     directly, for streams; the peer's writer for inproc links): codec,
 //     rbuf, small, mid, lastN, pooled, filled, r, w, seqOn, nextSeq, refs,
 //     partial, direct, readReady, and for inproc links units and hdrs;
-//   - the writer role, held with wmu (the writer goroutine, or a Send
-//     writing inline): wbuf, wpooled, carry, bufs, batch, cmds, ackLooked,
-//     finishedClosed;
+//   - the writer role, held with wmu (the writer goroutine, a Send
+//     writing inline, or a PULL's Recv writing an ACK, tryAck): wbuf,
+//     wpooled, carry, bufs, batch, cmds, ackLooked, finishedClosed;
 //   - idle, needResume, streaming, cmdPending and cmdOrder are guarded by
 //     Engine.mu;
 //     pongPending and pongCtx by pongMu; wantRead, stopDirect and

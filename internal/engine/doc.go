@@ -21,8 +21,7 @@
 //	conn.go        conn: one connection, its handshake and its end
 //	read.go        the reader role: reading, decoding, delivering
 //	write.go       the writer role: batching, ACKs, encoding, writing
-//	ackflow.go     ACKs the short way on a busy machine: a PULL's Recv
-//	               writing them, a sender poking its reader for them
+//	ackflow.go     a PULL's Recv writing the ACKs that fall due itself
 //	buffers.go     read and write buffers sized to what a connection does
 //	heart.go       the process's one heartbeat clock: PINGs and timeouts
 //	nowait_*.go    writes that never wait (PING, PONG, inline Sends), and
@@ -72,8 +71,9 @@
 // (lockWindow), takes recvMu with TryLock, which cannot wait.
 //
 //	inbox.recvMu  Recv's batch of messages taken from one peer
-//	conn.wmu      the writer role: the writer goroutine, or a Send writing
-//	              inline (Kick.Flush); over inproc, also the other
+//	conn.wmu      the writer role: the writer goroutine, a Send writing
+//	              inline (Kick.Flush), or a PULL's Recv writing an ACK
+//	              (tryAck, with TryLock); over inproc, also the other
 //	              socket's reader role
 //	conn.rmu      the reader role: the serving goroutine, or a Recv
 //	              reading directly

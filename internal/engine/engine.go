@@ -52,7 +52,6 @@ type Engine struct {
 
 	polledReads atomic.Uint64 // reads busy polling found data for (PolledReads)
 	inlineAcks  atomic.Uint64 // ACKs Recv wrote itself (InlineAcks)
-	ackPokes    atomic.Uint64 // readers poked for ACKs (AckPokes)
 
 	// ctx ends when Close has finished lingering; every goroutine the socket
 	// starts watches it and is counted in wg.

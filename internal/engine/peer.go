@@ -52,7 +52,6 @@ type Peer struct {
 	resumeNeeded bool     // an ACK skipped unsent messages: the writer must send RESUME again
 	gone         bool     // the behaviour was told the peer is gone, since its last attach
 	readerPaused bool     // its connection's reader waits for the receive budget (awaitBudget)
-	ackPoked     bool     // the sender poked the reader for ACKs since the last one (ackPokeLocked)
 	ready        bool     // guarded by inbox.mu, kept here where it costs no padding: listed in inbox.ready
 	info         PeerInfo // what the peer stated at its last handshake
 	dialer       *dialer  // the endpoint this socket dials it through, if any

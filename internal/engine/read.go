@@ -500,7 +500,6 @@ func (s *Engine) handleAck(c *conn, seq uint64) error {
 		return &protocolError{err}
 	}
 	if n > 0 {
-		p.ackPoked = false
 		s.pumpOrphansLocked()
 		s.broadcastRoomLocked()
 	}

@@ -93,13 +93,9 @@ func (s *Engine) SendRoundRobin(ctx context.Context, m Msg) error {
 		if p != nil {
 			p.pushSized(m, size)
 			c := s.kickLocked(p, size)
-			poke := s.ackPokeLocked(p)
 			s.mu.Unlock()
 			if c != nil {
 				c.inlineFlush()
-			}
-			if poke != nil {
-				poke.pokeReader() // see ackflow.go
 			}
 			return nil
 		}
@@ -137,7 +133,6 @@ func (s *Engine) roundRobinLocked(size int) (*Peer, error) {
 func (s *Engine) SendRoundRobinMany(ctx context.Context, msgs []Message) (int, error) {
 	var inline [8]Kick // the peers whose writes this goroutine makes
 	kicks := Kicks(inline[:0])
-	var poke *conn // a reader to poke for ACKs (ackflow.go): one a batch is enough
 	sent := 0
 	var err error
 	s.mu.Lock()
@@ -156,9 +151,6 @@ batch:
 			if p != nil {
 				p.pushSized(m, size)
 				kicks = kicks.Add(Kick{s.kickLocked(p, size)})
-				if poke == nil {
-					poke = s.ackPokeLocked(p)
-				}
 				sent++
 				break
 			}
@@ -180,9 +172,6 @@ batch:
 	}
 	s.mu.Unlock()
 	kicks.Flush()
-	if poke != nil {
-		poke.pokeReader()
-	}
 	return sent, err
 }
 

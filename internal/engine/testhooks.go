@@ -17,10 +17,6 @@ func (s *Engine) PolledReads() uint64 { return s.polledReads.Load() }
 // InlineAcks reports how many ACKs Recv wrote itself (see ackflow.go).
 func (s *Engine) InlineAcks() uint64 { return s.inlineAcks.Load() }
 
-// AckPokes reports how many times a sender poked its connection's reader
-// for ACKs (see ackflow.go).
-func (s *Engine) AckPokes() uint64 { return s.ackPokes.Load() }
-
 // RecvWaiting reports whether a Recv waits: for a message, or for the read
 // side of a connection another Recv reads directly.
 func (s *Engine) RecvWaiting() bool {

@@ -227,9 +227,10 @@ func (c *conn) writeOnce(inline bool) (wrote, stop bool) {
 		return false, true
 	}
 	acking := c.s.caps.ReceivesData && c.info.Acks
-	if !c.finishedClosed && c.finishing.Load() && (!acking || c.settled()) {
-		// Everything the application took is acknowledged: the socket
-		// may now close this connection.
+	if !c.finishedClosed && c.finishing.Load() && len(c.carry) == 0 && (!acking || c.settled()) {
+		// Everything the application took is acknowledged, and written
+		// (the rest of an ACK Recv began, tryAck, may wait in carry): the
+		// socket may now close this connection.
 		close(c.finished)
 		c.finishedClosed = true
 	}
