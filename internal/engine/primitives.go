@@ -70,9 +70,9 @@ func (s *Engine) PeerLocked(sess SessionID) *Peer {
 }
 
 // LockRecv takes the receive side's lock, for a change to what a receive
-// filter (RecvFiltering) reads: a Next that begins after UnlockRecv sees the change. It is
-// held only while messages move, never while Next waits. Take it before
-// Lock, never while holding it.
+// filter (RecvFiltering) reads: a Next that begins after UnlockRecv sees
+// the change. It is held only while messages move, never while Next
+// waits. Take it before Lock, never while holding it.
 func (s *Engine) LockRecv() { s.in.recvMu.Lock() }
 
 // UnlockRecv releases LockRecv's lock.

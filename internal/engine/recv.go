@@ -522,10 +522,10 @@ func (in *inbox) recordAll() {
 // lockWindow takes p's ackMu with what the application took from p and
 // Recv has not recorded folded into p's window, unless the receive lock is
 // held (by Recv, or by a change to a receive filter), which it reports
-// (Recv records when an ACK falls due; the caller looks again later). The writer, the delayed ACK and the resume timeout call it
-// before they read the window; the caller unlocks p.ackMu. recvMu ranks
-// before the locks they hold, so it is taken with TryLock, which cannot
-// wait.
+// (Recv records when an ACK falls due; the caller looks again later). The
+// writer, the delayed ACK and the resume timeout call it before they read
+// the window; the caller unlocks p.ackMu. recvMu ranks before the locks
+// they hold, so it is taken with TryLock, which cannot wait.
 func (in *inbox) lockWindow(p *Peer) (busy bool) {
 	busy = !in.recvMu.TryLock()
 	p.ackMu.Lock()
