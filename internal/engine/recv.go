@@ -147,6 +147,10 @@ func (in *inbox) deliver(c *conn, p *Peer, units []delivery, seqOn bool, next *u
 	if seqOn {
 		p.ackMu.Unlock()
 	}
+	if dups > 0 {
+		// Before the new messages can be taken, as they are counted.
+		in.s.stats.duplicates.Add(uint64(dups))
+	}
 	if added > 0 {
 		// Counted before a Recv can take them: Stats never trails Recv.
 		p.msgsIn.Add(uint64(added))
@@ -198,9 +202,6 @@ func (in *inbox) deliver(c *conn, p *Peer, units []delivery, seqOn bool, next *u
 			dc.returnRead()
 		}
 		s.NotifyReadable()
-	}
-	if dups > 0 {
-		s.stats.duplicates.Add(uint64(dups))
 	}
 	if room != nil && !c.direct {
 		// A Recv reading directly must return to drain the queue itself.
