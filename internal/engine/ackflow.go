@@ -27,27 +27,20 @@ package engine
 // what Recv took into the window; never Engine.mu (a system call under it
 // would stall the socket).
 func (c *conn) tryAck() bool {
-	if c.s.caps.SendsData || c.noWait == nil || !c.wmu.TryLock() {
+	if c.s.caps.SendsData {
 		return false
 	}
-	defer c.wmu.Unlock()
-	if c.closing() || c.fatal.Load() != nil {
-		return false
-	}
-	p := c.p
-	p.ackMu.Lock()
-	var seq uint64
-	ok := false
-	if p.conn.Load() == c {
-		seq, ok = p.win.AckNow(true)
-	}
-	p.ackMu.Unlock()
-	if !ok {
-		return true
-	}
-	c.s.inlineAcks.Add(1)
-	c.cmds = append(c.cmds[:0], Command{Kind: CmdAck, Seq: seq}) // after any carry (flushStream)
-	c.flushStream(c.cmds, nil, true)                             // a write that never waits reports no error: the writer meets it
-	clear(c.cmds)
-	return true
+	return c.tryCommandOf(func() (Command, bool) {
+		p := c.p
+		p.ackMu.Lock()
+		defer p.ackMu.Unlock()
+		if p.conn.Load() != c {
+			return Command{}, false
+		}
+		seq, ok := p.win.AckNow(true)
+		if ok {
+			c.s.inlineAcks.Add(1)
+		}
+		return Command{Kind: CmdAck, Seq: seq}, ok
+	})
 }

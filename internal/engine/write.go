@@ -163,12 +163,24 @@ func (c *conn) writerOver() {
 // writer's next write. It takes nothing when the writer is busy or the
 // connection is not a kernel socket.
 func (c *conn) tryCommand(cmd Command) bool {
+	return c.tryCommandOf(func() (Command, bool) { return cmd, true })
+}
+
+// tryCommandOf is tryCommand for a command decided only once the writer
+// role is held (an ACK: decided and written under one hold, ACKs go out in
+// order). next reports false when there is nothing to write after all,
+// which counts as taken.
+func (c *conn) tryCommandOf(next func() (Command, bool)) bool {
 	if c.noWait == nil || !c.wmu.TryLock() {
 		return false
 	}
 	defer c.wmu.Unlock()
 	if c.closing() || c.fatal.Load() != nil {
 		return false
+	}
+	cmd, ok := next()
+	if !ok {
+		return true
 	}
 	c.cmds = append(c.cmds[:0], cmd) // after any carry (flushStream)
 	c.flushStream(c.cmds, nil, true) // a write that never waits reports no error: the writer meets it
