@@ -27,6 +27,10 @@ const (
 	DefaultHeartbeatTimeout     = 30 * time.Second
 	DefaultResumeTimeout        = 5 * time.Second
 	DefaultEventBuffer          = 256
+	// DefaultLocalSendBuffer is the kernel send buffer (SO_SNDBUF) of a
+	// tcp connection to a peer on the same host unless WithSendBuffer
+	// says otherwise (see there).
+	DefaultLocalSendBuffer = 128 << 10
 	// DefaultMaxSubscriptions is how many prefixes a publisher holds for
 	// one peer unless WithMaxSubscriptions says otherwise.
 	DefaultMaxSubscriptions = 100000
@@ -63,6 +67,7 @@ func defaultOptions() options {
 		Acks:              true,
 		EventBuffer:       DefaultEventBuffer,
 		MaxSubscriptions:  DefaultMaxSubscriptions,
+		LocalSendBuffer:   DefaultLocalSendBuffer,
 	}}
 }
 
@@ -369,6 +374,27 @@ func WithListener(listen func(ctx context.Context, network, address string) (net
 			return invalid("WithListener", "nil", "must not be nil")
 		}
 		o.Listen = listen
+		return nil
+	}
+}
+
+// WithSendBuffer sets the kernel send buffer (SO_SNDBUF) of the socket's
+// tcp and ipc connections to n bytes, or with 0 leaves every connection's
+// to the kernel's automatic sizing. By default a tcp connection to a peer
+// on the same host (a loopback address, or the connection's own local
+// address) gets DefaultLocalSendBuffer and other connections are left to
+// the kernel: over loopback the kernel transmits whatever a sender queued
+// beyond the receiver's window on the receiver's CPU, when its read opens
+// the window, and a send buffer the kernel grew to megabytes thus moves
+// most of the work of a stream of large messages to the receiver (see
+// bench/README.md, "Kernel send buffers on loopback"). Linux doubles the
+// value it is given, and stops sizing a buffer that was set.
+func WithSendBuffer(n int) Option {
+	return func(o *options) error {
+		if n < 0 {
+			return invalid("WithSendBuffer", n, "must not be negative")
+		}
+		o.SendBuffer, o.LocalSendBuffer = n, n
 		return nil
 	}
 }

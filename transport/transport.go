@@ -269,17 +269,41 @@ func SetBuffers(c net.Conn, n int) error {
 	if n <= 0 {
 		return nil
 	}
-	type buffered interface {
-		SetReadBuffer(int) error
-		SetWriteBuffer(int) error
+	if b := kernelConn(c); b != nil {
+		return errors.Join(b.SetReadBuffer(n), b.SetWriteBuffer(n))
 	}
+	return nil
+}
+
+// SetSendBuffer sets SO_SNDBUF alone to n bytes, as SetBuffers does both.
+// Linux doubles the value for its own bookkeeping, and a socket whose
+// send buffer was set is no longer sized automatically.
+func SetSendBuffer(c net.Conn, n int) error {
+	if n <= 0 {
+		return nil
+	}
+	if b := kernelConn(c); b != nil {
+		return b.SetWriteBuffer(n)
+	}
+	return nil
+}
+
+// kernelBuffered is what SetBuffers needs of a connection.
+type kernelBuffered interface {
+	SetReadBuffer(int) error
+	SetWriteBuffer(int) error
+}
+
+// kernelConn returns the *net.TCPConn or *net.UnixConn under c, or nil.
+func kernelConn(c net.Conn) kernelBuffered {
 	// A few levels of wrapping is plenty; the bound keeps a wrapper that
 	// returns itself from looping forever.
 	for range 8 {
 		switch cc := c.(type) {
-		case *net.TCPConn, *net.UnixConn:
-			b := cc.(buffered)
-			return errors.Join(b.SetReadBuffer(n), b.SetWriteBuffer(n))
+		case *net.TCPConn:
+			return cc
+		case *net.UnixConn:
+			return cc
 		case interface{ NetConn() net.Conn }:
 			c = cc.NetConn()
 		default:

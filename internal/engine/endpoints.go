@@ -552,6 +552,7 @@ func (s *Engine) runStream(c *conn, bo *patterns.Backoff) error {
 		backoff = *bo
 		bo.Reset()
 	}
+	s.sizeSendBuffer(c.nc)
 	s.emit(Event{Kind: EventConnected, Endpoint: c.endpoint, Peer: c.remote, Session: c.info.Session.String(), RoutingID: s.routingIDOf(c), UserID: c.info.UserID, TLS: c.info.TLS})
 	c.beginWriting()
 	beats.add(c)

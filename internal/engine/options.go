@@ -56,6 +56,12 @@ type Options struct {
 	// are not released, so they are reported only when that peer
 	// acknowledges them.
 	Acked func(spools []uint64)
+	// SendBuffer is the kernel send buffer (SO_SNDBUF) of every tcp and
+	// ipc connection; 0: the kernel sizes it. LocalSendBuffer is the same
+	// for tcp connections to a peer on this host when SendBuffer is 0
+	// (sendbuf.go); 0: the kernel sizes those too.
+	SendBuffer      int
+	LocalSendBuffer int
 	// TLS puts TLS over the tcp connections the socket binds and dials
 	// (transport.Config.TLS).
 	TLS *tls.Config
