@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"net"
+	"runtime"
 	"time"
 
 	zmtpcodec "github.com/wispmq/wisp/internal/codec/zmtp"
@@ -27,9 +28,9 @@ const (
 	DefaultHeartbeatTimeout     = 30 * time.Second
 	DefaultResumeTimeout        = 5 * time.Second
 	DefaultEventBuffer          = 256
-	// DefaultLocalSendBuffer is the kernel send buffer (SO_SNDBUF) of a
-	// tcp connection to a peer on the same host unless WithSendBuffer
-	// says otherwise (see there).
+	// DefaultLocalSendBuffer is the kernel send buffer (SO_SNDBUF), on
+	// Linux, of a tcp connection the socket opens to a peer on the same
+	// host, unless WithSendBuffer says otherwise (see there).
 	DefaultLocalSendBuffer = 128 << 10
 	// DefaultMaxSubscriptions is how many prefixes a publisher holds for
 	// one peer unless WithMaxSubscriptions says otherwise.
@@ -67,8 +68,17 @@ func defaultOptions() options {
 		Acks:              true,
 		EventBuffer:       DefaultEventBuffer,
 		MaxSubscriptions:  DefaultMaxSubscriptions,
-		LocalSendBuffer:   DefaultLocalSendBuffer,
+		LocalSendBuffer:   localSendBuffer(),
 	}}
+}
+
+// localSendBuffer is the default send buffer of connections to this host:
+// measured, and needed, on Linux only (see WithSendBuffer).
+func localSendBuffer() int {
+	if runtime.GOOS == "linux" {
+		return DefaultLocalSendBuffer
+	}
+	return 0
 }
 
 func invalid(name string, v any, why string) error {
@@ -379,16 +389,23 @@ func WithListener(listen func(ctx context.Context, network, address string) (net
 }
 
 // WithSendBuffer sets the kernel send buffer (SO_SNDBUF) of the socket's
-// tcp and ipc connections to n bytes, or with 0 leaves every connection's
-// to the kernel's automatic sizing. By default a tcp connection to a peer
-// on the same host (a loopback address, or the connection's own local
-// address) gets DefaultLocalSendBuffer and other connections are left to
-// the kernel: over loopback the kernel transmits whatever a sender queued
-// beyond the receiver's window on the receiver's CPU, when its read opens
-// the window, and a send buffer the kernel grew to megabytes thus moves
+// tcp (tls:// included) and ipc connections to n bytes, or with 0 leaves
+// every connection's to the kernel's automatic sizing. The kernel caps n
+// at its own limit (net.core.wmem_max on Linux, 208 KiB unless raised),
+// and stops sizing a buffer that was set, so a large n for a long, fast
+// path may do worse than the kernel would: measure before setting one.
+// Linux reports twice the value it was given.
+//
+// By default, on Linux, a tcp connection the socket opens itself to a
+// peer on the same host (a loopback address, or the connection's own
+// local address) gets DefaultLocalSendBuffer, and every other connection
+// is left to the kernel: over loopback the kernel transmits what a sender
+// queued beyond the receiver's window on the receiver's CPU, when its read
+// opens the window, so a send buffer the kernel grew to megabytes moves
 // most of the work of a stream of large messages to the receiver (see
-// bench/README.md, "Kernel send buffers on loopback"). Linux doubles the
-// value it is given, and stops sizing a buffer that was set.
+// bench/README.md, "Kernel send buffers on loopback"). Connections the
+// application opens (WithDialer, WithListener, ConnectConn, BindListener)
+// keep whatever it gave them unless WithSendBuffer sets n.
 func WithSendBuffer(n int) Option {
 	return func(o *options) error {
 		if n < 0 {

@@ -4,68 +4,28 @@ package socket
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"net"
+	"os"
 	"path/filepath"
-	"sync"
+	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 )
 
 // The tests in this file check WithSendBuffer and the default kernel send
-// buffer of connections to a peer on the same host, on the connections
-// themselves: both the dialed and the accepted end.
-
-// connRecorder keeps the connections a socket dials and accepts.
-type connRecorder struct {
-	mu    sync.Mutex
-	conns []net.Conn
-}
-
-func (r *connRecorder) add(c net.Conn) {
-	r.mu.Lock()
-	r.conns = append(r.conns, c)
-	r.mu.Unlock()
-}
-
-func (r *connRecorder) all() []net.Conn {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]net.Conn(nil), r.conns...)
-}
-
-func (r *connRecorder) dial(ctx context.Context, network, address string) (net.Conn, error) {
-	c, err := (&net.Dialer{}).DialContext(ctx, network, address)
-	if err == nil {
-		r.add(c)
-	}
-	return c, err
-}
-
-func (r *connRecorder) listen(ctx context.Context, network, address string) (net.Listener, error) {
-	l, err := (&net.ListenConfig{}).Listen(ctx, network, address)
-	if err != nil {
-		return nil, err
-	}
-	return recordingListener{l, r}, nil
-}
-
-type recordingListener struct {
-	net.Listener
-	r *connRecorder
-}
-
-func (l recordingListener) Accept() (net.Conn, error) {
-	c, err := l.Listener.Accept()
-	if err == nil {
-		l.r.add(c)
-	}
-	return c, err
-}
+// buffer of the connections a socket opens to a peer on the same host, on
+// the connections themselves, at both ends. Linux reports twice the size
+// that was set.
 
 // sendBufferOf returns c's SO_SNDBUF as the kernel reports it.
 func sendBufferOf(t *testing.T, c net.Conn) int {
 	t.Helper()
+	if tc, ok := c.(*tls.Conn); ok {
+		c = tc.NetConn()
+	}
 	raw, err := c.(syscall.Conn).SyscallConn()
 	if err != nil {
 		t.Fatal(err)
@@ -83,22 +43,16 @@ func sendBufferOf(t *testing.T, c net.Conn) int {
 	return n
 }
 
-// kernelSendBuffer is the SO_SNDBUF the kernel gives a fresh connection of
-// network to addr that nobody sized: what "left to the kernel" must match.
-func kernelSendBuffer(t *testing.T, network, address string) int {
+// plainTCPSendBuffer is the SO_SNDBUF the kernel gives a loopback tcp
+// connection nobody sized.
+func plainTCPSendBuffer(t *testing.T) int {
 	t.Helper()
-	var l net.Listener
-	var err error
-	if network == "unix" {
-		l, err = net.Listen("unix", filepath.Join(t.TempDir(), "k.sock"))
-	} else {
-		l, err = net.Listen("tcp", "127.0.0.1:0")
-	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer l.Close()
-	c, err := net.Dial(l.Addr().Network(), l.Addr().String())
+	c, err := net.Dial("tcp", l.Addr().String())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,62 +65,141 @@ func kernelSendBuffer(t *testing.T, network, address string) int {
 	return sendBufferOf(t, c)
 }
 
+// sizes are the send buffers the tests set, as the kernel reports them.
+var sizes = []int{2 * DefaultLocalSendBuffer, 2 * 64 << 10}
+
+// checkSendBuffers checks the send buffer of every connection of every
+// socket in socks: want, or with want 0 one the kernel sized (none the
+// tests set; the kernel may have grown it since the connection began).
+func checkSendBuffers(t *testing.T, want int, socks ...*Socket) {
+	t.Helper()
+	for _, s := range socks {
+		conns := s.e.PeerConns()
+		if len(conns) != 1 {
+			t.Fatalf("%v: %d connections, want 1", s.Type(), len(conns))
+		}
+		got := sendBufferOf(t, conns[0])
+		switch {
+		case want != 0 && got != want:
+			t.Errorf("%v: SO_SNDBUF %d, want %d", s.Type(), got, want)
+		case want == 0 && (got == sizes[0] || got == sizes[1]):
+			t.Errorf("%v: SO_SNDBUF %d, want the kernel's own sizing", s.Type(), got)
+		}
+	}
+}
+
+// connectPair binds a PULL at ep and connects a PUSH to it, and waits
+// until both report the connection (after its sizing).
+func connectPair(t *testing.T, ep string, pushOpts, pullOpts []Option) (push, pull *Socket) {
+	t.Helper()
+	ctx := testContext(t)
+	pull = newSocket(t, Pull, pullOpts...)
+	bound, err := pull.Bind(ep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	push = newSocket(t, Push, pushOpts...)
+	if err := push.Connect(bound); err != nil {
+		t.Fatal(err)
+	}
+	waitKind(t, ctx, push, EventConnected)
+	waitKind(t, ctx, pull, EventConnected)
+	return push, pull
+}
+
+func skipUnlessSizable(t *testing.T) {
+	t.Helper()
+	if plain := plainTCPSendBuffer(t); plain == sizes[0] || plain == sizes[1] {
+		t.Skipf("the kernel's own send buffer is %d bytes, a size these tests set", plain)
+	}
+	b, err := os.ReadFile("/proc/sys/net/core/wmem_max")
+	if err != nil {
+		t.Skipf("cannot read the kernel's largest send buffer: %v", err)
+	}
+	if max, err := strconv.Atoi(strings.TrimSpace(string(b))); err != nil || max < DefaultLocalSendBuffer {
+		t.Skipf("net.core.wmem_max is %s, below the sizes these tests set", strings.TrimSpace(string(b)))
+	}
+}
+
 func TestSendBuffer(t *testing.T) {
-	kernelTCP := kernelSendBuffer(t, "tcp", "")
-	kernelUnix := kernelSendBuffer(t, "unix", "")
+	skipUnlessSizable(t)
+	ipc := func() string { return "ipc://" + filepath.Join(t.TempDir(), "s.sock") }
+	tcp := func() string { return "tcp://127.0.0.1:0" }
 	cases := []struct {
 		name string
-		ipc  bool
+		ep   func() string
 		opts []Option
-		want int // 0: what the kernel gives an unsized connection
+		want int // 0: the kernel's sizing
 	}{
-		// Linux reports twice what was set.
-		{"tcp loopback, default", false, nil, 2 * DefaultLocalSendBuffer},
-		{"tcp, 64 KiB", false, []Option{WithSendBuffer(64 << 10)}, 2 * 64 << 10},
-		{"tcp, left to the kernel", false, []Option{WithSendBuffer(0)}, 0},
-		{"ipc, default", true, nil, 0},
-		{"ipc, 64 KiB", true, []Option{WithSendBuffer(64 << 10)}, 2 * 64 << 10},
+		{"tcp loopback, default", tcp, nil, 2 * DefaultLocalSendBuffer},
+		{"tcp, 64 KiB", tcp, []Option{WithSendBuffer(64 << 10)}, 2 * 64 << 10},
+		{"tcp, left to the kernel", tcp, []Option{WithSendBuffer(0)}, 0},
+		{"ipc, default", ipc, nil, 0},
+		{"ipc, 64 KiB", ipc, []Option{WithSendBuffer(64 << 10)}, 2 * 64 << 10},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			want, kernel := tc.want, kernelTCP
-			if tc.ipc {
-				kernel = kernelUnix
-			}
-			if want == 0 {
-				if kernel == 2*DefaultLocalSendBuffer || kernel == 2*64<<10 {
-					t.Skipf("the kernel's own send buffer is %d bytes, which the sizes tested here would give too", kernel)
-				}
-				want = kernel
-			}
+			push, pull := connectPair(t, tc.ep(), tc.opts, tc.opts)
+			checkSendBuffers(t, tc.want, push, pull)
+		})
+	}
+}
+
+// TestSendBufferTLS: tls:// runs over a tcp connection the socket opened,
+// and is sized as tcp is.
+func TestSendBufferTLS(t *testing.T) {
+	skipUnlessSizable(t)
+	ca := newTestCA(t, "wisp test CA")
+	server := &tls.Config{Certificates: []tls.Certificate{ca.issue(t, "pull")}, MinVersion: tls.VersionTLS13}
+	client := &tls.Config{RootCAs: ca.pool, MinVersion: tls.VersionTLS13}
+	push, pull := connectPair(t, "tls://127.0.0.1:0", []Option{WithTLS(client)}, []Option{WithTLS(server)})
+	checkSendBuffers(t, 2*DefaultLocalSendBuffer, push, pull)
+}
+
+// TestSendBufferApplicationConns: connections the application opens keep
+// the kernel's sizing (it may have sized them itself, or dialed a proxy
+// on this host that leads elsewhere) unless WithSendBuffer asks.
+func TestSendBufferApplicationConns(t *testing.T) {
+	skipUnlessSizable(t)
+	dial := func(ctx context.Context, network, address string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, network, address)
+	}
+	listen := func(ctx context.Context, network, address string) (net.Listener, error) {
+		return (&net.ListenConfig{}).Listen(ctx, network, address)
+	}
+	t.Run("WithDialer and WithListener", func(t *testing.T) {
+		push, pull := connectPair(t, "tcp://127.0.0.1:0", []Option{WithDialer(dial)}, []Option{WithListener(listen)})
+		checkSendBuffers(t, 0, push, pull)
+	})
+	for _, tc := range []struct {
+		name string
+		opts []Option
+		want int
+	}{
+		{"ConnectConn and BindListener", nil, 0},
+		{"ConnectConn and BindListener, 64 KiB", []Option{WithSendBuffer(64 << 10)}, 2 * 64 << 10},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
 			ctx := testContext(t)
-			var r connRecorder
-			opts := append([]Option{WithDialer(r.dial), WithListener(r.listen)}, tc.opts...)
-			pull := newSocket(t, Pull, opts...)
-			ep := "tcp://127.0.0.1:0"
-			if tc.ipc {
-				ep = "ipc://" + filepath.Join(t.TempDir(), "s.sock")
-			}
-			bound, err := pull.Bind(ep)
+			l, err := net.Listen("tcp", "127.0.0.1:0")
 			if err != nil {
 				t.Fatal(err)
 			}
-			push := newSocket(t, Push, opts...)
-			if err := push.Connect(bound); err != nil {
+			pull := newSocket(t, Pull, tc.opts...)
+			if _, err := pull.BindListener(l); err != nil {
 				t.Fatal(err)
 			}
-			// Connected comes after the sizing.
+			nc, err := net.Dial("tcp", l.Addr().String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			push := newSocket(t, Push, tc.opts...)
+			if err := push.ConnectConn(nc); err != nil {
+				t.Fatal(err)
+			}
 			waitKind(t, ctx, push, EventConnected)
 			waitKind(t, ctx, pull, EventConnected)
-			conns := r.all()
-			if len(conns) != 2 {
-				t.Fatalf("recorded %d connections, want the dialed and the accepted one", len(conns))
-			}
-			for _, c := range conns {
-				if got := sendBufferOf(t, c); got != want {
-					t.Errorf("SO_SNDBUF of the connection %v -> %v: got %d, want %d", c.LocalAddr(), c.RemoteAddr(), got, want)
-				}
-			}
+			checkSendBuffers(t, tc.want, push, pull)
 		})
 	}
 }

@@ -276,8 +276,9 @@ func SetBuffers(c net.Conn, n int) error {
 }
 
 // SetSendBuffer sets SO_SNDBUF alone to n bytes, as SetBuffers does both.
-// Linux doubles the value for its own bookkeeping, and a socket whose
-// send buffer was set is no longer sized automatically.
+// The kernel caps n at its limit (net.core.wmem_max on Linux), Linux
+// doubles it for its own bookkeeping, and a socket whose send buffer was
+// set is no longer sized automatically.
 func SetSendBuffer(c net.Conn, n int) error {
 	if n <= 0 {
 		return nil

@@ -25,6 +25,7 @@ type binding struct {
 	asked    string // the endpoint as the application gave it
 	l        net.Listener
 	inproc   string
+	opened   bool          // the socket opened l, not the application
 	closed   bool          // guarded by Engine.mu
 	stop     chan struct{} // closed by close: ends the accept loop's pauses
 	done     chan struct{}
@@ -92,7 +93,7 @@ func (s *Engine) Bind(endpoint string) (string, error) {
 		}
 		return "", err
 	}
-	bound, err := s.serveListener(l, endpoint, real.String())
+	bound, err := s.serveListener(l, endpoint, real.String(), s.opts.Listen == nil)
 	if err == nil && fromHere {
 		s.mu.Lock()
 		if s.dialFrom == "" {
@@ -107,14 +108,16 @@ func (s *Engine) Bind(endpoint string) (string, error) {
 // it from then on.
 func (s *Engine) BindListener(l net.Listener) (string, error) {
 	ep := transport.EndpointFromAddr(l.Addr()).String()
-	return s.serveListener(l, ep, ep)
+	return s.serveListener(l, ep, ep, false)
 }
 
-func (s *Engine) serveListener(l net.Listener, asked, endpoint string) (string, error) {
+// serveListener serves l as the binding of endpoint; opened says the
+// socket opened l itself, not the application.
+func (s *Engine) serveListener(l net.Listener, asked, endpoint string, opened bool) (string, error) {
 	if s.opts.MaxConns > 0 {
 		l = netutil.LimitListener(l, s.opts.MaxConns)
 	}
-	b := &binding{s: s, endpoint: endpoint, asked: asked, l: l, stop: make(chan struct{}), done: make(chan struct{})}
+	b := &binding{s: s, endpoint: endpoint, asked: asked, l: l, opened: opened, stop: make(chan struct{}), done: make(chan struct{})}
 	s.mu.Lock()
 	if s.state != stateOpen {
 		s.mu.Unlock()
@@ -552,7 +555,7 @@ func (s *Engine) runStream(c *conn, bo *patterns.Backoff) error {
 		backoff = *bo
 		bo.Reset()
 	}
-	s.sizeSendBuffer(c.nc)
+	s.sizeSendBuffer(c)
 	s.emit(Event{Kind: EventConnected, Endpoint: c.endpoint, Peer: c.remote, Session: c.info.Session.String(), RoutingID: s.routingIDOf(c), UserID: c.info.UserID, TLS: c.info.TLS})
 	c.beginWriting()
 	beats.add(c)

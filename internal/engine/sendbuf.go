@@ -16,25 +16,44 @@ import (
 // the sender idles. A send buffer of a few hundred kilobytes (a loopback
 // round trip is microseconds, so it still covers many) keeps that work
 // with the sender. Connections to other hosts keep the kernel's automatic
-// sizing, which a long round trip needs.
+// sizing, which a long round trip needs, and so do connections the
+// application opened: it may have sized them, or dialed a proxy on this
+// host that leads elsewhere.
 
 // sizeSendBuffer sets c's kernel send buffer as the options say. A failure
 // leaves the kernel's sizing: the connection works either way.
-func (s *Engine) sizeSendBuffer(nc net.Conn) {
+func (s *Engine) sizeSendBuffer(c *conn) {
 	n := s.opts.SendBuffer
-	if n == 0 && s.opts.LocalSendBuffer > 0 && sameHost(nc) {
+	if n == 0 && s.opts.LocalSendBuffer > 0 && s.openedHere(c) && sameHost(c.nc) {
 		n = s.opts.LocalSendBuffer
 	}
-	_ = transport.SetSendBuffer(nc, n)
+	_ = transport.SetSendBuffer(c.nc, n)
+}
+
+// openedHere reports whether the socket opened c itself: dialed it without
+// WithDialer, or accepted it on a listener Bind opened without
+// WithListener. ConnectConn and BindListener connections are the
+// application's.
+func (s *Engine) openedHere(c *conn) bool {
+	switch {
+	case c.dialer != nil:
+		return s.opts.Dial == nil
+	case c.binding != nil:
+		return c.binding.opened
+	}
+	return false
 }
 
 // sameHost reports whether nc is a tcp connection to this host: to a
 // loopback address, or to the address it comes from.
 func sameHost(nc net.Conn) bool {
 	ra, ok := nc.RemoteAddr().(*net.TCPAddr)
-	if !ok {
+	if !ok || ra == nil {
 		return false
 	}
+	if ra.IP.IsLoopback() {
+		return true
+	}
 	la, ok := nc.LocalAddr().(*net.TCPAddr)
-	return ra.IP.IsLoopback() || ok && ra.IP.Equal(la.IP)
+	return ok && la != nil && len(ra.IP) > 0 && !ra.IP.IsUnspecified() && ra.IP.Equal(la.IP)
 }

@@ -27,6 +27,12 @@ func TestSameHost(t *testing.T) {
 		{tcp("10.1.2.3"), tcp("10.1.2.4"), false},
 		{tcp("::"), tcp("2001:db8::1"), false},
 		{&net.UnixAddr{Name: "/tmp/a", Net: "unix"}, &net.UnixAddr{Name: "/tmp/a", Net: "unix"}, false},
+		// A connection the application wraps may have no addresses.
+		{(*net.TCPAddr)(nil), (*net.TCPAddr)(nil), false},
+		{tcp("10.1.2.3"), (*net.TCPAddr)(nil), false},
+		{(*net.TCPAddr)(nil), tcp("10.1.2.3"), false},
+		{nil, nil, false},
+		{&net.TCPAddr{}, &net.TCPAddr{}, false},
 	} {
 		if got := sameHost(addrConn{local: tc.local, remote: tc.remote}); got != tc.want {
 			t.Errorf("sameHost(%v -> %v): got %v, want %v", tc.local, tc.remote, got, tc.want)

@@ -1,5 +1,7 @@
 package engine
 
+import "net"
+
 // Hooks for tests that must see inside the engine: they read state, never
 // change it.
 
@@ -41,4 +43,18 @@ func (s *Engine) RecvWaiting() bool {
 		}
 	}
 	return false
+}
+
+// PeerConns returns the network connections of the socket's connected
+// peers, for tests that read their kernel settings.
+func (s *Engine) PeerConns() []net.Conn {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var ncs []net.Conn
+	for _, p := range s.peers {
+		if c := p.conn.Load(); c != nil && c.nc != nil {
+			ncs = append(ncs, c.nc)
+		}
+	}
+	return ncs
 }
