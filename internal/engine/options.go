@@ -58,8 +58,9 @@ type Options struct {
 	Acked func(spools []uint64)
 	// SendBuffer is the kernel send buffer (SO_SNDBUF) of every tcp and
 	// ipc connection; 0: the kernel sizes it. LocalSendBuffer is the same
-	// for tcp connections to a peer on this host when SendBuffer is 0
-	// (sendbuf.go); 0: the kernel sizes those too.
+	// for the tcp connections the socket opens itself to a peer on this
+	// host, when SendBuffer is 0 (sendbuf.go); 0: the kernel sizes those
+	// too.
 	SendBuffer      int
 	LocalSendBuffer int
 	// TLS puts TLS over the tcp connections the socket binds and dials
