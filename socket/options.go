@@ -389,8 +389,12 @@ func WithListener(listen func(ctx context.Context, network, address string) (net
 }
 
 // WithSendBuffer sets the kernel send buffer (SO_SNDBUF) of the socket's
-// tcp (tls:// included) and ipc connections to n bytes, or with 0 leaves
-// every connection's to the kernel's automatic sizing. The kernel caps n
+// connections over a kernel tcp or unix socket to n bytes: tcp://, tls://
+// and ipc://, and the application's own connections when they are, or
+// unwrap through a NetConn method to, a *net.TCPConn or *net.UnixConn
+// (ws://, wss:// and quic:// are not touched). With 0 the socket sets
+// none, leaving each to the kernel's automatic sizing or to whatever the
+// application set on its own connections. The kernel caps n
 // at its own limit (net.core.wmem_max on Linux, 208 KiB unless raised),
 // and stops sizing a buffer that was set, so a large n for a long, fast
 // path may do worse than the kernel would: measure before setting one.

@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strconv"
 	"strings"
 	"syscall"
@@ -26,7 +27,19 @@ func sendBufferOf(t *testing.T, c net.Conn) int {
 	if tc, ok := c.(*tls.Conn); ok {
 		c = tc.NetConn()
 	}
-	raw, err := c.(syscall.Conn).SyscallConn()
+	if _, ok := c.(syscall.Conn); !ok {
+		// netutil.LimitListener's connection embeds the kernel's.
+		if v := reflect.ValueOf(c); v.Kind() == reflect.Pointer && v.Elem().Kind() == reflect.Struct {
+			if f := v.Elem().FieldByName("Conn"); f.IsValid() && f.CanInterface() {
+				c, _ = f.Interface().(net.Conn)
+			}
+		}
+	}
+	sc, ok := c.(syscall.Conn)
+	if !ok {
+		t.Fatalf("%T: cannot reach its kernel socket", c)
+	}
+	raw, err := sc.SyscallConn()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,16 +56,20 @@ func sendBufferOf(t *testing.T, c net.Conn) int {
 	return n
 }
 
-// plainTCPSendBuffer is the SO_SNDBUF the kernel gives a loopback tcp
-// connection nobody sized.
-func plainTCPSendBuffer(t *testing.T) int {
+// plainSendBuffer is the SO_SNDBUF the kernel gives a tcp (loopback) or
+// unix connection nobody sized.
+func plainSendBuffer(t *testing.T, network string) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	address := "127.0.0.1:0"
+	if network == "unix" {
+		address = filepath.Join(t.TempDir(), "plain.sock")
+	}
+	l, err := net.Listen(network, address)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer l.Close()
-	c, err := net.Dial("tcp", l.Addr().String())
+	c, err := net.Dial(network, l.Addr().String())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,8 +126,10 @@ func connectPair(t *testing.T, ep string, pushOpts, pullOpts []Option) (push, pu
 
 func skipUnlessSizable(t *testing.T) {
 	t.Helper()
-	if plain := plainTCPSendBuffer(t); plain == sizes[0] || plain == sizes[1] {
-		t.Skipf("the kernel's own send buffer is %d bytes, a size these tests set", plain)
+	for _, network := range []string{"tcp", "unix"} {
+		if plain := plainSendBuffer(t, network); plain == sizes[0] || plain == sizes[1] {
+			t.Skipf("the kernel's own %s send buffer is %d bytes, a size these tests set", network, plain)
+		}
 	}
 	b, err := os.ReadFile("/proc/sys/net/core/wmem_max")
 	if err != nil {
@@ -134,6 +153,9 @@ func TestSendBuffer(t *testing.T) {
 		{"tcp loopback, default", tcp, nil, 2 * DefaultLocalSendBuffer},
 		{"tcp, 64 KiB", tcp, []Option{WithSendBuffer(64 << 10)}, 2 * 64 << 10},
 		{"tcp, left to the kernel", tcp, []Option{WithSendBuffer(0)}, 0},
+		// LimitListener's connections hide the kernel's: sized beneath it.
+		{"tcp, WithMaxConnections", tcp, []Option{WithMaxConnections(4)}, 2 * DefaultLocalSendBuffer},
+		{"tcp, WithMaxConnections, 64 KiB", tcp, []Option{WithMaxConnections(4), WithSendBuffer(64 << 10)}, 2 * 64 << 10},
 		{"ipc, default", ipc, nil, 0},
 		{"ipc, 64 KiB", ipc, []Option{WithSendBuffer(64 << 10)}, 2 * 64 << 10},
 	}

@@ -25,7 +25,6 @@ type binding struct {
 	asked    string // the endpoint as the application gave it
 	l        net.Listener
 	inproc   string
-	opened   bool          // the socket opened l, not the application
 	closed   bool          // guarded by Engine.mu
 	stop     chan struct{} // closed by close: ends the accept loop's pauses
 	done     chan struct{}
@@ -93,7 +92,7 @@ func (s *Engine) Bind(endpoint string) (string, error) {
 		}
 		return "", err
 	}
-	bound, err := s.serveListener(l, endpoint, real.String(), s.opts.Listen == nil)
+	bound, err := s.serveListener(l, endpoint, real.String(), s.opts.Listen == nil && isTCP(ep))
 	if err == nil && fromHere {
 		s.mu.Lock()
 		if s.dialFrom == "" {
@@ -114,10 +113,12 @@ func (s *Engine) BindListener(l net.Listener) (string, error) {
 // serveListener serves l as the binding of endpoint; opened says the
 // socket opened l itself, not the application.
 func (s *Engine) serveListener(l net.Listener, asked, endpoint string, opened bool) (string, error) {
+	// Sized beneath LimitListener, whose connections hide the kernel's.
+	l = sizingListener{Listener: l, s: s, opened: opened}
 	if s.opts.MaxConns > 0 {
 		l = netutil.LimitListener(l, s.opts.MaxConns)
 	}
-	b := &binding{s: s, endpoint: endpoint, asked: asked, l: l, opened: opened, stop: make(chan struct{}), done: make(chan struct{})}
+	b := &binding{s: s, endpoint: endpoint, asked: asked, l: l, stop: make(chan struct{}), done: make(chan struct{})}
 	s.mu.Lock()
 	if s.state != stateOpen {
 		s.mu.Unlock()
@@ -287,6 +288,7 @@ func (s *Engine) Connect(endpoint string) error {
 // ConnectConn serves a connection the application already has; it is not
 // redialed when it ends.
 func (s *Engine) ConnectConn(nc net.Conn) error {
+	s.sizeSendBuffer(nc, false)
 	c := s.newConn(transport.EndpointFromAddr(nc.RemoteAddr()).String())
 	c.nc, c.remote = nc, nc.RemoteAddr().String()
 	s.mu.Lock()
@@ -416,6 +418,7 @@ func (d *dialer) once(bo *patterns.Backoff) error {
 	if err != nil {
 		return err
 	}
+	s.sizeSendBuffer(nc, s.opts.Dial == nil && isTCP(d.ep))
 	c := s.newConn(d.endpoint)
 	c.nc, c.dialer, c.remote = nc, d, nc.RemoteAddr().String()
 	if !s.track(c) {
@@ -555,7 +558,6 @@ func (s *Engine) runStream(c *conn, bo *patterns.Backoff) error {
 		backoff = *bo
 		bo.Reset()
 	}
-	s.sizeSendBuffer(c)
 	s.emit(Event{Kind: EventConnected, Endpoint: c.endpoint, Peer: c.remote, Session: c.info.Session.String(), RoutingID: s.routingIDOf(c), UserID: c.info.UserID, TLS: c.info.TLS})
 	c.beginWriting()
 	beats.add(c)

@@ -20,28 +20,31 @@ import (
 // application opened: it may have sized them, or dialed a proxy on this
 // host that leads elsewhere.
 
-// sizeSendBuffer sets c's kernel send buffer as the options say. A failure
+// sizeSendBuffer sets nc's kernel send buffer as the options say, as soon
+// as the connection exists. opened says the socket opened nc itself, over
+// tcp or tls, with no dialer or listener of the application's. A failure
 // leaves the kernel's sizing: the connection works either way.
-func (s *Engine) sizeSendBuffer(c *conn) {
+func (s *Engine) sizeSendBuffer(nc net.Conn, opened bool) {
 	n := s.opts.SendBuffer
-	if n == 0 && s.opts.LocalSendBuffer > 0 && s.openedHere(c) && sameHost(c.nc) {
+	if n == 0 && s.opts.LocalSendBuffer > 0 && opened && sameHost(nc) {
 		n = s.opts.LocalSendBuffer
 	}
-	_ = transport.SetSendBuffer(c.nc, n)
+	_ = transport.SetSendBuffer(nc, n)
 }
 
-// openedHere reports whether the socket opened c itself: dialed it without
-// WithDialer, or accepted it on a listener Bind opened without
-// WithListener. ConnectConn and BindListener connections are the
-// application's.
-func (s *Engine) openedHere(c *conn) bool {
-	switch {
-	case c.dialer != nil:
-		return s.opts.Dial == nil
-	case c.binding != nil:
-		return c.binding.opened
+// sizingListener sizes the send buffer of each connection it accepts.
+type sizingListener struct {
+	net.Listener
+	s      *Engine
+	opened bool // the socket opened the listener, not the application
+}
+
+func (l sizingListener) Accept() (net.Conn, error) {
+	nc, err := l.Listener.Accept()
+	if err == nil {
+		l.s.sizeSendBuffer(nc, l.opened)
 	}
-	return false
+	return nc, err
 }
 
 // sameHost reports whether nc is a tcp connection to this host: to a
