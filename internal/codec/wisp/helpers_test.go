@@ -134,11 +134,17 @@ func startHandshake(nc net.Conn, self *engine.PeerInfo, timeout time.Duration) <
 // when nothing arrives in time.
 func await[T any](t testing.TB, ch <-chan T, what string) T {
 	t.Helper()
+	return awaitWithin(t, ch, what, 10*time.Second)
+}
+
+// awaitWithin is await with a bound of its own.
+func awaitWithin[T any](t testing.TB, ch <-chan T, what string, d time.Duration) T {
+	t.Helper()
 	select {
 	case v := <-ch:
 		return v
-	case <-time.After(10 * time.Second):
-		t.Fatalf("%s: no result after 10s", what)
+	case <-time.After(d):
+		t.Fatalf("%s: no result after %v", what, d)
 		panic("unreachable")
 	}
 }
@@ -164,9 +170,11 @@ func newHandshake(t testing.TB, self, peer *engine.PeerInfo) (mine, theirs engin
 	a, b := net.Pipe()
 	defer a.Close()
 	defer b.Close()
-	ca := startHandshake(a, self, 5*time.Second)
-	cb := startHandshake(b, peer, 5*time.Second)
-	ra, rb := await(t, ca, "handshake"), await(t, cb, "peer handshake")
+	// Generous: the fuzz targets run several per input, and a loaded
+	// machine stalled one past 5 s. What they test is not the timeout.
+	ca := startHandshake(a, self, 30*time.Second)
+	cb := startHandshake(b, peer, 30*time.Second)
+	ra, rb := awaitWithin(t, ca, "handshake", time.Minute), awaitWithin(t, cb, "peer handshake", time.Minute)
 	if ra.err != nil || rb.err != nil {
 		t.Fatalf("handshake got errors (%v, %v), want (nil, nil)", ra.err, rb.err)
 	}
