@@ -407,7 +407,9 @@ func WithListener(listen func(ctx context.Context, network, address string) (net
 // queued beyond the receiver's window on the receiver's CPU, when its read
 // opens the window, so a send buffer the kernel grew to megabytes moves
 // most of the work of a stream of large messages to the receiver (see
-// bench/README.md, "Kernel send buffers on loopback"). Connections the
+// bench/README.md, "Kernel send buffers on loopback"). PUB, XPUB and BUS,
+// which write each message to every peer and so are the busier end,
+// leave theirs to the kernel. Connections the
 // application opens (WithDialer, WithListener, ConnectConn, BindListener)
 // keep whatever it gave them unless WithSendBuffer sets n.
 func WithSendBuffer(n int) Option {

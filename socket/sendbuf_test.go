@@ -109,19 +109,26 @@ func checkSendBuffers(t *testing.T, want int, socks ...*Socket) {
 // until both report the connection (after its sizing).
 func connectPair(t *testing.T, ep string, pushOpts, pullOpts []Option) (push, pull *Socket) {
 	t.Helper()
+	return connectTypes(t, ep, Push, Pull, pushOpts, pullOpts)
+}
+
+// connectTypes binds a socket of type bindType at ep and connects one of
+// connType to it, and waits until both report the connection.
+func connectTypes(t *testing.T, ep string, connType, bindType Type, connOpts, bindOpts []Option) (connecting, binding *Socket) {
+	t.Helper()
 	ctx := testContext(t)
-	pull = newSocket(t, Pull, pullOpts...)
-	bound, err := pull.Bind(ep)
+	binding = newSocket(t, bindType, bindOpts...)
+	bound, err := binding.Bind(ep)
 	if err != nil {
 		t.Fatal(err)
 	}
-	push = newSocket(t, Push, pushOpts...)
-	if err := push.Connect(bound); err != nil {
+	connecting = newSocket(t, connType, connOpts...)
+	if err := connecting.Connect(bound); err != nil {
 		t.Fatal(err)
 	}
-	waitKind(t, ctx, push, EventConnected)
-	waitKind(t, ctx, pull, EventConnected)
-	return push, pull
+	waitKind(t, ctx, connecting, EventConnected)
+	waitKind(t, ctx, binding, EventConnected)
+	return connecting, binding
 }
 
 func skipUnlessSizable(t *testing.T) {
@@ -165,6 +172,21 @@ func TestSendBuffer(t *testing.T) {
 			checkSendBuffers(t, tc.want, push, pull)
 		})
 	}
+}
+
+// TestSendBufferFanOut: a PUB (or BUS) writes each message to every
+// peer, so it is the busier end and its connections keep the kernel's
+// sizing, whose transmit work its peers' reads then share; its SUBs' are
+// sized as usual, and WithSendBuffer applies to the PUB too.
+func TestSendBufferFanOut(t *testing.T) {
+	skipUnlessSizable(t)
+	sub, pub := connectTypes(t, "tcp://127.0.0.1:0", Sub, Pub, nil, nil)
+	checkSendBuffers(t, 0, pub)
+	checkSendBuffers(t, 2*DefaultLocalSendBuffer, sub)
+	a, b := connectTypes(t, "tcp://127.0.0.1:0", Bus, Bus, nil, nil)
+	checkSendBuffers(t, 0, a, b)
+	_, pub = connectTypes(t, "tcp://127.0.0.1:0", Sub, Pub, nil, []Option{WithSendBuffer(64 << 10)})
+	checkSendBuffers(t, 2*64<<10, pub)
 }
 
 // TestSendBufferTLS: tls:// runs over a tcp connection the socket opened,

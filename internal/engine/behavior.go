@@ -98,6 +98,10 @@ type Caps struct {
 	// DirectReads: Recv may read a lone connection itself (directread.go),
 	// which pays off for request-reply round trips.
 	DirectReads bool
+	// FansOut: each message it sends goes to every peer that wants it, so
+	// it is the busier end of its connections, and on loopback it leaves
+	// the kernel's transmit work to its peers' reads (sendbuf.go).
+	FansOut bool
 	// CanSend and CanRecv: the application's Send and Recv do something.
 	// They follow SendsData and ReceivesData but for XSUB, whose Send
 	// subscribes, and XPUB, whose Recv reports subscriptions.

@@ -39,7 +39,7 @@ func newBus(e *engine.Engine) engine.Behavior { return &bus{e: e} }
 func (b *bus) Caps() engine.Caps {
 	return engine.Caps{
 		Peers:     []engine.Type{engine.Bus},
-		SendsData: true, ReceivesData: true, Addressed: true,
+		SendsData: true, ReceivesData: true, Addressed: true, FansOut: true,
 		CanSend: true, CanRecv: true,
 	}
 }

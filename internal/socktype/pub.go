@@ -48,7 +48,7 @@ func newXPub(e *engine.Engine) engine.Behavior { return &pub{e: e, xpub: true} }
 func (b *pub) Caps() engine.Caps {
 	return engine.Caps{
 		Peers:     []engine.Type{engine.Sub, engine.XSub},
-		SendsData: true, NoAcks: true, Addressed: true,
+		SendsData: true, NoAcks: true, Addressed: true, FansOut: true,
 		CanSend: true, CanRecv: b.xpub, // XPUB's Recv reports subscriptions
 	}
 }
