@@ -29,8 +29,9 @@ const (
 	DefaultResumeTimeout        = 5 * time.Second
 	DefaultEventBuffer          = 256
 	// DefaultLocalSendBuffer is the kernel send buffer (SO_SNDBUF), on
-	// Linux, of a tcp connection the socket opens to a peer on the same
-	// host, unless WithSendBuffer says otherwise (see there).
+	// Linux, of a tcp:// or tls:// connection the socket opens to a peer
+	// on the same host, unless the socket is a PUB, XPUB or BUS or
+	// WithSendBuffer says otherwise (see there).
 	DefaultLocalSendBuffer = 128 << 10
 	// DefaultMaxSubscriptions is how many prefixes a publisher holds for
 	// one peer unless WithMaxSubscriptions says otherwise.
@@ -409,9 +410,9 @@ func WithListener(listen func(ctx context.Context, network, address string) (net
 // most of the work of a stream of large messages to the receiver (see
 // bench/README.md, "Kernel send buffers on loopback"). PUB, XPUB and BUS,
 // which write each message to every peer and so are the busier end,
-// leave theirs to the kernel. Connections the
-// application opens (WithDialer, WithListener, ConnectConn, BindListener)
-// keep whatever it gave them unless WithSendBuffer sets n.
+// leave theirs to the kernel. Connections the application opens
+// (WithDialer, WithListener, ConnectConn, BindListener) keep whatever it
+// gave them unless WithSendBuffer sets n.
 func WithSendBuffer(n int) Option {
 	return func(o *options) error {
 		if n < 0 {

@@ -229,6 +229,7 @@ func TestSendBufferApplicationConns(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			t.Cleanup(func() { l.Close() }) // the socket owns it once bound
 			pull := newSocket(t, Pull, tc.opts...)
 			if _, err := pull.BindListener(l); err != nil {
 				t.Fatal(err)

@@ -59,8 +59,8 @@ type Options struct {
 	// SendBuffer is the kernel send buffer (SO_SNDBUF) of every tcp and
 	// ipc connection; 0: the kernel sizes it. LocalSendBuffer is the same
 	// for the tcp connections the socket opens itself to a peer on this
-	// host, when SendBuffer is 0 (sendbuf.go); 0: the kernel sizes those
-	// too.
+	// host, when SendBuffer is 0 and the socket does not fan out
+	// (Caps.FansOut; sendbuf.go); 0: the kernel sizes those too.
 	SendBuffer      int
 	LocalSendBuffer int
 	// TLS puts TLS over the tcp connections the socket binds and dials

@@ -16,9 +16,10 @@ import (
 // the sender idles. A send buffer of a few hundred kilobytes (a loopback
 // round trip is microseconds, so it still covers many) keeps that work
 // with the sender. That pays where the receiver is the busier end: not
-// for a socket that writes each message to every peer (PUB, BUS), whose
-// peers' reads may keep transmitting for it (a PUB to 4 SUBs dropping
-// messages delivered 0.82x as many with the bound). Connections to other
+// for a socket that writes each message to every peer (PUB, XPUB, BUS),
+// whose peers' reads may keep transmitting for it (a PUB to 4 SUBs
+// dropping messages delivered 0.82x as many per subscriber with the
+// bound: bench thr -pattern pubsub, 256 B, bench/README.md). Connections to other
 // hosts keep the kernel's automatic sizing, which a long round trip
 // needs, and so do connections the application opened: it may have sized
 // them, or dialed a proxy on this host that leads elsewhere.

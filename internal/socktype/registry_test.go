@@ -67,7 +67,8 @@ func TestPeersMatchTheSpec(t *testing.T) {
 }
 
 // TestCapsAreConsistent: a type that sends or receives data lets the
-// application do so, and a publisher never asks for acknowledgements.
+// application do so, a publisher never asks for acknowledgements, and
+// exactly the types whose Send goes to every peer fan out.
 func TestCapsAreConsistent(t *testing.T) {
 	for _, typ := range allTypes() {
 		c := caps(t, typ)
@@ -82,6 +83,13 @@ func TestCapsAreConsistent(t *testing.T) {
 		}
 		if c.NoAcks && !c.Addressed {
 			t.Errorf("%v never asks for acknowledgements: got Addressed false, want true (nothing unacknowledged may go to another peer)", typ)
+		}
+		// The types whose Send goes to every peer (that wants it).
+		if want := typ == engine.Pub || typ == engine.XPub || typ == engine.Bus; c.FansOut != want {
+			t.Errorf("%v: got FansOut %v, want %v", typ, c.FansOut, want)
+		}
+		if c.FansOut && !(c.SendsData && c.Addressed) {
+			t.Errorf("%v fans out: got SendsData %v and Addressed %v, want both (each copy is its peer's)", typ, c.SendsData, c.Addressed)
 		}
 	}
 }
