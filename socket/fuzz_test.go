@@ -32,6 +32,22 @@ func FuzzStreamInput(f *testing.F) {
 		if err := pull.ConnectConn(theirs); err != nil {
 			t.Fatal(err)
 		}
+		// Take messages while the input goes in: an input of more than
+		// WithRecvHWM messages would otherwise stop the socket's reads at
+		// the mark, and net.Pipe's Write below with them, for as long as
+		// the connection lasts (the fuzzer counts an input that takes 10 s
+		// as a hang).
+		taking, stopTaking := context.WithCancel(context.Background())
+		took := make(chan struct{})
+		defer func() { stopTaking(); <-took }() // also when t.Fatal ends the input
+		go func() {
+			defer close(took)
+			for {
+				if _, err := pull.Recv(taking); err != nil {
+					return
+				}
+			}
+		}()
 		// The socket writes its greeting (and later maybe PONG, ACK or
 		// ERROR); read and discard so net.Pipe never blocks it.
 		drained := make(chan struct{})
@@ -62,7 +78,9 @@ func FuzzStreamInput(f *testing.F) {
 			}
 		}
 	ended:
-		// Take what was delivered, so the socket stays empty between inputs.
+		stopTaking()
+		<-took
+		// Take what was left, so the socket stays empty between inputs.
 		done, stop := context.WithCancel(context.Background())
 		stop()
 		for {
