@@ -203,7 +203,14 @@ func (nw *network) connect(s *Socket, ep string) {
 // net.Pipe it buffers, as the sockets' own connections do.
 func tcpPair(t *testing.T) (net.Conn, net.Conn) {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	return streamPair(t, "tcp", "127.0.0.1:0")
+}
+
+// streamPair is tcpPair for any stream network ("tcp", "unix") and
+// address to listen at: the dialed end, then the accepted one.
+func streamPair(t *testing.T, network, address string) (net.Conn, net.Conn) {
+	t.Helper()
+	l, err := net.Listen(network, address)
 	if err != nil {
 		t.Fatalf("listen: got error %v, want nil", err)
 	}
@@ -217,7 +224,7 @@ func tcpPair(t *testing.T) (net.Conn, net.Conn) {
 		c, err := l.Accept()
 		ch <- result{c, err}
 	}()
-	a, err := net.Dial("tcp", l.Addr().String())
+	a, err := net.Dial(network, l.Addr().String())
 	if err != nil {
 		t.Fatalf("dial: got error %v, want nil", err)
 	}

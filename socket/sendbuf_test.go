@@ -64,20 +64,8 @@ func plainSendBuffer(t *testing.T, network string) int {
 	if network == "unix" {
 		address = filepath.Join(t.TempDir(), "plain.sock")
 	}
-	l, err := net.Listen(network, address)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	c, err := net.Dial(network, l.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, a := streamPair(t, network, address)
 	defer c.Close()
-	a, err := l.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
 	defer a.Close()
 	return sendBufferOf(t, c)
 }
